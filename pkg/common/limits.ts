@@ -1,0 +1,130 @@
+/**
+ * Every bound in pfs, named, with its unit last and a comment on why it has this value and
+ * what it costs (STYLE rule 8, TIGER_STYLE "put a limit on everything"). Relations between
+ * limits are asserted when this module loads, so an inconsistent edit fails at start-up.
+ * Hitting a limit at run time is an operating error (`LimitError` or an etcd error), never an
+ * assertion.
+ */
+import { assert } from "./assert.js";
+
+const kibibyte = 1024;
+const mebibyte = 1024 * kibibyte;
+
+// ---- Raft timing (etcd's defaults: 100 ms heartbeat, 1000 ms election timeout) --------------
+
+/** One Raft tick. etcd's heartbeat interval; all Raft timeouts are whole ticks of this. */
+export const raftTickMsDefault: number = 100;
+/** Heartbeat every tick: followers hear from the leader well inside the election timeout. */
+export const raftHeartbeatTicksDefault: number = 1;
+/** Election timeout of 10 ticks = 1 s, as etcd. Randomized in [T, 2T) to avoid split votes. */
+export const raftElectionTicksDefault: number = 10;
+/** Lower bound on the flag: below 5 heartbeats a single lost message triggers an election. */
+export const raftElectionTicksMin: number = 5;
+/** Entries per AppendEntries message: batches amortize per-message cost without huge frames. */
+export const raftEntriesPerMessageMax: number = 1024;
+/** Bytes per AppendEntries message (etcd MaxSizePerMsg 1 MiB): bounds peer frame size. */
+export const raftMessageBytesMax: number = 1 * mebibyte;
+/** Append messages in flight to one follower (etcd 512): the pipelining window. */
+export const raftInflightMessagesMax: number = 512;
+/** Uncommitted bytes a leader accepts before refusing proposals: memory bound under stalls. */
+export const raftUncommittedBytesMax: number = 64 * mebibyte;
+/** Entries applied since the last snapshot before taking a new one (etcd snapshot-count). */
+export const raftSnapshotEntriesDefault: number = 10_000;
+/** Entries kept behind a snapshot so slow followers catch up from the log, not a snapshot. */
+export const raftSnapshotCatchUpEntries: number = 5_000;
+/** Chunk size of a streamed snapshot: small enough for the gRPC receive limit. */
+export const raftSnapshotChunkBytes: number = 512 * kibibyte;
+/** WAL segment size (etcd 64 MB): the unit of purging after a snapshot. */
+export const walSegmentBytes: number = 64 * mebibyte;
+/** Largest single WAL record: an entry batch, bounded by the request limit with headroom. */
+export const walRecordBytesMax: number = 16 * mebibyte;
+
+// ---- etcd v3 API (etcd 3.4 defaults; see shared/etcd-api.md §12) -----------------------------
+
+/** etcd max-request-bytes (1.5 MiB): a bigger request is refused with "request is too large". */
+export const etcdRequestBytesMax: number = 1_572_864;
+/** gRPC receive limit: max-request-bytes plus 512 KiB of framing, as etcd. */
+export const grpcReceiveBytesMax: number = etcdRequestBytesMax + 512 * kibibyte;
+/** Operations per txn branch or compare list (etcd max-txn-ops). */
+export const etcdTxnOpsMax: number = 128;
+/** Proposals waiting for Raft before refusal with "too many requests" (etcd 5,000). */
+export const etcdPendingProposalsMax: number = 5_000;
+/** Largest lease TTL etcd accepts (9e9 s). */
+export const etcdLeaseTtlSecondsMax: number = 9_000_000_000;
+/** Responses buffered per watch stream before the stream stops reading (etcd 128). */
+export const etcdWatchResponsesBufferedMax: number = 128;
+/** Revisions per history-replay batch of a watch (etcd 1000). */
+export const etcdWatchReplayRevisionsMax: number = 1_000;
+/** Watch response size at which fragmenting splits it, when asked to (etcd 2 MiB). */
+export const etcdWatchFragmentBytes: number = 2 * mebibyte;
+/** Snapshot stream chunk (etcd 32 KiB). */
+export const etcdSnapshotChunkBytes: number = 32 * kibibyte;
+/** Backend quota (etcd quota-backend-bytes 2 GiB): past it, NOSPACE is raised. */
+export const etcdQuotaBytesDefault: number = 2 * 1024 * mebibyte;
+/** Auth token lifetime (etcd 300 s). */
+export const etcdAuthTokenTtlSeconds: number = 300;
+
+// ---- The file system -------------------------------------------------------------------------
+
+/** Shards when the cluster is created; fixed for the cluster's life. */
+export const pfsShardsDefault: number = 16;
+/** Most shards a cluster may have: each costs an election and a watch per replica. */
+export const pfsShardsMax: number = 1_024;
+/** Replicas of each shard (R). */
+export const pfsReplicasDefault: number = 3;
+/** Most replicas per shard: finishing a commit waits on W of them. */
+export const pfsReplicasMax: number = 7;
+/** Time-to-live of a shard master's election lease, in seconds (short: failover is quick). */
+export const pfsMasterLeaseTtlSecondsDefault: number = 3;
+/** Smallest master lease: etcd raises any lease below 2 s to 2 s. */
+export const pfsMasterLeaseTtlSecondsMin: number = 2;
+/** How long a node may be offline before it is faulty and its replicas move (SX hb_deadtime). */
+export const pfsDeadTimeSecondsDefault: number = 30;
+/** Longest path of a file, in bytes of UTF-8. */
+export const pfsPathBytesMax: number = 4_096;
+/** Smallest content-defined chunk: bounds per-chunk overhead. */
+export const pfsChunkBytesMin: number = 256 * kibibyte;
+/** Average content-defined chunk (target of the rolling hash). */
+export const pfsChunkBytesAverage: number = 1 * mebibyte;
+/** Largest content-defined chunk: bounds memory per stream and per message. */
+export const pfsChunkBytesMax: number = 4 * mebibyte;
+/** gRPC message limit of the pfs API and shard replication: one chunk plus framing. */
+export const pfsGrpcMessageBytesMax: number = 8 * mebibyte;
+/** Default pfs API port (pachd's). */
+export const pfsApiPortDefault: number = 30_650;
+
+// ---- Processes -------------------------------------------------------------------------------
+
+/** How long a process may drain after SIGTERM before it exits anyway (under Kubernetes' 30 s). */
+export const shutdownDrainMsMax: number = 10_000;
+/** Default deadline of a CLI call that does not move data. */
+export const cliCallDeadlineMsDefault: number = 30_000;
+
+// ---- Relations, checked when the module loads -----------------------------------------------
+
+assert(
+  raftHeartbeatTicksDefault < raftElectionTicksDefault,
+  `heartbeat ${raftHeartbeatTicksDefault} ticks must be below election ${raftElectionTicksDefault}`,
+);
+assert(raftElectionTicksMin <= raftElectionTicksDefault, "election ticks default below minimum");
+assert(
+  raftMessageBytesMax < grpcReceiveBytesMax,
+  `raft message ${raftMessageBytesMax} B must fit the gRPC receive limit ${grpcReceiveBytesMax} B`,
+);
+assert(raftSnapshotChunkBytes < grpcReceiveBytesMax, "snapshot chunk must fit a gRPC message");
+assert(etcdRequestBytesMax < walRecordBytesMax, "a WAL record must hold the largest request");
+assert(raftSnapshotCatchUpEntries < raftSnapshotEntriesDefault, "catch-up tail above snapshot count");
+assert(pfsChunkBytesMin < pfsChunkBytesAverage, "chunk minimum must be below the average");
+assert(pfsChunkBytesAverage < pfsChunkBytesMax, "chunk average must be below the maximum");
+assert(pfsChunkBytesMax < pfsGrpcMessageBytesMax, "a chunk must fit in one pfs gRPC message");
+assert(pfsReplicasDefault <= pfsReplicasMax, "default replicas above maximum");
+assert(pfsShardsDefault <= pfsShardsMax, "default shards above maximum");
+assert(
+  pfsMasterLeaseTtlSecondsMin <= pfsMasterLeaseTtlSecondsDefault,
+  "master lease default below minimum",
+);
+// A master renews its lease every TTL/3; the dead time must outlast many lapsed leases.
+assert(
+  pfsDeadTimeSecondsDefault > 3 * pfsMasterLeaseTtlSecondsDefault,
+  "dead time must be well above the master lease",
+);
