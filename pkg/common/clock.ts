@@ -20,7 +20,10 @@ export interface Clock {
    * timer never keeps the process alive; its owner cancels it in `close()`.
    */
   setTimer(delayMs: number, callback: () => void): Timer;
-  /** Resolves after `delayMs`; rejects with the signal's reason when `signal` aborts first. */
+  /**
+   * Resolves after `delayMs`; rejects with the signal's reason when `signal` aborts first.
+   * Unlike `setTimer`, a pending sleep keeps the process alive: somebody is waiting on it.
+   */
   sleep(delayMs: number, signal?: AbortSignal): Promise<void>;
 }
 
@@ -29,8 +32,12 @@ function abortReason(signal: AbortSignal): Error {
   return reason instanceof Error ? reason : new Error("aborted");
 }
 
-/** Shared implementation of `sleep` on top of `setTimer`. */
-function sleepOn(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
+/** Shared implementation of `sleep` on top of a timer-setting function. */
+function sleepOn(
+  setTimer: (delayMs: number, callback: () => void) => Timer,
+  delayMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted === true) {
       reject(abortReason(signal));
@@ -40,7 +47,7 @@ function sleepOn(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<v
       timer.cancel();
       if (signal !== undefined) reject(abortReason(signal));
     };
-    const timer = clock.setTimer(delayMs, () => {
+    const timer = setTimer(delayMs, () => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     });
@@ -66,7 +73,11 @@ export class SystemClock implements Clock {
   }
 
   sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
-    return sleepOn(this, delayMs, signal);
+    return sleepOn((delay, callback) => {
+      assert(delay >= 0, () => `sleep of ${delay} ms is negative`);
+      const handle = setTimeout(callback, delay); // Ref'd: an awaited sleep is work.
+      return { cancel: () => { clearTimeout(handle); } };
+    }, delayMs, signal);
   }
 }
 
@@ -117,7 +128,7 @@ export class SimulatedClock implements Clock {
   }
 
   sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
-    return sleepOn(this, delayMs, signal);
+    return sleepOn((delay, callback) => this.setTimer(delay, callback), delayMs, signal);
   }
 
   /** The number of timers that are set and not cancelled. */

@@ -69,31 +69,41 @@ const textFormat = winston.format.printf((info) => {
   return `${String(info["timestamp"])} ${level} [${where}] ${text}${extras ? ` ${extras}` : ""}`;
 });
 
+/**
+ * Wraps a winston logger. Context fields (node, component, …) are merged here rather than with
+ * winston's defaultMeta, which would override a child's own `component`.
+ */
 class WinstonLogger implements Logger {
   readonly #inner: winston.Logger;
+  readonly #context: Readonly<Record<string, unknown>>;
 
-  constructor(inner: winston.Logger) {
+  constructor(inner: winston.Logger, context: Readonly<Record<string, unknown>>) {
     this.#inner = inner;
+    this.#context = context;
+  }
+
+  #fields(fields: LogFields | undefined): Record<string, unknown> {
+    return { ...safeFields(fields), ...this.#context };
   }
 
   error(message: string, fields?: LogFields): void {
-    this.#inner.error(message, safeFields(fields));
+    this.#inner.error(message, this.#fields(fields));
   }
 
   warn(message: string, fields?: LogFields): void {
-    this.#inner.warn(message, safeFields(fields));
+    this.#inner.warn(message, this.#fields(fields));
   }
 
   info(message: string, fields?: LogFields): void {
-    this.#inner.info(message, safeFields(fields));
+    this.#inner.info(message, this.#fields(fields));
   }
 
   debug(message: string, fields?: LogFields): void {
-    this.#inner.debug(message, safeFields(fields));
+    this.#inner.debug(message, this.#fields(fields));
   }
 
   child(fields: LogFields): Logger {
-    return new WinstonLogger(this.#inner.child(safeFields(fields)));
+    return new WinstonLogger(this.#inner, { ...this.#context, ...safeFields(fields) });
   }
 }
 
@@ -105,7 +115,6 @@ export function createLogger(options: LoggerOptions): Logger {
   const inner = winston.createLogger({
     level: options.level,
     levels: { error: 0, warn: 1, info: 2, debug: 3 },
-    defaultMeta: { node: options.nodeId, component: options.component },
     format: winston.format.combine(
       winston.format.timestamp(),
       useText ? textFormat : winston.format.json(),
@@ -114,7 +123,7 @@ export function createLogger(options: LoggerOptions): Logger {
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     transports: [new winston.transports.Stream({ stream })],
   });
-  return new WinstonLogger(inner);
+  return new WinstonLogger(inner, { node: options.nodeId, component: options.component });
 }
 
 /** One captured log record. */
