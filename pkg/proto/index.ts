@@ -1,0 +1,8 @@
+/** pkg/proto: the .proto contracts (etcd v3, Raft peer, pfs) and their loaders. */
+export {
+  etcdProtoRoot,
+  etcdProtoFiles,
+  etcdProtoLoaderOptions,
+  etcdServiceNames,
+  loadEtcdProtos,
+} from "./etcd-protos.js";
