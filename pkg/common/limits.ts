@@ -26,6 +26,8 @@ export const raftEntriesPerMessageMax: number = 1024;
 export const raftMessageBytesMax: number = 1 * mebibyte;
 /** Append messages in flight to one follower (etcd 512): the pipelining window. */
 export const raftInflightMessagesMax: number = 512;
+/** Bytes of entries in flight to one follower: with the message window, bounds leader memory. */
+export const raftInflightBytesMax: number = 32 * mebibyte;
 /** Uncommitted bytes a leader accepts before refusing proposals: memory bound under stalls. */
 export const raftUncommittedBytesMax: number = 64 * mebibyte;
 /** Entries applied since the last snapshot before taking a new one (etcd snapshot-count). */
@@ -38,6 +40,35 @@ export const raftSnapshotChunkBytes: number = 512 * kibibyte;
 export const walSegmentBytes: number = 64 * mebibyte;
 /** Largest single WAL record: an entry batch, bounded by the request limit with headroom. */
 export const walRecordBytesMax: number = 16 * mebibyte;
+/** Snapshot files kept after a purge: the newest is used; older ones are fallbacks if it rots. */
+export const snapshotFilesKept: number = 3;
+/** Largest snapshot file read into memory: a Buffer must hold it (V8 caps typed arrays). */
+export const snapshotFileBytesMax: number = 2 * 1024 * mebibyte;
+
+// ---- Raft transport and driver (pkg/raftnode) ----------------------------------------------
+
+/** Messages queued for one peer (etcd streamBufSize 4096); past it a send is dropped. */
+export const raftPeerQueueMessagesMax: number = 4_096;
+/** Bytes queued for one peer: bounds memory when a follower is slow; Raft retransmits. */
+export const raftPeerQueueBytesMax: number = 64 * mebibyte;
+/** Bytes of messages in one transport frame: batches without starving other streams. */
+export const raftPeerFrameBytesMax: number = 4 * mebibyte;
+/** gRPC message limit of the peer service: a full frame plus framing headroom. */
+export const raftPeerGrpcMessageBytesMax: number = raftPeerFrameBytesMax + 64 * kibibyte;
+/** First reconnect delay after a peer stream breaks (one tick: a restarted peer is quick). */
+export const raftPeerReconnectMsMin: number = 100;
+/** Longest reconnect delay: one election timeout, so a peer back up is heard before long. */
+export const raftPeerReconnectMsMax: number = 1_000;
+/** Largest snapshot message a receiver reassembles in memory. */
+export const raftSnapshotBytesMax: number = 1024 * mebibyte;
+/** Deadline of one snapshot transfer; the leader retries after reportSnapshot(failure). */
+export const raftSnapshotSendMsMax: number = 60_000;
+/** Received messages buffered before the transport stops reading (push back, rule 14). */
+export const raftInboxMessagesSoftMax: number = 4_096;
+/** Received messages buffered before new ones are dropped (Raft retransmits them). */
+export const raftInboxMessagesMax: number = 16_384;
+/** Read-index requests waiting for the leader before refusal with "too many requests". */
+export const raftPendingReadsMax: number = 5_000;
 
 // ---- etcd v3 API (etcd 3.4 defaults; see shared/etcd-api.md §12) -----------------------------
 
@@ -112,7 +143,14 @@ assert(
   `raft message ${raftMessageBytesMax} B must fit the gRPC receive limit ${grpcReceiveBytesMax} B`,
 );
 assert(raftSnapshotChunkBytes < grpcReceiveBytesMax, "snapshot chunk must fit a gRPC message");
+assert(raftMessageBytesMax < raftPeerFrameBytesMax, "a raft message must fit a peer frame");
+assert(raftSnapshotChunkBytes < raftPeerGrpcMessageBytesMax, "snapshot chunk above peer limit");
+assert(raftPeerReconnectMsMin < raftPeerReconnectMsMax, "reconnect backoff bounds inverted");
+assert(raftInboxMessagesSoftMax < raftInboxMessagesMax, "inbox push-back above its hard bound");
+
 assert(etcdRequestBytesMax < walRecordBytesMax, "a WAL record must hold the largest request");
+assert(walRecordBytesMax < walSegmentBytes, "a WAL record must fit in one segment");
+assert(snapshotFilesKept >= 2, "keep an older snapshot to fall back on when the newest rots");
 assert(raftSnapshotCatchUpEntries < raftSnapshotEntriesDefault, "catch-up tail above snapshot count");
 assert(pfsChunkBytesMin < pfsChunkBytesAverage, "chunk minimum must be below the average");
 assert(pfsChunkBytesAverage < pfsChunkBytesMax, "chunk average must be below the maximum");
