@@ -4,3 +4,25 @@ export {
 } from "./transport.js";
 export { MemoryNetwork, MemoryTransport } from "./transport-memory.js";
 export { GrpcTransport, type GrpcTransportOptions, type TransportTls } from "./transport-grpc.js";
+export { type AppendFile, type FileIo, NodeFileIo } from "./file-io.js";
+export { CrashedFileError, InjectedSyncError, MemoryFileIo } from "./file-io-memory.js";
+export {
+  RecordType, type SegmentHeader, type SnapshotMarker, type WalRecord, encodeRecord,
+  recordFrameBytes,
+} from "./record.js";
+export { type PositionedRecord, type ScanResult, scanRecords } from "./record-reader.js";
+export { type WalBatch, type WalOpened, type WalOptions, Wal } from "./wal.js";
+export { ReplayError, WalReplay } from "./wal-replay.js";
+export { parseSegmentFileName, segmentFileName } from "./wal-segment-name.js";
+export { MemorySnapshotStore, type SnapshotStore } from "./snapshot-store.js";
+export {
+  FileSnapshotStore, type FileSnapshotStoreOptions, snapshotFileName,
+} from "./snapshot-store-file.js";
+export { decodeSnapshotFile, encodeSnapshotFile } from "./snapshot-store-codec.js";
+export {
+  DiskStorage, type DiskStorageState, type SnapshotOutOfDate, emptyHardState, emptySnapshot,
+  snapshotOutOfDate,
+} from "./disk-storage.js";
+export {
+  type DiskStorageOptions, type OpenedDiskStorage, openDiskStorage,
+} from "./disk-storage-open.js";
