@@ -67,6 +67,8 @@ export const raftSnapshotSendMsMax: number = 60_000;
 export const raftInboxMessagesSoftMax: number = 4_096;
 /** Received messages buffered before new ones are dropped (Raft retransmits them). */
 export const raftInboxMessagesMax: number = 16_384;
+/** A proposal or read not done by then fails (etcd: 5 s request timeout + 2 elections). */
+export const raftRequestTimeoutMs: number = 7_000;
 /** Read-index requests waiting for the leader before refusal with "too many requests". */
 export const raftPendingReadsMax: number = 5_000;
 

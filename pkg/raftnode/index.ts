@@ -26,3 +26,12 @@ export {
 export {
   type DiskStorageOptions, type OpenedDiskStorage, openDiskStorage,
 } from "./disk-storage-open.js";
+export { type AppliedEntry, type StateMachine } from "./state-machine.js";
+export { ChecksumListStateMachine, type ListApplyResult } from "./state-machine-list.js";
+export { type NodeStorage, type PersistUpdate, MemoryNodeStorage } from "./raft-node-storage.js";
+export { DiskNodeStorage, type DiskNodeStorageOptions } from "./raft-node-disk-storage.js";
+export { RaftNode, type RaftNodeOptions, type RaftNodeStatus } from "./raft-node.js";
+export { ReadyPhases } from "./raft-node-phases.js";
+export {
+  type ProposalHeader, PendingProposals, decodeProposal, encodeProposal, proposalHeaderBytes,
+} from "./proposal.js";
