@@ -99,8 +99,8 @@ test("append truncates at a conflict, ignores compacted entries, and refuses gap
   t.deepEqual(storage.entries(i(1), i(7), 1000), { ok: true, value: [...entries(1, 3, 1), ...entries(4, 6, 2)] });
   storage.append(entries(7, 7, 2));
   t.is(storage.lastIndex(), i(7));
-  t.throws(() => storage.append(entries(9, 9, 2)), { instanceOf: AssertionError, message: /gap after 7/ });
-  t.throws(() => storage.append(entries(2, 2, 3)), { message: /truncate committed entries \(commit 2\)/ });
+  t.throws(() => { storage.append(entries(9, 9, 2)); }, { instanceOf: AssertionError, message: /gap after 7/ });
+  t.throws(() => { storage.append(entries(2, 2, 3)); }, { message: /truncate committed entries \(commit 2\)/ });
   t.deepEqual(storage.createSnapshot(i(2), snapshot(0, 0).metadata.confState, new Uint8Array([7])).ok, true);
   t.deepEqual(storage.compact(i(2)), { ok: true, value: undefined });
   storage.append(entries(1, 8, 2).slice(0, 0));
