@@ -32,6 +32,7 @@ export interface NodeOptions {
   readonly maxMessageBytes?: number;
   readonly maxInflightMessages?: number;
   readonly maxUncommittedBytes?: number;
+  readonly maxEntriesPerMessage?: number;
 }
 
 /** One node of the harness and what its driver has seen. */
@@ -45,6 +46,8 @@ export interface HarnessNode {
   readonly applied: Entry[];
   readonly readStates: ReadState[];
   confState: ConfState;
+  /** The state machine: the non-empty Normal entries' data applied so far (or restored). */
+  state: string[];
 }
 
 export class Cluster {
@@ -67,7 +70,7 @@ export class Cluster {
     const storage = new MemoryStorage(confState);
     const harnessNode: HarnessNode = {
       id: id(n), node: new RawNode(this.config(n, storage)), storage, readies: [], applied: [],
-      readStates: [], confState,
+      readStates: [], confState, state: [],
     };
     this.nodes.set(id(n), harnessNode);
     return harnessNode;
@@ -82,6 +85,7 @@ export class Cluster {
       ...(o.maxMessageBytes === undefined ? {} : { maxMessageBytes: o.maxMessageBytes }),
       ...(o.maxInflightMessages === undefined ? {} : { maxInflightMessages: o.maxInflightMessages }),
       ...(o.maxUncommittedBytes === undefined ? {} : { maxUncommittedBytes: o.maxUncommittedBytes }),
+      ...(o.maxEntriesPerMessage === undefined ? {} : { maxEntriesPerMessage: o.maxEntriesPerMessage }),
     };
   }
 
@@ -116,12 +120,17 @@ export class Cluster {
     if (rd.hardState !== undefined) h.storage.setHardState(rd.hardState);
     h.storage.append(rd.entries);
     this.queue.push(...rd.earlyMessages, ...rd.messages);
-    if (rd.snapshot !== undefined) h.confState = rd.snapshot.metadata.confState;
+    if (rd.snapshot !== undefined) {
+      h.confState = rd.snapshot.metadata.confState;
+      h.state = JSON.parse(textOf(rd.snapshot.data)) as string[];
+    }
     for (const entry of rd.committedEntries) {
       if (entry.type === EntryType.ConfChange) {
         const cc = decodeConfChange(entry.data);
         if (!cc.ok) throw new Error(`node ${n}: bad conf change ${cc.error}`);
         h.confState = h.node.applyConfChange(cc.value);
+      } else if (entry.data.length > 0) {
+        h.state.push(textOf(entry.data));
       }
       h.applied.push(entry);
     }
@@ -205,11 +214,30 @@ export class Cluster {
       .map((h) => Number(h.id));
   }
 
-  /** The data of the Normal, non-empty entries node `n` applied, as text. */
+  /** Node `n`'s state machine: the data of the non-empty Normal entries applied, as text. */
   appliedText(n: number): string[] {
-    return this.get(n).applied
-      .filter((e) => e.type === EntryType.Normal && e.data.length > 0)
-      .map((e) => textOf(e.data));
+    return this.get(n).state;
+  }
+
+  /**
+   * Snapshots node `n`'s state machine at its applied index and compacts its log up to
+   * there, keeping `keep` entries behind it (the driver's log compaction).
+   */
+  compact(n: number, keep = 0): void {
+    const h = this.get(n);
+    const index = h.node.applied();
+    const snapshot = h.storage.createSnapshot(index, h.confState, text(JSON.stringify(h.state)));
+    if (!snapshot.ok) throw new Error(`snapshot of ${n}: ${snapshot.error}`);
+    const compacted = h.storage.compact((index - keep) as LogIndex);
+    if (!compacted.ok) throw new Error(`compact of ${n}: ${compacted.error}`);
+  }
+
+  /** Rebuilds node `n` as if it had persisted `entries` and `term` before starting. */
+  preload(n: number, entries: readonly Entry[], term: number): void {
+    const h = this.get(n);
+    h.storage.append(entries);
+    h.storage.setHardState({ term: term as Term, vote: 0n as NodeId, commit: 0 as LogIndex });
+    this.restart(n);
   }
 
   /** Node `n`'s stable log as [index, term] pairs (from its storage). */
