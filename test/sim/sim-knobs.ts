@@ -1,0 +1,95 @@
+/**
+ * Every knob of a simulation run, derived from one seed (TigerBeetle's VOPR): cluster size,
+ * network faults, disk latency and tearing, crash and restart rates, client load, leader
+ * transfers, membership changes and snapshot frequency. Printed at the start of a run.
+ */
+import { Prng, prngSeedMax, assertSafeInteger } from "../../pkg/common/index.js";
+import type { NetworkKnobs } from "./sim-network.js";
+
+export interface SimKnobs {
+  readonly seed: number;
+  readonly nodeCount: number;
+  /** Simulation steps per Raft tick; message delays and fsyncs are measured in steps. */
+  readonly stepsPerTick: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly safetyTicks: number;
+  /** Ticks the liveness phase may take to elect a leader and commit a new proposal. */
+  readonly livenessTicksMax: number;
+  readonly network: NetworkKnobs;
+  /** Per tick: chance that a new partition starts when none is active. */
+  readonly partitionStartProbability: number;
+  readonly partitionTicksMax: number;
+  readonly fsyncStepsMax: number;
+  readonly tearProbability: number;
+  /** Per tick and node: chance that a live node crashes. */
+  readonly crashProbability: number;
+  readonly downTicksMax: number;
+  /** At most this many nodes down at once (the safety phase may exceed a minority). */
+  readonly crashedNodesMax: number;
+  readonly clientCount: number;
+  readonly keyCount: number;
+  /** Per tick and idle client: chance of starting an operation. */
+  readonly clientOperationProbability: number;
+  readonly readFraction: number;
+  readonly clientTimeoutTicks: number;
+  readonly transferProbability: number;
+  readonly membershipChanges: boolean;
+  readonly confChangeProbability: number;
+  /** The driver snapshots and compacts every this many applied entries. */
+  readonly snapshotEntries: number;
+  /** Entries kept behind a snapshot (etcd catch-up entries). */
+  readonly compactionKeepEntries: number;
+  /** Whether messages and ticks reach a node between ready() and advance() (etcd allows it). */
+  readonly stepWhileSyncing: boolean;
+}
+
+/** Options that override what the seed would choose (tests pin some features). */
+export interface KnobOverrides {
+  readonly nodeCount?: number;
+  readonly safetyTicks?: number;
+  readonly membershipChanges?: boolean;
+}
+
+/** Derives the knobs of a run from its seed; the same seed always gives the same knobs. */
+export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKnobs {
+  assertSafeInteger(seed, "simulation seed", 0, prngSeedMax);
+  const prng = new Prng(seed);
+  const nodeCount = overrides.nodeCount ?? prng.pick([3, 3, 5]);
+  const delayStepsMax = prng.pick([3, 10, 25, 60]);
+  return {
+    seed, nodeCount, stepsPerTick: 10, electionTicks: 10, heartbeatTicks: 1,
+    safetyTicks: overrides.safetyTicks ?? prng.intBetween(400, 1200),
+    livenessTicksMax: 300,
+    network: {
+      delayStepsMin: 1, delayStepsMax,
+      lossProbability: prng.pick([0, 0.01, 0.05, 0.2]),
+      duplicateProbability: prng.pick([0, 0.02, 0.1]),
+    },
+    partitionStartProbability: prng.pick([0, 0.005, 0.02, 0.05]),
+    partitionTicksMax: prng.pick([20, 80, 200]),
+    fsyncStepsMax: prng.pick([0, 2, 8, 30]),
+    tearProbability: prng.pick([0, 0.5]),
+    crashProbability: prng.pick([0, 0.0005, 0.002, 0.006]),
+    downTicksMax: prng.pick([5, 40, 150]),
+    crashedNodesMax: prng.pick([1, Math.floor(nodeCount / 2), nodeCount]),
+    clientCount: prng.intBetween(2, 6),
+    keyCount: prng.intBetween(1, 4),
+    clientOperationProbability: prng.pick([0.1, 0.3, 0.8]),
+    readFraction: prng.pick([0.2, 0.5]),
+    clientTimeoutTicks: prng.pick([15, 40]),
+    transferProbability: prng.pick([0, 0.002, 0.01]),
+    membershipChanges: overrides.membershipChanges ?? prng.chance(0.5),
+    confChangeProbability: prng.pick([0.005, 0.02]),
+    snapshotEntries: prng.pick([5, 20, 100]),
+    compactionKeepEntries: prng.pick([0, 3, 50]),
+    stepWhileSyncing: prng.chance(0.7),
+  };
+}
+
+/** One line per knob, for the start of a verbose run and for failure reports. */
+export function formatKnobs(knobs: SimKnobs): string {
+  return Object.entries(knobs)
+    .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+    .join(" ");
+}
