@@ -158,9 +158,11 @@ export class Cluster {
     this.queue = [];
     const delivered: Message[] = [];
     for (const m of batch) {
-      if (!keep(m) || this.cut.has(`${m.from}->${m.to}`)) continue;
       const target = this.nodes.get(m.to);
-      if (target === undefined) continue;
+      const dropped = !keep(m) || this.cut.has(`${m.from}->${m.to}`) || target === undefined;
+      // The transport reports every snapshot it sends, or fails to (Ready contract).
+      if (m.type === "installSnapshot") this.nodes.get(m.from)?.node.reportSnapshot(m.to, !dropped);
+      if (dropped) continue;
       const result = target.node.step(m);
       if (!result.ok) throw new Error(`step refused: ${result.error}`);
       delivered.push(m);
@@ -226,9 +228,13 @@ export class Cluster {
   compact(n: number, keep = 0): void {
     const h = this.get(n);
     const index = h.node.applied();
+    const held = h.storage.snapshot();
+    if (held.ok && index <= held.value.metadata.index) return; // Already snapshotted there.
     const snapshot = h.storage.createSnapshot(index, h.confState, text(JSON.stringify(h.state)));
     if (!snapshot.ok) throw new Error(`snapshot of ${n}: ${snapshot.error}`);
-    const compacted = h.storage.compact((index - keep) as LogIndex);
+    const compactIndex = index - keep;
+    if (compactIndex < h.storage.firstIndex()) return; // Nothing new to drop.
+    const compacted = h.storage.compact(compactIndex as LogIndex);
     if (!compacted.ok) throw new Error(`compact of ${n}: ${compacted.error}`);
   }
 
