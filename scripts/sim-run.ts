@@ -6,7 +6,8 @@
  *   scripts/sim --seeds K [--start-seed S]   K seeds from S (default 1), one line per failure
  *                                        and a summary
  *   options: --nodes 3|5  --no-membership  --ticks T (safety phase)  --trace (print the trace
- *            even when the seed passes)
+ *            even when the seed passes)  --sabotage skip-fsync|read-local (break the driver on
+ *            purpose, to see the checkers fire)
  *
  * Exit code 0 when every seed passed, 1 when any failed, 2 on a usage error. Every failure
  * prints the exact command that replays it.
@@ -14,7 +15,7 @@
 import { prngSeedMax } from "../pkg/common/index.js";
 import type { KnobOverrides } from "../test/sim/sim-knobs.js";
 import { formatKnobs } from "../test/sim/sim-knobs.js";
-import { type SimResult, runSimulation } from "../test/sim/simulation.js";
+import { type Sabotage, type SimOptions, type SimResult, runSimulation } from "../test/sim/simulation.js";
 
 interface Args {
   readonly seed?: number;
@@ -23,6 +24,7 @@ interface Args {
   readonly overrides: KnobOverrides;
   readonly overrideFlags: string[];
   readonly trace: boolean;
+  readonly sabotage?: Sabotage;
 }
 
 function usage(message: string): never {
@@ -46,6 +48,7 @@ function parseArgs(argv: readonly string[]): Args {
   let seeds: number | undefined;
   let startSeed = 1;
   let trace = false;
+  let sabotage: Sabotage | undefined;
   const overrides: { nodeCount?: number; membershipChanges?: boolean; safetyTicks?: number } = {};
   const overrideFlags: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
@@ -70,13 +73,23 @@ function parseArgs(argv: readonly string[]): Args {
         overrideFlags.push(flag);
         break;
       case "--trace": trace = true; break;
+      case "--sabotage":
+        if (value !== "skip-fsync" && value !== "read-local") usage(`unknown sabotage ${value}`);
+        sabotage = value;
+        overrideFlags.push(`--sabotage ${value}`);
+        i += 1;
+        break;
       default: usage(`unknown argument ${String(flag)}`);
     }
   }
   if ((seed === undefined) === (seeds === undefined)) usage("give exactly one of --seed, --seeds");
-  const base = { startSeed, overrides, overrideFlags, trace };
+  const base = { startSeed, overrides, overrideFlags, trace, ...(sabotage ? { sabotage } : {}) };
   if (seed !== undefined) return { ...base, seed };
   return { ...base, seeds: seeds ?? 1 };
+}
+
+function options(args: Args): SimOptions {
+  return { overrides: args.overrides, ...(args.sabotage ? { sabotage: args.sabotage } : {}) };
 }
 
 function replayCommand(seed: number, args: Args): string {
@@ -92,7 +105,7 @@ function printFailure(result: SimResult, args: Args, withTrace: boolean): void {
 }
 
 function runOne(seed: number, args: Args): number {
-  const result = runSimulation(seed, { verbose: true, overrides: args.overrides });
+  const result = runSimulation(seed, { verbose: true, ...options(args) });
   process.stdout.write(`seed ${seed}: ${formatKnobs(result.knobs)}\n`);
   if (args.trace && result.passed) process.stdout.write(`trace:\n${result.trace.join("\n")}\n`);
   process.stdout.write(`${result.passed ? "PASS" : "FAIL"} seed ${seed}: ${result.summary}\n`);
@@ -105,7 +118,7 @@ function runMany(count: number, args: Args): number {
   const failed: number[] = [];
   const started = performance.now();
   for (let seed = args.startSeed; seed < args.startSeed + count; seed += 1) {
-    const result = runSimulation(seed, { overrides: args.overrides });
+    const result = runSimulation(seed, options(args));
     if (!result.passed) {
       failed.push(seed);
       printFailure(result, args, false);

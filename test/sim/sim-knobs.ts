@@ -59,7 +59,7 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
   const delayStepsMax = prng.pick([3, 10, 25, 60]);
   return {
     seed, nodeCount, stepsPerTick: 10, electionTicks: 10, heartbeatTicks: 1,
-    safetyTicks: overrides.safetyTicks ?? prng.intBetween(400, 1200),
+    safetyTicks: overrides.safetyTicks ?? prng.intBetween(1000, 3000),
     livenessTicksMax: 300,
     network: {
       delayStepsMin: 1, delayStepsMax,

@@ -60,6 +60,8 @@ export class SimNode {
     private readonly hooks: NodeHooks,
     snapshot: Snapshot,
     hardState: HardState,
+    /** Sabotage for the simulator's self-test: never fsync. */
+    private readonly skipFsync: boolean,
   ) {
     this.machine = KvStateMachine.decode(snapshot.data);
     this.confState = snapshot.metadata.confState;
@@ -70,7 +72,7 @@ export class SimNode {
 
   /** Builds a node from the durable image of `disk` (restart) or an empty one (new node). */
   static start(id: NodeId, incarnation: number, disk: SimDisk, seed: number, knobs: SimKnobs,
-    hooks: NodeHooks): SimNode {
+    hooks: NodeHooks, skipFsync = false): SimNode {
     const image = disk.durable;
     const storage = new MemoryStorage();
     const installed = storage.applySnapshot(image.snapshot);
@@ -89,7 +91,7 @@ export class SimNode {
       applied: snapshotIndex, seed, preVote: true, checkQuorum: true,
     });
     return new SimNode(id, incarnation, raft, storage, disk, knobs, hooks, image.snapshot,
-      hardState);
+      hardState, skipFsync);
   }
 
   get busy(): boolean {
@@ -185,7 +187,7 @@ export class SimNode {
   /** Steps 2-4 and the driver's own work after advance. */
   #complete(inProgress: InProgress): void {
     const { ready, sync } = inProgress;
-    if (sync) this.disk.sync();
+    if (sync && !this.skipFsync) this.disk.sync();
     for (const message of ready.messages) this.hooks.send(this, message);
     if (ready.snapshot !== undefined) this.#restore(ready.snapshot);
     for (const entry of ready.committedEntries) this.#apply(entry);

@@ -40,6 +40,8 @@ export class Workload {
     private readonly clientCount: number,
     private readonly keyCount: number,
     private readonly trace: (line: string) => void,
+    /** Sabotage for the simulator's self-test: serve gets locally, without ReadIndex. */
+    private readonly readLocal = false,
   ) {}
 
   get history(): readonly KvOperation[] {
@@ -80,6 +82,10 @@ export class Workload {
     };
     this.#outstanding.set(clientId, op);
     this.#byToken.set(token, op);
+    if (kind === "get" && this.readLocal) {
+      this.readServed(step, node, token);
+      return token;
+    }
     node.whenAccepting(() => {
       const result = kind === "put"
         ? node.raft.propose(encodeCommand({ key, value: token }))

@@ -33,7 +33,15 @@ import { Workload } from "./sim-workload.js";
 export interface SimOptions {
   readonly verbose?: boolean;
   readonly overrides?: KnobOverrides;
+  /**
+   * Breaks the driver on purpose, to show that the checkers catch it (test/sim self-tests):
+   * "skip-fsync" never makes writes durable, so crashes lose them; "read-local" serves reads
+   * from the local state machine without ReadIndex.
+   */
+  readonly sabotage?: Sabotage;
 }
+
+export type Sabotage = "skip-fsync" | "read-local";
 
 export interface SimResult {
   readonly knobs: SimKnobs;
@@ -72,6 +80,7 @@ export class Simulation implements NodeHooks {
   #liveness: { startTick: number; probe?: string; committedTick?: number } | undefined;
   #convergedTick: number | undefined;
   #stableTicks = 0;
+  readonly #sabotage: Sabotage | undefined;
   /**
    * The membership at index 0, which every node's storage starts from, joiners included: the
    * core keeps the initial configuration in the index-0 snapshot rather than in log entries,
@@ -91,8 +100,9 @@ export class Simulation implements NodeHooks {
     this.#diskPrng = root.fork();
     this.#seedPrng = root.fork();
     const clientPrng = root.fork();
+    this.#sabotage = options.sabotage;
     this.#workload = new Workload(clientPrng, this.knobs.clientCount, this.knobs.keyCount,
-      (line) => { this.#note(line); });
+      (line) => { this.#note(line); }, this.#sabotage === "read-local");
     const initial = Array.from({ length: this.knobs.nodeCount }, (_, i) => nodeId(BigInt(i + 1)));
     this.#membership = new Membership(initial, this.knobs.nodeCount === 3 ? 4 : 5);
     this.#genesisVoters = initial;
@@ -120,7 +130,9 @@ export class Simulation implements NodeHooks {
     const incarnation = (this.#incarnations.get(id) ?? 0) + 1;
     this.#incarnations.set(id, incarnation);
     const seed = this.#seedPrng.intBelow(2 ** 31);
-    this.#nodes.set(id, SimNode.start(id, incarnation, disk, seed, this.knobs, this));
+    const node = SimNode.start(id, incarnation, disk, seed, this.knobs, this,
+      this.#sabotage === "skip-fsync");
+    this.#nodes.set(id, node);
     this.#down.delete(id);
     this.#note(`n${id} start #${incarnation} (durable commit ${disk.durable.hardState.commit}, ` +
       `snapshot ${disk.durable.snapshot.metadata.index} voters ` +
