@@ -33,6 +33,8 @@ export interface NodeOptions {
   readonly maxInflightMessages?: number;
   readonly maxUncommittedBytes?: number;
   readonly maxEntriesPerMessage?: number;
+  /** Finish a leader's Ready only after its early messages were delivered (see processReady). */
+  readonly asyncLeaderAppend?: boolean;
 }
 
 /** One node of the harness and what its driver has seen. */
@@ -56,6 +58,8 @@ export class Cluster {
   queue: Message[] = [];
   /** Directed links that drop everything: "from->to". */
   readonly cut = new Set<string>();
+  /** Readies whose early messages went out but whose persist and advance are still due. */
+  readonly pending = new Map<NodeId, Ready>();
   readonly options: NodeOptions;
 
   /** Builds voters `voters` (and `learners`) sharing the initial configuration. */
@@ -102,24 +106,42 @@ export class Cluster {
   /** Restarts node `n` from its storage (everything it persisted), keeping its applied index. */
   restart(n: number): void {
     const h = this.get(n);
+    this.pending.delete(h.id); // A crash loses the unpersisted part of an outstanding Ready.
     const appliedIndex = h.applied[h.applied.length - 1]?.index ?? 0;
     const snapshotIndex = h.storage.firstIndex() - 1;
     h.node = new RawNode(this.config(n, h.storage, Math.max(appliedIndex, snapshotIndex)));
   }
 
-  /** Handles one Ready of node `n` by the contract; returns it (or undefined if none). */
+  /**
+   * Handles one Ready of node `n` by the contract; returns it (or undefined if none). With
+   * `asyncLeaderAppend`, a Ready with early messages sends them at once and is finished
+   * (persist, send, apply, advance) only at the next `processAll`, after a delivery: the
+   * leader's disk write runs in parallel with replication, and steps arrive in between.
+   */
   processReady(n: number | bigint): Ready | undefined {
     const h = this.get(n);
     if (!h.node.hasReady()) return undefined;
     const rd = h.node.ready();
     h.readies.push(rd);
+    if (this.options.asyncLeaderAppend === true && rd.earlyMessages.length > 0) {
+      this.queue.push(...rd.earlyMessages);
+      this.pending.set(h.id, rd);
+      return rd;
+    }
+    this.queue.push(...rd.earlyMessages);
+    this.finishReady(h, rd);
+    return rd;
+  }
+
+  /** Steps 1-4 of the Ready contract for `rd` (early messages already sent). */
+  finishReady(h: HarnessNode, rd: Ready): void {
     if (rd.snapshot !== undefined) {
       const applied = h.storage.applySnapshot(rd.snapshot);
-      if (!applied.ok) throw new Error(`node ${n}: snapshot refused: ${applied.error}`);
+      if (!applied.ok) throw new Error(`node ${h.id}: snapshot refused: ${applied.error}`);
     }
     if (rd.hardState !== undefined) h.storage.setHardState(rd.hardState);
     h.storage.append(rd.entries);
-    this.queue.push(...rd.earlyMessages, ...rd.messages);
+    this.queue.push(...rd.messages);
     if (rd.snapshot !== undefined) {
       h.confState = rd.snapshot.metadata.confState;
       h.state = JSON.parse(textOf(rd.snapshot.data)) as string[];
@@ -127,7 +149,7 @@ export class Cluster {
     for (const entry of rd.committedEntries) {
       if (entry.type === EntryType.ConfChange) {
         const cc = decodeConfChange(entry.data);
-        if (!cc.ok) throw new Error(`node ${n}: bad conf change ${cc.error}`);
+        if (!cc.ok) throw new Error(`node ${h.id}: bad conf change ${cc.error}`);
         h.confState = h.node.applyConfChange(cc.value);
       } else if (entry.data.length > 0) {
         h.state.push(textOf(entry.data));
@@ -136,11 +158,13 @@ export class Cluster {
     }
     h.readStates.push(...rd.readStates);
     h.node.advance();
-    return rd;
   }
 
   /** Processes Readies of every node until none has one. */
   processAll(): void {
+    const pending = [...this.pending];
+    this.pending.clear();
+    for (const [nodeId, rd] of pending) this.finishReady(this.get(nodeId), rd);
     for (let round = 0; round < 100; round += 1) {
       let any = false;
       for (const n of this.nodes.keys()) if (this.processReady(n) !== undefined) any = true;
@@ -174,7 +198,7 @@ export class Cluster {
   stabilize(keep?: (m: Message) => boolean): void {
     for (let round = 0; round < 1000; round += 1) {
       this.processAll();
-      if (this.queue.length === 0) return;
+      if (this.queue.length === 0 && this.pending.size === 0) return;
       this.deliver(keep);
     }
     throw new Error("cluster did not stabilize in 1000 rounds");
