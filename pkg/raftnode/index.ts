@@ -35,3 +35,5 @@ export { ReadyPhases } from "./raft-node-phases.js";
 export {
   type ProposalHeader, PendingProposals, decodeProposal, encodeProposal, proposalHeaderBytes,
 } from "./proposal.js";
+export { Inbox, type InboxBatch, type InboxProposal } from "./inbox.js";
+export { PendingReads } from "./raft-node-reads.js";
