@@ -1,0 +1,20 @@
+/** pkg/etcdserver: the etcd v3 services' state machines and wire codecs. */
+export * from "./mvcc/index.js";
+export {
+  decodeRangeRequest,
+  decodePutRequest,
+  decodeDeleteRangeRequest,
+  decodeTxnRequest,
+  decodeCompactionRequest,
+} from "./kv-codec.js";
+export {
+  type HeaderFill,
+  encodeHeader,
+  encodeKeyValue,
+  encodeRangeResponse,
+  encodePutResponse,
+  encodeDeleteRangeResponse,
+  encodeTxnResponse,
+  encodeCompactionResponse,
+} from "./kv-response-codec.js";
+export { WireFieldError, int64Wire } from "./wire-fields.js";
