@@ -189,3 +189,30 @@ test("members restart from their WAL and snapshot files", async (t) => {
   }
   t.is(replay.checksum, checksum, "the first 75 entries survived the restart unchanged");
 });
+
+test("a storage failure stops the node: onFatal, pending proposals ETCD_STOPPED", async (t) => {
+  const network = new MemoryNetwork();
+  let failWrites = false;
+  class FailingStorage extends MemoryNodeStorage {
+    override persist(...args: Parameters<NodeStorage["persist"]>): Promise<void> {
+      return failWrites ? Promise.reject(new Error("disk on fire")) : super.persist(...args);
+    }
+  }
+  const storage = new FailingStorage({ voters: [nodeId(1n)], learners: [] });
+  let fatal: unknown;
+  const machine = new ChecksumListStateMachine();
+  const node = new RaftNode({
+    id: nodeId(1n), storage, transport: network.transport(nodeId(1n)), stateMachine: machine,
+    clock: new SystemClock(), logger: silentLogger, seed: 1, tickMs: 10,
+    onFatal: (error) => { fatal = error; },
+  });
+  await node.start();
+  t.teardown(() => node.close());
+  await until(() => node.status().role === "leader", "a single-member leader");
+  t.is((await node.propose(bytes("ok"))).length, 1);
+  failWrites = true;
+  const outcome = await node.propose(bytes("doomed")).catch((e: unknown) => e);
+  t.true(outcome instanceof EtcdError && outcome.code === "ETCD_STOPPED");
+  t.true(fatal instanceof Error && fatal.message === "disk on fire");
+  t.is(machine.length, 1);
+});

@@ -165,6 +165,18 @@ test("a member of another cluster is refused and reported unreachable", async (t
   t.deepEqual(recorderB.received, []);
 });
 
+test("past the per-peer queue bound, messages are dropped and reported", async (t) => {
+  const { a, b, recorderA, recorderB } = await pair();
+  t.teardown(async () => { await a.close(); await b.close(); });
+  const total = limits.raftPeerQueueMessagesMax + 100;
+  a.send(Array.from({ length: total }, (_, i) => ({ to: idB, bytes: payload(i), snapshot: false })));
+  t.is(recorderA.unreachables.length, 100);
+  await recorderB.until(() => recorderB.received.length === limits.raftPeerQueueMessagesMax,
+    "the queued messages");
+  t.deepEqual(texts(recorderB),
+    Array.from({ length: limits.raftPeerQueueMessagesMax }, (_, i) => `message-${i}`));
+});
+
 test("messages to an unknown peer are dropped and reported", async (t) => {
   const { a, b, recorderA } = await pair();
   t.teardown(async () => { await a.close(); await b.close(); });
