@@ -16,7 +16,14 @@ export interface RaftConfig {
   readonly heartbeatTicks: number;
   /** The stable log and persisted state the node starts from (read-only to the core). */
   readonly storage: Storage;
-  /** The last index the state machine applied before a restart (0 on a fresh node). */
+  /**
+   * The last index the state machine applied before a restart (0 on a fresh node); at most
+   * the persisted commit. Committed entries after it are handed out again. Conf changes
+   * after the ConfState that `storage.initialState()` returns must be re-applied through
+   * `applyConfChange`, so either pass the index that ConfState was taken at (the snapshot
+   * index, letting the state machine skip entries it already has, as etcd's consistent
+   * index) or make initialState return the ConfState as of `applied`.
+   */
   readonly applied?: LogIndex;
   /** Seed of the PRNG that randomizes the election timeout (deterministic replay). */
   readonly seed: number;

@@ -7,7 +7,11 @@
 import type { LogIndex, NodeId, Term } from "../common/index.js";
 import type { Entry, Snapshot } from "./types.js";
 
-/** The fields every message has. `term` is the sender's term (pre-vote: the proposed term). */
+/**
+ * The fields every message has. `term` is the sender's term (pre-vote: the proposed term),
+ * except for the forwarded requests (propose, readIndex, transferLeader), which carry term 0
+ * and are not term-checked by the receiver (as etcd's local messages).
+ */
 interface MessageBase {
   readonly from: NodeId;
   readonly to: NodeId;

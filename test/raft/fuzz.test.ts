@@ -9,13 +9,13 @@
  */
 import test from "ava";
 import { Prng } from "../../pkg/common/index.js";
-import type { Entry } from "../../pkg/raft/index.js";
-import { Cluster, text, textOf } from "./harness.js";
+import { ConfChangeType, type Entry, EntryType } from "../../pkg/raft/index.js";
+import { Cluster, id, text, textOf } from "./harness.js";
 
 const ids = [1, 2, 3, 4, 5];
 
 function checkSafety(c: Cluster, leaderOfTerm: Map<number, number>): string | undefined {
-  for (const n of ids) {
+  for (const n of [...ids, 6]) {
     const status = c.raw(n).status();
     if (status.role !== "leader") continue;
     const known = leaderOfTerm.get(status.term);
@@ -23,7 +23,7 @@ function checkSafety(c: Cluster, leaderOfTerm: Map<number, number>): string | un
     leaderOfTerm.set(status.term, n);
   }
   const byIndex = new Map<number, Entry>();
-  for (const n of ids) {
+  for (const n of [...ids, 6]) {
     for (const e of c.get(n).applied) {
       const other = byIndex.get(e.index);
       if (other === undefined) {
@@ -67,6 +67,12 @@ function randomStep(c: Cluster, prng: Prng, step: number): void {
     c.compact(n, prng.intBelow(3));
   } else if (roll < 0.86) {
     c.raw(n).transferLeader(BigInt(prng.pick(ids)) as never);
+  } else if (roll < 0.88) {
+    // Membership churn of node 6: learner, voter, removed (the core must stay safe).
+    const type = prng.pick([ConfChangeType.AddLearner, ConfChangeType.AddNode, ConfChangeType.RemoveNode]);
+    c.raw(n).proposeConfChange({ type, nodeId: id(6), context: new Uint8Array(0) });
+  } else if (roll < 0.9) {
+    c.raw(6).tick();
   }
   c.processAll();
   chaoticDelivery(c, prng);
@@ -76,6 +82,8 @@ function runSeed(seed: number): string | undefined {
   const prng = new Prng(seed);
   // Even seeds let a leader's disk write overlap its replication (steps between ready/advance).
   const c = new Cluster(ids, { seed, electionTicks: 5, asyncLeaderAppend: seed % 2 === 0 });
+  c.add(6, c.get(1).confState); // Runs from the start; becomes a member only by conf change.
+  const all = [...ids, 6];
   const leaderOfTerm = new Map<number, number>();
   for (let step = 0; step < 1500; step += 1) {
     randomStep(c, prng, step);
@@ -90,12 +98,15 @@ function runSeed(seed: number): string | undefined {
   const proposed = c.raw(leader).propose(text("final"));
   if (!proposed.ok) return `final proposal refused: ${proposed.error}`;
   c.tick(10);
-  for (const n of ids) {
-    if (!c.appliedText(n).includes("final")) return `node ${n} did not apply the final entry`;
+  const members = c.get(leader).confState;
+  for (const n of all) {
+    const member = members.voters.includes(id(n)) || members.learners.includes(id(n));
+    if (member && !c.appliedText(n).includes("final")) return `node ${n} did not apply the final entry`;
   }
   if (process.env["PFS_VERBOSE"] !== undefined) {
     const snapshots = ids.map((n) => c.get(n).readies.filter((r) => r.snapshot !== undefined).length);
-    console.log(`seed ${seed}: terms ${leaderOfTerm.size}, applied ${c.appliedText(1).length}, snapshots ${snapshots.join(",")}`);
+    const confChanges = c.get(1).applied.filter((e) => e.type !== EntryType.Normal).length;
+    console.log(`seed ${seed}: terms ${leaderOfTerm.size}, applied ${c.appliedText(1).length}, snapshots ${snapshots.join(",")}, conf changes ${confChanges}, node 6 applied ${c.appliedText(6).length}`);
   }
   return checkSafety(c, leaderOfTerm);
 }

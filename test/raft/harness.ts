@@ -107,9 +107,12 @@ export class Cluster {
   restart(n: number): void {
     const h = this.get(n);
     this.pending.delete(h.id); // A crash loses the unpersisted part of an outstanding Ready.
-    const appliedIndex = h.applied[h.applied.length - 1]?.index ?? 0;
-    const snapshotIndex = h.storage.firstIndex() - 1;
-    h.node = new RawNode(this.config(n, h.storage, Math.max(appliedIndex, snapshotIndex)));
+    // Restart from the snapshot: entries after it are re-delivered, so conf changes are
+    // re-applied to the core, and the state machine skips what it already has (etcd's
+    // consistent index).
+    const held = h.storage.snapshot();
+    const snapshotIndex = held.ok ? held.value.metadata.index : 0;
+    h.node = new RawNode(this.config(n, h.storage, snapshotIndex));
   }
 
   /**
@@ -147,10 +150,13 @@ export class Cluster {
       h.state = JSON.parse(textOf(rd.snapshot.data)) as string[];
     }
     for (const entry of rd.committedEntries) {
+      const appliedBefore = h.applied[h.applied.length - 1]?.index ?? 0;
+      if (entry.index <= appliedBefore && entry.type !== EntryType.ConfChange) continue;
       if (entry.type === EntryType.ConfChange) {
         const cc = decodeConfChange(entry.data);
         if (!cc.ok) throw new Error(`node ${h.id}: bad conf change ${cc.error}`);
         h.confState = h.node.applyConfChange(cc.value);
+        if (entry.index <= appliedBefore) continue;
       } else if (entry.data.length > 0) {
         h.state.push(textOf(entry.data));
       }
