@@ -42,6 +42,13 @@ export interface SimKnobs {
   readonly compactionKeepEntries: number;
   /** Whether messages and ticks reach a node between ready() and advance() (etcd allows it). */
   readonly stepWhileSyncing: boolean;
+  /** Each node's tick interval is stepsPerTick plus a fixed drift in [-this, +this] steps. */
+  readonly tickDriftSteps: number;
+  /** Per tick and node: chance that a live node pauses (no ticks, no processing). */
+  readonly pauseProbability: number;
+  readonly pauseTicksMax: number;
+  /** Whether the driver reports a peer unreachable when a message to it is cut. */
+  readonly reportUnreachable: boolean;
 }
 
 /** Options that override what the seed would choose (tests pin some features). */
@@ -84,6 +91,10 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
     snapshotEntries: prng.pick([5, 20, 100]),
     compactionKeepEntries: prng.pick([0, 3, 50]),
     stepWhileSyncing: prng.chance(0.7),
+    tickDriftSteps: prng.pick([0, 1, 3]),
+    pauseProbability: prng.pick([0, 0.001, 0.004]),
+    pauseTicksMax: prng.pick([5, 30]),
+    reportUnreachable: prng.chance(0.5),
   };
 }
 

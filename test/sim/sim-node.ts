@@ -48,6 +48,7 @@ export class SimNode {
   #heldTicks = 0;
   /** True from `ready()` to `advance()`. */
   #inReady = false;
+  #paused = false;
   #deferred: (() => void)[] = [];
 
   private constructor(
@@ -100,10 +101,26 @@ export class SimNode {
 
   /** Whether messages, ticks and local requests may reach the core right now. */
   get accepting(): boolean {
-    return !this.#inReady || this.knobs.stepWhileSyncing;
+    return !this.#paused && (!this.#inReady || this.knobs.stepWhileSyncing);
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Freezes the process (a GC or VM pause): no ticks, no Ready work; messages queue up. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Thaws the process: queued messages and requests reach the core at once. */
+  resume(): void {
+    this.#paused = false;
+    if (this.accepting) this.#releaseHeld();
   }
 
   tick(): void {
+    if (this.#paused) return; // A paused process misses its ticks.
     if (this.accepting) this.raft.tick();
     else this.#heldTicks += 1;
   }
@@ -127,6 +144,7 @@ export class SimNode {
    * fsync is due, or takes a new one. Returns true when something happened.
    */
   poll(now: number, prng: Prng): boolean {
+    if (this.#paused) return false;
     const inProgress = this.#inProgress;
     if (inProgress !== undefined) {
       if (now < inProgress.doneAt) return false;

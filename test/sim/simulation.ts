@@ -1,7 +1,8 @@
 /**
  * A deterministic, single-threaded simulation of a Raft cluster of the core's RawNodes, driven
  * by one seed (see sim-knobs.ts for everything it derives). Time is simulation steps; every node
- * ticks every `stepsPerTick` steps at its own phase. The run has two phases:
+ * ticks every `stepsPerTick` steps (give or take a fixed drift) at its own phase. The run has
+ * two phases:
  *
  * 1. safety: partitions come and go, messages are delayed, reordered, lost and duplicated,
  *    nodes crash (losing unsynced writes, maybe tearing the last append) and restart from their
@@ -69,7 +70,10 @@ export class Simulation implements NodeHooks {
   readonly #membership: Membership;
   readonly #nodes = new Map<NodeId, SimNode>();
   readonly #disks = new Map<NodeId, SimDisk>();
-  readonly #phases = new Map<NodeId, number>();
+  /** Each node's tick interval (its clock rate) and the step of its next tick. */
+  readonly #clocks = new Map<NodeId, { interval: number; next: number }>();
+  /** Paused nodes and the tick at which they resume. */
+  readonly #paused = new Map<NodeId, number>();
   /** Crashed nodes and the tick at which they restart. */
   readonly #down = new Map<NodeId, number>();
   readonly #incarnations = new Map<NodeId, number>();
@@ -120,7 +124,9 @@ export class Simulation implements NodeHooks {
     };
     const hardState = { term: 0 as Term, vote: 0n as NodeId, commit: 0 as LogIndex };
     this.#disks.set(id, new SimDisk({ hardState, snapshot, entries: [] }));
-    this.#phases.set(id, this.#faultPrng.intBelow(this.knobs.stepsPerTick));
+    const drift = this.knobs.tickDriftSteps;
+    const interval = this.knobs.stepsPerTick + this.#faultPrng.intBetween(-drift, drift);
+    this.#clocks.set(id, { interval, next: this.#step + 1 + this.#faultPrng.intBelow(interval) });
     this.#start(id);
   }
 
@@ -164,7 +170,10 @@ export class Simulation implements NodeHooks {
     for (; this.#step < stepsMax; this.#step += 1) {
       this.#deliverDue();
       for (const [id, node] of this.#nodes) {
-        if ((this.#step + (this.#phases.get(id) ?? 0)) % stepsPerTick === 0) node.tick();
+        const clock = this.#clocks.get(id);
+        if (clock === undefined || this.#step < clock.next) continue;
+        clock.next += clock.interval;
+        node.tick();
       }
       if (this.#step % stepsPerTick === 0) {
         this.#perTick();
@@ -185,8 +194,15 @@ export class Simulation implements NodeHooks {
       const delivered = !due.dropped && target !== undefined;
       if (this.trace.verbose) this.#traceMessage(message, delivered ? "recv" : "drop");
       if (message.type === "installSnapshot") this.#reportSnapshot(message, delivered);
+      if (due.dropped) this.#reportUnreachable(message);
       if (delivered) target.deliver(message);
     }
+  }
+
+  #reportUnreachable(message: Message): void {
+    if (!this.knobs.reportUnreachable) return;
+    const sender = this.#nodes.get(message.from);
+    sender?.whenAccepting(() => { sender.raft.reportUnreachable(message.to); });
   }
 
   #reportSnapshot(message: Message, delivered: boolean): void {
@@ -217,12 +233,14 @@ export class Simulation implements NodeHooks {
     if (inSafety) {
       this.#partitions();
       this.#crashes();
+      this.#pauses();
       this.#transfer();
       this.#changeMembership();
     } else if (this.#liveness === undefined) {
       this.#beginLiveness();
     }
     for (const [id, at] of [...this.#down]) if (at <= this.#tick) this.#start(id);
+    this.#resumePaused(!inSafety);
     if (this.#liveness === undefined || this.#liveness.committedTick === undefined) {
       const timeoutSteps = this.knobs.clientTimeoutTicks * this.knobs.stepsPerTick;
       this.#workload.tick(this.#step, this.#liveMembers(), this.knobs.clientOperationProbability,
@@ -255,6 +273,27 @@ export class Simulation implements NodeHooks {
     this.#note(`partition: ${next.name} until tick ${this.#partitionEndsAt}`);
   }
 
+  #pauses(): void {
+    for (const [id, node] of this.#nodes) {
+      if (node.paused || !this.#faultPrng.chance(this.knobs.pauseProbability)) continue;
+      const until = this.#tick + this.#faultPrng.intBetween(1, this.knobs.pauseTicksMax);
+      this.#paused.set(id, until);
+      node.pause();
+      this.#note(`n${id} paused until tick ${until}`);
+    }
+  }
+
+  #resumePaused(all: boolean): void {
+    for (const [id, until] of [...this.#paused]) {
+      if (!all && until > this.#tick) continue;
+      this.#paused.delete(id);
+      const node = this.#nodes.get(id);
+      if (node === undefined) continue;
+      node.resume();
+      this.#note(`n${id} resumed`);
+    }
+  }
+
   #crashes(): void {
     for (const id of [...this.#nodes.keys()]) {
       if (this.#down.size >= this.knobs.crashedNodesMax) return;
@@ -266,6 +305,7 @@ export class Simulation implements NodeHooks {
   #crash(id: NodeId, restartTick: number | undefined): void {
     const disk = this.#disks.get(id);
     if (disk === undefined || !this.#nodes.delete(id)) return;
+    this.#paused.delete(id);
     const effect = disk.crash(this.#diskPrng, this.knobs.tearProbability);
     if (restartTick !== undefined) this.#down.set(id, restartTick);
     this.#note(`n${id} crash: kept ${effect.kept}/${effect.pending} unsynced writes` +
@@ -397,6 +437,7 @@ export class Simulation implements NodeHooks {
     if (dropped !== undefined && message.type === "installSnapshot") {
       this.#reportSnapshot(message, false);
     }
+    if (dropped === "partition") this.#reportUnreachable(message);
   }
 
   applied(node: SimNode, entry: Entry): void {
