@@ -24,6 +24,8 @@ export interface InboxBatch {
   readonly reads: readonly bigint[];
   readonly unreachable: readonly NodeId[];
   readonly snapshotReports: readonly { readonly peer: NodeId; readonly delivered: boolean }[];
+  /** Driver requests (membership change, leader transfer) to run against the core, in order. */
+  readonly commands: readonly (() => void)[];
 }
 
 /** The inbox of one driver. */
@@ -34,6 +36,7 @@ export class Inbox {
   #reads: bigint[] = [];
   #unreachable: NodeId[] = [];
   #snapshotReports: { peer: NodeId; delivered: boolean }[] = [];
+  #commands: (() => void)[] = [];
   /** Wakes the driver waiting in `next`. */
   #wake: (() => void) | undefined;
   /** Resolves the transports waiting for room. */
@@ -96,6 +99,12 @@ export class Inbox {
     this.#notify();
   }
 
+  /** Queues a request the driver runs against the core in its next cycle. */
+  command(run: () => void): void {
+    this.#commands.push(run);
+    this.#notify();
+  }
+
   /** Resolves when something is queued (at once if something already is). */
   next(): Promise<void> {
     assert(this.#wake === undefined, "two drivers wait on one inbox");
@@ -112,6 +121,7 @@ export class Inbox {
       reads: this.#reads,
       unreachable: this.#unreachable,
       snapshotReports: this.#snapshotReports,
+      commands: this.#commands,
     };
     this.#ticks = 0;
     this.#messages = [];
@@ -119,6 +129,7 @@ export class Inbox {
     this.#reads = [];
     this.#unreachable = [];
     this.#snapshotReports = [];
+    this.#commands = [];
     this.#releaseRoom();
     return batch;
   }
@@ -147,6 +158,6 @@ export class Inbox {
   #isEmpty(): boolean {
     return this.#ticks === 0 && this.#messages.length === 0 && this.#proposals.length === 0 &&
       this.#reads.length === 0 && this.#unreachable.length === 0 &&
-      this.#snapshotReports.length === 0;
+      this.#snapshotReports.length === 0 && this.#commands.length === 0;
   }
 }

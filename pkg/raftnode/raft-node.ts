@@ -10,16 +10,19 @@
  * UTF-8); applying AddNode/AddLearner points the transport at it, RemoveNode forgets it.
  */
 import {
-  EtcdError, assert, assertNever, formatHexId, limits, type Clock, type LogIndex, type Logger,
-  type NodeId, type Term, type Timer,
+  EtcdError, PfsError, assert, assertNever, formatHexId, limits, type Clock, type LogIndex,
+  type Logger, type NodeId, type Term, type Timer,
 } from "../common/index.js";
 import {
   ConfChangeType, EntryType, RawNode, decodeConfChange, decodeMessage, encodeMessage,
-  type ConfState, type Entry, type Message, type Ready, type Role,
+  type ConfChange, type ConfState, type Entry, type Message, type Ready, type Role,
 } from "../raft/index.js";
 import { Inbox, type InboxBatch } from "./inbox.js";
 import { PendingProposals, decodeProposal, encodeProposal } from "./proposal.js";
 import { PendingReads } from "./raft-node-reads.js";
+import {
+  PendingRequest, sameConfChange, type PendingConfChange, type PendingTransfer,
+} from "./raft-node-requests.js";
 import type { NodeStorage } from "./raft-node-storage.js";
 import { ReadyPhases } from "./raft-node-phases.js";
 import type { StateMachine } from "./state-machine.js";
@@ -70,6 +73,8 @@ export class RaftNode<Result> {
   readonly #proposals = new PendingProposals<Result>();
   readonly #reads = new PendingReads();
   #raw: RawNode | undefined;
+  #confChange: PendingConfChange | undefined;
+  #transfer: PendingTransfer | undefined;
   #tickTimer: Timer | undefined;
   #loop: Promise<void> | undefined;
   #closing = false;
@@ -167,6 +172,63 @@ export class RaftNode<Result> {
     return done;
   }
 
+  /**
+   * Proposes a membership change (one at a time). For AddNode/AddLearner, `context` is the
+   * member's peer address ("host:port", UTF-8), which every member's transport adopts when
+   * the change applies. Resolves with the membership after it, once applied on this member.
+   * Rejects with FAILED_PRECONDITION while another change is in flight (here or in the
+   * core), ETCD_NO_LEADER, ETCD_NOT_LEADER, ETCD_TIMEOUT or ETCD_STOPPED.
+   */
+  proposeConfChange(change: ConfChange): Promise<ConfState> {
+    if (this.#closing || this.#raw === undefined) {
+      return Promise.reject(new EtcdError("ETCD_STOPPED"));
+    }
+    if (this.#confChange !== undefined) {
+      return Promise.reject(new PfsError("FAILED_PRECONDITION",
+        "a membership change is already in progress"));
+    }
+    const { request, done } = PendingRequest.create<ConfState>(this.#deadlineMs());
+    this.#confChange = { change, request };
+    this.#inbox.command(() => {
+      const proposed = this.#raw?.proposeConfChange(change);
+      if (proposed === undefined || proposed.ok) return;
+      request.reject(proposed.error === "no-leader" ? new EtcdError("ETCD_NO_LEADER")
+        : proposed.error === "conf-change-pending"
+          ? new PfsError("FAILED_PRECONDITION", "a membership change is already in progress")
+          : new EtcdError("ETCD_NOT_LEADER"));
+    });
+    return done;
+  }
+
+  /**
+   * Hands leadership to voter `to` (etcd MoveLeader). Resolves once this member sees `to`
+   * as leader. Rejects with ETCD_BAD_LEADER_TRANSFEREE (not a voter), ETCD_NO_LEADER,
+   * FAILED_PRECONDITION (a transfer in flight), ETCD_TIMEOUT or ETCD_STOPPED.
+   */
+  transferLeadership(to: NodeId): Promise<void> {
+    if (this.#closing || this.#raw === undefined) {
+      return Promise.reject(new EtcdError("ETCD_STOPPED"));
+    }
+    if (this.#transfer !== undefined) {
+      return Promise.reject(new PfsError("FAILED_PRECONDITION", "a leader transfer is in progress"));
+    }
+    if (this.#leader === to) return Promise.resolve();
+    const { request, done } = PendingRequest.create<undefined>(this.#deadlineMs());
+    this.#transfer = { to, request };
+    this.#inbox.command(() => {
+      const requested = this.#raw?.transferLeader(to);
+      if (requested === undefined || requested.ok) return;
+      request.reject(requested.error === "no-leader" ? new EtcdError("ETCD_NO_LEADER")
+        : new EtcdError("ETCD_BAD_LEADER_TRANSFEREE"));
+    });
+    return done.then(() => undefined);
+  }
+
+  /** The membership as of the last applied entry. */
+  membership(): ConfState {
+    return this.#confState;
+  }
+
   status(): RaftNodeStatus {
     return {
       id: this.#options.id, leader: this.#leader, role: this.#role, term: this.#term,
@@ -194,6 +256,21 @@ export class RaftNode<Result> {
     await this.#options.storage.close();
   }
 
+  #deadlineMs(): number {
+    return this.#options.clock.nowMs() + limits.raftRequestTimeoutMs;
+  }
+
+  /** Deadlines, and forgetting requests that ended. */
+  #expire(): void {
+    const nowMs = this.#options.clock.nowMs();
+    this.#proposals.expire(nowMs);
+    this.#reads.expire(nowMs);
+    this.#confChange?.request.expire(nowMs);
+    if (this.#confChange?.request.ended === true) this.#confChange = undefined;
+    this.#transfer?.request.expire(nowMs);
+    if (this.#transfer?.request.ended === true) this.#transfer = undefined;
+  }
+
   #scheduleTick(): void {
     const tickMs = this.#options.tickMs ?? limits.raftTickMsDefault;
     this.#tickTimer = this.#options.clock.setTimer(tickMs, () => {
@@ -214,9 +291,7 @@ export class RaftNode<Result> {
         await this.#handleReady(raw, raw.ready());
         await this.#maybeSnapshot();
       }
-      const nowMs = this.#options.clock.nowMs();
-      this.#proposals.expire(nowMs);
-      this.#reads.expire(nowMs);
+      this.#expire();
     }
   }
 
@@ -243,6 +318,7 @@ export class RaftNode<Result> {
       const requested = raw.readIndex(encodeContext(context));
       if (!requested.ok) this.#reads.end(context, new EtcdError("ETCD_NO_LEADER"));
     }
+    for (const command of batch.commands) command();
   }
 
   /** Proposes in order; as leader, records each accepted entry's index. */
@@ -304,6 +380,7 @@ export class RaftNode<Result> {
     }
     this.#leader = soft.leader;
     this.#role = soft.role;
+    if (this.#transfer?.to === soft.leader) this.#transfer.request.resolve(undefined);
   }
 
   #send(messages: readonly Message[]): void {
@@ -369,6 +446,10 @@ export class RaftNode<Result> {
     assert(decoded.ok, () => `undecodable conf change at ${entry.index}`);
     const change = decoded.value;
     this.#confState = raw.applyConfChange(change);
+    const pending = this.#confChange;
+    if (pending !== undefined && sameConfChange(pending.change, change)) {
+      pending.request.resolve(this.#confState);
+    }
     if (change.nodeId === this.#options.id) return;
     switch (change.type) {
       case ConfChangeType.AddNode:
@@ -411,6 +492,8 @@ export class RaftNode<Result> {
   #rejectAll(): void {
     this.#proposals.rejectAll(new EtcdError("ETCD_STOPPED"));
     this.#reads.rejectAll(new EtcdError("ETCD_STOPPED"));
+    this.#confChange?.request.reject(new EtcdError("ETCD_STOPPED"));
+    this.#transfer?.request.reject(new EtcdError("ETCD_STOPPED"));
   }
 }
 

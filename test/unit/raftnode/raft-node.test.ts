@@ -16,6 +16,7 @@ import {
   ChecksumListStateMachine, DiskNodeStorage, MemoryNetwork, MemoryNodeStorage, NodeFileIo,
   RaftNode, ReadyPhases, type NodeStorage, type Transport,
 } from "../../../pkg/raftnode/index.js";
+import { ConfChangeType } from "../../../pkg/raft/index.js";
 
 const waitBoundMs = 20_000;
 const ids = [nodeId(1n), nodeId(2n), nodeId(3n)];
@@ -215,4 +216,36 @@ test("a storage failure stops the node: onFatal, pending proposals ETCD_STOPPED"
   t.true(outcome instanceof EtcdError && outcome.code === "ETCD_STOPPED");
   t.true(fatal instanceof Error && fatal.message === "disk on fire");
   t.is(machine.length, 1);
+});
+
+test("membership changes apply everywhere; leadership moves on request", async (t) => {
+  const { network, members } = await memoryCluster();
+  const learnerId = nodeId(4n);
+  const learner = member(learnerId, new MemoryNodeStorage({ voters: [], learners: [] }),
+    network.transport(learnerId));
+  t.teardown(() => Promise.all([...members, learner].map((m) => m.node.close())));
+  const leader = await leaderOf(members);
+  await leader.node.propose(bytes("before the learner"));
+  const added = await leader.node.proposeConfChange({
+    type: ConfChangeType.AddLearner, nodeId: learnerId, context: bytes("127.0.0.1:1"),
+  });
+  t.deepEqual(added.learners, [learnerId]);
+  await learner.node.start();
+  await leader.node.propose(bytes("after the learner"));
+  await until(() => converged([...members, learner], 2), "the learner caught up");
+  t.not(learner.node.status().role, "leader");
+
+  const target = members.find((m) => m !== leader);
+  if (target === undefined) throw new Error("no follower");
+  await leader.node.transferLeadership(target.id);
+  await until(() => target.node.status().role === "leader", "the transferee leads");
+  const refused = await target.node.transferLeadership(learnerId).catch((e: unknown) => e);
+  t.true(refused instanceof EtcdError && refused.code === "ETCD_BAD_LEADER_TRANSFEREE");
+  const removed = await target.node.proposeConfChange({
+    type: ConfChangeType.RemoveNode, nodeId: learnerId, context: new Uint8Array(0),
+  });
+  t.deepEqual(removed.learners, []);
+  t.is(removed.voters.length, 3);
+  await until(() => members.every((m) => m.node.membership().learners.length === 0),
+    "every member applied the removal");
 });
