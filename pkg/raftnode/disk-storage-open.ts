@@ -38,6 +38,8 @@ function corruption(message: string, dir: string): PfsError {
  * with DATA_CORRUPTED when the WAL or snapshots fail their checksums, when a snapshot exists
  * but the WAL does not (the vote would be lost), or when the WAL's entries do not reach back
  * to the snapshot. The hard state's commit is raised to the snapshot index when below it.
+ * A snapshot newer than the WAL's last marker (a crash between the snapshot file and the WAL
+ * save) gets its marker and hard state written now, with one fsync.
  */
 export async function openDiskStorage(options: DiskStorageOptions): Promise<OpenedDiskStorage> {
   const { logger, walDir } = options;
@@ -68,6 +70,13 @@ export async function openDiskStorage(options: DiskStorageOptions): Promise<Open
     }
     const commit = logIndex(Math.max(stored.commit, index));
     const hardState = { ...stored, commit };
+    if (index > (replay.lastMarker?.index ?? 0)) {
+      // The snapshot became durable but a crash kept its WAL marker (and hard state) from
+      // being written. Record them now, before any new entry, or the next replay would set
+      // the stale log it replaced against the entries appended after it.
+      logger.warn("recording a snapshot the WAL does not know", { snapshotIndex: index });
+      await wal.save({ hardState, entries: [], snapshotMarker: { index, term } }, true);
+    }
     logger.info("raft storage opened", { snapshotIndex: index, lastIndex, commit });
     return { storage: new DiskStorage({ hardState, snapshot, entries }), wal, snapshots };
   } catch (error) {

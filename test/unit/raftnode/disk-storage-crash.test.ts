@@ -2,7 +2,8 @@
 // snapshots with compaction and WAL purge, snapshots received from a leader) and wherever
 // the power fails, reopening yields exactly the last durable state: the same log after the
 // snapshot, the same hard state and snapshot, or, for a save that was not fsynced, either
-// the state before it or after it. Method: seeded random driver runs over MemoryFileIo with
+// the state before it or after it; a snapshot file made durable just before the crash, with
+// no WAL marker yet, wins over the log it supersedes. Method: seeded random driver runs over MemoryFileIo with
 // small segments; every mutation is mirrored on a reference DiskStorage that is never
 // persisted; crashes keep a random prefix of unsynced bytes (torn writes). Prints the seed.
 import test from "ava";
@@ -42,6 +43,8 @@ class Run {
   durable!: Capture;
   pending: Capture | undefined;
   currentTerm = 1;
+  /** The operations since the last crash, for the failure message. */
+  trace: string[] = [];
 
   constructor(prng: Prng) {
     this.prng = prng;
@@ -79,6 +82,7 @@ class Run {
     }
     const last = list.at(-1)?.index ?? from;
     const hard = this.hard(this.prng.intBetween(commit, last));
+    this.trace.push(`append ${from}..${last}@${this.currentTerm} commit ${hard.commit} sync ${mustSync}`);
     await this.node.wal.save({ hardState: hard, entries: list }, mustSync);
     for (const storageCopy of [this.node.storage, this.reference]) {
       storageCopy.append(list);
@@ -86,16 +90,22 @@ class Run {
     }
   }
 
-  async localSnapshot(): Promise<void> {
+  /** With `partial`, crashes (returns) after the snapshot file is durable, before the WAL. */
+  async localSnapshot(partial = false): Promise<void> {
     const snapIndex = this.reference.firstIndex() - 1;
     const commit = this.reference.initialState().hardState.commit;
     const current = this.reference.snapshot();
     if (!current.ok || commit <= current.value.metadata.index) return;
     const index = i(this.prng.intBetween(current.value.metadata.index + 1, commit));
     const data = new Uint8Array([index % 256, 1]);
+    this.trace.push(`local snapshot ${index}${partial ? " (crash before marker)" : ""}`);
     const made = this.node.storage.createSnapshot(index, confState, data);
     if (!made.ok || !this.reference.createSnapshot(index, confState, data).ok) throw new Error("snapshot");
     await this.node.snapshots.save(made.value);
+    if (partial) {
+      this.pending = capture(this.reference);
+      return;
+    }
     await this.node.wal.save({ entries: [], snapshotMarker: { index, term: made.value.metadata.term } }, true);
     const compactTo = i(this.prng.intBetween(Math.max(snapIndex, index - 3), index));
     if (compactTo > snapIndex) {
@@ -106,7 +116,8 @@ class Run {
     await this.node.snapshots.purge(2);
   }
 
-  async receivedSnapshot(): Promise<void> {
+  /** With `partial`, crashes (returns) after the snapshot file is durable, before the WAL. */
+  async receivedSnapshot(partial = false): Promise<void> {
     const commit = this.reference.initialState().hardState.commit;
     const current = this.reference.snapshot();
     if (!current.ok) throw new Error("snapshot");
@@ -117,7 +128,17 @@ class Run {
       metadata: { index, term: term(this.currentTerm), confState }, data: new Uint8Array([index % 256, 2]),
     };
     const hard = this.hard(index);
+    this.trace.push(`received snapshot ${index}@${this.currentTerm}${partial ? " (crash before marker)" : ""}`);
     await this.node.snapshots.save(snapshot);
+    if (partial) {
+      // Reopen must prefer the durable snapshot over the stale log, and raise the commit.
+      if (!this.reference.applySnapshot(snapshot).ok) throw new Error("apply");
+      const old = this.reference.initialState().hardState;
+      this.pending = {
+        log: capture(this.reference).log, hard: `${old.term}/${old.vote}/${index}`,
+      };
+      return;
+    }
     await this.node.wal.save({ hardState: hard, entries: [], snapshotMarker: { index, term: snapshot.metadata.term } }, true);
     for (const storageCopy of [this.node.storage, this.reference]) {
       if (!storageCopy.applySnapshot(snapshot).ok) throw new Error("apply");
@@ -135,21 +156,31 @@ class Run {
 }
 
 test("seeded crashes anywhere between saves reopen to the last durable state", async (t) => {
-  const seed = systemSeed();
-  t.log(`seed ${seed}`);
+  const seedText = process.env["PFS_SEED"];
+  const seed = seedText === undefined ? systemSeed() : Number(seedText);
+  t.log(`seed ${seed} (rerun with PFS_SEED=${seed})`);
   const run = new Run(new Prng(seed));
   await run.open();
   for (let crash = 0; crash < 60; crash += 1) {
     const steps = run.prng.intBetween(0, 8);
     for (let step = 0; step < steps; step += 1) await run.step();
-    if (run.prng.chance(0.5)) {
+    const ending = run.prng.nextFloat();
+    if (ending < 0.4) {
       await run.append(false);
       run.pending = capture(run.reference);
+    } else if (ending < 0.55) {
+      await run.localSnapshot(true);
+    } else if (ending < 0.7) {
+      await run.receivedSnapshot(true);
     }
     run.io.crash(run.prng);
     const durable = run.durable;
     const pending = run.pending;
-    await run.open();
+    await run.open().catch((error: unknown) => {
+      t.log(`seed ${seed} crash ${crash} after:\n${run.trace.join("\n")}`);
+      throw error;
+    });
+    run.trace = [];
     const actual = capture(run.reference);
     const logs = [durable.log, ...(pending === undefined ? [] : [pending.log])];
     const hards = [durable.hard, ...(pending === undefined ? [] : [pending.hard])];

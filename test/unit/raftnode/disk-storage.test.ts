@@ -214,7 +214,14 @@ test("a snapshot saved without its marker (crash in between) wins over the stale
   t.is(reopened.storage.firstIndex(), i(9));
   t.is(reopened.storage.lastIndex(), i(8));
   t.deepEqual(reopened.storage.initialState().hardState, hardState(1, 8), "commit raised to the snapshot");
+  // Entries appended after the reopen must survive the next one: the stale entry 8 (term 1)
+  // in the WAL must not make replay discard them (found by the seeded crash test).
+  await persist(reopened, hardState(3, 9), entries(9, 10, 3));
   await reopened.wal.close();
+  const third = await open(io);
+  t.deepEqual(third.storage.entries(i(9), i(11), 1000), { ok: true, value: entries(9, 10, 3) });
+  t.deepEqual(third.storage.initialState().hardState, hardState(3, 9));
+  await third.wal.close();
 });
 
 test("a snapshot without a WAL refuses to start", async (t) => {
