@@ -13,6 +13,7 @@ import test from "ava";
 import { type LeaseId, Prng } from "../../pkg/common/index.js";
 import { MvccStore } from "../../pkg/etcdserver/index.js";
 import { etcdService, startEtcd, unary } from "./support/etcd-process.js";
+import { kvEdgeCases } from "./support/kv-edge-cases.js";
 import { KvWireGenerator, type WireOp, grantedLeaseIds } from "./support/kv-wire-generator.js";
 import { type WireOutcome, applyWire, maskHeader, show } from "./support/store-wire.js";
 
@@ -30,7 +31,8 @@ async function etcdOutcome(client: Client, op: WireOp): Promise<WireOutcome> {
   }
 }
 
-async function runSeed(seed: number): Promise<string | null> {
+/** Runs `ops` (or `count` generated ops) on a fresh etcd and a fresh store; the first mismatch. */
+async function runSeed(seed: number, scripted?: readonly WireOp[]): Promise<string | null> {
   const etcd = await startEtcd(existsSync("/dev/shm") ? "/dev/shm" : undefined);
   const kv = etcdService("etcdserverpb.KV");
   const Lease = etcdService("etcdserverpb.Lease");
@@ -43,8 +45,9 @@ async function runSeed(seed: number): Promise<string | null> {
     const granted = new Set<bigint>(grantedLeaseIds);
     const store = new MvccStore({ leaseExists: (id: LeaseId) => granted.has(id) });
     const generator = new KvWireGenerator(new Prng(seed), () => store);
-    for (let index = 0; index < opsPerSeed; index += 1) {
-      const op = generator.next();
+    const count = scripted?.length ?? opsPerSeed;
+    for (let index = 0; index < count; index += 1) {
+      const op = scripted?.[index] ?? generator.next();
       const expected = await etcdOutcome(client, op);
       let actual: WireOutcome;
       try {
@@ -69,6 +72,11 @@ async function runSeed(seed: number): Promise<string | null> {
     await etcd.stop();
   }
 }
+
+test("our store answers like etcd 3.4.23 on the scripted edge cases", async (t) => {
+  const mismatch = await runSeed(0, kvEdgeCases);
+  t.is(mismatch, null, mismatch ?? "");
+});
 
 for (const seed of extraSeed === undefined ? seeds : [Number(extraSeed)]) {
   test(`our store answers like etcd 3.4.23 (seed ${seed}, ${opsPerSeed} ops)`, async (t) => {
