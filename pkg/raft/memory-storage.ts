@@ -120,7 +120,9 @@ export class MemoryStorage implements Storage {
       first.index <= this.lastIndex() + 1,
       () => `append at ${first.index} leaves a gap after last index ${this.lastIndex()}`,
     );
-    this.#entries = this.#entries.slice(0, first.index - offset).concat(tail);
+    // In place: appends are the hot path, and copying the whole log each time is quadratic.
+    this.#entries.length = first.index - offset;
+    for (const entry of tail) this.#entries.push(entry);
     assertContiguous(this.#entries, first.index - offset);
   }
 
