@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     for (const proposers of [1, 256]) rows.push(await run(cluster, proposers, seconds));
     process.stdout.write(`${table(rows, seconds)}\n`);
   } finally {
-    await cluster.stop();
+    await cluster.stop(true);
     await rm(root, { recursive: true, force: true });
   }
 }

@@ -3,11 +3,14 @@
 // and a small HTTP client for the nodes' API. Every port is chosen by the OS.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { Agent, request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const nodeScript = fileURLToPath(new URL("./raft-test-node.js", import.meta.url));
+/** Extra node flags for every member, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const nodeFlags = (process.env["PFS_TEST_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "");
 
 /** What GET /status answers. */
 export interface NodeStatus {
@@ -49,6 +52,7 @@ export interface RaftClusterOptions {
 export class RaftCluster {
   readonly #options: RaftClusterOptions;
   readonly #running = new Map<number, Running>();
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 512 });
 
   private constructor(options: RaftClusterOptions) {
     this.#options = options;
@@ -69,12 +73,12 @@ export class RaftCluster {
     return this.#running.has(id);
   }
 
-  /** kill -9, and wait for the process to be gone. */
-  async kill(id: number): Promise<void> {
+  /** kill -9 (or `signal`), and wait for the process to be gone. */
+  async kill(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const running = this.#running.get(id);
     if (running === undefined) return;
     this.#running.delete(id);
-    running.process.kill("SIGKILL");
+    running.process.kill(signal);
     await running.exited;
   }
 
@@ -84,8 +88,10 @@ export class RaftCluster {
     this.#announceAll();
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.ids.map((id) => this.kill(id)));
+  /** Kills every member: SIGKILL, or SIGTERM (a clean close) when `graceful`. */
+  async stop(graceful = false): Promise<void> {
+    await Promise.all(this.ids.map((id) => this.kill(id, graceful ? "SIGTERM" : "SIGKILL")));
+    this.#agent.destroy();
   }
 
   async status(id: number): Promise<NodeStatus | undefined> {
@@ -103,16 +109,38 @@ export class RaftCluster {
     return (await response.json()) as string[];
   }
 
+  /**
+   * POST /propose over a keep-alive node:http agent (cheaper than fetch, so a benchmark
+   * measures the members rather than its own client).
+   */
   async propose(id: number, payload: Uint8Array, timeoutMs = 10_000): Promise<ProposeOutcome> {
+    const running = this.#running.get(id);
+    if (running === undefined) return { ok: false, code: "DOWN" };
     try {
-      const response = await this.#fetch(id, "/propose",
-        { method: "POST", body: payload, signal: AbortSignal.timeout(timeoutMs) });
-      if (response === undefined) return { ok: false, code: "DOWN" };
-      const body = (await response.json()) as { length?: number; code?: string };
-      if (response.ok && typeof body.length === "number") return { ok: true, length: body.length };
-      return { ok: false, code: body.code ?? `HTTP_${response.status}` };
+      const { status, body } = await new Promise<{ status: number; body: string }>(
+        (resolve, reject) => {
+          const request = httpRequest({
+            host: "127.0.0.1", port: running.clientPort, path: "/propose", method: "POST",
+            agent: this.#agent, timeout: timeoutMs,
+            headers: { "content-length": payload.length },
+          }, (response) => {
+            let text = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk: string) => { text += chunk; });
+            response.on("end", () => { resolve({ status: response.statusCode ?? 0, body: text }); });
+            response.on("error", reject);
+          });
+          request.on("timeout", () => { request.destroy(new Error("TimeoutError")); });
+          request.on("error", reject);
+          request.end(payload);
+        });
+      const parsed = JSON.parse(body) as { length?: number; code?: string };
+      if (status === 200 && typeof parsed.length === "number") {
+        return { ok: true, length: parsed.length };
+      }
+      return { ok: false, code: parsed.code ?? `HTTP_${status}` };
     } catch (error) {
-      return { ok: false, code: error instanceof Error ? error.name : "ERROR" };
+      return { ok: false, code: error instanceof Error ? error.message : "ERROR" };
     }
   }
 
@@ -134,7 +162,7 @@ export class RaftCluster {
   }
 
   async #launch(id: number): Promise<void> {
-    const child = spawn(process.execPath, [nodeScript,
+    const child = spawn(process.execPath, [...nodeFlags, nodeScript,
       "--id", String(id), "--members", this.ids.join(","),
       "--data", join(this.#options.root, `member-${id}`),
       "--tick-ms", String(this.#options.tickMs),
