@@ -169,6 +169,28 @@ export class Raft {
     return this.tracker.voters.has(this.id) && this.log.unstable.snapshot === undefined;
   }
 
+  /** Asserts the invariants every step must keep, with operand values (cheap: O(1)). */
+  checkInvariants(): void {
+    const log = this.log;
+    assert(
+      log.applied <= log.committed && log.committed <= log.lastIndex(),
+      () => `applied ${log.applied} <= committed ${log.committed} <= last ${log.lastIndex()}`,
+    );
+    assert(
+      (this.role === "leader") === (this.lead === this.id),
+      () => `role ${this.role} with lead ${this.lead} on node ${this.id}`,
+    );
+    const self = this.tracker.progress.get(this.id);
+    assert(
+      this.role !== "leader" || self === undefined || self.match <= log.persistedLastIndex(),
+      () => `leader counts match ${self?.match} beyond durable ${log.persistedLastIndex()}`,
+    );
+    assert(
+      this.role !== "candidate" || this.vote === this.id,
+      () => `candidate ${this.id} voted for ${this.vote}`,
+    );
+  }
+
   // ---- Time --------------------------------------------------------------------------------
 
   tick(): void {

@@ -56,6 +56,7 @@ export class RawNode {
   /** Advances logical time by one tick (election and heartbeat timers). */
   tick(): void {
     this.#raft.tick();
+    this.#raft.checkInvariants();
   }
 
   /**
@@ -65,6 +66,7 @@ export class RawNode {
   step(message: Message): Result<void, StepError> {
     if (message.to !== this.#raft.id) return err("wrong-recipient");
     this.#raft.step(message);
+    this.#raft.checkInvariants();
     return ok(undefined);
   }
 
@@ -219,6 +221,7 @@ export class RawNode {
     }
     this.#outstanding = undefined;
     this.#raft.onPersisted();
+    this.#raft.checkInvariants();
   }
 
   /** The index the state machine has applied (as reported through advance). */
