@@ -58,6 +58,7 @@ class MemoryAppendFile implements AppendFile {
 
   append(bytes: Uint8Array): Promise<void> {
     this.#check();
+    this.#io.beforeMutation();
     const grown = new Uint8Array(this.#inode.data.length + bytes.length);
     grown.set(this.#inode.data, 0);
     grown.set(bytes, this.#inode.data.length);
@@ -67,6 +68,7 @@ class MemoryAppendFile implements AppendFile {
 
   sync(): Promise<void> {
     this.#check();
+    this.#io.beforeMutation();
     this.#io.countSync();
     this.#inode.durableBytes = this.#inode.data.length;
     return Promise.resolve();
@@ -90,6 +92,36 @@ export class MemoryFileIo implements FileIo {
   dirSyncs = 0;
   /** While positive, each `sync`/`syncDir` fails with `InjectedSyncError` and decrements it. */
   failSyncs = 0;
+
+  /** Mutating operations left before a scheduled crash; undefined when none is scheduled. */
+  #crashCountdown: number | undefined = undefined;
+  #crashPrng: Prng | undefined = undefined;
+
+  /**
+   * Schedules a crash: the `operations`-th mutating operation from now (create, append, sync,
+   * truncate, rename, remove, directory sync) is not performed; instead `crash(prng)` happens
+   * and the operation rejects with `CrashedFileError`. Lets a test crash at every I/O point.
+   */
+  crashAfter(operations: number, prng?: Prng): void {
+    assert(Number.isSafeInteger(operations) && operations >= 1, () => `crash after ${operations}`);
+    this.#crashCountdown = operations;
+    this.#crashPrng = prng;
+  }
+
+  /** Cancels a scheduled crash. */
+  cancelCrash(): void {
+    this.#crashCountdown = undefined;
+  }
+
+  /** Runs the scheduled crash when due. Internal to this module's handles. */
+  beforeMutation(): void {
+    if (this.#crashCountdown === undefined) return;
+    this.#crashCountdown -= 1;
+    if (this.#crashCountdown > 0) return;
+    this.#crashCountdown = undefined;
+    this.crash(this.#crashPrng);
+    throw new CrashedFileError("the file system crashed (scheduled)");
+  }
 
   /** Counts a file sync or throws the injected failure. Internal to this module's handles. */
   countSync(): void {
@@ -133,6 +165,7 @@ export class MemoryFileIo implements FileIo {
   }
 
   createFile(file: string): Promise<AppendFile> {
+    this.beforeMutation();
     const directory = this.#dir(path.dirname(file));
     const name = path.basename(file);
     if (directory.names.has(name)) throw new Error(`EEXIST: file exists ${file}`);
@@ -146,6 +179,7 @@ export class MemoryFileIo implements FileIo {
   }
 
   truncate(file: string, sizeBytes: number): Promise<void> {
+    this.beforeMutation();
     const inode = this.#inode(file);
     assert(sizeBytes <= inode.data.length, () => `truncate ${file} up to ${sizeBytes}`);
     inode.data = inode.data.slice(0, sizeBytes);
@@ -154,6 +188,7 @@ export class MemoryFileIo implements FileIo {
   }
 
   rename(from: string, to: string): Promise<void> {
+    this.beforeMutation();
     const source = this.#dir(path.dirname(from));
     const inode = this.#inode(from);
     source.names.delete(path.basename(from));
@@ -162,12 +197,14 @@ export class MemoryFileIo implements FileIo {
   }
 
   remove(file: string): Promise<void> {
+    this.beforeMutation();
     this.#inode(file);
     this.#dir(path.dirname(file)).names.delete(path.basename(file));
     return Promise.resolve();
   }
 
   syncDir(dir: string): Promise<void> {
+    this.beforeMutation();
     const directory = this.#dir(dir);
     this.#maybeFail();
     this.dirSyncs += 1;
