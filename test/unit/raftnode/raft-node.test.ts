@@ -16,7 +16,7 @@ import {
   ChecksumListStateMachine, DiskNodeStorage, MemoryNetwork, MemoryNodeStorage, NodeFileIo,
   RaftNode, ReadyPhases, type NodeStorage, type Transport,
 } from "../../../pkg/raftnode/index.js";
-import { ConfChangeType } from "../../../pkg/raft/index.js";
+import { ConfChangeType, decodeMessage } from "../../../pkg/raft/index.js";
 
 const waitBoundMs = 20_000;
 const ids = [nodeId(1n), nodeId(2n), nodeId(3n)];
@@ -248,4 +248,60 @@ test("membership changes apply everywhere; leadership moves on request", async (
   t.is(removed.voters.length, 3);
   await until(() => members.every((m) => m.node.membership().learners.length === 0),
     "every member applied the removal");
+});
+
+test("messages wait for the disk: acks and votes only after what they promise is stored", async (t) => {
+  // Each persist takes a macrotask. Every message is checked when sent: an append ack only
+  // once its entries are in the member's storage, a granted vote only once the vote is, and
+  // during a persist only a leader's replication messages may leave (the parallel append).
+  const network = new MemoryNetwork();
+  const violations: string[] = [];
+  let acks = 0;
+  let votes = 0;
+  const early = new Set(["appendEntries", "heartbeat", "installSnapshot"]);
+  const members = ids.map((id) => {
+    let persisting = false;
+    class SlowStorage extends MemoryNodeStorage {
+      override async persist(...args: Parameters<NodeStorage["persist"]>): Promise<void> {
+        persisting = true;
+        await new Promise((resolve) => setImmediate(resolve));
+        await super.persist(...args);
+        persisting = false;
+      }
+    }
+    const storage = new SlowStorage({ voters: ids, learners: [] });
+    const check = (bytes: Uint8Array): void => {
+      const decoded = decodeMessage(bytes);
+      if (!decoded.ok) return;
+      const m = decoded.value;
+      if (persisting && !early.has(m.type)) violations.push(`${m.type} during persist`);
+      if (m.type === "appendEntriesResponse" && !m.reject) {
+        acks += 1;
+        if (storage.lastIndex() < m.index) violations.push(`ack ${m.index} > stored`);
+      }
+      if (m.type === "requestVoteResponse" && !m.reject && !m.preVote) {
+        votes += 1;
+        const stored = storage.initialState().hardState;
+        if (stored.vote !== m.to || stored.term !== m.term) violations.push("vote not stored");
+      }
+    };
+    const inner = network.transport(id);
+    const transport: Transport = {
+      start: (handler) => inner.start(handler),
+      send: (messages) => {
+        for (const message of messages) check(message.bytes);
+        inner.send(messages);
+      },
+      setPeer: () => undefined,
+      removePeer: () => undefined,
+      close: () => inner.close(),
+    };
+    return member(id, storage, transport);
+  });
+  for (const m of members) await m.node.start();
+  t.teardown(() => Promise.all(members.map((m) => m.node.close())));
+  const leader = await leaderOf(members);
+  await Promise.all(Array.from({ length: 30 }, (_, i) => leader.node.propose(bytes(`p${i}`))));
+  t.deepEqual(violations, []);
+  t.true(acks > 0 && votes > 0, `acks ${acks}, votes ${votes}`);
 });
