@@ -9,6 +9,8 @@ import { EtcdError, type LogIndex } from "../common/index.js";
 
 interface PendingRead {
   readonly deadlineMs: number;
+  /** True once handed to the core (a read still in the inbox has asked no leader yet). */
+  requested: boolean;
   /** The index to wait for, once the leader confirmed it. */
   index: LogIndex | undefined;
   readonly resolve: () => void;
@@ -25,8 +27,16 @@ export class PendingReads {
 
   add(context: bigint, deadlineMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#reads.set(context, { deadlineMs, index: undefined, resolve, reject });
+      this.#reads.set(context, {
+        deadlineMs, requested: false, index: undefined, resolve, reject,
+      });
     });
+  }
+
+  /** `context` was handed to the core's readIndex. */
+  requested(context: bigint): void {
+    const read = this.#reads.get(context);
+    if (read !== undefined) read.requested = true;
   }
 
   /** The leader confirmed `context` at `index`. Unknown contexts (expired) are ignored. */
@@ -45,10 +55,12 @@ export class PendingReads {
     }
   }
 
-  /** The leader changed: unconfirmed reads cannot be confirmed by the old one. */
+  /** The leader changed: requested, unconfirmed reads cannot be confirmed by the old one. */
   leaderChanged(): void {
     for (const [context, read] of this.#reads) {
-      if (read.index === undefined) this.end(context, new EtcdError("ETCD_LEADER_CHANGED"));
+      if (read.requested && read.index === undefined) {
+        this.end(context, new EtcdError("ETCD_LEADER_CHANGED"));
+      }
     }
   }
 

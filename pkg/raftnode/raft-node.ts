@@ -316,7 +316,8 @@ export class RaftNode<Result> {
     this.#feedProposals(raw, batch);
     for (const context of batch.reads) {
       const requested = raw.readIndex(encodeContext(context));
-      if (!requested.ok) this.#reads.end(context, new EtcdError("ETCD_NO_LEADER"));
+      if (requested.ok) this.#reads.requested(context);
+      else this.#reads.end(context, new EtcdError("ETCD_NO_LEADER"));
     }
     for (const command of batch.commands) command();
   }

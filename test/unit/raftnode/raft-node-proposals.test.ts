@@ -72,18 +72,25 @@ test("reads resolve once applied reaches their confirmed index", async (t) => {
   let resolved = false;
   const confirmed = reads.add(1n, 1_000).then(() => { resolved = true; });
   const unconfirmed = reads.add(2n, 1_000).catch((e: unknown) => e);
+  let queuedEnded = false;
+  const queued = reads.add(4n, 1_000).finally(() => { queuedEnded = true; });
+  reads.requested(1n);
+  reads.requested(2n);
   reads.confirmed(1n, logIndex(5));
   reads.applied(logIndex(4));
   await Promise.resolve();
   t.false(resolved);
   reads.leaderChanged();
   t.is(code(await unconfirmed), "ETCD_LEADER_CHANGED");
+  t.false(queuedEnded, "a read not yet handed to the core survives a leader change");
   reads.applied(logIndex(5));
   await confirmed;
   t.true(resolved);
   const expiring = reads.add(3n, 10).catch((e: unknown) => e);
   reads.expire(10);
   t.is(code(await expiring), "ETCD_TIMEOUT");
+  reads.rejectAll(new EtcdError("ETCD_STOPPED"));
+  t.is(code(await queued.catch((e: unknown) => e)), "ETCD_STOPPED");
 });
 
 test("the inbox pushes back at its soft bound and drops past its hard bound", async (t) => {
