@@ -137,7 +137,7 @@ export class DiskStorage implements Storage {
     assert(first.index > last || first.index > this.#hardState.commit, () =>
       `append at ${first.index} would truncate committed entries (commit ${this.#hardState.commit})`);
     this.#entries.length = first.index - this.#offsetIndex - 1;
-    this.#entries.push(...kept);
+    for (const entry of kept) this.#entries.push(entry); // No spread: batches may be huge.
     assert(this.lastIndex() === kept.at(-1)?.index, "append lost contiguity");
   }
 

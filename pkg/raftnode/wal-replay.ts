@@ -54,7 +54,7 @@ export class WalReplay {
     const keptFirst = kept[0];
     if (keptFirst === undefined) return;
     this.entries.length = keptFirst.index - this.baseIndex - 1;
-    this.entries.push(...kept);
+    for (const entry of kept) this.entries.push(entry); // No spread: batches may be huge.
     assert(this.entries.at(-1)?.index === this.lastIndex(), "replayed log lost contiguity");
   }
 

@@ -260,3 +260,19 @@ test("a corrupt newest snapshot falls back when the WAL still reaches the older 
   t.is(error.code, "DATA_CORRUPTED");
   t.regex(error.message, /^WAL in \/node\/wal: the WAL's entries start at index \d+ but the snapshot is at index 10: entries 11\.\.\d+ are missing$/);
 });
+
+test("a batch of 150,000 entries appends, persists and replays (no argument-spread limits)", async (t) => {
+  const io = new MemoryFileIo();
+  const node = await open(io);
+  const many: Entry[] = [];
+  for (let index = 1; index <= 150_000; index += 1) {
+    many.push({ index: i(index), term: term(1), type: EntryType.Normal, data: new Uint8Array(0) });
+  }
+  await persist(node, hardState(1, 0), many);
+  t.is(node.storage.lastIndex(), i(150_000));
+  await node.wal.close();
+  const reopened = await open(io);
+  t.is(reopened.storage.lastIndex(), i(150_000));
+  t.deepEqual(reopened.storage.term(i(123_456)), { ok: true, value: 1 });
+  await reopened.wal.close();
+});
