@@ -22,7 +22,8 @@ export type KvInput =
 
 export type KvOutput =
   | { readonly kind: "get"; readonly value: string | null; readonly version: number }
-  | { readonly kind: "put" }
+  /** `version`, when known, is the key's version the put created (etcd returns a revision). */
+  | { readonly kind: "put"; readonly version?: number }
   | { readonly kind: "delete"; readonly deleted: boolean }
   | { readonly kind: "cas"; readonly succeeded: boolean };
 
@@ -63,8 +64,12 @@ function stepKv(
         ok: output.kind === "get" && output.value === cell.value && output.version === cell.version,
         newState: state,
       };
-    case "put":
-      return { ok: output === undefined || output.kind === "put", newState: put(input.value) };
+    case "put": {
+      const version = cell.version + 1;
+      const ok = output === undefined ||
+        (output.kind === "put" && (output.version === undefined || output.version === version));
+      return { ok, newState: put(input.value) };
+    }
     case "delete": {
       const newState = withCell(state, input.key, absent);
       if (output === undefined) return { ok: true, newState };
@@ -116,5 +121,6 @@ export function kvModel(): Model<KvState, KvInput, KvOutput> {
     hash: hashKv,
     equal: (a, b) => hashKv(a) === hashKv(b),
     describe: describeKv,
+    readOnly: (input) => input.kind === "get",
   };
 }

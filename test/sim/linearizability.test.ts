@@ -154,6 +154,20 @@ test("the map model checks each key on its own, with versions and deletes", (t) 
   t.deepEqual(staleResult.partitions.map((p) => p.outcome), ["ok", "illegal"]);
 });
 
+test("a put that reports the version it created is pinned to that place in the order", (t) => {
+  const kv = kvModel();
+  const put = (clientId: number, value: string, version: number): KvOperation => ({
+    clientId, input: { kind: "put", key: "a", value }, output: { kind: "put", version },
+    callTime: 0, returnTime: 10,
+  });
+  t.is(checkLinearizable(kv, [put(1, "x", 1), put(2, "y", 2)]).outcome, "ok");
+  t.is(checkLinearizable(kv, [put(1, "x", 2), put(2, "y", 1)]).outcome, "ok");
+  t.is(checkLinearizable(kv, [put(1, "x", 1), put(2, "y", 1)]).outcome, "illegal");
+  // Real time contradicts the versions: x returned before y was called, yet y came first.
+  const late = { ...put(2, "y", 1), callTime: 11, returnTime: 12 };
+  t.is(checkLinearizable(kv, [put(1, "x", 2), late]).outcome, "illegal");
+});
+
 test("the search answers unknown when the step budget runs out", (t) => {
   // Many concurrent writes and a final read of an unwritten value: illegal, but only after
   // exploring many orders.

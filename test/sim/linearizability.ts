@@ -50,6 +50,11 @@ export interface Model<S, I, O> {
   partition?(history: readonly Operation<I, O>[]): number[][];
   hash(state: S): string;
   equal(a: S, b: S): boolean;
+  /**
+   * True when `input` never changes the state (a read), whatever the state: the search then
+   * linearizes it eagerly. Absent: no operation is treated as read-only.
+   */
+  readOnly?(input: I): boolean;
   /** A human-readable rendering of an operation, for failure reports. */
   describe?(input: I, output: O | undefined): string;
 }
@@ -213,6 +218,82 @@ class VisitedCache<S> {
 interface Frame<S> {
   readonly call: number;
   readonly state: S;
+  /** A read-only operation lifted eagerly: not a branch point when backtracking. */
+  readonly forced: boolean;
+}
+
+/**
+ * The search state of one partition. Read-only operations (`Model.readOnly`) that are legal
+ * in the current state are linearized eagerly and never branched on: a read that is a
+ * candidate now may move to the front of any valid completion (it changes no state and
+ * nothing still pending had returned before it was called), which removes the exponential
+ * re-ordering of concurrent writes around a read that saw the old value.
+ */
+class Search<S, I, O> {
+  state: S;
+  steps = 0;
+  longest: number[] = [];
+  readonly #bits: Uint32Array;
+  readonly #cache: VisitedCache<S>;
+  readonly #stack: Frame<S>[] = [];
+
+  constructor(
+    private readonly model: Model<S, I, O>,
+    private readonly operations: readonly Operation<I, O>[],
+    private readonly list: EventList,
+  ) {
+    this.state = model.init();
+    this.#bits = new Uint32Array(Math.ceil(operations.length / 32) + 1);
+    this.#cache = new VisitedCache<S>(model);
+  }
+
+  /** Linearizes the call at `node` if legal and unexplored; "seen" if explored before. */
+  tryLift(node: number, forced: boolean): "lifted" | "illegal" | "seen" {
+    const position = this.list.operationOf[node] ?? 0;
+    const operation = this.operations[position] as Operation<I, O>;
+    const result = this.model.step(this.state, operation.input, operation.output);
+    if (!result.ok) return "illegal";
+    toggleBit(this.#bits, position);
+    if (!this.#cache.add(this.#bits, result.newState)) {
+      toggleBit(this.#bits, position);
+      return "seen";
+    }
+    this.#stack.push({ call: node, state: this.state, forced });
+    this.state = result.newState;
+    lift(this.list, node);
+    if (this.#stack.length > this.longest.length) {
+      this.longest = this.#stack.map((frame) => this.list.operationOf[frame.call] ?? 0);
+    }
+    return "lifted";
+  }
+
+  /** Lifts a legal read-only candidate, if any: "dead" when its successor state failed. */
+  liftRead(): "lifted" | "dead" | "none" {
+    const readOnly = this.model.readOnly;
+    if (readOnly === undefined) return "none";
+    for (let node = this.list.next[0] ?? -1; node !== -1; node = this.list.next[node] ?? -1) {
+      this.steps += 1;
+      if (this.list.isCall[node] !== 1) return "none";
+      const operation = this.operations[this.list.operationOf[node] ?? 0] as Operation<I, O>;
+      if (!readOnly(operation.input)) continue;
+      const outcome = this.tryLift(node, true);
+      if (outcome === "lifted") return "lifted";
+      if (outcome === "seen") return "dead";
+    }
+    return "none";
+  }
+
+  /** Undoes lifts up to the last branch point; the node to scan next, or -1 when none. */
+  backtrack(): number | undefined {
+    for (;;) {
+      const frame = this.#stack.pop();
+      if (frame === undefined) return undefined;
+      this.state = frame.state;
+      toggleBit(this.#bits, this.list.operationOf[frame.call] ?? 0);
+      unlift(this.list, frame.call);
+      if (!frame.forced) return this.list.next[frame.call] ?? -1;
+    }
+  }
 }
 
 function checkPartition<S, I, O>(
@@ -223,48 +304,45 @@ function checkPartition<S, I, O>(
 ): PartitionResult {
   const operations = indexes.map((index) => history[index] as Operation<I, O>);
   const list = buildEventList(operations);
-  const bits = new Uint32Array(Math.ceil(operations.length / 32) + 1);
-  const cache = new VisitedCache<S>(model);
-  const stack: Frame<S>[] = [];
-  let longest: number[] = [];
-  let state = model.init();
-  let node = list.next[0] ?? -1;
-  let steps = 0;
+  const search = new Search(model, operations, list);
   const finish = (outcome: CheckOutcome): PartitionResult => ({
-    outcome, operations: indexes, longestPrefix: longest.map((p) => indexes[p] ?? -1), steps,
+    outcome, operations: indexes, steps: search.steps,
+    longestPrefix: search.longest.map((p) => indexes[p] ?? -1),
   });
+  let node = list.next[0] ?? -1;
+  let fresh = true;
   while (node !== -1) {
-    steps += 1;
-    if (steps > budget) return finish("unknown");
-    const position = list.operationOf[node] ?? 0;
-    if (list.isCall[node] === 1) {
-      const operation = operations[position] as Operation<I, O>;
-      const result = model.step(state, operation.input, operation.output);
-      if (result.ok) {
-        toggleBit(bits, position);
-        if (cache.add(bits, result.newState)) {
-          stack.push({ call: node, state });
-          state = result.newState;
-          lift(list, node);
-          if (stack.length > longest.length) {
-            longest = stack.map((frame) => list.operationOf[frame.call] ?? 0);
-          }
-          node = list.next[0] ?? -1;
-          continue;
-        }
-        toggleBit(bits, position);
+    search.steps += 1;
+    if (search.steps > budget) return finish("unknown");
+    if (fresh) {
+      fresh = false;
+      const read = search.liftRead();
+      if (read === "lifted") {
+        node = list.next[0] ?? -1;
+        fresh = true;
+        continue;
       }
-      node = list.next[node] ?? -1;
+      if (read === "dead") {
+        const next = search.backtrack();
+        if (next === undefined) return finish("illegal");
+        node = next;
+        continue;
+      }
+    }
+    if (list.isCall[node] === 1) {
+      if (search.tryLift(node, false) === "lifted") {
+        node = list.next[0] ?? -1;
+        fresh = true;
+      } else {
+        node = list.next[node] ?? -1;
+      }
       continue;
     }
     // Every operation with a known outcome is linearized; the rest need not have happened.
     if (list.isPendingReturn[node] === 1) return finish("ok");
-    const frame = stack.pop();
-    if (frame === undefined) return finish("illegal");
-    state = frame.state;
-    toggleBit(bits, list.operationOf[frame.call] ?? 0);
-    unlift(list, frame.call);
-    node = list.next[frame.call] ?? -1;
+    const next = search.backtrack();
+    if (next === undefined) return finish("illegal");
+    node = next;
   }
   return finish("ok");
 }

@@ -55,5 +55,6 @@ export function registerModel(initial = 0): Model<number, RegisterInput, Registe
     hash: (state) => String(state),
     equal: (a, b) => a === b,
     describe: describeRegister,
+    readOnly: (input) => input.kind === "read",
   };
 }

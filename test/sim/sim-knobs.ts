@@ -49,6 +49,11 @@ export interface SimKnobs {
   readonly pauseTicksMax: number;
   /** Whether the driver reports a peer unreachable when a message to it is cut. */
   readonly reportUnreachable: boolean;
+  /** Chance that a crash or an isolation picks the current leader rather than any node. */
+  readonly leaderTargetProbability: number;
+  /** Flow-control limits of the core, small to exercise probing and pipelining. */
+  readonly maxEntriesPerMessage: number;
+  readonly maxInflightMessages: number;
 }
 
 /** Options that override what the seed would choose (tests pin some features). */
@@ -80,7 +85,7 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
     crashProbability: prng.pick([0, 0.0005, 0.002, 0.006]),
     downTicksMax: prng.pick([5, 40, 150]),
     crashedNodesMax: prng.pick([1, Math.floor(nodeCount / 2), nodeCount]),
-    clientCount: prng.intBetween(2, 6),
+    clientCount: prng.pick([2, 4, 6, 12]),
     keyCount: prng.intBetween(1, 4),
     clientOperationProbability: prng.pick([0.1, 0.3, 0.8]),
     readFraction: prng.pick([0.2, 0.5]),
@@ -95,6 +100,9 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
     pauseProbability: prng.pick([0, 0.001, 0.004]),
     pauseTicksMax: prng.pick([5, 30]),
     reportUnreachable: prng.chance(0.5),
+    leaderTargetProbability: prng.pick([0, 0.3, 0.7]),
+    maxEntriesPerMessage: prng.pick([1, 3, 64]),
+    maxInflightMessages: prng.pick([1, 4, 256]),
   };
 }
 

@@ -166,6 +166,14 @@ export class SimNetwork {
   }
 }
 
+/** Cuts one node off in one direction: it hears nobody (`inbound`) or reaches nobody. */
+export function isolate(node: NodeId, inbound: boolean): Partition {
+  return {
+    name: `${node} ${inbound ? "hears nobody" : "reaches nobody"}`,
+    cut: (from, to) => (inbound ? to === node : from === node),
+  };
+}
+
 /**
  * A random partition of `nodes`: a symmetric split into two sides, a one-way cut of some
  * links, or a bridge (two sides that cannot talk, and one node both sides reach).
@@ -190,14 +198,7 @@ export function randomPartition(prng: Prng, nodes: readonly NodeId[]): Partition
       cut: (from, to) => links.has(`${from}>${to}`),
     };
   }
-  if (kind === 2) {
-    const isolated = shuffled[0] as NodeId;
-    const inbound = prng.chance(0.5);
-    return {
-      name: `${isolated} ${inbound ? "hears nobody" : "reaches nobody"}`,
-      cut: (from, to) => (inbound ? to === isolated : from === isolated),
-    };
-  }
+  if (kind === 2) return isolate(shuffled[0] as NodeId, prng.chance(0.5));
   const bridge = shuffled[0] as NodeId;
   const rest = shuffled.slice(1);
   const left = new Set(rest.slice(0, Math.ceil(rest.length / 2)));

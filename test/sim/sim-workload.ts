@@ -103,15 +103,18 @@ export class Workload {
     return this.#outstanding.has(clientId);
   }
 
-  /** A node applied a put of `value`: acknowledge it if this node incarnation proposed it. */
-  putApplied(step: number, node: SimNode, value: string): void {
+  /**
+   * A node applied a put of `value`, which made the key's version `version`: acknowledge it
+   * if this node incarnation proposed it.
+   */
+  putApplied(step: number, node: SimNode, value: string, version: number): void {
     const op = this.#byToken.get(value);
     if (op === undefined || op.node !== node.id || op.incarnation !== node.incarnation) return;
     this.#byToken.delete(value);
     this.#outstanding.delete(op.clientId);
     this.#history.push({
       clientId: op.clientId, input: { kind: "put", key: op.key, value },
-      output: { kind: "put" }, callTime: op.callStep, returnTime: step,
+      output: { kind: "put", version }, callTime: op.callStep, returnTime: step,
     });
     this.#acked.push(value);
     this.stats.puts += 1;
@@ -138,10 +141,11 @@ export class Workload {
    * Ends every outstanding operation (end of run), then settles the puts of unknown outcome
    * from what the cluster really did, as etcd's robustness tests patch them from the WAL: a
    * put that no node ever applied cannot be observed by any read, so it is dropped; one that
-   * was applied took effect by the step `firstApplied` gives, which becomes its return time.
-   * Without this every unknown put doubles the search space of the checker.
+   * was applied took effect by the step `firstApplied` gives, which becomes its return time,
+   * and created the version recorded there. Without this every unknown put doubles the search
+   * space of the checker.
    */
-  finishAll(firstApplied: ReadonlyMap<string, number>): void {
+  finishAll(firstApplied: ReadonlyMap<string, { step: number; version: number }>): void {
     for (const op of [...this.#outstanding.values()]) this.#finish(op);
     const settled: KvOperation[] = [];
     for (const op of this.#history) {
@@ -149,9 +153,12 @@ export class Workload {
         settled.push(op);
         continue;
       }
-      const step = firstApplied.get(op.input.value);
-      if (step === undefined) continue;
-      settled.push({ ...op, output: { kind: "put" }, returnTime: Math.max(step, op.callTime) });
+      const applied = firstApplied.get(op.input.value);
+      if (applied === undefined) continue;
+      settled.push({
+        ...op, output: { kind: "put", version: applied.version },
+        returnTime: Math.max(applied.step, op.callTime),
+      });
     }
     this.#history.splice(0, this.#history.length, ...settled);
   }

@@ -25,7 +25,7 @@ import { SafetyChecker } from "./sim-checker.js";
 import { SimDisk } from "./sim-disk.js";
 import { type KnobOverrides, type SimKnobs, deriveKnobs } from "./sim-knobs.js";
 import { Membership } from "./sim-membership.js";
-import { SimNetwork, fullyConnected, randomPartition } from "./sim-network.js";
+import { SimNetwork, fullyConnected, isolate, randomPartition } from "./sim-network.js";
 import { type NodeHooks, SimNode } from "./sim-node.js";
 import { decodeCommand } from "./sim-state-machine.js";
 import { SimTrace } from "./sim-trace.js";
@@ -40,6 +40,8 @@ export interface SimOptions {
    * from the local state machine without ReadIndex.
    */
   readonly sabotage?: Sabotage;
+  /** Search steps per key for the linearizability checker (default: the checker's). */
+  readonly linearizabilityBudget?: number;
 }
 
 export type Sabotage = "skip-fsync" | "read-local";
@@ -85,14 +87,20 @@ export class Simulation implements NodeHooks {
   #convergedTick: number | undefined;
   #stableTicks = 0;
   readonly #sabotage: Sabotage | undefined;
+  readonly #linearizabilityBudget: number | undefined;
   /**
    * The membership at index 0, which every node's storage starts from, joiners included: the
    * core keeps the initial configuration in the index-0 snapshot rather than in log entries,
    * so a node added later replays the log from index 1 on top of it (or gets a snapshot).
    */
   readonly #genesisVoters: readonly NodeId[];
-  /** The step at which each put value was first applied by any node. */
-  readonly #firstApplied = new Map<string, number>();
+  /**
+   * Each put value's first application by any node: the step, and the key's version it made.
+   * First applications happen in log order (whoever first applies i + 1 applied i before), so
+   * counting puts per key here gives the versions of the committed log.
+   */
+  readonly #firstApplied = new Map<string, { step: number; version: number }>();
+  readonly #committedVersions = new Map<string, number>();
 
   constructor(seed: number, options: SimOptions = {}) {
     this.knobs = deriveKnobs(seed, options.overrides);
@@ -105,6 +113,7 @@ export class Simulation implements NodeHooks {
     this.#seedPrng = root.fork();
     const clientPrng = root.fork();
     this.#sabotage = options.sabotage;
+    this.#linearizabilityBudget = options.linearizabilityBudget;
     this.#workload = new Workload(clientPrng, this.knobs.clientCount, this.knobs.keyCount,
       (line) => { this.#note(line); }, this.#sabotage === "read-local");
     const initial = Array.from({ length: this.knobs.nodeCount }, (_, i) => nodeId(BigInt(i + 1)));
@@ -267,7 +276,10 @@ export class Simulation implements NodeHooks {
     if (this.#network.partition !== fullyConnected) return;
     if (!this.#faultPrng.chance(this.knobs.partitionStartProbability)) return;
     const ids = [...this.#disks.keys()].filter((id) => !this.#membership.removed.has(id));
-    const next = randomPartition(this.#faultPrng, ids);
+    const leader = this.#leader();
+    const next = leader !== undefined && this.#faultPrng.chance(this.knobs.leaderTargetProbability)
+      ? isolate(leader.id, this.#faultPrng.chance(0.5))
+      : randomPartition(this.#faultPrng, ids);
     this.#network.setPartition(next);
     this.#partitionEndsAt = this.#tick + this.#faultPrng.intBetween(5, this.knobs.partitionTicksMax);
     this.#note(`partition: ${next.name} until tick ${this.#partitionEndsAt}`);
@@ -298,7 +310,10 @@ export class Simulation implements NodeHooks {
     for (const id of [...this.#nodes.keys()]) {
       if (this.#down.size >= this.knobs.crashedNodesMax) return;
       if (!this.#faultPrng.chance(this.knobs.crashProbability)) continue;
-      this.#crash(id, this.#tick + this.#faultPrng.intBetween(1, this.knobs.downTicksMax));
+      const leader = this.#leader();
+      const victim = leader !== undefined &&
+        this.#faultPrng.chance(this.knobs.leaderTargetProbability) ? leader.id : id;
+      this.#crash(victim, this.#tick + this.#faultPrng.intBetween(1, this.knobs.downTicksMax));
     }
   }
 
@@ -412,7 +427,9 @@ export class Simulation implements NodeHooks {
     this.checker.checkConverged(machines, this.#workload.acked);
     const model = kvModel();
     const history = this.#workload.history;
-    const result = checkLinearizable(model, history);
+    const budget = this.#linearizabilityBudget;
+    const result = checkLinearizable(model, history,
+      budget === undefined ? {} : { stepBudgetPerPartition: budget });
     for (const partition of result.partitions) {
       if (partition.outcome === "ok") continue;
       this.checker.fail(`linearizability ${partition.outcome}:\n` +
@@ -445,8 +462,14 @@ export class Simulation implements NodeHooks {
     if (entry.type !== EntryType.Normal) return;
     const command = decodeCommand(entry.data);
     if (command === undefined) return;
-    if (!this.#firstApplied.has(command.value)) this.#firstApplied.set(command.value, this.#step);
-    this.#workload.putApplied(this.#step, node, command.value);
+    let first = this.#firstApplied.get(command.value);
+    if (first === undefined) {
+      const version = (this.#committedVersions.get(command.key) ?? 0) + 1;
+      this.#committedVersions.set(command.key, version);
+      first = { step: this.#step, version };
+      this.#firstApplied.set(command.value, first);
+    }
+    this.#workload.putApplied(this.#step, node, command.value, first.version);
   }
 
   snapshotRestored(node: SimNode, snapshot: Snapshot): void {
