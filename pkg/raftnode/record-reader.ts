@@ -10,6 +10,9 @@ import {
   type WalRecord,
   decodePayload,
   recordFrameBytes,
+  recordHeaderCrcOffset,
+  recordPayloadCrcOffset,
+  recordTypeOffset,
   walCorruption,
 } from "./record.js";
 
@@ -34,13 +37,19 @@ function allZero(bytes: Uint8Array): boolean {
 
 /**
  * Decides whether the bytes at `offset` end the file with a torn record. Returns the reason,
- * or undefined when a whole frame is there. Throws for a length beyond walRecordBytesMax.
+ * or undefined when a whole frame is there. Throws for a header that fails its CRC (a whole
+ * header is never torn: appends leave a prefix of what was written) and for a length beyond
+ * walRecordBytesMax.
  */
 function tornFrame(bytes: Uint8Array, offset: number, file: string): string | undefined {
   const remaining = bytes.length - offset;
   if (allZero(bytes.subarray(offset))) return `${remaining} zero bytes at the end`;
   if (remaining < recordFrameBytes) return `partial frame header of ${remaining} bytes`;
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, recordFrameBytes);
+  const headerCrc = crc32(bytes.subarray(offset, offset + recordHeaderCrcOffset));
+  if (headerCrc !== view.getUint32(recordHeaderCrcOffset)) {
+    throw walCorruption(file, offset, "frame header CRC mismatch");
+  }
   const length = view.getUint32(0);
   if (length > limits.walRecordBytesMax) {
     throw walCorruption(file, offset, `record length ${length} exceeds ${limits.walRecordBytesMax}`);
@@ -63,7 +72,8 @@ export function scanRecords(bytes: Uint8Array, file: string, tailMayBeTorn: bool
     let reason = tornFrame(bytes, offset, file);
     const view = new DataView(bytes.buffer, bytes.byteOffset + offset);
     const end = reason === undefined ? offset + recordFrameBytes + view.getUint32(0) : 0;
-    if (reason === undefined && crc32(bytes.subarray(offset + 8, end)) !== view.getUint32(4)) {
+    const payload = bytes.subarray(offset + recordFrameBytes, end);
+    if (reason === undefined && crc32(payload) !== view.getUint32(recordPayloadCrcOffset)) {
       if (end !== bytes.length) throw walCorruption(file, offset, "CRC mismatch");
       reason = "CRC mismatch on the last record";
     }
@@ -80,7 +90,8 @@ export function scanRecords(bytes: Uint8Array, file: string, tailMayBeTorn: bool
 
 function decodeAt(bytes: Uint8Array, offset: number, end: number, file: string): WalRecord {
   try {
-    return decodePayload(bytes[offset + 8] ?? 0, bytes.subarray(offset + recordFrameBytes, end));
+    const type = bytes[offset + recordTypeOffset] ?? 0;
+    return decodePayload(type, bytes.subarray(offset + recordFrameBytes, end));
   } catch (error) {
     if (error instanceof MalformedPayloadError) throw walCorruption(file, offset, error.message);
     throw error;

@@ -1,13 +1,16 @@
 /**
  * WAL record framing and payloads. A record on disk is
  *
- *     length u32 | crc u32 | type u8 | payload (length bytes)
+ *     length u32 | type u8 | payloadCrc u32 | headerCrc u32 | payload (length bytes)
  *
- * big-endian, where `crc` is CRC-32 (zlib's, IEEE) over the type byte and the payload. A
- * reader tells two failures apart: a **torn tail** (the last record of the last segment is
- * incomplete, or fails its CRC while ending exactly at the end of the file, or the rest of
- * the file is zeros: a crash mid-append) which recovery cuts off, and **corruption** (anything
- * else) which refuses to start with a `DATA_CORRUPTED` error naming the file and byte offset.
+ * big-endian, where `payloadCrc` is CRC-32 (zlib's, IEEE) of the payload and `headerCrc` is
+ * CRC-32 of the nine bytes before it, so that a flipped bit in a length is never mistaken for
+ * a record cut short by a crash. A reader tells two failures apart: a **torn tail** (the end
+ * of the last segment holds a partial frame header, a record whose valid header promises more
+ * bytes than the file has, a payload that fails its CRC while ending exactly at the end of
+ * the file, or only zeros: a crash mid-append) which recovery cuts off, and **corruption**
+ * (anything else, such as a bad header CRC) which refuses to start with a `DATA_CORRUPTED`
+ * error naming the file and byte offset.
  */
 import { crc32 } from "node:zlib";
 import {
@@ -36,8 +39,14 @@ export enum RecordType {
   SnapshotMarker = 4,
 }
 
-/** Bytes of framing before each payload: length, crc, type. */
-export const recordFrameBytes = 9;
+/** Bytes of framing before each payload: length, type, payload CRC, header CRC. */
+export const recordFrameBytes = 13;
+/** Offset of the type byte in a frame. */
+export const recordTypeOffset = 4;
+/** Offset of the payload CRC in a frame. */
+export const recordPayloadCrcOffset = 5;
+/** Offset of the header CRC (over the bytes before it) in a frame. */
+export const recordHeaderCrcOffset = 9;
 /** "pfsw": the first four payload bytes of every segment header. */
 export const segmentMagic = 0x7066_7377;
 /** The segment format version this code writes and reads. */
@@ -102,7 +111,7 @@ function encodePayload(record: WalRecord): Uint8Array {
   return writer.finish();
 }
 
-/** Frames one record: length, CRC over type and payload, type, payload. */
+/** Frames one record: length, type, payload CRC, header CRC, payload. */
 export function encodeRecord(record: WalRecord): Uint8Array {
   const payload = encodePayload(record);
   assert(payload.length <= limits.walRecordBytesMax, () =>
@@ -110,9 +119,10 @@ export function encodeRecord(record: WalRecord): Uint8Array {
   const frame = new Uint8Array(recordFrameBytes + payload.length);
   const view = new DataView(frame.buffer);
   view.setUint32(0, payload.length);
-  view.setUint8(8, record.type);
+  view.setUint8(recordTypeOffset, record.type);
+  view.setUint32(recordPayloadCrcOffset, crc32(payload));
+  view.setUint32(recordHeaderCrcOffset, crc32(frame.subarray(0, recordHeaderCrcOffset)));
   frame.set(payload, recordFrameBytes);
-  view.setUint32(4, crc32(frame.subarray(8)));
   return frame;
 }
 

@@ -77,14 +77,32 @@ test("a bad CRC on the last record is torn; on an earlier record it is corruptio
   t.deepEqual(error.details, { file: "seg.wal", offsetBytes: secondStart });
 });
 
+/** Rewrites the header CRC of the frame at `offset` after a test changed its header. */
+function resealHeader(bytes: Uint8Array, offset: number): void {
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(offset + 9, crc32(bytes.subarray(offset, offset + 9)));
+}
+
 test("a length beyond walRecordBytesMax is corruption even at the tail", (t) => {
   const whole = join(sample.map(encodeRecord));
   const lastStart = whole.length - encodeRecord(sample[3]!).length;
   const bad = Uint8Array.from(whole);
   new DataView(bad.buffer).setUint32(lastStart, limits.walRecordBytesMax + 1);
+  resealHeader(bad, lastStart);
   const error = t.throws(() => scanRecords(bad, "seg.wal", true), { instanceOf: PfsError });
   t.is(error.code, "DATA_CORRUPTED");
   t.regex(error.message, new RegExp(`offset ${lastStart}: record length ${limits.walRecordBytesMax + 1} exceeds`));
+});
+
+test("a flipped bit in the last record's length is corruption, not a torn tail", (t) => {
+  const whole = join(sample.map(encodeRecord));
+  const lastStart = whole.length - encodeRecord(sample[3]!).length;
+  const bad = Uint8Array.from(whole);
+  bad[lastStart + 3]! ^= 0x40; // The length now reaches past the end of the file.
+  const error = t.throws(() => scanRecords(bad, "seg.wal", true), { instanceOf: PfsError });
+  t.is(error.message, `WAL file seg.wal is corrupt at byte offset ${lastStart}: frame header CRC mismatch`);
+  // With a resealed header the same bytes read as a record cut short by a crash.
+  resealHeader(bad, lastStart);
+  t.regex(scanRecords(bad, "seg.wal", true).tornReason ?? "", /^record of \d+ bytes cut to/);
 });
 
 test("zeros after the last record (a preallocated or zero-filled tail) are torn", (t) => {
@@ -97,10 +115,10 @@ test("zeros after the last record (a preallocated or zero-filled tail) are torn"
 
 test("a valid CRC over an unknown record type or malformed payload is corruption", (t) => {
   const record = encodeRecord(sample[3]!);
-  // Rebuild the frame with type 99 and a matching CRC: framing is fine, content is not.
+  // Rebuild the frame with type 99 and a matching header CRC: framing is fine, content is not.
   const bad = Uint8Array.from(record);
-  bad[8] = 99;
-  new DataView(bad.buffer).setUint32(4, crc32(bad.subarray(8)));
+  bad[4] = 99;
+  resealHeader(bad, 0);
   const error = t.throws(() => scanRecords(join([bad, record]), "seg.wal", true), { instanceOf: PfsError });
   t.is(error.message, "WAL file seg.wal is corrupt at byte offset 0: unknown record type 99");
 });
