@@ -269,13 +269,13 @@ class Search<S, I, O> {
 
   /** Lifts a legal read-only candidate, if any: "dead" when its successor state failed. */
   liftRead(): "lifted" | "dead" | "none" {
-    const readOnly = this.model.readOnly;
-    if (readOnly === undefined) return "none";
+    const model = this.model;
+    if (model.readOnly === undefined) return "none";
     for (let node = this.list.next[0] ?? -1; node !== -1; node = this.list.next[node] ?? -1) {
       this.steps += 1;
       if (this.list.isCall[node] !== 1) return "none";
       const operation = this.operations[this.list.operationOf[node] ?? 0] as Operation<I, O>;
-      if (!readOnly(operation.input)) continue;
+      if (!model.readOnly(operation.input)) continue;
       const outcome = this.tryLift(node, true);
       if (outcome === "lifted") return "lifted";
       if (outcome === "seen") return "dead";
