@@ -24,9 +24,10 @@ export type RequestError =
   /** The target is not a voter of the current configuration. */
   | "not-voter";
 
-/** Why `RawNode.step` refused a message from the network. */
+/**
+ * Why `RawNode.step` refused a message from the network. (Messages from non-members or stale
+ * terms are not errors: Raft ignores them, as it may ignore any message.)
+ */
 export type StepError =
   /** The message is addressed to another node. */
-  | "wrong-recipient"
-  /** The sender is not in the configuration and the message is a response (ignored). */
-  | "unknown-sender";
+  "wrong-recipient";
