@@ -59,6 +59,10 @@ export const raftPeerGrpcMessageBytesMax: number = raftPeerFrameBytesMax + 64 * 
 export const raftPeerReconnectMsMin: number = 100;
 /** Longest reconnect delay: one election timeout, so a peer back up is heard before long. */
 export const raftPeerReconnectMsMax: number = 1_000;
+/** HTTP/2 ping interval on a peer connection: finds a peer gone silent (no RST) quickly. */
+export const raftPeerKeepaliveMs: number = 2_000;
+/** A ping unanswered this long breaks the connection; the link then reconnects with backoff. */
+export const raftPeerKeepaliveTimeoutMs: number = 2_000;
 /** Largest snapshot message a receiver reassembles in memory. */
 export const raftSnapshotBytesMax: number = 1024 * mebibyte;
 /** Deadline of one snapshot transfer; the leader retries after reportSnapshot(failure). */

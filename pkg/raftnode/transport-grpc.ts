@@ -52,6 +52,14 @@ const channelOptions: grpc.ChannelOptions = {
   "grpc.max_send_message_length": limits.raftPeerGrpcMessageBytesMax,
 };
 
+/** Client channels also ping, so a peer that vanished without a reset is noticed. */
+const clientChannelOptions: grpc.ChannelOptions = {
+  ...channelOptions,
+  "grpc.keepalive_time_ms": limits.raftPeerKeepaliveMs,
+  "grpc.keepalive_timeout_ms": limits.raftPeerKeepaliveTimeoutMs,
+  "grpc.keepalive_permit_without_calls": 1,
+};
+
 /** The gRPC peer transport of one member. */
 export class GrpcTransport implements Transport {
   readonly #options: GrpcTransportOptions;
@@ -120,7 +128,7 @@ export class GrpcTransport implements Transport {
     assert(peer !== this.#options.localId, "transport: the local member is not a peer");
     if (this.#closed || this.#peers.get(peer)?.address === address) return;
     this.removePeer(peer);
-    const client = new grpc.Client(address, this.#channelCredentials(), channelOptions);
+    const client = new grpc.Client(address, this.#channelCredentials(), clientChannelOptions);
     const link = new PeerLink({
       peer, client, service: this.#service, metadata: this.#metadata,
       clock: this.#options.clock, logger: this.#options.logger,

@@ -4,7 +4,10 @@
 // Method: real gRPC transports on 127.0.0.1 port 0 in one process (certificates made by
 // openssl in a temp dir), payloads of arbitrary bytes; every wait is event-driven and fails
 // only past a generous bound.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -317,4 +320,41 @@ test("memory transport: in order, partitions drop and report", async (t) => {
   await recorderA.until(() => recorderA.unreachables.length === 2, "closed peer report");
   t.is(recorderB.received.length, 3);
   await a.close();
+});
+
+test("a peer that goes silent without a reset is found by keepalive", async (t) => {
+  // A stopped process keeps its sockets open and the kernel keeps acknowledging TCP, so only
+  // the HTTP/2 keepalive ping can tell the link is dead.
+  t.timeout(60_000);
+  const directory = await mkdtemp(join(tmpdir(), "pfs-transport-silent-"));
+  const script = fileURLToPath(new URL("../../support/raft-test-node.js", import.meta.url));
+  const child = spawn(process.execPath, [script, "--id", "9", "--members", "9",
+    "--data", directory], { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = once(child, "exit");
+  t.teardown(async () => {
+    child.kill("SIGKILL");
+    await exited;
+    await rm(directory, { recursive: true, force: true });
+  });
+  const [line] = (await once(createInterface({ input: child.stdout }), "line")) as string[];
+  const { peerPort } = JSON.parse(line ?? "{}") as { peerPort: number };
+  const recorder = new Recorder();
+  const a = transport(idA, new Map([[nodeId(9n), `127.0.0.1:${peerPort}`]]),
+    { clusterId: 0x7e57n });
+  await a.start(recorder);
+  t.teardown(() => a.close());
+  const ping = (): void => { a.send([{ to: nodeId(9n), bytes: payload(0), snapshot: false }]); };
+  ping();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.deepEqual(recorder.unreachables, [], "the live peer took the stream");
+  child.kill("SIGSTOP");
+  const stoppedAt = Date.now();
+  await recorder.until(() => {
+    ping();
+    return recorder.unreachables.length > 0;
+  }, "keepalive to break the link");
+  const detectedMs = Date.now() - stoppedAt;
+  t.log(`silent peer detected after ${detectedMs} ms`);
+  t.true(detectedMs < waitBoundMs);
+  child.kill("SIGCONT");
 });
