@@ -47,6 +47,11 @@ export interface RaftNodeOptions<Result> {
   readonly snapshotCatchUpEntries?: number;
   /** Called once if the loop dies (I/O failure or a broken invariant); the node is stopped. */
   readonly onFatal?: (error: unknown) => void;
+  /**
+   * Called from the loop when this member's role or known leader changes (etcd's lessor
+   * promote/demote hooks). It must only enqueue work: it runs between persist and send.
+   */
+  readonly onLeadershipChange?: (change: { readonly leader: NodeId; readonly role: Role }) => void;
 }
 
 /** What `status()` reports; all from the driver's own view, cheap to read any time. */
@@ -63,6 +68,10 @@ export interface RaftNodeStatus {
   /** Persist calls that were fsync'd, and entries they carried (batching metrics). */
   readonly syncCount: number;
   readonly persistedEntryCount: number;
+  /** Proposals and reads not yet ended: callers push back on their clients well before the
+   * refusal bounds (etcdPendingProposalsMax, raftPendingReadsMax), STYLE rule 14. */
+  readonly pendingProposalCount: number;
+  readonly pendingReadCount: number;
 }
 
 /** One Raft member's driver. */
@@ -234,6 +243,7 @@ export class RaftNode<Result> {
       id: this.#options.id, leader: this.#leader, role: this.#role, term: this.#term,
       commit: this.#commit, applied: this.#applied, snapshotIndex: this.#snapshotIndex,
       syncCount: this.#syncCount, persistedEntryCount: this.#persistedEntryCount,
+      pendingProposalCount: this.#proposals.size, pendingReadCount: this.#reads.size,
     };
   }
 
@@ -379,8 +389,10 @@ export class RaftNode<Result> {
         from: formatHexId(this.#leader), to: formatHexId(soft.leader), role: soft.role,
       });
     }
+    const changed = soft.leader !== this.#leader || soft.role !== this.#role;
     this.#leader = soft.leader;
     this.#role = soft.role;
+    if (changed) this.#options.onLeadershipChange?.({ leader: soft.leader, role: soft.role });
     if (this.#transfer?.to === soft.leader) this.#transfer.request.resolve(undefined);
   }
 

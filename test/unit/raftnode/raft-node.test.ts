@@ -90,6 +90,8 @@ test("proposals from leader and followers apply everywhere in one order", async 
   t.deepEqual(texts.filter((x) => x.startsWith("leader-")),
     Array.from({ length: 50 }, (_, i) => `leader-${i}`), "one proposer's entries keep order");
   const status = leader.node.status();
+  t.is(status.pendingProposalCount, 0);
+  t.is(status.pendingReadCount, 0);
   t.true(status.syncCount > 0);
   t.true(status.persistedEntryCount >= 100);
 });
@@ -201,16 +203,19 @@ test("a storage failure stops the node: onFatal, pending proposals ETCD_STOPPED"
   }
   const storage = new FailingStorage({ voters: [nodeId(1n)], learners: [] });
   let fatal: unknown;
+  const changes: string[] = [];
   const machine = new ChecksumListStateMachine();
   const node = new RaftNode({
     id: nodeId(1n), storage, transport: network.transport(nodeId(1n)), stateMachine: machine,
     clock: new SystemClock(), logger: silentLogger, seed: 1, tickMs: 10,
     onFatal: (error) => { fatal = error; },
+    onLeadershipChange: (change) => { changes.push(`${change.role}:${change.leader}`); },
   });
   await node.start();
   t.teardown(() => node.close());
   await until(() => node.status().role === "leader", "a single-member leader");
   t.is((await node.propose(bytes("ok"))).length, 1);
+  t.is(changes.at(-1), "leader:1", changes.join(" "));
   failWrites = true;
   const outcome = await node.propose(bytes("doomed")).catch((e: unknown) => e);
   t.true(outcome instanceof EtcdError && outcome.code === "ETCD_STOPPED");
