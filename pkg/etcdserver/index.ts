@@ -11,6 +11,7 @@ export {
   type HeaderFill,
   encodeHeader,
   encodeKeyValue,
+  encodeEvent,
   encodeRangeResponse,
   encodePutResponse,
   encodeDeleteRangeResponse,

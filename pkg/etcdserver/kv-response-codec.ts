@@ -7,6 +7,7 @@ import type {
   CompactionResponse,
   DeleteRangeResponse,
   KeyValue,
+  MvccEvent,
   PutResponse,
   RangeResponse,
   ResponseHeader,
@@ -44,6 +45,13 @@ export function encodeKeyValue(kv: KeyValue): object {
     value: Buffer.from(kv.value),
     lease: int64Wire(kv.lease),
   };
+}
+
+/** mvccpb.Event; prev_kv only when the event has one. */
+export function encodeEvent(event: MvccEvent): object {
+  const encoded = { type: event.type, kv: encodeKeyValue(event.kv) };
+  if (event.prevKv === undefined) return encoded;
+  return { ...encoded, prev_kv: encodeKeyValue(event.prevKv) };
 }
 
 /** etcdserverpb.RangeResponse. */

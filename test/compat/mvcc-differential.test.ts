@@ -5,7 +5,10 @@
 // revisions) / Txn (nested, every compare target and result, range compares) / Compact, send
 // each as a raw gRPC request to etcd and through the codec to our store, and compare responses
 // field by field (header cluster_id, member_id and raft_term masked) or errors by gRPC code and
-// message. A mismatch reports the seed, the op index, the request and both outcomes.
+// message. Finally a Watch with prev_kv from the compaction revision, from below it and from the
+// future replays the same events (or the same refusal) from etcd as from our event log.
+// A mismatch reports the seed, the op index, the request and both outcomes. PFS_DIFF_SEED=n runs
+// one other seed.
 import { existsSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import { type Client, credentials } from "@grpc/grpc-js";
@@ -16,9 +19,10 @@ import { etcdService, startEtcd, unary } from "./support/etcd-process.js";
 import { kvEdgeCases } from "./support/kv-edge-cases.js";
 import { KvWireGenerator, type WireOp, grantedLeaseIds } from "./support/kv-wire-generator.js";
 import { type WireOutcome, applyWire, maskHeader, show } from "./support/store-wire.js";
+import { etcdReplay, storeReplay } from "./support/watch-replay.js";
 
-const seeds = [1, 2, 3, 4];
-const opsPerSeed = 300;
+const seeds = [1, 2, 3, 4, 5, 6];
+const opsPerSeed = 400;
 const extraSeed = process.env["PFS_DIFF_SEED"];
 
 async function etcdOutcome(client: Client, op: WireOp): Promise<WireOutcome> {
@@ -28,6 +32,28 @@ async function etcdOutcome(client: Client, op: WireOp): Promise<WireOutcome> {
     const status = error as { code?: unknown; details?: unknown };
     if (typeof status.code !== "number" || typeof status.details !== "string") throw error;
     return { ok: false, code: status.code, message: status.details };
+  }
+}
+
+/**
+ * After the ops: a Watch from the compaction revision (or 1) with prev_kv replays the same
+ * events from etcd as from our event log; one from below the compaction revision is refused.
+ */
+async function compareReplay(seed: number, address: string, store: MvccStore): Promise<string | null> {
+  const Watch = etcdService("etcdserverpb.Watch");
+  const client = new Watch(address, credentials.createInsecure());
+  try {
+    const starts = [Math.max(store.compactRevision, 1), store.compactRevision - 1, store.revision + 1];
+    for (const from of starts.filter((start) => start >= 1)) {
+      const expected = await etcdReplay(client, from, store.revision);
+      const actual = storeReplay(store, from);
+      if (!isDeepStrictEqual(actual, expected)) {
+        return `seed ${seed} watch replay from ${from}:\netcd: ${show(expected)}\nours: ${show(actual)}`;
+      }
+    }
+    return null;
+  } finally {
+    client.close();
   }
 }
 
@@ -65,7 +91,7 @@ async function runSeed(seed: number, scripted?: readonly WireOp[]): Promise<stri
         ].join("\n");
       }
     }
-    return null;
+    return await compareReplay(seed, etcd.clientAddress, store);
   } finally {
     client.close();
     leaseClient.close();
