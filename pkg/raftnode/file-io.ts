@@ -103,7 +103,9 @@ export class NodeFileIo implements FileIo {
   }
 
   async readFile(file: string): Promise<Uint8Array> {
-    return new Uint8Array(await fs.readFile(file));
+    const buffer = await fs.readFile(file);
+    // A view, not a copy: snapshot files may be large.
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   }
 
   async createFile(file: string): Promise<AppendFile> {

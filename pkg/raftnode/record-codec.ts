@@ -127,6 +127,16 @@ export class ByteReader {
     return new Uint8Array(this.#bytes.subarray(at, at + length));
   }
 
+  /**
+   * A uint32 length and a view of that many bytes, without copying: for large fields of a
+   * buffer the caller owns and will not reuse (snapshot data).
+   */
+  bytesView(): Uint8Array {
+    const length = this.uint32();
+    const at = this.#take(length);
+    return this.#bytes.subarray(at, at + length);
+  }
+
   /** Throws unless every byte was consumed: trailing bytes mean a format mismatch. */
   end(): void {
     if (this.#offset !== this.#bytes.length) {

@@ -62,7 +62,7 @@ export function decodeSnapshotFile(bytes: Uint8Array): Snapshot {
   const index = logIndex(body.uint64Number());
   const snapshotTerm = term(body.uint64Number());
   const confState: ConfState = { voters: readIds(body), learners: readIds(body) };
-  const data = body.bytes();
+  const data = body.bytesView(); // The file's buffer becomes the snapshot's: no 2nd copy.
   body.end();
   return { metadata: { index, term: snapshotTerm, confState }, data };
 }

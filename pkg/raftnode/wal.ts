@@ -192,7 +192,21 @@ export class Wal {
     return result;
   }
 
+  /** Asserts that a batch continues the log: contiguous, no gap after the last index. */
+  #checkBatch(batch: WalBatch): void {
+    const marker = batch.snapshotMarker;
+    const last = marker === undefined ? this.#lastIndex : Math.max(this.#lastIndex, marker.index);
+    const first = batch.entries[0];
+    assert(first === undefined || first.index <= last + 1, () =>
+      `WAL save at index ${first?.index} leaves a gap after ${last}`);
+    batch.entries.forEach((entry, at) => {
+      assert(entry.index === (first?.index ?? 0) + at, () =>
+        `WAL save has index ${entry.index} at position ${at} after ${first?.index}`);
+    });
+  }
+
   async #save(batch: WalBatch, mustSync: boolean): Promise<void> {
+    this.#checkBatch(batch);
     const records: WalRecord[] = [];
     if (batch.snapshotMarker !== undefined) {
       records.push({ type: RecordType.SnapshotMarker, marker: batch.snapshotMarker });

@@ -171,10 +171,11 @@ test("a torn last save, cut at every byte offset, is cut off and the rest recove
     }
     const kept = cut >= entriesRecordEnd ? entriesRecordEnd : lastStart;
     t.is((await io.readFile(path.join(memoryDir, name))).length, kept, `cut ${cut}`);
-    await wal.save({ entries: entries(6, 6, 2) }, true);
+    const next = replay.lastIndex() + 1;
+    await wal.save({ entries: entries(next, next, 2) }, true);
     await wal.close();
     const again = await Wal.open({ dir: memoryDir, io, logger: silentLogger });
-    t.is(summary(again.replay.entries).split(" ").at(-1), "6@2", `cut ${cut}`);
+    t.is(summary(again.replay.entries), `${expected} ${next}@2`, `cut ${cut}`);
     await again.wal.close();
   }
 });
@@ -322,4 +323,24 @@ test("leftover temporary segments are removed and a truncated file on disk recov
     t.deepEqual(await readdir(dir), ["0000000000000000-0000000000000001.wal"]);
     await reopened.close();
   });
+});
+
+test("a save that would leave a gap or is not contiguous is refused before any write", async (t) => {
+  const io = new MemoryFileIo();
+  const { wal } = await Wal.open({ dir: memoryDir, io, logger: silentLogger });
+  await wal.save({ entries: entries(1, 3, 1) }, true);
+  const size = (await io.readFile(path.join(memoryDir, wal.segmentNames()[0]!))).length;
+  await t.throwsAsync(wal.save({ entries: entries(5, 6, 1) }, true), {
+    name: "AssertionError", message: "WAL save at index 5 leaves a gap after 3",
+  });
+  t.is((await io.readFile(path.join(memoryDir, wal.segmentNames()[0]!))).length, size);
+  const io2 = new MemoryFileIo();
+  const second = await Wal.open({ dir: memoryDir, io: io2, logger: silentLogger });
+  await t.throwsAsync(second.wal.save({ entries: [entry(1, 1), entry(3, 1)] }, true), {
+    message: "WAL save has index 3 at position 1 after 1",
+  });
+  // A snapshot marker in the same batch moves the end: entries may follow it.
+  const third = await Wal.open({ dir: "/other", io: io2, logger: silentLogger });
+  await third.wal.save({ entries: entries(11, 12, 2), snapshotMarker: { index: logIndex(10), term: term(2) } }, true);
+  await third.wal.close();
 });
