@@ -269,9 +269,13 @@ export class Wal {
       if (segment !== undefined && segment.firstIndex <= index + 1) keepFrom = k;
     }
     const removed = this.#segments.splice(0, keepFrom);
-    for (const segment of removed) await this.#io.remove(path.join(this.#dir, segment.name));
-    if (removed.length > 0) {
+    for (const segment of removed) {
+      // Oldest first, each removal durable before the next: a crash mid-purge leaves a whole
+      // sequence (a later prefix removed), never a hole that open would call corruption.
+      await this.#io.remove(path.join(this.#dir, segment.name));
       await this.#io.syncDir(this.#dir);
+    }
+    if (removed.length > 0) {
       this.#logger.info("WAL segments purged", { releasedTo: index, removed: removed.length });
     }
     assert(this.#segments.length > 0, "purge removed the current segment");

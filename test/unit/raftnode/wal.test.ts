@@ -344,3 +344,17 @@ test("a save that would leave a gap or is not contiguous is refused before any w
   await third.wal.save({ entries: entries(11, 12, 2), snapshotMarker: { index: logIndex(10), term: term(2) } }, true);
   await third.wal.close();
 });
+
+test("a crash in the middle of a purge leaves a whole sequence that opens", async (t) => {
+  const io = new MemoryFileIo();
+  const wal = await rolledOver(io);
+  const names = wal.segmentNames();
+  t.true(names.length >= 4, names.join());
+  io.crashAfter(3); // remove(first), syncDir, then crash instead of remove(second).
+  await t.throwsAsync(wal.releaseTo(logIndex(40)), { name: "CrashedFileError" });
+  t.deepEqual(await io.listDir(memoryDir), names.slice(1));
+  const { replay, wal: reopened } = await Wal.open({ dir: memoryDir, io, logger: silentLogger });
+  t.is(replay.lastIndex(), logIndex(40));
+  t.deepEqual(replay.hardState, hardState(1, 36));
+  await reopened.close();
+});
