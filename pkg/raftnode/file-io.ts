@@ -29,7 +29,7 @@ export interface AppendFile {
 
 /** File-system operations of the WAL and snapshot store. Paths are absolute or cwd-relative. */
 export interface FileIo {
-  /** Creates `dir` and its parents if missing. */
+  /** Creates `dir` and its parents if missing, durably (their parents are fsynced). */
   makeDir(dir: string): Promise<void>;
   /** The names (not paths) in `dir`, sorted by code unit. */
   listDir(dir: string): Promise<string[]>;
@@ -94,7 +94,16 @@ class NodeAppendFile implements AppendFile {
 /** The real file system (`node:fs/promises`). */
 export class NodeFileIo implements FileIo {
   async makeDir(dir: string): Promise<void> {
-    await fs.mkdir(dir, { recursive: true });
+    const firstCreated = await fs.mkdir(dir, { recursive: true });
+    if (firstCreated === undefined) return;
+    // Make each new directory's name durable: sync from `dir` up to the parent of the first
+    // directory created (its name lives there).
+    const stop = path.dirname(path.resolve(firstCreated));
+    for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+      await this.syncDir(path.dirname(current));
+      const parent = path.dirname(current);
+      if (parent === stop || current === stop || parent === current) break;
+    }
   }
 
   async listDir(dir: string): Promise<string[]> {

@@ -51,22 +51,23 @@ const memoryDir = "/wal";
 test("saves survive reopen on the real file system, with conflict truncation", async (t) => {
   await withTempDir(async (dir) => {
     const io = new NodeFileIo();
-    const first = await Wal.open({ dir, io, logger: silentLogger });
+    const walDir = path.join(dir, "member", "wal"); // Parents are created too.
+    const first = await Wal.open({ dir: walDir, io, logger: silentLogger });
     t.true(first.created);
     await first.wal.save({ hardState: hardState(1, 0), entries: entries(1, 5, 1) }, true);
     await first.wal.save({ hardState: hardState(2, 3), entries: entries(4, 6, 2) }, true);
     await first.wal.save({ entries: [] }, true);
     await first.wal.close();
-    t.deepEqual(await readdir(dir), ["0000000000000000-0000000000000001.wal"]);
+    t.deepEqual(await readdir(walDir), ["0000000000000000-0000000000000001.wal"]);
 
-    const second = await Wal.open({ dir, io, logger: silentLogger });
+    const second = await Wal.open({ dir: walDir, io, logger: silentLogger });
     t.false(second.created);
     t.is(summary(second.replay.entries), "1@1 2@1 3@1 4@2 5@2 6@2");
     t.deepEqual(second.replay.hardState, hardState(2, 3));
     t.deepEqual(second.replay.entries[3], entry(4, 2));
     await second.wal.save({ entries: entries(6, 7, 3) }, true);
     await second.wal.close();
-    const third = await Wal.open({ dir, io, logger: silentLogger });
+    const third = await Wal.open({ dir: walDir, io, logger: silentLogger });
     t.is(summary(third.replay.entries), "1@1 2@1 3@1 4@2 5@2 6@3 7@3");
     await third.wal.close();
   });
