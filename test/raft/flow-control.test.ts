@@ -8,8 +8,9 @@ import test from "ava";
 import { type Message } from "../../pkg/raft/index.js";
 import { Cluster, id, text } from "./harness.js";
 
+/** The appends carrying entries (not the empty commit updates) sent to `to`. */
 const appendsTo = (messages: readonly Message[], to: number): Message[] =>
-  messages.filter((m) => m.type === "appendEntries" && m.to === id(to));
+  messages.filter((m) => m.type === "appendEntries" && m.to === id(to) && m.entries.length > 0);
 
 test("pipelining stops at maxInflightMessages until acknowledgements free the window", (t) => {
   const c = new Cluster([1, 2, 3], { maxInflightMessages: 2 });
@@ -89,4 +90,38 @@ test("ready and advance must alternate; a proposal without a leader is refused",
   t.deepEqual(node.step({ type: "timeoutNow", from: id(2), to: id(3), term: 1 as never }), {
     ok: false, error: "wrong-recipient",
   });
+});
+
+test("pipelining also stops at maxInflightBytes", (t) => {
+  const c = new Cluster([1, 2, 3], { maxMessageBytes: 100, maxInflightBytes: 250 });
+  c.elect(1);
+  c.cut.add("1->3");
+  const sent: Message[] = [];
+  for (let k = 0; k < 6; k += 1) {
+    t.true(c.raw(1).propose(new Uint8Array(100)).ok);
+    c.processAll();
+    sent.push(...c.queue);
+    c.deliver();
+    c.processAll();
+  }
+  t.is(appendsTo(sent, 3).length, 3, "100 + 100 + 100 bytes reach the 250-byte window");
+  c.heal();
+  c.tick(4);
+  t.is(c.get(3).applied.length, c.get(1).applied.length);
+});
+
+test("a leader transfer to an unreachable voter is abandoned after an election timeout", (t) => {
+  const c = new Cluster([1, 2, 3]);
+  c.elect(1);
+  c.isolate(3);
+  c.tick(1);
+  t.true(c.raw(1).propose(text("lagging")).ok);
+  c.stabilize();
+  t.true(c.raw(1).transferLeader(id(3)).ok);
+  t.deepEqual(c.raw(1).propose(text("x")), { ok: false, error: "transfer-in-progress" });
+  c.tick(10, [1, 2]);
+  t.deepEqual(c.leaders(), [1]);
+  t.true(c.raw(1).propose(text("after")).ok, "proposals resume once the transfer is dropped");
+  c.stabilize();
+  t.deepEqual(c.appliedText(2), ["lagging", "after"]);
 });

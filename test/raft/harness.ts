@@ -33,6 +33,7 @@ export interface NodeOptions {
   readonly maxInflightMessages?: number;
   readonly maxUncommittedBytes?: number;
   readonly maxEntriesPerMessage?: number;
+  readonly maxInflightBytes?: number;
   /** Finish a leader's Ready only after its early messages were delivered (see processReady). */
   readonly asyncLeaderAppend?: boolean;
 }
@@ -90,6 +91,7 @@ export class Cluster {
       ...(o.maxInflightMessages === undefined ? {} : { maxInflightMessages: o.maxInflightMessages }),
       ...(o.maxUncommittedBytes === undefined ? {} : { maxUncommittedBytes: o.maxUncommittedBytes }),
       ...(o.maxEntriesPerMessage === undefined ? {} : { maxEntriesPerMessage: o.maxEntriesPerMessage }),
+      ...(o.maxInflightBytes === undefined ? {} : { maxInflightBytes: o.maxInflightBytes }),
     };
   }
 
