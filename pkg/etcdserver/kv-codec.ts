@@ -50,6 +50,7 @@ function rangeFrom(m: WireMessage): RangeRequest {
     sortTarget: enumField(m, "sort_target", sortTargets),
     keysOnly: boolField(m, "keys_only"),
     countOnly: boolField(m, "count_only"),
+    serializable: boolField(m, "serializable"),
     minModRevision: clampedInt64Field(m, "min_mod_revision"),
     maxModRevision: clampedInt64Field(m, "max_mod_revision"),
     minCreateRevision: clampedInt64Field(m, "min_create_revision"),

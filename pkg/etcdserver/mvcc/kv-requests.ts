@@ -23,6 +23,8 @@ export interface RangeRequest {
   readonly sortTarget: SortTarget;
   readonly keysOnly: boolean;
   readonly countOnly: boolean;
+  /** Whether a stale local read is allowed; the service layer's concern, the store ignores it. */
+  readonly serializable: boolean;
   /** Each filter is off when 0. */
   readonly minModRevision: number;
   readonly maxModRevision: number;
@@ -91,7 +93,7 @@ const empty = new Uint8Array(0);
 export function rangeRequest(fields: Partial<RangeRequest> & { key: Uint8Array }): RangeRequest {
   return {
     rangeEnd: empty, limit: 0, revision: 0, sortOrder: "NONE", sortTarget: "KEY",
-    keysOnly: false, countOnly: false, minModRevision: 0, maxModRevision: 0,
+    keysOnly: false, countOnly: false, serializable: false, minModRevision: 0, maxModRevision: 0,
     minCreateRevision: 0, maxCreateRevision: 0, ...fields,
   };
 }

@@ -5,7 +5,8 @@
 // exactly one per effective write and never back; a read of every retained revision equals the
 // model's map at it (so version, create and mod revisions follow the rules); reads below the
 // compaction revision fail; replaying the event log from the compaction revision onto the
-// model's map there gives the current map; a restored snapshot hashes and reads the same.
+// model's map there gives the current map; the lease index lists the model's keys of the lease;
+// a restored snapshot hashes and reads the same.
 // A failure message names the seed and the step.
 import test, { type ExecutionContext } from "ava";
 import { type LeaseId, Prng, leaseId, revision as toRevision } from "../../../pkg/common/index.js";
@@ -161,6 +162,8 @@ function check(t: ExecutionContext, store: MvccStore, model: Model, where: strin
       .sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
     t.deepEqual(read.value.kvs.map(normalize), expected.map(normalize), `${where}: state at ${at}`);
   }
+  const attached = [...model.latest().values()].filter((kv) => kv.lease === 5n).map((kv) => text(kv.key)).sort();
+  t.deepEqual(store.keysAttachedTo(leaseId(5n)).map(text), attached, `${where}: lease index`);
   if (model.compacted > 1) {
     t.false(store.range(rangeRequest({ key: bytes("a"), revision: model.compacted - 1 })).ok, where);
   }

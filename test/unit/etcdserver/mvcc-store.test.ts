@@ -3,7 +3,7 @@
 // short scripted histories and check the responses field by field. (Txn rules are in
 // mvcc-txn.test.ts; the differential test checks the same rules against a real etcd.)
 import test from "ava";
-import { GrpcStatus, leaseId } from "../../../pkg/common/index.js";
+import { GrpcStatus, Prng, leaseId } from "../../../pkg/common/index.js";
 import {
   deleteRangeRequest,
   putRequest,
@@ -235,4 +235,29 @@ test("compact: errors, header, history kept for the latest versions", (t) => {
   t.is(Buffer.from(at4.kvs[0]?.value ?? []).toString(), "1");
   t.is(store.index.size, 1, "a key deleted at or below the compaction revision is gone");
   t.deepEqual(keysOf(must(t, store.range(rangeOf({}))).kvs), ["a"]);
+});
+
+test("many keys: the chunked index stays sorted through inserts, ranges and compaction", (t) => {
+  // Enough keys, inserted in random order, to split index chunks many times.
+  const prng = new Prng(5);
+  const store = newStore();
+  const names = new Set<string>();
+  for (let i = 0; i < 5000; i += 1) {
+    const name = `k${prng.intBelow(4000).toString(16)}${prng.chance(0.5) ? "\xff" : ""}`;
+    names.add(name);
+    store.put(putRequest({ key: b(name) }));
+  }
+  const sorted = [...names].sort();
+  t.deepEqual(keysOf(must(t, store.range(rangeOf({}))).kvs), sorted);
+  const [low, high] = ["k2", "k8\xff"];
+  const inRange = must(t, store.range(rangeRequest({ key: b(low), rangeEnd: b(high) })));
+  t.deepEqual(keysOf(inRange.kvs), sorted.filter((name) => name >= low && name < high));
+  for (const name of sorted.filter((_, i) => i % 2 === 0)) {
+    store.deleteRange(deleteRangeRequest({ key: b(name) }));
+  }
+  must(t, store.compact({ revision: store.revision, physical: false }));
+  t.is(store.index.size, Math.floor(sorted.length / 2));
+  t.deepEqual(keysOf(must(t, store.range(rangeOf({}))).kvs), sorted.filter((_, i) => i % 2 === 1));
+  for (const name of sorted.slice(0, 50)) store.put(putRequest({ key: b(name) }));
+  t.deepEqual(keysOf(must(t, store.range(rangeOf({ limit: 50 }))).kvs), sorted.slice(0, 50));
 });
