@@ -77,6 +77,10 @@ function replayRecord(replay: WalReplay, record: WalRecord, file: string, offset
         replay.appendEntries(record.entries);
         break;
       case RecordType.HardState:
+        if (replay.hardState !== undefined && record.hardState.term < replay.hardState.term) {
+          throw new ReplayError(`hard state term went back from ${replay.hardState.term} ` +
+            `to ${record.hardState.term}`);
+        }
         replay.hardState = record.hardState;
         break;
       case RecordType.SnapshotMarker:

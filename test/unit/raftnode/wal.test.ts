@@ -359,3 +359,17 @@ test("a crash in the middle of a purge leaves a whole sequence that opens", asyn
   t.deepEqual(replay.hardState, hardState(1, 36));
   await reopened.close();
 });
+
+test("a hard state whose term goes back is corruption (a vote could be cast twice)", async (t) => {
+  const io = new MemoryFileIo();
+  const { wal } = await Wal.open({ dir: memoryDir, io, logger: silentLogger });
+  await wal.save({ hardState: hardState(5, 0), entries: [] }, true);
+  const offset = (await io.readFile(path.join(memoryDir, wal.segmentNames()[0]!))).length;
+  await wal.save({ hardState: hardState(4, 0), entries: [] }, true);
+  await wal.close();
+  const error = await t.throwsAsync(Wal.open({ dir: memoryDir, io, logger: silentLogger }), {
+    instanceOf: PfsError,
+  });
+  const file = path.join(memoryDir, "0000000000000000-0000000000000001.wal");
+  t.is(error.message, `WAL file ${file} is corrupt at byte offset ${offset}: hard state term went back from 5 to 4`);
+});
