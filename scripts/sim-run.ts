@@ -30,7 +30,7 @@ interface Args {
 function usage(message: string): never {
   process.stderr.write(`scripts/sim: ${message}\n` +
     `usage: scripts/sim --seed N | --seeds K [--start-seed S] [--nodes 3|5] ` +
-    `[--no-membership] [--ticks T] [--trace]\n`);
+    `[--no-membership] [--ticks T] [--trace] [--sabotage skip-fsync|read-local]\n`);
   process.exit(2);
 }
 

@@ -91,8 +91,10 @@ export class Workload {
         ? node.raft.propose(encodeCommand({ key, value: token }))
         : node.raft.readIndex(new TextEncoder().encode(token));
       if (result.ok) return;
-      this.#outstanding.delete(clientId);
-      this.#byToken.delete(token);
+      this.trace(`client ${clientId} ${kind} ${token} at n${node.id} refused: ${result.error}`);
+      // A deferred refusal may come after a timeout: only this operation is withdrawn, and
+      // one already recorded as unknown stays so (it was never applied, so it is dropped).
+      this.#forget(op);
       this.stats.refused += 1;
     });
     return token;
@@ -110,8 +112,7 @@ export class Workload {
   putApplied(step: number, node: SimNode, value: string, version: number): void {
     const op = this.#byToken.get(value);
     if (op === undefined || op.node !== node.id || op.incarnation !== node.incarnation) return;
-    this.#byToken.delete(value);
-    this.#outstanding.delete(op.clientId);
+    this.#forget(op);
     this.#history.push({
       clientId: op.clientId, input: { kind: "put", key: op.key, value },
       output: { kind: "put", version }, callTime: op.callStep, returnTime: step,
@@ -125,8 +126,7 @@ export class Workload {
   readServed(step: number, node: SimNode, context: string): void {
     const op = this.#byToken.get(context);
     if (op === undefined || op.node !== node.id || op.incarnation !== node.incarnation) return;
-    this.#byToken.delete(context);
-    this.#outstanding.delete(op.clientId);
+    this.#forget(op);
     const cell = node.machine.get(op.key);
     this.#history.push({
       clientId: op.clientId, input: { kind: "get", key: op.key },
@@ -163,9 +163,14 @@ export class Workload {
     this.#history.splice(0, this.#history.length, ...settled);
   }
 
-  #finish(op: Outstanding): void {
-    this.#outstanding.delete(op.clientId);
+  /** Removes `op` (and only it) from the outstanding operations. */
+  #forget(op: Outstanding): void {
+    if (this.#outstanding.get(op.clientId) === op) this.#outstanding.delete(op.clientId);
     this.#byToken.delete(op.token);
+  }
+
+  #finish(op: Outstanding): void {
+    this.#forget(op);
     if (op.kind === "get") return;
     this.stats.puts += 1;
     this.#history.push({

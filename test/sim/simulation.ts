@@ -106,7 +106,8 @@ export class Simulation implements NodeHooks {
     this.knobs = deriveKnobs(seed, options.overrides);
     const verbose = options.verbose ?? false;
     this.trace = new SimTrace(verbose, verbose ? 20_000 : 2_000);
-    const root = new Prng(seed ^ 0x5eed);
+    // A stream apart from the one deriveKnobs draws from the same seed.
+    const root = new Prng(seed).fork().fork();
     this.#network = new SimNetwork(root.fork(), this.knobs.network);
     this.#faultPrng = root.fork();
     this.#diskPrng = root.fork();
@@ -437,13 +438,20 @@ export class Simulation implements NodeHooks {
     }
   }
 
+  get #livenessTicks(): number | undefined {
+    const liveness = this.#liveness;
+    if (liveness?.committedTick === undefined) return undefined;
+    return liveness.committedTick - liveness.startTick;
+  }
+
   #summary(): string {
     const n = this.#network.stats;
     const w = this.#workload.stats;
     return `ticks=${this.#tick} committed=${this.checker.committedIndexMax} ` +
       `puts=${w.puts} acked=${w.acked} reads=${w.served} refused=${w.refused} ` +
       `timedOut=${w.timedOut} msgs=${n.sent} lost=${n.lost} dup=${n.duplicated} ` +
-      `cut=${n.partitioned} members=[${this.#membership.members.join(",")}]`;
+      `cut=${n.partitioned} members=[${this.#membership.members.join(",")}] ` +
+      `livenessTicks=${this.#livenessTicks ?? "-"}`;
   }
 
   // ---- NodeHooks --------------------------------------------------------------------------
@@ -468,6 +476,10 @@ export class Simulation implements NodeHooks {
       this.#committedVersions.set(command.key, version);
       first = { step: this.#step, version };
       this.#firstApplied.set(command.value, first);
+      if (this.trace.verbose) {
+        this.#note(`committed put ${command.key}=${command.value} v${version} at ${entry.index} ` +
+          `(first applied by n${node.id})`);
+      }
     }
     this.#workload.putApplied(this.#step, node, command.value, first.version);
   }
