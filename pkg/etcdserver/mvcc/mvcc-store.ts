@@ -6,8 +6,9 @@
  * Semantics follow etcd 3.4 (etcd-api.md §4-5): a fresh store is at revision 1; each Put,
  * each DeleteRange that deletes something and each Txn with an effective write adds exactly
  * one revision; the writes of one request share it and take sub-revisions in op order.
- * Costs: n keys, h versions per key, k keys in a range: Range O(log n + k log h); a write to a
- * new key O(n) (sorted-array insert), to an existing key O(log n); Compact O(n + h·n).
+ * Costs: n keys, h versions per key, k keys in a range: Range O(log n + k log h) (every key
+ * of the range is visited, as etcd does, because `count` needs them all); a write O(log n)
+ * plus one index-chunk insert for a new key; Compact O(n · h); snapshot and hash O(n · h).
  */
 import {
   EtcdError,
