@@ -6,7 +6,7 @@
 import { randomInt } from "node:crypto";
 import type { ExecutionContext } from "ava";
 import { formatKnobs } from "./sim-knobs.js";
-import { runSimulation } from "./simulation.js";
+import { type Coverage, emptyCoverage, runSimulation } from "./simulation.js";
 
 /** Fresh seeds stay below 2^31 so that they are easy to type and replay. */
 const freshSeedBound = 2 ** 31;
@@ -19,8 +19,10 @@ export function runSeeds(t: ExecutionContext, seeds: readonly number[]): void {
   const failures: string[] = [];
   const sizes = new Map<number, number>();
   let membership = 0;
+  const total = emptyCoverage();
   for (const seed of seeds) {
     const result = runSimulation(seed);
+    for (const key of Object.keys(total) as (keyof Coverage)[]) total[key] += result.coverage[key];
     sizes.set(result.knobs.nodeCount, (sizes.get(result.knobs.nodeCount) ?? 0) + 1);
     if (result.knobs.membershipChanges) membership += 1;
     if (result.passed) continue;
@@ -29,8 +31,14 @@ export function runSeeds(t: ExecutionContext, seeds: readonly number[]): void {
   }
   const sizeText = [...sizes].sort().map(([n, count]) => `${count}×${n} nodes`).join(", ");
   t.log(`${seeds.length} seeds (${sizeText}; ${membership} with membership changes)`);
+  t.log(`coverage: ${JSON.stringify(total)}`);
   for (const failure of failures) t.log(`FAIL ${failure}`);
   t.is(failures.length, 0, `${failures.length} of ${seeds.length} seeds failed`);
+  if (seeds.length >= 100) {
+    // Every fault and feature must really have been exercised across a block of seeds.
+    const unexercised = Object.entries(total).filter(([, count]) => count === 0);
+    t.deepEqual(unexercised, [], `features never exercised: ${JSON.stringify(unexercised)}`);
+  }
 }
 
 /** The fixed seeds [first, first + count). */

@@ -53,6 +53,38 @@ export interface SimResult {
   /** The end of the event trace (only filled when the run failed or was verbose). */
   readonly trace: readonly string[];
   readonly summary: string;
+  readonly coverage: Coverage;
+}
+
+/**
+ * What a run exercised, so that a suite can insist that each feature was really tested: a
+ * core that refused every conf change or transfer would otherwise pass silently.
+ */
+export interface Coverage {
+  leadersElected: number;
+  transfersCompleted: number;
+  snapshotsInstalled: number;
+  learnersAdded: number;
+  learnersPromoted: number;
+  votersRemoved: number;
+  crashes: number;
+  tornAppends: number;
+  /** Crashes that lost at least one unsynced write. */
+  unsyncedWritesLost: number;
+  pauses: number;
+  partitions: number;
+  putsAcked: number;
+  readsServed: number;
+}
+
+/** A coverage record with every count at zero. */
+export function emptyCoverage(): Coverage {
+  return {
+    leadersElected: 0, transfersCompleted: 0, snapshotsInstalled: 0, learnersAdded: 0,
+    learnersPromoted: 0, votersRemoved: 0, crashes: 0, tornAppends: 0, unsyncedWritesLost: 0,
+    pauses: 0,
+    partitions: 0, putsAcked: 0, readsServed: 0,
+  };
 }
 
 /** The client id of the liveness probe (ordinary clients are 0..clientCount-1). */
@@ -87,6 +119,8 @@ export class Simulation implements NodeHooks {
   #convergedTick: number | undefined;
   #stableTicks = 0;
   readonly #sabotage: Sabotage | undefined;
+  readonly #coverage = emptyCoverage();
+  #transferTarget: NodeId | undefined;
   readonly #linearizabilityBudget: number | undefined;
   /**
    * The membership at index 0, which every node's storage starts from, joiners included: the
@@ -171,6 +205,10 @@ export class Simulation implements NodeHooks {
       knobs: this.knobs, passed, failures: this.checker.failures,
       trace: passed && !this.trace.verbose ? [] : this.trace.tail(this.trace.verbose ? 20_000 : 400),
       summary: this.#summary(),
+      coverage: {
+        ...this.#coverage, putsAcked: this.#workload.stats.acked,
+        readsServed: this.#workload.stats.served,
+      },
     };
   }
 
@@ -190,6 +228,7 @@ export class Simulation implements NodeHooks {
         this.#tick += 1;
       }
       this.#pollAll();
+      if (this.#tick < this.knobs.safetyTicks) this.#crashesDuringSync();
       if (this.checker.failures.length > 0 || this.#convergedTick !== undefined) return;
     }
     this.checker.fail(`run did not finish within ${stepsMax} steps`);
@@ -284,6 +323,7 @@ export class Simulation implements NodeHooks {
     this.#network.setPartition(next);
     this.#partitionEndsAt = this.#tick + this.#faultPrng.intBetween(5, this.knobs.partitionTicksMax);
     this.#note(`partition: ${next.name} until tick ${this.#partitionEndsAt}`);
+    this.#coverage.partitions += 1;
   }
 
   #pauses(): void {
@@ -293,6 +333,7 @@ export class Simulation implements NodeHooks {
       this.#paused.set(id, until);
       node.pause();
       this.#note(`n${id} paused until tick ${until}`);
+      this.#coverage.pauses += 1;
     }
   }
 
@@ -318,11 +359,26 @@ export class Simulation implements NodeHooks {
     }
   }
 
+  /**
+   * Crashes that hit a node while its fsync is outstanding: the moment unsynced writes exist,
+   * so the disk's loss and tearing are exercised far more often than by crashes at random.
+   */
+  #crashesDuringSync(): void {
+    for (const [id, node] of [...this.#nodes]) {
+      if (!node.busy || this.#down.size >= this.knobs.crashedNodesMax) continue;
+      if (!this.#faultPrng.chance(this.knobs.crashProbability * 5)) continue;
+      this.#crash(id, this.#tick + this.#faultPrng.intBetween(1, this.knobs.downTicksMax));
+    }
+  }
+
   #crash(id: NodeId, restartTick: number | undefined): void {
     const disk = this.#disks.get(id);
     if (disk === undefined || !this.#nodes.delete(id)) return;
     this.#paused.delete(id);
     const effect = disk.crash(this.#diskPrng, this.knobs.tearProbability);
+    if (restartTick !== undefined) this.#coverage.crashes += 1;
+    if (effect.tornEntriesKept !== undefined) this.#coverage.tornAppends += 1;
+    if (effect.kept < effect.pending) this.#coverage.unsyncedWritesLost += 1;
     if (restartTick !== undefined) this.#down.set(id, restartTick);
     this.#note(`n${id} crash: kept ${effect.kept}/${effect.pending} unsynced writes` +
       (effect.tornEntriesKept === undefined ? "" : `, torn append kept ${effect.tornEntriesKept}`) +
@@ -336,6 +392,7 @@ export class Simulation implements NodeHooks {
     if (leader === undefined || targets.length === 0) return;
     const target = this.#faultPrng.pick(targets.sort((a, b) => Number(a - b)));
     this.#note(`transfer leadership ${leader.id} -> ${target}`);
+    this.#transferTarget = target;
     leader.whenAccepting(() => { leader.raft.transferLeader(target); });
   }
 
@@ -486,6 +543,7 @@ export class Simulation implements NodeHooks {
 
   snapshotRestored(node: SimNode, snapshot: Snapshot): void {
     this.#note(`n${node.id} installed snapshot at ${snapshot.metadata.index}`);
+    this.#coverage.snapshotsInstalled += 1;
     this.checker.snapshotRestored(node.id, snapshot);
   }
 
@@ -494,6 +552,9 @@ export class Simulation implements NodeHooks {
     this.#note(`committed conf change ${ConfChangeType[change.type]} ${change.nodeId} ` +
       `at ${entry.index} (first applied by n${node.id})`);
     if (this.#pendingChange?.change.nodeId === change.nodeId) this.#pendingChange = undefined;
+    if (change.type === ConfChangeType.AddLearner) this.#coverage.learnersAdded += 1;
+    if (change.type === ConfChangeType.AddNode) this.#coverage.learnersPromoted += 1;
+    if (change.type === ConfChangeType.RemoveNode) this.#coverage.votersRemoved += 1;
     if (change.type === ConfChangeType.RemoveNode) {
       this.#down.delete(change.nodeId);
       this.#crash(change.nodeId, undefined);
@@ -509,7 +570,11 @@ export class Simulation implements NodeHooks {
   roleChanged(node: SimNode, role: Role): void {
     const status = node.raft.status();
     this.#note(`n${node.id} is ${role} in term ${status.term}`);
-    if (role === "leader") this.checker.leaderElected(node.id, status.term);
+    if (role !== "leader") return;
+    this.checker.leaderElected(node.id, status.term);
+    this.#coverage.leadersElected += 1;
+    if (this.#transferTarget === node.id) this.#coverage.transfersCompleted += 1;
+    this.#transferTarget = undefined;
   }
 
   violation(node: SimNode, message: string): void {
