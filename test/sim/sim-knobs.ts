@@ -68,7 +68,9 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
   assertSafeInteger(seed, "simulation seed", 0, prngSeedMax);
   const prng = new Prng(seed);
   const nodeCount = overrides.nodeCount ?? prng.pick([3, 3, 5]);
-  const delayStepsMax = prng.pick([3, 10, 25, 60]);
+  // Up to 12 ticks: beyond the election timeout, where elections keep failing (safety only;
+  // the liveness phase caps delays at 3 ticks).
+  const delayStepsMax = prng.pick([3, 10, 25, 60, 120]);
   return {
     seed, nodeCount, stepsPerTick: 10, electionTicks: 10, heartbeatTicks: 1,
     safetyTicks: overrides.safetyTicks ?? prng.intBetween(1000, 3000),
@@ -82,7 +84,7 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
     partitionTicksMax: prng.pick([20, 80, 200]),
     fsyncStepsMax: prng.pick([0, 2, 8, 30]),
     tearProbability: prng.pick([0, 0.5]),
-    crashProbability: prng.pick([0, 0.0005, 0.002, 0.006]),
+    crashProbability: prng.pick([0, 0.0005, 0.002, 0.006, 0.02]),
     downTicksMax: prng.pick([5, 40, 150]),
     crashedNodesMax: prng.pick([1, Math.floor(nodeCount / 2), nodeCount]),
     clientCount: prng.pick([2, 4, 6, 12]),

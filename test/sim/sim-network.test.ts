@@ -39,7 +39,7 @@ test("a partition drops messages at send and in flight; stopFaults ends loss", (
   const network = new SimNetwork(new Prng(4), {
     delayStepsMin: 5, delayStepsMax: 5, lossProbability: 0.5, duplicateProbability: 0,
   });
-  network.stopFaults();
+  network.stopFaults(5);
   network.send(0, timeoutNow(1n, 2n, 1));
   network.setPartition({ name: "1 cut", cut: (from) => from === 1n });
   t.is(network.send(0, timeoutNow(1n, 3n, 2)), "partition");

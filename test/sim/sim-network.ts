@@ -102,11 +102,13 @@ export class SimNetwork {
   #sequence = 0;
   #partition: Partition = fullyConnected;
   #faulty = true;
+  #delayStepsMax: number;
   readonly stats: NetworkStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, partitioned: 0 };
 
   constructor(private readonly prng: Prng, private readonly knobs: NetworkKnobs) {
     assert(knobs.delayStepsMin >= 1 && knobs.delayStepsMin <= knobs.delayStepsMax, () =>
       `delay range [${knobs.delayStepsMin}, ${knobs.delayStepsMax}] invalid`);
+    this.#delayStepsMax = knobs.delayStepsMax;
   }
 
   get partition(): Partition {
@@ -117,9 +119,14 @@ export class SimNetwork {
     this.#partition = partition;
   }
 
-  /** Stops loss and duplication (the liveness phase); delays and reordering remain. */
-  stopFaults(): void {
+  /**
+   * Stops loss and duplication and caps delays at `delayStepsMax` (the liveness phase: a
+   * network slower than the election timeout may legitimately never elect); reordering remains.
+   */
+  stopFaults(delayStepsMax: number): void {
     this.#faulty = false;
+    this.#delayStepsMax = Math.max(this.knobs.delayStepsMin, Math.min(delayStepsMax,
+      this.#delayStepsMax));
   }
 
   /**
@@ -140,7 +147,7 @@ export class SimNetwork {
     const copies = duplicable && this.#faulty && this.prng.chance(this.knobs.duplicateProbability) ? 2 : 1;
     if (copies === 2) this.stats.duplicated += 1;
     for (let copy = 0; copy < copies; copy += 1) {
-      const delay = this.prng.intBetween(this.knobs.delayStepsMin, this.knobs.delayStepsMax);
+      const delay = this.prng.intBetween(this.knobs.delayStepsMin, this.#delayStepsMax);
       this.#heap.push({ deliverAt: now + delay, sequence: this.#sequence, message });
       this.#sequence += 1;
     }

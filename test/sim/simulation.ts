@@ -418,7 +418,7 @@ export class Simulation implements NodeHooks {
   #beginLiveness(): void {
     this.#liveness = { startTick: this.#tick };
     this.#network.setPartition(fullyConnected);
-    this.#network.stopFaults();
+    this.#network.stopFaults(3 * this.knobs.stepsPerTick);
     for (const id of [...this.#down.keys()]) this.#start(id);
     this.#note(`liveness phase: network healed, all members up`);
   }
