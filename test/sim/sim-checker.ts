@@ -2,6 +2,7 @@
  * The safety checkers of a simulation run, fed by every node as it applies entries:
  *
  * - election safety: at most one leader per term, across all nodes and incarnations;
+ * - leader completeness: a new leader's log holds every entry already applied anywhere;
  * - state machine safety: the entry applied at index i is the same on every node that applies
  *   i (a canonical committed log, set by the first node to apply each index), and a snapshot
  *   installed at index s holds exactly the canonical commands up to s;
@@ -26,6 +27,7 @@ export class SafetyChecker {
   readonly #canonical: (string | undefined)[] = [];
   /** Index → the value put by the canonical entry at that index, if it is a put. */
   readonly #canonicalValues: (string | undefined)[] = [];
+  readonly #canonicalTerms: (number | undefined)[] = [];
 
   fail(message: string): void {
     if (this.failures.length < 20) this.failures.push(message);
@@ -41,11 +43,33 @@ export class SafetyChecker {
     else if (known !== node) this.fail(`two leaders in term ${term}: ${known} and ${node}`);
   }
 
+  /**
+   * A node just became leader: its log must reach the highest applied index, and hold there
+   * the entry that was applied (`termAt` gives its term, undefined when compacted away).
+   */
+  leaderCompleteness(node: NodeId, lastIndex: number,
+    termAt: (index: number) => number | undefined): void {
+    const committed = this.committedIndexMax;
+    if (committed <= 0) return;
+    if (lastIndex < committed) {
+      this.fail(`leader ${node} has log up to ${lastIndex}, missing committed entries up to ` +
+        `${committed}`);
+      return;
+    }
+    const term = termAt(committed);
+    const expected = this.#canonicalTerms[committed];
+    if (term !== undefined && term !== expected) {
+      this.fail(`leader ${node} has term ${term} at committed index ${committed}, ` +
+        `which was applied with term ${expected}`);
+    }
+  }
+
   entryApplied(node: NodeId, entry: Entry): void {
     const key = entryKey(entry);
     const known = this.#canonical[entry.index];
     if (known === undefined) {
       this.#canonical[entry.index] = key;
+      this.#canonicalTerms[entry.index] = entry.term;
       if (entry.type === EntryType.Normal) {
         this.#canonicalValues[entry.index] = decodeCommand(entry.data)?.value;
       }

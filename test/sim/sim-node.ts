@@ -156,6 +156,7 @@ export class SimNode {
     this.#inReady = true;
     this.#checkReady(ready);
     this.#persist(ready);
+    this.#noteRole(ready);
     for (const message of ready.earlyMessages) this.hooks.send(this, message);
     const sync = ready.mustSync || ready.snapshot !== undefined;
     const latency = sync ? prng.intBetween(0, this.knobs.fsyncStepsMax) : 0;
@@ -179,10 +180,13 @@ export class SimNode {
     if (next !== undefined && next.term < previous.term) {
       this.hooks.violation(this, `hard state term went back from ${previous.term} to ${next.term}`);
     }
-    if (ready.softState !== undefined && ready.softState.role !== this.role) {
-      this.role = ready.softState.role;
-      this.hooks.roleChanged(this, this.role, (next ?? previous).term);
-    }
+  }
+
+  /** Reports a role change once the Ready that carries it is persisted (storage = core's log). */
+  #noteRole(ready: Ready): void {
+    if (ready.softState === undefined || ready.softState.role === this.role) return;
+    this.role = ready.softState.role;
+    this.hooks.roleChanged(this, this.role, this.#persistedHardState.term);
   }
 
   /** Step 1: memory storage in the contract's order; the disk log in WAL order. */

@@ -572,6 +572,10 @@ export class Simulation implements NodeHooks {
     this.#note(`n${node.id} is ${role} in term ${status.term}`);
     if (role !== "leader") return;
     this.checker.leaderElected(node.id, status.term);
+    this.checker.leaderCompleteness(node.id, status.lastIndex, (index) => {
+      const found = node.storage.term(index as LogIndex);
+      return found.ok ? found.value : undefined;
+    });
     this.#coverage.leadersElected += 1;
     if (this.#transferTarget === node.id) this.#coverage.transfersCompleted += 1;
     this.#transferTarget = undefined;
