@@ -100,6 +100,7 @@ function printFailure(result: SimResult, args: Args, withTrace: boolean): void {
   const out = process.stdout;
   out.write(`FAIL seed ${result.knobs.seed}: ${result.failures[0] ?? "?"}\n`);
   for (const failure of result.failures.slice(1)) out.write(`  also: ${failure}\n`);
+  if (!withTrace) out.write(`  knobs: ${formatKnobs(result.knobs)}\n`);
   if (withTrace) out.write(`trace:\n${result.trace.join("\n")}\n`);
   out.write(`replay: ${replayCommand(result.knobs.seed, args)}\n`);
 }

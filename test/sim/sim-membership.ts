@@ -63,7 +63,8 @@ export class Membership {
     if (canAdd && (!canRemove || prng.chance(0.5))) {
       const id = nodeId(this.#nextId);
       this.#nextId += 1n;
-      return { type: ConfChangeType.AddLearner, nodeId: id, context };
+      const type = prng.chance(0.25) ? ConfChangeType.AddNode : ConfChangeType.AddLearner;
+      return { type, nodeId: id, context };
     }
     if (!canRemove) return undefined;
     const victim = prng.pick([...this.voters].sort((a, b) => Number(a - b)));

@@ -66,6 +66,8 @@ export interface Coverage {
   snapshotsInstalled: number;
   learnersAdded: number;
   learnersPromoted: number;
+  /** Brand-new nodes added straight as voters. */
+  votersAdded: number;
   votersRemoved: number;
   crashes: number;
   tornAppends: number;
@@ -81,7 +83,7 @@ export interface Coverage {
 export function emptyCoverage(): Coverage {
   return {
     leadersElected: 0, transfersCompleted: 0, snapshotsInstalled: 0, learnersAdded: 0,
-    learnersPromoted: 0, votersRemoved: 0, crashes: 0, tornAppends: 0, unsyncedWritesLost: 0,
+    learnersPromoted: 0, votersAdded: 0, votersRemoved: 0, crashes: 0, tornAppends: 0, unsyncedWritesLost: 0,
     pauses: 0,
     partitions: 0, putsAcked: 0, readsServed: 0,
   };
@@ -553,7 +555,10 @@ export class Simulation implements NodeHooks {
       `at ${entry.index} (first applied by n${node.id})`);
     if (this.#pendingChange?.change.nodeId === change.nodeId) this.#pendingChange = undefined;
     if (change.type === ConfChangeType.AddLearner) this.#coverage.learnersAdded += 1;
-    if (change.type === ConfChangeType.AddNode) this.#coverage.learnersPromoted += 1;
+    if (change.type === ConfChangeType.AddNode) {
+      if (this.#disks.has(change.nodeId)) this.#coverage.learnersPromoted += 1;
+      else this.#coverage.votersAdded += 1;
+    }
     if (change.type === ConfChangeType.RemoveNode) this.#coverage.votersRemoved += 1;
     if (change.type === ConfChangeType.RemoveNode) {
       this.#down.delete(change.nodeId);
