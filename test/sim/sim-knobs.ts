@@ -79,6 +79,7 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
       delayStepsMin: 1, delayStepsMax,
       lossProbability: prng.pick([0, 0.01, 0.05, 0.2]),
       duplicateProbability: prng.pick([0, 0.02, 0.1]),
+      staleReplayProbability: prng.pick([0, 0.05, 0.3]),
     },
     partitionStartProbability: prng.pick([0, 0.005, 0.02, 0.05]),
     partitionTicksMax: prng.pick([20, 80, 200]),

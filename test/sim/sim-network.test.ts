@@ -24,6 +24,7 @@ function drain(network: SimNetwork, until: number): Message[] {
 test("messages arrive within the delay bounds, reordered, with loss and duplication", (t) => {
   const network = new SimNetwork(new Prng(3), {
     delayStepsMin: 1, delayStepsMax: 20, lossProbability: 0.1, duplicateProbability: 0.1,
+    staleReplayProbability: 0,
   });
   for (let i = 0; i < 1000; i += 1) network.send(0, timeoutNow(1n, 2n, i));
   t.is(network.nextDue(0), undefined, "nothing arrives before the minimum delay");
@@ -38,6 +39,7 @@ test("messages arrive within the delay bounds, reordered, with loss and duplicat
 test("a partition drops messages at send and in flight; stopFaults ends loss", (t) => {
   const network = new SimNetwork(new Prng(4), {
     delayStepsMin: 5, delayStepsMax: 5, lossProbability: 0.5, duplicateProbability: 0,
+    staleReplayProbability: 1,
   });
   network.stopFaults(5);
   network.send(0, timeoutNow(1n, 2n, 1));
@@ -49,6 +51,19 @@ test("a partition drops messages at send and in flight; stopFaults ends loss", (
   network.send(10, timeoutNow(1n, 2n, 4));
   network.setPartition({ name: "all cut", cut: () => true });
   t.deepEqual(drain(network, 20), []);
+  t.is(network.replayStale(30), undefined, "no stale replays once faults stop");
+});
+
+test("stale replays re-deliver an old message", (t) => {
+  const network = new SimNetwork(new Prng(6), {
+    delayStepsMin: 1, delayStepsMax: 1, lossProbability: 0, duplicateProbability: 0,
+    staleReplayProbability: 1,
+  });
+  network.send(0, timeoutNow(1n, 2n, 7));
+  t.deepEqual(drain(network, 1).map((m) => m.term), [7]);
+  t.is(Number(network.replayStale(100)?.term), 7);
+  t.is(network.nextDue(100), undefined);
+  t.is(Number(network.nextDue(101)?.envelope.message.term), 7);
 });
 
 test("random partitions cut some link and never cut a node from itself", (t) => {

@@ -14,7 +14,12 @@ export interface NetworkKnobs {
   readonly delayStepsMax: number;
   readonly lossProbability: number;
   readonly duplicateProbability: number;
+  /** Per call of `replayStale`: chance of re-delivering a long-gone message. */
+  readonly staleReplayProbability: number;
 }
+
+/** Recently sent messages kept for stale replays: old enough to be far behind, bounded. */
+const replayBufferMessages = 512;
 
 /** A message in flight. `sequence` breaks ties so delivery order is deterministic. */
 export interface Envelope {
@@ -95,6 +100,7 @@ export interface NetworkStats {
   lost: number;
   duplicated: number;
   partitioned: number;
+  replayed: number;
 }
 
 export class SimNetwork {
@@ -103,7 +109,11 @@ export class SimNetwork {
   #partition: Partition = fullyConnected;
   #faulty = true;
   #delayStepsMax: number;
-  readonly stats: NetworkStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, partitioned: 0 };
+  readonly #sentRecently: Message[] = [];
+  #sentRecentlyNext = 0;
+  readonly stats: NetworkStats = {
+    sent: 0, delivered: 0, lost: 0, duplicated: 0, partitioned: 0, replayed: 0,
+  };
 
   constructor(private readonly prng: Prng, private readonly knobs: NetworkKnobs) {
     assert(knobs.delayStepsMin >= 1 && knobs.delayStepsMin <= knobs.delayStepsMax, () =>
@@ -136,6 +146,7 @@ export class SimNetwork {
    */
   send(now: number, message: Message, duplicable = true): DropReason | undefined {
     this.stats.sent += 1;
+    if (duplicable) this.#remember(message);
     if (this.#partition.cut(message.from, message.to)) {
       this.stats.partitioned += 1;
       return "partition";
@@ -152,6 +163,26 @@ export class SimNetwork {
       this.#sequence += 1;
     }
     return undefined;
+  }
+
+  #remember(message: Message): void {
+    if (this.#sentRecently.length < replayBufferMessages) this.#sentRecently.push(message);
+    else this.#sentRecently[this.#sentRecentlyNext] = message;
+    this.#sentRecentlyNext = (this.#sentRecentlyNext + 1) % replayBufferMessages;
+  }
+
+  /**
+   * Maybe re-delivers a message sent long ago (a duplicate delayed far beyond the others, as
+   * a retransmission after a reconnect can be): stale terms, stale appends, old votes.
+   */
+  replayStale(now: number): Message | undefined {
+    if (!this.#faulty || this.#sentRecently.length === 0) return undefined;
+    if (!this.prng.chance(this.knobs.staleReplayProbability)) return undefined;
+    const message = this.prng.pick(this.#sentRecently);
+    this.stats.replayed += 1;
+    this.#heap.push({ deliverAt: now + 1, sequence: this.#sequence, message });
+    this.#sequence += 1;
+    return message;
   }
 
   /**

@@ -282,6 +282,8 @@ export class Simulation implements NodeHooks {
   #perTick(): void {
     const inSafety = this.#tick < this.knobs.safetyTicks;
     if (inSafety) {
+      const replayed = this.#network.replayStale(this.#step);
+      if (replayed !== undefined && this.trace.verbose) this.#traceMessage(replayed, "replay");
       this.#partitions();
       this.#crashes();
       this.#pauses();
@@ -509,6 +511,7 @@ export class Simulation implements NodeHooks {
     return `ticks=${this.#tick} committed=${this.checker.committedIndexMax} ` +
       `puts=${w.puts} acked=${w.acked} reads=${w.served} refused=${w.refused} ` +
       `timedOut=${w.timedOut} msgs=${n.sent} lost=${n.lost} dup=${n.duplicated} ` +
+      `replayed=${n.replayed} ` +
       `cut=${n.partitioned} members=[${this.#membership.members.join(",")}] ` +
       `livenessTicks=${this.#livenessTicks ?? "-"}`;
   }
