@@ -61,6 +61,7 @@ export interface KnobOverrides {
   readonly nodeCount?: number;
   readonly safetyTicks?: number;
   readonly membershipChanges?: boolean;
+  readonly crashProbability?: number;
 }
 
 /** Derives the knobs of a run from its seed; the same seed always gives the same knobs. */
@@ -85,7 +86,8 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
     partitionTicksMax: prng.pick([20, 80, 200]),
     fsyncStepsMax: prng.pick([0, 2, 8, 30]),
     tearProbability: prng.pick([0, 0.5]),
-    crashProbability: prng.pick([0, 0.0005, 0.002, 0.006, 0.02]),
+    crashProbability: pickOverride(prng, overrides.crashProbability,
+      [0, 0.0005, 0.002, 0.006, 0.02]),
     downTicksMax: prng.pick([5, 40, 150]),
     crashedNodesMax: prng.pick([1, Math.floor(nodeCount / 2), nodeCount]),
     clientCount: prng.pick([2, 4, 6, 12]),
@@ -107,6 +109,12 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
     maxEntriesPerMessage: prng.pick([1, 3, 64]),
     maxInflightMessages: prng.pick([1, 4, 256]),
   };
+}
+
+/** The override if given, else a pick (drawn either way, so other knobs do not shift). */
+function pickOverride<T>(prng: Prng, override: T | undefined, choices: readonly T[]): T {
+  const picked = prng.pick(choices);
+  return override ?? picked;
 }
 
 /** One line per knob, for the start of a verbose run and for failure reports. */
