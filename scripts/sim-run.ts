@@ -6,7 +6,7 @@
  *   scripts/sim --seeds K [--start-seed S]   K seeds from S (default 1), one line per failure
  *                                        and a summary
  *   options: --nodes 3|5  --no-membership  --ticks T (safety phase)  --trace (print the trace
- *            even when the seed passes)  --sabotage skip-fsync|read-local (break the driver on
+ *            even when the seed passes)  --sabotage skip-fsync|read-local|no-heal (break the driver on
  *            purpose, to see the checkers fire)
  *
  * Exit code 0 when every seed passed, 1 when any failed, 2 on a usage error. Every failure
@@ -30,7 +30,7 @@ interface Args {
 function usage(message: string): never {
   process.stderr.write(`scripts/sim: ${message}\n` +
     `usage: scripts/sim --seed N | --seeds K [--start-seed S] [--nodes 3|5] ` +
-    `[--no-membership] [--ticks T] [--trace] [--sabotage skip-fsync|read-local]\n`);
+    `[--no-membership] [--ticks T] [--trace] [--sabotage skip-fsync|read-local|no-heal]\n`);
   process.exit(2);
 }
 
@@ -74,7 +74,9 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       case "--trace": trace = true; break;
       case "--sabotage":
-        if (value !== "skip-fsync" && value !== "read-local") usage(`unknown sabotage ${value}`);
+        if (value !== "skip-fsync" && value !== "read-local" && value !== "no-heal") {
+          usage(`unknown sabotage ${String(value)}`);
+        }
         sabotage = value;
         overrideFlags.push(`--sabotage ${value}`);
         i += 1;

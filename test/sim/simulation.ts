@@ -37,14 +37,15 @@ export interface SimOptions {
   /**
    * Breaks the driver on purpose, to show that the checkers catch it (test/sim self-tests):
    * "skip-fsync" never makes writes durable, so crashes lose them; "read-local" serves reads
-   * from the local state machine without ReadIndex.
+   * from the local state machine without ReadIndex; "no-heal" keeps every link cut in the
+   * liveness phase, which must then fail.
    */
   readonly sabotage?: Sabotage;
   /** Search steps per key for the linearizability checker (default: the checker's). */
   readonly linearizabilityBudget?: number;
 }
 
-export type Sabotage = "skip-fsync" | "read-local";
+export type Sabotage = "skip-fsync" | "read-local" | "no-heal";
 
 export interface SimResult {
   readonly knobs: SimKnobs;
@@ -421,7 +422,9 @@ export class Simulation implements NodeHooks {
 
   #beginLiveness(): void {
     this.#liveness = { startTick: this.#tick };
-    this.#network.setPartition(fullyConnected);
+    this.#network.setPartition(this.#sabotage === "no-heal"
+      ? { name: "everything cut", cut: () => true }
+      : fullyConnected);
     this.#network.stopFaults(3 * this.knobs.stepsPerTick);
     for (const id of [...this.#down.keys()]) this.#start(id);
     this.#note(`liveness phase: network healed, all members up`);

@@ -2,8 +2,8 @@
  * Goal: the simulator's checkers have teeth: a driver broken on purpose is caught.
  * Method: run fixed seeds with two sabotages, each of which a correct driver must never do:
  * skipping fsync (crashes then lose votes and acknowledged entries) and serving reads from
- * the local state machine without ReadIndex (stale reads). Most seeds must fail, and with the
- * checker expected for that fault.
+ * the local state machine without ReadIndex (stale reads); and a network that never heals must
+ * fail the liveness check. Most seeds must fail, and with the checker expected for that fault.
  */
 import test from "ava";
 import { seedRange } from "./seed-suite.js";
@@ -32,6 +32,11 @@ test("reading without ReadIndex is caught by the linearizability checker", (t) =
   const kinds = failureKinds("read-local", seedRange(1, 40));
   t.log(JSON.stringify([...kinds]));
   t.true((kinds.get("linearizability illegal") ?? 0) >= 20, JSON.stringify([...kinds]));
+});
+
+test("a cluster that cannot heal fails the liveness check", (t) => {
+  const kinds = failureKinds("no-heal", seedRange(1, 10));
+  t.deepEqual([...kinds], [["liveness", 10]]);
 });
 
 test("a run is a function of its seed", (t) => {
