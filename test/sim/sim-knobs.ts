@@ -72,7 +72,7 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
   // Up to 12 ticks: beyond the election timeout, where elections keep failing (safety only;
   // the liveness phase caps delays at 3 ticks).
   const delayStepsMax = prng.pick([3, 10, 25, 60, 120]);
-  return {
+  const knobs = {
     seed, nodeCount, stepsPerTick: 10, electionTicks: 10, heartbeatTicks: 1,
     safetyTicks: overrides.safetyTicks ?? prng.intBetween(1000, 3000),
     livenessTicksMax: 300,
@@ -109,6 +109,9 @@ export function deriveKnobs(seed: number, overrides: KnobOverrides = {}): SimKno
     maxEntriesPerMessage: prng.pick([1, 3, 64]),
     maxInflightMessages: prng.pick([1, 4, 256]),
   };
+  // Drawn last so that adding them did not change the scenario of any earlier seed.
+  const [electionTicks, heartbeatTicks] = prng.pick([[10, 1], [10, 1], [5, 1], [20, 3]] as const);
+  return { ...knobs, electionTicks, heartbeatTicks };
 }
 
 /** The override if given, else a pick (drawn either way, so other knobs do not shift). */
