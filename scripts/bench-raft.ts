@@ -3,7 +3,11 @@
 // concurrent proposers of 256-byte entries sent to the leader, it measures proposals/s, the
 // p50 and p99 latency from request to applied-on-the-leader answer (HTTP included), the
 // leader's fsyncs/s and mean entries per fsync (the group-commit batch), and prints a
-// markdown table.
+// markdown table. Then it kills the leader with SIGKILL `--kills` times under a light load
+// (etcd's timing: 100 ms tick, 1 s election timeout) and reports the time to an agreed new
+// leader and the longest stretch without an acknowledged write, p50/p99/max. For scale it
+// also measures this disk's serial 4 KiB write+fdatasync rate in the same run.
+import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -87,10 +91,92 @@ function table(rows: readonly Row[], seconds: number): string {
   return lines.join("\n");
 }
 
+/** Serial 4 KiB write + fdatasync operations per second on the benchmark's disk. */
+function fdatasyncsPerSecond(root: string, seconds: number): number {
+  const fd = openSync(join(root, "fdatasync-probe"), "w");
+  const block = Buffer.alloc(4096, 1);
+  let count = 0;
+  const endAt = performance.now() + seconds * 1000;
+  try {
+    while (performance.now() < endAt) {
+      writeSync(fd, block);
+      fdatasyncSync(fd);
+      count += 1;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return count / seconds;
+}
+
+interface Failover {
+  readonly electionMs: number[];
+  readonly writeGapMs: number[];
+}
+
+/** Kills the leader `kills` times under a light load, restarting it after each election. */
+async function failover(cluster: RaftCluster, kills: number): Promise<Failover> {
+  const result: Failover = { electionMs: [], writeGapMs: [] };
+  let stopped = false;
+  let lastAckMs = performance.now();
+  let longestGapMs = 0;
+  const load = Array.from({ length: 4 }, async (_, client) => {
+    for (let n = 0; !stopped; n += 1) {
+      const live = cluster.ids.filter((id) => cluster.isAlive(id));
+      const target = live[(client + n) % live.length] ?? 1;
+      const outcome = await cluster.propose(target, Buffer.from(`f${client}-${n}`), 500);
+      if (outcome.ok) {
+        const now = performance.now();
+        longestGapMs = Math.max(longestGapMs, now - lastAckMs);
+        lastAckMs = now;
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+  });
+  try {
+    for (let kill = 0; kill < kills; kill += 1) {
+      const leader = await leaderOf(cluster);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      longestGapMs = 0;
+      const killedAt = performance.now();
+      await cluster.kill(leader);
+      for (;;) {
+        const next = await cluster.agreedLeader();
+        if (next !== undefined && next !== leader) break;
+        if (performance.now() - killedAt > 30_000) throw new Error("no new leader within 30 s");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      result.electionMs.push(performance.now() - killedAt);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      result.writeGapMs.push(longestGapMs);
+      await cluster.restart(leader);
+    }
+  } finally {
+    stopped = true;
+    await Promise.all(load);
+  }
+  return result;
+}
+
+function summary(label: string, samples: readonly number[]): string {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const max = sorted[sorted.length - 1] ?? Number.NaN;
+  return `| ${label} | ${sorted.length} | ${percentile(sorted, 0.5).toFixed(0)} | ` +
+    `${percentile(sorted, 0.99).toFixed(0)} | ${max.toFixed(0)} |`;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: "string", default: "10" } } });
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: "string", default: "10" },
+      kills: { type: "string", default: "20" },
+    },
+  });
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds ${values.seconds} is not a positive number`);
+  const kills = Number(values.kills);
+  if (!Number.isInteger(kills) || kills < 0) throw new Error(`--kills ${values.kills} is bad`);
   const root = await mkdtemp(join(tmpdir(), "pfs-bench-raft-"));
   const cluster = await RaftCluster.start({
     size: 3, root, tickMs: 100, snapshotEntries: 10_000,
@@ -99,6 +185,21 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const proposers of [1, 256]) rows.push(await run(cluster, proposers, seconds));
     process.stdout.write(`${table(rows, seconds)}\n`);
+    const baseline = fdatasyncsPerSecond(root, 2);
+    process.stdout.write(`\nthis disk: ${baseline.toFixed(0)} serial 4 KiB write+fdatasync/s\n`);
+    if (kills > 0) {
+      const measured = await failover(cluster, kills);
+      process.stdout.write([
+        "",
+        `kill -9 of the leader under load, ${kills} times (100 ms tick, 1 s election timeout)`,
+        "",
+        "| measure | kills | p50 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|",
+        summary("kill → agreed new leader", measured.electionMs),
+        summary("longest stretch without an acknowledged write", measured.writeGapMs),
+        "",
+      ].join("\n"));
+    }
   } finally {
     await cluster.stop(true);
     await rm(root, { recursive: true, force: true });
