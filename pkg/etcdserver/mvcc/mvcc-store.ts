@@ -247,7 +247,7 @@ export class MvccStore implements StoreWriter {
   }
 
   /**
-   * HashKV: a CRC-32C of every retained version at or below `revision` (<= 0: current), with
+   * HashKV: a CRC-32 of every retained version at or below `revision` (<= 0: current), with
    * the compaction revision. Errors as Range's revision.
    */
   hashKv(

@@ -5,10 +5,10 @@
  * current revision i64, compaction revision i64 (-1 = never), key count u32; per key: key
  * length u32, key bytes, entry count u32; per entry: main i64, sub u32, live u8 (0 =
  * tombstone); a live entry adds create revision i64, version i64, lease i64, value length u32
- * and value bytes. A CRC-32C (u32) of everything before it ends the snapshot.
+ * and value bytes. A CRC-32 (u32) of everything before it ends the snapshot.
  */
+import { crc32 } from "node:zlib";
 import { PfsError, type Result, assert, err, ok, revision } from "../../common/index.js";
-import { crc32c } from "./crc32c.js";
 import { type HistoryEntry, KeyHistory } from "./key-history.js";
 import { KeyIndex } from "./key-index.js";
 import type { KeyValue } from "./key-value.js";
@@ -93,7 +93,7 @@ export function encodeStoreState(state: StoreState): Uint8Array {
   }
   const body = writer.finish();
   const trailer = Buffer.alloc(4);
-  trailer.writeUInt32BE(crc32c(0, body));
+  trailer.writeUInt32BE(crc32(body, 0));
   return Buffer.concat([body, trailer]);
 }
 
@@ -191,7 +191,7 @@ export function decodeStoreState(bytes: Uint8Array): Result<StoreState, PfsError
   if (buffer.length < magic.length + 4) return err(new PfsError("DATA_CORRUPTED", "snapshot too short"));
   const body = buffer.subarray(0, buffer.length - 4);
   const expected = buffer.readUInt32BE(buffer.length - 4);
-  const actual = crc32c(0, body);
+  const actual = crc32(body, 0);
   if (expected !== actual) {
     return err(new PfsError("DATA_CORRUPTED", `snapshot checksum ${actual} != ${expected}`));
   }
@@ -206,7 +206,7 @@ export function decodeStoreState(bytes: Uint8Array): Result<StoreState, PfsError
 }
 
 /**
- * A CRC-32C over every retained version with main revision <= `at`, in key order then
+ * A CRC-32 over every retained version with main revision <= `at`, in key order then
  * revision order: deterministic across members that applied the same log.
  */
 export function hashState(state: StoreState, at: number): number {
@@ -214,19 +214,19 @@ export function hashState(state: StoreState, at: number): number {
   let hash = 0;
   const mix64 = (value: number | bigint): void => {
     scratch.writeBigInt64BE(BigInt(value));
-    hash = crc32c(hash, scratch);
+    hash = crc32(scratch, hash);
   };
   for (const history of state.index.all()) {
     for (const entry of history.entries) {
       if (entry.main > at) break;
       mix64(entry.main);
       mix64(entry.sub);
-      hash = crc32c(hash, history.key);
+      hash = crc32(history.key, hash);
       if (entry.kv === null) continue;
       mix64(entry.kv.createRevision);
       mix64(entry.kv.version);
       mix64(entry.kv.lease);
-      hash = crc32c(hash, entry.kv.value);
+      hash = crc32(entry.kv.value, hash);
     }
   }
   return hash;
