@@ -94,6 +94,15 @@ export const etcdWatchResponsesBufferedMax: number = 128;
 export const etcdWatchReplayRevisionsMax: number = 1_000;
 /** Watch response size at which fragmenting splits it, when asked to (etcd 2 MiB). */
 export const etcdWatchFragmentBytes: number = 2 * mebibyte;
+/**
+ * Responses a watch stream's outbox may hold: the event bound above plus the control responses
+ * (created, cancel, progress) of requests read before the service saw the push-back.
+ */
+export const etcdWatchOutboxResponsesMax: number = 2 * etcdWatchResponsesBufferedMax;
+/** History reads per catch-up pass of one stream: bounds one pass's work (etcd syncs 512). */
+export const etcdWatchCatchUpReadsMax: number = 64;
+/** Period of progress notifications to idle synced watchers (etcd 10 min). */
+export const etcdWatchProgressNotifyMs: number = 10 * 60 * 1000;
 /** Snapshot stream chunk (etcd 32 KiB). */
 export const etcdSnapshotChunkBytes: number = 32 * kibibyte;
 /** Backend quota (etcd quota-backend-bytes 2 GiB): past it, NOSPACE is raised. */

@@ -19,3 +19,4 @@ export {
   encodeCompactionResponse,
 } from "./kv-response-codec.js";
 export { WireFieldError, int64Wire } from "./wire-fields.js";
+export * from "./watch/index.js";

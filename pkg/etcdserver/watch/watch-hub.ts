@@ -1,0 +1,84 @@
+/**
+ * The watch hub of one MVCC store: opens `WatchStream`s, fans out each applied write's events
+ * to their synced watchers, and drives catch-up and progress notifications. Single-threaded
+ * and synchronous: the service calls `publish` after every applied write, in revision order,
+ * `sync()` each driver cycle while any stream is catching up, and `tick(nowMs)` on its clock.
+ */
+import { assert, limits } from "../../common/index.js";
+import type { MvccEvent } from "../mvcc/index.js";
+import type { WatchSource } from "./watch-types.js";
+import { WatchStream } from "./watch-stream.js";
+
+export interface WatchHubOptions {
+  /** Period of progress notifications; etcd's 10 min by default. */
+  readonly progressNotifyMs?: number;
+}
+
+export class WatchHub {
+  readonly #source: WatchSource;
+  readonly #streams = new Set<WatchStream>();
+  readonly #progressNotifyMs: number;
+  #lastTickMs: number | null = null;
+  #lastRevision: number;
+
+  constructor(source: WatchSource, options: WatchHubOptions = {}) {
+    this.#source = source;
+    this.#progressNotifyMs = options.progressNotifyMs ?? limits.etcdWatchProgressNotifyMs;
+    assert(this.#progressNotifyMs >= 1, "progress notify period < 1 ms");
+    this.#lastRevision = source.revision;
+  }
+
+  /** A new client stream; `close()` it (or `closeStream`) when the client goes away. */
+  openStream(): WatchStream {
+    const stream = new WatchStream(this.#source);
+    this.#streams.add(stream);
+    return stream;
+  }
+
+  /** Closes `stream` and stops routing writes to it. */
+  closeStream(stream: WatchStream): void {
+    stream.close();
+    this.#streams.delete(stream);
+  }
+
+  /** Open streams. */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /**
+   * The events of one applied write (`Applied.events`, prevKv filled): all of one revision,
+   * which must be the store's current one. Empty (the write changed nothing) is a no-op.
+   */
+  publish(events: readonly MvccEvent[]): void {
+    const first = events[0];
+    if (first === undefined) return;
+    const writeRevision = first.kv.modRevision;
+    assert(writeRevision === this.#source.revision, () =>
+      `published revision ${writeRevision} is not the store's ${this.#source.revision}`);
+    assert(writeRevision > this.#lastRevision, () =>
+      `published revision ${writeRevision} after ${this.#lastRevision}`);
+    assert(events.every((event) => event.kv.modRevision === writeRevision), "mixed revisions");
+    this.#lastRevision = writeRevision;
+    for (const stream of this.#streams) stream.publish(writeRevision, events);
+  }
+
+  /** One catch-up pass over every stream (bounded per stream). */
+  sync(): void {
+    for (const stream of this.#streams) stream.catchUp();
+  }
+
+  /**
+   * Progress notifications: the first call sets the baseline; after that, once a period has
+   * passed, every stream's idle synced watchers with progress_notify get one.
+   */
+  tick(nowMs: number): void {
+    if (this.#lastTickMs === null) {
+      this.#lastTickMs = nowMs;
+      return;
+    }
+    if (nowMs - this.#lastTickMs < this.#progressNotifyMs) return;
+    this.#lastTickMs = nowMs;
+    for (const stream of this.#streams) stream.progressTick();
+  }
+}
