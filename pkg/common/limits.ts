@@ -88,6 +88,15 @@ export const etcdTxnOpsMax: number = 128;
 export const etcdPendingProposalsMax: number = 5_000;
 /** Largest lease TTL etcd accepts (9e9 s). */
 export const etcdLeaseTtlSecondsMax: number = 9_000_000_000;
+/**
+ * Expired leases one expiry check reports for revoke: etcd revokes at most 1,000 leases a
+ * second and checks every 500 ms, so 500 per batch keeps one proposal burst bounded.
+ */
+export const etcdLeaseRevokeBatchMax: number = 500;
+/** Wait before an expired lease whose revoke has not applied is reported again (etcd 3 s). */
+export const etcdLeaseRevokeRetryMs: number = 3_000;
+/** Draws for a free random lease ID: with 2^63 IDs even one collision is vanishingly rare. */
+export const etcdLeaseIdDrawsMax: number = 64;
 /** Responses buffered per watch stream before the stream stops reading (etcd 128). */
 export const etcdWatchResponsesBufferedMax: number = 128;
 /** Revisions per history-replay batch of a watch (etcd 1000). */

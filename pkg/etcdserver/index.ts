@@ -20,3 +20,4 @@ export {
 } from "./kv-response-codec.js";
 export { WireFieldError, int64Wire } from "./wire-fields.js";
 export * from "./watch/index.js";
+export * from "./lease/index.js";
