@@ -18,7 +18,9 @@ import {
 } from "../../../pkg/etcdserver/index.js";
 import { b, must, newStore } from "./store-fixture.js";
 
-function put(t: ExecutionContext, store: MvccStore, hub: WatchHub, key: string, value: string): void {
+function put(
+  t: ExecutionContext, store: MvccStore, hub: WatchHub, key: string, value: string,
+): void {
   hub.publish(must(t, store.put(putRequest({ key: b(key), value: b(value) }))).events);
 }
 
@@ -39,6 +41,11 @@ function ev(events: readonly MvccEvent[]): string[] {
     const prev = e.prevKv === undefined ? "" : `<${Buffer.from(e.prevKv.value).toString("latin1")}`;
     return `${e.type} ${key}${value}@${e.kv.modRevision}${prev}`;
   });
+}
+
+/** "id@header:events" of a response. */
+function line(r: WatchResponse): string {
+  return `${r.watchId}@${r.headerRevision}:${ev(r.events).join(",")}`;
 }
 
 function setup(): { store: MvccStore; hub: WatchHub } {
@@ -136,12 +143,12 @@ test("start_revision: 0 is current+1, <= current replays inclusive, > current wa
   stream.create(create({ key: b("a"), startRevision: 2, prevKv: true }));
   stream.create(create({ key: b("a") }));
   stream.create(create({ key: b("a"), startRevision: 5, progressNotify: true }));
-  t.deepEqual(stream.take().map((r) => `${r.watchId}@${r.headerRevision}:${ev(r.events).join(",")}`), [
+  t.deepEqual(stream.take().map(line), [
     "0@3:", "0@3:PUT a=1@2,PUT a=2@3<1", "1@3:", "2@3:",
   ]);
   put(t, store, hub, "a", "3");
   put(t, store, hub, "a", "4");
-  t.deepEqual(stream.take().map((r) => `${r.watchId}@${r.headerRevision}:${ev(r.events).join(",")}`), [
+  t.deepEqual(stream.take().map(line), [
     "0@4:PUT a=3@4<2", "1@4:PUT a=3@4", "0@5:PUT a=4@5<3", "1@5:PUT a=4@5", "2@5:PUT a=4@5",
   ]);
 });
@@ -263,7 +270,7 @@ test("slow consumer: a full outbox pushes back, the watcher catches up with noth
   t.false(stream.backpressured);
 });
 
-test("fragment: only when asked, >= 2 MiB and >= 2 events; last fragment has fragment=false", (t) => {
+test("fragment: only when asked, >= 2 MiB and >= 2 events; the last has fragment=false", (t) => {
   const { store, hub } = setup();
   const big = "x".repeat(600 * 1024);
   const stream = hub.openStream();
@@ -277,7 +284,8 @@ test("fragment: only when asked, >= 2 MiB and >= 2 events; last fragment has fra
   const responses = stream.take();
   const fragmented = responses.filter((r) => r.watchId === 0);
   t.true(fragmented.length >= 2);
-  t.deepEqual(fragmented.map((r) => r.fragment), fragmented.map((_, i) => i < fragmented.length - 1));
+  const flags = fragmented.map((_, i) => i < fragmented.length - 1);
+  t.deepEqual(fragmented.map((r) => r.fragment), flags);
   t.is(fragmented.flatMap((r) => r.events).length, 5);
   t.true(fragmented.every((r) => r.headerRevision === 2));
   const whole = responses.filter((r) => r.watchId === 1);

@@ -83,12 +83,15 @@ function openWatch(world: World): void {
   const end = prng.pick(["", "\0", "c", "f"]);
   if (watchRange(b(key), b(end)) === null) return;
   const start = prng.chance(0.3) ? 0 : prng.intBetween(1, store.revision + 3);
-  const filters: WatchFilter[] = prng.chance(0.2) ? [prng.pick(["NOPUT", "NODELETE"] as const)] : [];
+  const filters: WatchFilter[] =
+    prng.chance(0.2) ? [prng.pick(["NOPUT", "NODELETE"] as const)] : [];
   const prevKv = prng.chance(0.5);
   const target = streams[stream];
   if (target === undefined) return;
   const ids = new Set(target.watchIds);
-  target.create(watchCreateRequest({ key: b(key), rangeEnd: b(end), startRevision: start, filters, prevKv }));
+  const rangeEnd = b(end);
+  const startRevision = start;
+  target.create(watchCreateRequest({ key: b(key), rangeEnd, startRevision, filters, prevKv }));
   const id = target.watchIds.find((candidate) => !ids.has(candidate));
   if (id === undefined) return;
   const first = start === 0 ? store.revision + 1 : start;
@@ -150,7 +153,8 @@ function checkWatch(t: ExecutionContext, world: World, watch: OpenWatch, where: 
   for (const response of eventResponses) {
     t.true(response.events.length > 0, `${where}: no empty event responses`);
     for (const event of response.events) {
-      t.true(event.kv.modRevision > lastHeader, `${where}: event ${event.kv.modRevision} <= ${lastHeader}`);
+      const at = event.kv.modRevision;
+      t.true(at > lastHeader, `${where}: event ${at} <= ${lastHeader}`);
       t.true(event.kv.modRevision <= response.headerRevision, `${where}: header below events`);
     }
     const last = response.events.at(-1)?.kv.modRevision ?? 0;
@@ -206,6 +210,8 @@ for (const seed of seeds) {
     }
     t.true(world.watches.length > 10, "enough watches");
     t.true(world.pushedBack > 0, "some stream pushed back");
-    for (const watch of world.watches) checkWatch(t, world, watch, `seed ${seed} ${watch.stream}/${watch.id}`);
+    for (const watch of world.watches) {
+      checkWatch(t, world, watch, `seed ${seed} ${watch.stream}/${watch.id}`);
+    }
   });
 }
