@@ -175,6 +175,8 @@ export class LeaseManager implements LeaseLookup {
    * Leader only (a follower forwards keepalives; calling it there is an assertion): renews
    * `id` to its full TTL from `nowMs` and returns the granted TTL, or 0 for a missing lease or
    * one already expired and awaiting its revoke (a keepalive replies TTL 0, not an error).
+   * etcd replies to a keepalive of an expired lease only after its revoke applied: on 0 with
+   * `leaseExists(id)` still true, the service waits for the revoke before replying.
    */
   renew(id: LeaseId, nowMs: number): number {
     assert(this.#clock.leading, () => `lease ${id} renewed on a follower`);

@@ -13,10 +13,13 @@ import {
   leaseId,
   limits,
 } from "../../../pkg/common/index.js";
+import { crc32 } from "node:zlib";
 import {
   LeaseManager,
+  MvccStore,
   chooseLeaseId,
   leaseTtlSecondsMin,
+  putRequest,
 } from "../../../pkg/etcdserver/index.js";
 
 const S = GrpcStatus;
@@ -294,4 +297,40 @@ test("a corrupt snapshot is refused with DATA_CORRUPTED", (t) => {
     mustFail(t, LeaseManager.restore(bytes.subarray(0, length), options), "DATA_CORRUPTED",
       S.DATA_LOSS);
   }
+});
+
+test("a snapshot whose checksum is right but holds one key in two leases is refused", (t) => {
+  const manager = newManager();
+  must(t, manager.grant(id(1), 5n, 0));
+  must(t, manager.grant(id(2), 5n, 0));
+  manager.attach(b("k"), id(1));
+  manager.attach(b("j"), id(2));
+  const bytes = Buffer.from(manager.snapshot());
+  const at = bytes.lastIndexOf(Buffer.from("j"));
+  bytes[at] = "k".charCodeAt(0);
+  bytes.writeUInt32BE(crc32(bytes.subarray(0, bytes.length - 4)), bytes.length - 4);
+  mustFail(t, LeaseManager.restore(bytes, { ttlSecondsMin: 2 }), "DATA_CORRUPTED", S.DATA_LOSS,
+    "lease snapshot key in two leases");
+});
+
+test("with the MVCC store: a revoke deletes every attached key at one revision", (t) => {
+  const manager = newManager();
+  const store = new MvccStore(manager);
+  must(t, manager.grant(id(6), 10n, 0));
+  for (const key of ["b", "a", "c"]) {
+    must(t, store.put(putRequest({ key: b(key), value: b("v"), lease: id(6) })));
+    manager.attach(b(key), id(6));
+  }
+  must(t, store.put(putRequest({ key: b("c"), value: b("v") })));
+  manager.detach(b("c"));
+  const before = store.revision;
+  const keys = must(t, manager.revoke(id(6)));
+  t.deepEqual(text(keys), ["a", "b"]);
+  t.deepEqual(text(store.keysAttachedTo(id(6))), text(keys), "same index as the store's");
+  const deleted = store.deleteKeys(keys);
+  t.deepEqual(deleted.response, { revision: before + 1, deleted: 2 });
+  t.deepEqual(deleted.events.map((event) => [event.type, text([event.kv.key])[0]]),
+    [["DELETE", "a"], ["DELETE", "b"]]);
+  mustFail(t, store.put(putRequest({ key: b("d"), value: b("v"), lease: id(6) })),
+    "ETCD_LEASE_NOT_FOUND", S.NOT_FOUND, "etcdserver: requested lease not found");
 });
