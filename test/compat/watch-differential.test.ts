@@ -36,6 +36,7 @@ const etcdWaitMsMax = 10_000;
 interface WireWatchResponse {
   readonly watch_id?: string;
   readonly created?: boolean;
+  readonly canceled?: boolean;
 }
 
 interface WatchSpec {
@@ -60,6 +61,15 @@ function randomSpec(prng: Prng, store: MvccStore): WatchSpec {
     key: Buffer.from(key, "latin1"), rangeEnd: Buffer.from(end, "latin1"), startRevision, filters,
     prevKv: prng.chance(0.5),
   };
+}
+
+/** The first watches cover the special starts: below the compaction, current + 1, future. */
+function scriptedSpec(index: number, store: MvccStore): WatchSpec | null {
+  const all = { key: Buffer.from([0]), rangeEnd: Buffer.from([0]), filters: [], prevKv: true };
+  const starts = [store.compactRevision - 1, 0, store.revision + 2];
+  const startRevision = starts[index];
+  if (startRevision === undefined || startRevision < 0) return null;
+  return { ...all, startRevision };
 }
 
 function wireCreate(spec: WatchSpec): object {
@@ -176,7 +186,7 @@ async function runSeed(seed: number): Promise<string | null> {
     await apply(opsBefore);
     const specs: WatchSpec[] = [];
     for (let index = 0; index < watchesPerSeed; index += 1) {
-      const spec = randomSpec(prng, store);
+      const spec = scriptedSpec(index, store) ?? randomSpec(prng, store);
       specs.push(spec);
       await etcdWatch.create(spec);
       ours.create(watchCreateRequest({
@@ -188,6 +198,9 @@ async function runSeed(seed: number): Promise<string | null> {
     await apply(opsAfter);
     await etcdWatch.quiet();
     const expected = byWatch(etcdWatch.responses.map(maskHeader));
+    if (store.compactRevision > 1 && !etcdWatch.responses.some((r) => r.canceled === true)) {
+      return `seed ${seed}: no watch was canceled for compaction`;
+    }
     const actual = byWatch(ourResponses(ours));
     for (const id of new Set([...expected.keys(), ...actual.keys()])) {
       if (!isDeepStrictEqual(actual.get(id), expected.get(id))) {

@@ -28,7 +28,10 @@ export class WatchHub {
     this.#lastRevision = source.revision;
   }
 
-  /** A new client stream; `close()` it (or `closeStream`) when the client goes away. */
+  /**
+   * A new client stream; `closeStream` it (or `close()` it: the hub then drops it at the next
+   * publish) when the client goes away.
+   */
   openStream(): WatchStream {
     const stream = new WatchStream(this.#source);
     this.#streams.add(stream);
@@ -60,7 +63,10 @@ export class WatchHub {
       `published revision ${writeRevision} after ${this.#lastRevision}`);
     assert(events.every((event) => event.kv.modRevision === writeRevision), "mixed revisions");
     this.#lastRevision = writeRevision;
-    for (const stream of this.#streams) stream.publish(writeRevision, events);
+    for (const stream of this.#streams) {
+      if (stream.closed) this.#streams.delete(stream);
+      else stream.publish(writeRevision, events);
+    }
   }
 
   /** One catch-up pass over every stream (bounded per stream). */
