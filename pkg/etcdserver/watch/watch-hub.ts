@@ -69,6 +69,12 @@ export class WatchHub {
     }
   }
 
+  /** Whether some stream has a watcher still reading history: call `sync()` again. */
+  get catchingUp(): boolean {
+    for (const stream of this.#streams) if (stream.catchingUp) return true;
+    return false;
+  }
+
   /** One catch-up pass over every stream (bounded per stream). */
   sync(): void {
     for (const stream of this.#streams) stream.catchUp();

@@ -309,3 +309,26 @@ test("encodeWatchResponse gives the proto shape with int64 strings", (t) => {
     events: [{ type: "PUT", kv: { key: b("a"), value: b("1"), mod_revision: "2", version: "1" } }],
   });
 });
+
+test("catch-up is bounded per pass and resumed by sync(); closed streams leave the hub", (t) => {
+  const { store, hub } = setup();
+  for (let i = 0; i < 70 * limits.etcdWatchReplayRevisionsMax; i += 1) put(t, store, hub, "b", "x");
+  const stream = hub.openStream();
+  stream.create(create({ key: b("a"), startRevision: 1 }));
+  // 70 batches with no event for "a": one pass reads 64 of them.
+  t.true(stream.catchingUp);
+  t.true(hub.catchingUp);
+  hub.sync();
+  t.false(hub.catchingUp);
+  t.deepEqual(stream.take().map((r) => r.created), [true]);
+  put(t, store, hub, "a", "1");
+  t.deepEqual(stream.take().map(line), [`0@${store.revision}:PUT a=1@${store.revision}`]);
+  const other = hub.openStream();
+  t.is(hub.streamCount, 2);
+  hub.closeStream(other);
+  stream.close();
+  t.true(stream.closed);
+  put(t, store, hub, "a", "2");
+  t.is(hub.streamCount, 0);
+  t.deepEqual(stream.take(), []);
+});
