@@ -3,7 +3,7 @@
  *
  *   scripts/sim --seed N                 one seed, verbose: knobs, summary, and on failure the
  *                                        failures and the event trace with message detail
- *   scripts/sim --seeds K [--start-seed S]   K seeds from S (default 1), one line per failure
+ *   scripts/sim --seeds K [--start-seed S]   K seeds from S (default 1), one line per failure, progress on stderr every 5 s
  *                                        and a summary
  *   options: --nodes 3|5  --no-membership  --ticks T (safety phase)  --trace (print the trace
  *            even when the seed passes)  --sabotage skip-fsync|read-local|no-heal (break the driver on
@@ -117,14 +117,26 @@ function runOne(seed: number, args: Args): number {
   return 1;
 }
 
+/** Interval of the progress line a long run prints on stderr. */
+const progressIntervalMs = 5_000;
+
 function runMany(count: number, args: Args): number {
   const failed: number[] = [];
   const started = performance.now();
+  let reportedAt = started;
   for (let seed = args.startSeed; seed < args.startSeed + count; seed += 1) {
     const result = runSimulation(seed, options(args));
     if (!result.passed) {
       failed.push(seed);
       printFailure(result, args, false);
+    }
+    const now = performance.now();
+    if (now - reportedAt >= progressIntervalMs) {
+      reportedAt = now;
+      const done = seed - args.startSeed + 1;
+      const etaSeconds = ((now - started) / done) * (count - done) / 1000;
+      process.stderr.write(`scripts/sim: ${done}/${count} seeds, ${failed.length} failed, ` +
+        `about ${etaSeconds.toFixed(0)} s left\n`);
     }
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
