@@ -70,3 +70,4 @@ export {
   formatHexId,
 } from "./ids.js";
 export { pfsVersion, etcdApiVersion } from "./version.js";
+export { ByteReader, ByteWriter, MalformedPayloadError } from "./byte-codec.js";

@@ -4,8 +4,7 @@
  * frame layout and the exact torn-versus-corrupt rule.
  */
 import { crc32 } from "node:zlib";
-import { assert, limits } from "../common/index.js";
-import { MalformedPayloadError } from "./record-codec.js";
+import { assert, limits, MalformedPayloadError } from "../common/index.js";
 import {
   type WalRecord,
   decodePayload,

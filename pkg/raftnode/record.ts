@@ -28,8 +28,10 @@ import {
   logIndex,
   nodeId,
   term,
+  ByteReader,
+  ByteWriter,
+  MalformedPayloadError,
 } from "../common/index.js";
-import { ByteReader, ByteWriter, MalformedPayloadError } from "./record-codec.js";
 
 /** Record kinds. Numbers are stable: they are on disk. */
 export enum RecordType {

@@ -9,8 +9,15 @@
  */
 import { crc32 } from "node:zlib";
 import type { ConfState, Snapshot } from "../raft/index.js";
-import { type NodeId, logIndex, nodeId, term } from "../common/index.js";
-import { ByteReader, ByteWriter, MalformedPayloadError } from "./record-codec.js";
+import {
+  ByteReader,
+  ByteWriter,
+  MalformedPayloadError,
+  type NodeId,
+  logIndex,
+  nodeId,
+  term,
+} from "../common/index.js";
 
 /** "pfss". */
 const snapshotMagic = 0x7066_7373;

@@ -6,9 +6,15 @@
  */
 import * as path from "node:path";
 import type { Snapshot } from "../raft/index.js";
-import { type Logger, PfsError, assert, assertSafeInteger, limits } from "../common/index.js";
+import {
+  type Logger,
+  MalformedPayloadError,
+  PfsError,
+  assert,
+  assertSafeInteger,
+  limits,
+} from "../common/index.js";
 import type { FileIo } from "./file-io.js";
-import { MalformedPayloadError } from "./record-codec.js";
 import type { SnapshotStore } from "./snapshot-store.js";
 import { decodeSnapshotFile, encodeSnapshotFile } from "./snapshot-store-codec.js";
 

@@ -5,7 +5,17 @@
  * in bytewise order: length u32 and bytes. A CRC-32 (u32) of everything before it ends it.
  */
 import { crc32 } from "node:zlib";
-import { PfsError, type Result, assert, err, leaseId, ok } from "../../common/index.js";
+import {
+  ByteReader,
+  ByteWriter,
+  MalformedPayloadError,
+  PfsError,
+  type Result,
+  assert,
+  err,
+  leaseId,
+  ok,
+} from "../../common/index.js";
 import { limits } from "../../common/index.js";
 import { compareBytes } from "../mvcc/index.js";
 import type { LeaseRecord } from "./lease-record.js";
@@ -20,79 +30,39 @@ function u32(value: number): Buffer {
   return buffer;
 }
 
-function encodeRecord(record: LeaseRecord, chunks: Buffer[]): void {
-  const head = Buffer.alloc(20);
-  head.writeBigInt64BE(record.id, 0);
-  head.writeBigInt64BE(BigInt(record.ttlSeconds), 8);
-  head.writeUInt32BE(record.keys.size, 16);
-  chunks.push(head);
-  for (const key of [...record.keys.values()].sort(compareBytes)) {
-    chunks.push(u32(key.length), Buffer.from(key));
-  }
+function encodeRecord(record: LeaseRecord, writer: ByteWriter): void {
+  writer.int64(record.id).int64(BigInt(record.ttlSeconds)).uint32(record.keys.size);
+  for (const key of [...record.keys.values()].sort(compareBytes)) writer.bytes(key);
 }
 
 /** Encodes `records` (any order; written by ascending ID). The caller owns the result. */
 export function encodeLeaseSnapshot(records: Iterable<LeaseRecord>): Uint8Array {
   const sorted = [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const chunks: Buffer[] = [magic, u32(formatVersion), u32(sorted.length)];
-  for (const record of sorted) encodeRecord(record, chunks);
-  const body = Buffer.concat(chunks);
+  const writer = new ByteWriter(256);
+  writer.raw(magic).uint32(formatVersion).uint32(sorted.length);
+  for (const record of sorted) encodeRecord(record, writer);
+  const body = writer.finish();
   const snapshot = Buffer.concat([body, u32(crc32(body))]);
   assert(snapshot.length >= headerBytes + 4, () => `lease snapshot ${snapshot.length} B too short`);
   return snapshot;
 }
 
-/** Thrown inside the decoder only; turned into DATA_CORRUPTED at its edge. */
-class Malformed extends Error {}
-
-/** A bounds-checked reader over the snapshot body. */
-class Reader {
-  #offset: number;
-  constructor(readonly buffer: Buffer, offset: number, readonly end: number) {
-    this.#offset = offset;
-  }
-
-  get done(): boolean {
-    return this.#offset === this.end;
-  }
-
-  #take(bytes: number): number {
-    if (this.#offset + bytes > this.end) throw new Malformed(`truncated at ${this.#offset}`);
-    const at = this.#offset;
-    this.#offset += bytes;
-    return at;
-  }
-
-  u32(): number {
-    return this.buffer.readUInt32BE(this.#take(4));
-  }
-
-  i64(): bigint {
-    return this.buffer.readBigInt64BE(this.#take(8));
-  }
-
-  bytes(length: number): Uint8Array {
-    const at = this.#take(length);
-    return Uint8Array.prototype.slice.call(this.buffer, at, at + length);
-  }
-}
-
-function decodeRecord(reader: Reader, previous: bigint | undefined): LeaseRecord {
-  const id = reader.i64();
-  if (id === 0n) throw new Malformed("lease id 0");
-  if (previous !== undefined && id <= previous) throw new Malformed(`lease ${id} out of order`);
-  const ttl = reader.i64();
+function decodeRecord(reader: ByteReader, previous: bigint | undefined): LeaseRecord {
+  const id = reader.int64();
+  if (id === 0n) throw new MalformedPayloadError("lease id 0");
+  if (previous !== undefined && id <= previous) throw new MalformedPayloadError(`lease ${id} out of order`);
+  const ttl = reader.int64();
   if (ttl < 1n || ttl > BigInt(limits.etcdLeaseTtlSecondsMax)) {
-    throw new Malformed(`lease ${id} ttl ${ttl}`);
+    throw new MalformedPayloadError(`lease ${id} ttl ${ttl}`);
   }
-  const keyCount = reader.u32();
+  const keyCount = reader.uint32();
   const keys = new Map<string, Uint8Array>();
   for (let i = 0; i < keyCount; i += 1) {
-    const key = reader.bytes(reader.u32());
-    if (key.length === 0) throw new Malformed(`lease ${id} has an empty key`);
+    const key = Buffer.from(reader.bytesView()); // One copy, held as a Buffer as before.
+    if (key.length === 0) throw new MalformedPayloadError(`lease ${id} has an empty key`);
     keys.set(Buffer.from(key).toString("latin1"), key);
   }
-  if (keys.size !== keyCount) throw new Malformed(`lease ${id} has duplicate keys`);
+  if (keys.size !== keyCount) throw new MalformedPayloadError(`lease ${id} has duplicate keys`);
   return { id: leaseId(id), ttlSeconds: Number(ttl), keys };
 }
 
@@ -114,17 +84,17 @@ export function decodeLeaseSnapshot(bytes: Uint8Array): Result<LeaseRecord[], Pf
     return err(new PfsError("DATA_CORRUPTED", `lease snapshot checksum ${actual} != ${expected}`));
   }
   try {
-    const reader = new Reader(buffer, 0, end);
-    if (!Buffer.from(reader.bytes(magic.length)).equals(magic)) throw new Malformed("bad magic");
-    const version = reader.u32();
-    if (version !== formatVersion) throw new Malformed(`unknown format version ${version}`);
-    const count = reader.u32();
+    const reader = new ByteReader(buffer.subarray(0, end));
+    if (!magic.equals(reader.raw(magic.length))) throw new MalformedPayloadError("bad magic");
+    const version = reader.uint32();
+    if (version !== formatVersion) throw new MalformedPayloadError(`unknown format version ${version}`);
+    const count = reader.uint32();
     const records: LeaseRecord[] = [];
     for (let i = 0; i < count; i += 1) records.push(decodeRecord(reader, records.at(-1)?.id));
-    if (!reader.done) throw new Malformed("trailing bytes");
+    reader.end();
     return ok(records);
   } catch (error) {
-    if (!(error instanceof Malformed)) throw error;
+    if (!(error instanceof MalformedPayloadError)) throw error;
     return err(new PfsError("DATA_CORRUPTED", `lease snapshot malformed: ${error.message}`));
   }
 }

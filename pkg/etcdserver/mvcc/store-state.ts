@@ -8,7 +8,17 @@
  * and value bytes. A CRC-32 (u32) of everything before it ends the snapshot.
  */
 import { crc32 } from "node:zlib";
-import { PfsError, type Result, assert, err, ok, revision } from "../../common/index.js";
+import {
+  ByteReader,
+  ByteWriter,
+  MalformedPayloadError,
+  PfsError,
+  type Result,
+  assert,
+  err,
+  ok,
+  revision,
+} from "../../common/index.js";
 import { type HistoryEntry, KeyHistory } from "./key-history.js";
 import { KeyIndex } from "./key-index.js";
 import type { KeyValue } from "./key-value.js";
@@ -23,72 +33,22 @@ export interface StoreState {
 const magic = Buffer.from("PFSMVCC1", "latin1");
 const formatVersion = 1;
 
-/** A growable big-endian byte writer. */
-class ByteWriter {
-  #buffer = Buffer.alloc(1024);
-  #length = 0;
-
-  #reserve(bytes: number): void {
-    if (this.#length + bytes <= this.#buffer.length) return;
-    const grown = Buffer.alloc(Math.max(this.#buffer.length * 2, this.#length + bytes));
-    this.#buffer.copy(grown, 0, 0, this.#length);
-    this.#buffer = grown;
-  }
-
-  u8(value: number): void {
-    this.#reserve(1);
-    this.#length = this.#buffer.writeUInt8(value, this.#length);
-  }
-
-  u32(value: number): void {
-    this.#reserve(4);
-    this.#length = this.#buffer.writeUInt32BE(value, this.#length);
-  }
-
-  i64(value: number | bigint): void {
-    this.#reserve(8);
-    this.#length = this.#buffer.writeBigInt64BE(BigInt(value), this.#length);
-  }
-
-  bytes(value: Uint8Array): void {
-    this.#reserve(value.length);
-    this.#buffer.set(value, this.#length);
-    this.#length += value.length;
-  }
-
-  sized(value: Uint8Array): void {
-    this.u32(value.length);
-    this.bytes(value);
-  }
-
-  finish(): Buffer {
-    return this.#buffer.subarray(0, this.#length);
-  }
-}
-
 function writeEntry(writer: ByteWriter, entry: HistoryEntry): void {
-  writer.i64(entry.main);
-  writer.u32(entry.sub);
-  writer.u8(entry.kv === null ? 0 : 1);
+  writer.int64(BigInt(entry.main)).uint32(entry.sub).uint8(entry.kv === null ? 0 : 1);
   if (entry.kv === null) return;
-  writer.i64(entry.kv.createRevision);
-  writer.i64(entry.kv.version);
-  writer.i64(entry.kv.lease);
-  writer.sized(entry.kv.value);
+  writer.int64(BigInt(entry.kv.createRevision)).int64(BigInt(entry.kv.version));
+  writer.int64(entry.kv.lease).bytes(entry.kv.value);
 }
 
 /** Serializes `state`; restoring the bytes gives an equal state. */
 export function encodeStoreState(state: StoreState): Uint8Array {
-  const writer = new ByteWriter();
-  writer.bytes(magic);
-  writer.u32(formatVersion);
-  writer.i64(state.currentRevision);
-  writer.i64(state.compactRevision);
+  const writer = new ByteWriter(1024);
+  writer.raw(magic).uint32(formatVersion);
+  writer.int64(BigInt(state.currentRevision)).int64(BigInt(state.compactRevision));
   const histories = state.index.all();
-  writer.u32(histories.length);
+  writer.uint32(histories.length);
   for (const history of histories) {
-    writer.sized(history.key);
-    writer.u32(history.entries.length);
+    writer.bytes(history.key).uint32(history.entries.length);
     for (const entry of history.entries) writeEntry(writer, entry);
   }
   const body = writer.finish();
@@ -97,88 +57,48 @@ export function encodeStoreState(state: StoreState): Uint8Array {
   return Buffer.concat([body, trailer]);
 }
 
-/** A bounds-checked big-endian reader; a short read throws RangeError. */
-class ByteReader {
-  readonly #buffer: Buffer;
-  #offset = 0;
-
-  constructor(buffer: Buffer) {
-    this.#buffer = buffer;
+/** Reads an int64 that must be a safe integer of at least `min`. */
+function readSafe(reader: ByteReader, what: string, min = 0): number {
+  const value = reader.int64();
+  if (value < BigInt(min) || value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new MalformedPayloadError(`${what} ${value} out of range`);
   }
-
-  get done(): boolean {
-    return this.#offset === this.#buffer.length;
-  }
-
-  u8(): number {
-    const value = this.#buffer.readUInt8(this.#offset);
-    this.#offset += 1;
-    return value;
-  }
-
-  u32(): number {
-    const value = this.#buffer.readUInt32BE(this.#offset);
-    this.#offset += 4;
-    return value;
-  }
-
-  i64(): bigint {
-    const value = this.#buffer.readBigInt64BE(this.#offset);
-    this.#offset += 8;
-    return value;
-  }
-
-  safe(what: string, min = 0): number {
-    const value = this.i64();
-    if (value < BigInt(min) || value > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new RangeError(`${what} ${value} out of range`);
-    }
-    return Number(value);
-  }
-
-  bytes(length: number): Uint8Array {
-    if (this.#offset + length > this.#buffer.length) throw new RangeError("snapshot truncated");
-    const value = Uint8Array.from(this.#buffer.subarray(this.#offset, this.#offset + length));
-    this.#offset += length;
-    return value;
-  }
-
-  sized(): Uint8Array {
-    return this.bytes(this.u32());
-  }
+  return Number(value);
 }
 
 function readEntry(reader: ByteReader, key: Uint8Array): HistoryEntry {
-  const main = reader.safe("main revision", 1);
-  const sub = reader.u32();
-  if (reader.u8() === 0) return { main, sub, kv: null };
+  const main = readSafe(reader, "main revision", 1);
+  const sub = reader.uint32();
+  if (reader.uint8() === 0) return { main, sub, kv: null };
   const kv: KeyValue = {
     key,
-    createRevision: revision(reader.safe("create revision", 1)),
+    createRevision: revision(readSafe(reader, "create revision", 1)),
     modRevision: revision(main),
-    version: reader.safe("version", 1),
-    lease: reader.i64() as KeyValue["lease"],
-    value: reader.sized(),
+    version: readSafe(reader, "version", 1),
+    lease: reader.int64() as KeyValue["lease"],
+    value: reader.bytes(),
   };
   return { main, sub, kv };
 }
 
 function decodeBody(reader: ByteReader): StoreState {
-  const header = reader.bytes(magic.length);
-  if (!magic.equals(header)) throw new RangeError("not an MVCC snapshot (bad magic)");
-  const version = reader.u32();
-  if (version !== formatVersion) throw new RangeError(`unknown snapshot format ${version}`);
-  const currentRevision = reader.safe("current revision", 1);
-  const compactRevision = reader.safe("compaction revision", -1);
+  const header = reader.raw(magic.length);
+  if (!magic.equals(header)) throw new MalformedPayloadError("not an MVCC snapshot (bad magic)");
+  const version = reader.uint32();
+  if (version !== formatVersion) {
+    throw new MalformedPayloadError(`unknown snapshot format ${version}`);
+  }
+  const currentRevision = readSafe(reader, "current revision", 1);
+  const compactRevision = readSafe(reader, "compaction revision", -1);
   const index = new KeyIndex();
-  const keyCount = reader.u32();
+  const keyCount = reader.uint32();
   for (let k = 0; k < keyCount; k += 1) {
-    const history = new KeyHistory(reader.sized());
-    const entryCount = reader.u32();
+    const history = new KeyHistory(reader.bytes());
+    const entryCount = reader.uint32();
     for (let e = 0; e < entryCount; e += 1) history.append(readEntry(reader, history.key));
     index.appendSorted(history);
   }
-  if (!reader.done) throw new RangeError("trailing bytes after the snapshot");
+  reader.end();
   return { index, currentRevision, compactRevision };
 }
 

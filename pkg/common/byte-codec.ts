@@ -1,10 +1,11 @@
 /**
- * Big-endian fixed-width binary encoding for WAL records and snapshot files. Every field is
- * written explicitly (no JSON, no host byte order), so a file written on one machine reads the
- * same on any other. Integers that are numbers in memory (terms, indexes) are stored as uint64
- * and asserted to be safe integers when read back.
+ * Big-endian fixed-width binary encoding, shared by every on-disk format (WAL records, Raft
+ * snapshot files, the MVCC and lease snapshots). Every field is written explicitly (no JSON,
+ * no host byte order), so a file written on one machine reads the same on any other. Integers
+ * that are numbers in memory (terms, indexes) are stored as uint64 and asserted to be safe
+ * integers when read back. Pure (DataView only).
  */
-import { assert } from "../common/index.js";
+import { assert } from "./assert.js";
 
 /** A payload ended early or held an impossible value; the caller names the file and offset. */
 export class MalformedPayloadError extends Error {
@@ -63,9 +64,22 @@ export class ByteWriter {
     return this;
   }
 
+  /** A signed int64 (etcd lease IDs and revisions, -1 sentinels). */
+  int64(value: bigint): this {
+    assert(value >= -(1n << 63n) && value < 1n << 63n, () => `int64 ${value}`);
+    const at = this.#reserve(8);
+    this.#view.setBigInt64(at, value);
+    return this;
+  }
+
   /** A uint32 length followed by the bytes. */
   bytes(value: Uint8Array): this {
     this.uint32(value.length);
+    return this.raw(value);
+  }
+
+  /** The bytes alone, with no length (magic numbers, fixed-size fields). */
+  raw(value: Uint8Array): this {
     const at = this.#reserve(value.length);
     this.#buffer.set(value, at);
     return this;
@@ -119,12 +133,25 @@ export class ByteReader {
     return this.#view.getBigUint64(this.#take(8));
   }
 
+  int64(): bigint {
+    return this.#view.getBigInt64(this.#take(8));
+  }
+
+  /** `length` bytes with no length prefix, copied. */
+  raw(length: number): Uint8Array {
+    const at = this.#take(length);
+    return new Uint8Array(this.#bytes.subarray(at, at + length));
+  }
+
+  /** True once every byte was consumed. */
+  get done(): boolean {
+    return this.#offset === this.#bytes.length;
+  }
+
   /** A uint32 length and that many bytes (a copy, so the payload buffer can be dropped). */
   bytes(): Uint8Array {
-    const length = this.uint32();
-    const at = this.#take(length);
     // A plain Uint8Array copy even when the payload is a Buffer (whose slice is a view).
-    return new Uint8Array(this.#bytes.subarray(at, at + length));
+    return this.raw(this.uint32());
   }
 
   /**
