@@ -21,3 +21,7 @@ export {
 export { WireFieldError, int64Wire } from "./wire-fields.js";
 export * from "./watch/index.js";
 export * from "./lease/index.js";
+export type {
+  CallContext, Member, MemberStatus, AlarmAction, AlarmType, AlarmMember, PermissionType,
+  Permission, AuthBackend, EtcdBackend,
+} from "./backend.js";
