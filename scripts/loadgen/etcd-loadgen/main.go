@@ -53,7 +53,8 @@ const (
 	progressEvery        = 2 * time.Second
 	watchDrainMax        = 10 * time.Second // how long watchers may lag behind the last put
 	watchCreateTimeout   = 30 * time.Second
-	errorSamplesMax      = 5
+	errorSamplesMax      = 5   // distinct error messages kept
+	preloadTxnOps        = 100 // puts per preload txn (etcd allows 128 ops per txn)
 	keyPrefix            = "bench/"
 	maxCallMessageBytes  = 4 << 20
 	opsLimitNone         = 0
