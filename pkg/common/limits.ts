@@ -190,3 +190,24 @@ assert(
   pfsDeadTimeSecondsDefault > 3 * pfsMasterLeaseTtlSecondsDefault,
   "dead time must be well above the master lease",
 );
+
+// ---- the replicated etcd member (pkg/etcdserver/server) ----
+/** How often the leader looks for expired leases (etcd's lessor checks every 500 ms). */
+export const etcdLeaseExpiryCheckMs: number = 500;
+/** Nesting of txns inside a replicated request; a hostile payload deeper is refused. */
+export const etcdTxnNestingDepthMax: number = 4_096;
+/**
+ * Proposals in flight before callers wait in the push-back queue (STYLE rule 14); well below
+ * etcdPendingProposalsMax so a burst waits instead of being refused.
+ */
+export const etcdProposalsInFlightSoftMax: number = 1_024;
+/** A keepalive of an expired lease waits this long for its revoke before answering 0. */
+export const etcdLeaseRevokeWaitMs: number = 5_000;
+/** How long a member waits at start for its peers' address records to arrive (a joiner). */
+export const etcdMemberJoinWaitMs: number = 60_000;
+/** Bytes counted per stored version besides its key and value (the quota's estimate). */
+export const etcdVersionOverheadBytes: number = 64;
+/** Items in a replicated member or alarm list decoded from a payload (hostile bytes guard). */
+export const etcdReplicatedListItemsMax: number = 65_536;
+assert(etcdProposalsInFlightSoftMax < etcdPendingProposalsMax, "push-back above refusal");
+assert(etcdLeaseExpiryCheckMs < etcdLeaseRevokeRetryMs, "expiry check slower than its retry");

@@ -25,3 +25,4 @@ export type {
   CallContext, Member, MemberStatus, AlarmAction, AlarmType, AlarmMember, PermissionType,
   Permission, AuthBackend, EtcdBackend,
 } from "./backend.js";
+export * from "./server/index.js";

@@ -1,0 +1,597 @@
+/**
+ * `MemberCore`: the running member behind `startEtcdMember` (etcd-member.ts), and the
+ * `EtcdBackend` the gRPC services call. See etcd-member.ts for the read, write, lease and
+ * watch rules. Besides the backend it offers `close()` (graceful: rejects what is pending
+ * with ETCD_STOPPED, stops Raft, the transport and the WAL; well under 10 s), `peerPort`
+ * (the bound peer port) and `raftStatus()`.
+ */
+import {
+  EtcdError, PfsError, assert, formatHexId, limits, type Clock, type LeaseId,
+  type Logger, type NodeId, type PfsdConfig, type Prng, type Timer,
+} from "../../common/index.js";
+import type { Role } from "../../raft/index.js";
+import type { GrpcTransport, RaftNode, RaftNodeStatus } from "../../raftnode/index.js";
+import type {
+  AlarmAction, AlarmMember, AlarmType, CallContext, EtcdBackend, Member, MemberStatus,
+  Permission,
+} from "../backend.js";
+import { chooseLeaseId, grantedTtlSeconds, type LeaseTimeToLive } from "../lease/index.js";
+import {
+  checkDeleteRangeRequest, checkPutRequest, checkRangeRequest, checkTxnRequest,
+  type CompactionRequest, type CompactionResponse, type DeleteRangeRequest,
+  type DeleteRangeResponse, type PutRequest, type PutResponse, type RangeRequest,
+  type RangeResponse, type RequestOp, type TxnRequest, type TxnResponse,
+} from "../mvcc/index.js";
+import type { WatchCreateRequest, WatchHub, WatchStream } from "../watch/index.js";
+import type { LeaseForwarder } from "./lease-forwarder.js";
+import type { MemberIdentity } from "./member-bootstrap.js";
+import { peerAddress } from "./member-id.js";
+import { ProposalGate } from "./proposal-gate.js";
+import { encodeEtcdRequest, type EtcdRequest } from "./request-codec.js";
+import type { ApplyResult, ApplyValue, EtcdStateMachine } from "./state-machine.js";
+
+/** The version Status reports: a 3.4 server, as clients expect. */
+const serverVersion = "3.4.23";
+
+export interface MemberCoreOptions {
+  readonly config: PfsdConfig;
+  readonly identity: MemberIdentity;
+  readonly machine: EtcdStateMachine;
+  readonly transport: GrpcTransport;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly electionTicks: number;
+  readonly forwarder: LeaseForwarder;
+  readonly prng: Prng;
+  readonly onFatal?: (error: unknown) => void;
+}
+
+/** What pfsd gets from `startEtcdMember`: the backend plus its lifecycle. */
+export interface EtcdMember extends EtcdBackend {
+  /** The bound peer port (useful when --listen-peer-urls names port 0). */
+  readonly peerPort: number;
+  /** The Raft driver's view (leader, term, indexes); cheap. */
+  raftStatus(): RaftNodeStatus;
+  /** Graceful stop; pending requests fail with ETCD_STOPPED. Idempotent. */
+  close(): Promise<void>;
+}
+
+export class MemberCore implements EtcdMember {
+  readonly clusterId: bigint;
+  readonly memberId: NodeId;
+  readonly #options: MemberCoreOptions;
+  readonly #machine: EtcdStateMachine;
+  readonly #gate = new ProposalGate();
+  readonly #streams = new Map<WatchStream, () => void>();
+  readonly #leaderLost = new Set<() => void>();
+  readonly #revokeWaiters = new Map<bigint, Set<() => void>>();
+  #raft: RaftNode<ApplyResult> | undefined;
+  #hub: WatchHub | undefined;
+  #housekeeping: Timer | undefined;
+  #wakeScheduled = false;
+  #leadership: { leader: NodeId; role: Role } | undefined;
+  #published = false;
+  #closing = false;
+
+  constructor(options: MemberCoreOptions) {
+    this.#options = options;
+    this.#machine = options.machine;
+    this.clusterId = options.identity.clusterId;
+    this.memberId = options.identity.memberId;
+    assert(this.memberId !== 0n, "a running member has an id");
+  }
+
+  /** Wires the hooks, starts Raft and the timers, and publishes this member's attributes. */
+  async start(raft: RaftNode<ApplyResult>, hub: WatchHub): Promise<void> {
+    this.#raft = raft;
+    this.#hub = hub;
+    this.#machine.setHooks({
+      onEvents: (events) => {
+        hub.publish(events);
+        this.#scheduleWake();
+      },
+      onLeaseRevoked: (id) => { this.#revoked(id); },
+      onMembersChanged: () => { this.#membersChanged(); },
+      onRestored: () => { this.#restored(); },
+    });
+    await raft.start();
+    this.#membersChanged();
+    this.#scheduleHousekeeping();
+    void this.#publishAttributes();
+  }
+
+  get peerPort(): number { return this.#options.transport.port; }
+
+  raftStatus(): RaftNodeStatus { return this.#node().status(); }
+
+  /** The member's Raft loop died: stop serving and tell the owner. */
+  fatal(error: unknown): void {
+    this.#options.logger.error("etcd member stopped by a fatal error", { error });
+    this.#options.onFatal?.(error);
+  }
+
+  /** Called by the driver between persist and send: only records and schedules. */
+  leadershipChanged(leader: NodeId, role: Role): void {
+    this.#leadership = { leader, role };
+    queueMicrotask(() => { this.#applyLeadership(); });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#housekeeping?.cancel();
+    this.#gate.close();
+    for (const stream of [...this.#streams.keys()]) this.watchClose(stream);
+    for (const waiters of this.#revokeWaiters.values()) for (const wake of waiters) wake();
+    this.#revokeWaiters.clear();
+    this.#options.forwarder.close();
+    await this.#raft?.close();
+  }
+
+  // ---- header facts ----------------------------------------------------------------------
+
+  raftTerm(): number { return this.#raft?.status().term ?? 0; }
+  revision(): number { return this.#machine.store.revision; }
+  hasLeader(): boolean { return (this.#raft?.status().leader ?? 0n) !== 0n; }
+
+  isLearner(): boolean {
+    return this.#machine.member(this.memberId)?.isLearner ??
+      this.#node().membership().learners.includes(this.memberId);
+  }
+
+  // ---- KV ----------------------------------------------------------------------------------
+
+  async range(_context: CallContext, request: RangeRequest): Promise<RangeResponse> {
+    unwrap(checkRangeRequest(request));
+    if (!request.serializable) {
+      this.#refuseLearner();
+      await this.#readBarrier();
+    }
+    return unwrap(this.#machine.store.range(request));
+  }
+
+  async put(_context: CallContext, request: PutRequest): Promise<PutResponse> {
+    unwrap(checkPutRequest(request));
+    this.#checkWritable();
+    const value = await this.#propose({ type: "put", request });
+    assert(value.type === "put", () => `put answered with ${value.type}`);
+    return value.response;
+  }
+
+  async deleteRange(_context: CallContext,
+    request: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    unwrap(checkDeleteRangeRequest(request));
+    this.#refuseLearner();
+    const value = await this.#propose({ type: "deleteRange", request });
+    assert(value.type === "deleteRange", () => `delete answered with ${value.type}`);
+    return value.response;
+  }
+
+  async txn(_context: CallContext, request: TxnRequest): Promise<TxnResponse> {
+    unwrap(checkTxnRequest(request));
+    this.#refuseLearner();
+    if (txnIsReadOnly(request)) {
+      await this.#readBarrier();
+      const local = unwrap(this.#machine.store.txn(request));
+      assert(local.events.length === 0, "a read-only txn wrote");
+      return local.response;
+    }
+    this.#checkWritable();
+    const value = await this.#propose({ type: "txn", request });
+    assert(value.type === "txn", () => `txn answered with ${value.type}`);
+    return value.response;
+  }
+
+  async compact(_context: CallContext, request: CompactionRequest): Promise<CompactionResponse> {
+    this.#refuseLearner();
+    const value = await this.#propose({ type: "compact", request });
+    assert(value.type === "compact", () => `compact answered with ${value.type}`);
+    return value.response;
+  }
+
+  // ---- leases ------------------------------------------------------------------------------
+
+  async leaseGrant(_context: CallContext, id: LeaseId, ttlSeconds: bigint):
+    Promise<{ readonly id: LeaseId; readonly ttlSeconds: number }> {
+    this.#refuseLearner();
+    const leases = this.#machine.leases;
+    unwrap(grantedTtlSeconds(ttlSeconds, 1));
+    const chosen = id !== 0n ? id
+      : chooseLeaseId(this.#options.prng, (candidate) => leases.leaseExists(candidate));
+    const value = await this.#propose({ type: "leaseGrant", id: chosen, ttlSeconds });
+    assert(value.type === "leaseGrant", () => `grant answered with ${value.type}`);
+    return value.grant;
+  }
+
+  async leaseRevoke(_context: CallContext, id: LeaseId): Promise<void> {
+    this.#refuseLearner();
+    const value = await this.#propose({ type: "leaseRevoke", id });
+    assert(value.type === "leaseRevoke", () => `revoke answered with ${value.type}`);
+  }
+
+  async leaseKeepAlive(id: LeaseId): Promise<number> {
+    this.#refuseLearner();
+    for (let attempt = 0; ; attempt += 1) {
+      const leases = this.#machine.leases;
+      if (leases.leading) {
+        const ttl = leases.renew(id, this.#leaseNowMs());
+        if (ttl === 0 && leases.leaseExists(id)) await this.#waitRevoke(id);
+        return ttl;
+      }
+      const leader = this.#node().status().leader;
+      if (leader === 0n) throw new EtcdError("ETCD_NO_LEADER");
+      if (leader !== this.memberId) {
+        return this.#options.forwarder.keepAlive(this.#leaderClientUrl(leader), id);
+      }
+      // Leader in Raft, promotion of the leases still queued: wait a tick.
+      if (attempt * this.#options.config.heartbeatInterval > limits.raftRequestTimeoutMs) {
+        throw new EtcdError("ETCD_TIMEOUT");
+      }
+      await this.#options.clock.sleep(this.#options.config.heartbeatInterval);
+    }
+  }
+
+  async leaseTimeToLive(id: LeaseId, keys: boolean): Promise<LeaseTimeToLive> {
+    const leases = this.#machine.leases;
+    const leader = this.#raft?.status().leader ?? 0n;
+    if (leases.leading || leader === 0n || leader === this.memberId ||
+      !leases.leaseExists(id)) {
+      return leases.timeToLive(id, keys, this.#leaseNowMs());
+    }
+    return this.#options.forwarder.timeToLive(this.#leaderClientUrl(leader), id, keys);
+  }
+
+  leaseLeases(): Promise<readonly LeaseId[]> {
+    return Promise.resolve(this.#machine.leases.leases());
+  }
+
+  // ---- watch -------------------------------------------------------------------------------
+
+  watchOpen(onReady: () => void): WatchStream {
+    this.#refuseLearner();
+    const stream = this.#watchHub().openStream();
+    this.#streams.set(stream, onReady);
+    return stream;
+  }
+
+  watchCreate(_context: CallContext, stream: WatchStream,
+    request: WatchCreateRequest): string | undefined {
+    stream.create(request);
+    this.#scheduleWake();
+    return undefined;
+  }
+
+  watchClose(stream: WatchStream): void {
+    this.#streams.delete(stream);
+    this.#hub?.closeStream(stream);
+  }
+
+  onLeaderLost(listener: () => void): () => void {
+    this.#leaderLost.add(listener);
+    return () => { this.#leaderLost.delete(listener); };
+  }
+
+  // ---- cluster -----------------------------------------------------------------------------
+
+  memberList(): Promise<readonly Member[]> {
+    return Promise.resolve(this.#machine.members());
+  }
+
+  memberAdd(): Promise<Member> {
+    return Promise.reject(notYet("MemberAdd"));
+  }
+
+  memberRemove(): Promise<void> { return Promise.reject(notYet("MemberRemove")); }
+
+  memberUpdate(): Promise<void> {
+    return Promise.reject(notYet("MemberUpdate"));
+  }
+
+  memberPromote(): Promise<void> { return Promise.reject(notYet("MemberPromote")); }
+
+  // ---- maintenance -------------------------------------------------------------------------
+
+  status(): Promise<MemberStatus> {
+    const raft = this.#node().status();
+    const errors: string[] = [];
+    if (raft.leader === 0n) errors.push(new EtcdError("ETCD_NO_LEADER").message);
+    for (const alarm of this.#machine.alarms()) {
+      errors.push(`memberID:${alarm.memberId} alarm:${alarm.alarm} `);
+    }
+    const size = this.#machine.sizeBytes;
+    return Promise.resolve({
+      version: serverVersion, dbSize: size, dbSizeInUse: size, leader: raft.leader,
+      raftIndex: raft.commit, raftTerm: raft.term, raftAppliedIndex: raft.applied,
+      isLearner: this.isLearner(), errors, revision: this.#machine.store.revision,
+    });
+  }
+
+  hashKv(revision: number): Promise<{
+    readonly hash: number; readonly compactRevision: number; readonly revision: number;
+  }> {
+    this.#refuseLearner();
+    return Promise.resolve(unwrap(this.#machine.store.hashKv(revision)));
+  }
+
+  hash(): Promise<number> {
+    this.#refuseLearner();
+    return Promise.resolve(unwrap(this.#machine.store.hashKv(0)).hash);
+  }
+
+  snapshot(): Promise<Uint8Array> {
+    this.#refuseLearner();
+    return Promise.resolve(this.#machine.snapshot());
+  }
+
+  async alarm(action: AlarmAction, memberId: NodeId, alarm: AlarmType):
+    Promise<readonly AlarmMember[]> {
+    this.#refuseLearner();
+    if (action === "GET") return [...this.#machine.alarms()];
+    const value = await this.#propose({ type: "alarm", action, memberId, alarm });
+    assert(value.type === "alarms", () => `alarm answered with ${value.type}`);
+    // etcd answers with the alarms the request changed.
+    return action === "ACTIVATE" && alarm !== "NONE" ? [{ memberId, alarm }]
+      : this.#machine.alarms().length === value.alarms.length ? [{ memberId, alarm }] : [];
+  }
+
+  defragment(): Promise<void> {
+    this.#refuseLearner();
+    return Promise.resolve();
+  }
+
+  async moveLeader(target: NodeId): Promise<void> {
+    this.#refuseLearner();
+    const raft = this.#node();
+    const status = raft.status();
+    if (status.leader !== this.memberId) throw new EtcdError("ETCD_NOT_LEADER");
+    if (!raft.membership().voters.includes(target)) {
+      throw new EtcdError("ETCD_BAD_LEADER_TRANSFEREE");
+    }
+    await raft.transferLeadership(target);
+  }
+
+  // ---- auth (not wired yet) ----------------------------------------------------------------
+
+  authEnable(): Promise<void> { return Promise.reject(notYet("AuthEnable")); }
+  authDisable(): Promise<void> { return Promise.resolve(); }
+  authenticate(): Promise<string> {
+    return Promise.reject(new EtcdError("ETCD_AUTH_NOT_ENABLED"));
+  }
+  userAdd(): Promise<void> { return Promise.reject(notYet("UserAdd")); }
+  userGet(): Promise<readonly string[]> { return Promise.reject(notYet("UserGet")); }
+  userList(): Promise<readonly string[]> { return Promise.resolve([]); }
+  userDelete(): Promise<void> { return Promise.reject(notYet("UserDelete")); }
+  userChangePassword(): Promise<void> { return Promise.reject(notYet("UserChangePassword")); }
+  userGrantRole(): Promise<void> { return Promise.reject(notYet("UserGrantRole")); }
+  userRevokeRole(): Promise<void> { return Promise.reject(notYet("UserRevokeRole")); }
+  roleAdd(): Promise<void> { return Promise.reject(notYet("RoleAdd")); }
+  roleGet(): Promise<readonly Permission[]> { return Promise.reject(notYet("RoleGet")); }
+  roleList(): Promise<readonly string[]> { return Promise.resolve([]); }
+  roleDelete(): Promise<void> { return Promise.reject(notYet("RoleDelete")); }
+  roleGrantPermission(): Promise<void> { return Promise.reject(notYet("RoleGrantPermission")); }
+  roleRevokePermission(): Promise<void> {
+    return Promise.reject(notYet("RoleRevokePermission"));
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+  /** Lease times are whole milliseconds (the lease manager asserts safe integers). */
+  #leaseNowMs(): number {
+    return Math.floor(this.#options.clock.nowMs());
+  }
+
+
+  #node(): RaftNode<ApplyResult> {
+    if (this.#raft === undefined || this.#closing) throw new EtcdError("ETCD_STOPPED");
+    return this.#raft;
+  }
+
+  #watchHub(): WatchHub {
+    const hub = this.#hub;
+    if (hub === undefined || this.#closing) throw new EtcdError("ETCD_STOPPED");
+    return hub;
+  }
+
+  #refuseLearner(): void {
+    if (this.isLearner()) throw new EtcdError("ETCD_LEARNER_NOT_SUPPORTED");
+  }
+
+  /** Writes that add data are refused while the NOSPACE alarm is active. */
+  #checkWritable(): void {
+    this.#refuseLearner();
+    if (this.#machine.hasAlarm("NOSPACE")) throw new EtcdError("ETCD_NO_SPACE");
+  }
+
+  /** Proposes through the push-back gate; resolves with the value or throws its error. */
+  async #propose(request: EtcdRequest): Promise<ApplyValue> {
+    const payload = encodeEtcdRequest(request);
+    if (payload.length > this.#options.config.maxRequestBytes) {
+      throw new EtcdError("ETCD_REQUEST_TOO_LARGE");
+    }
+    const result = await this.#gate.run(() => this.#withLeader((raft) => raft.propose(payload)));
+    if (!result.ok) throw result.error;
+    this.#afterWrite(request);
+    return result.value;
+  }
+
+  /** Raises NOSPACE through Raft when the store outgrew --quota-backend-bytes. */
+  #afterWrite(request: EtcdRequest): void {
+    const quota = this.#options.config.quotaBackendBytes;
+    if (quota === 0 || this.#machine.sizeBytes <= quota || this.#machine.hasAlarm("NOSPACE")) {
+      return;
+    }
+    if (request.type === "alarm") return;
+    this.#options.logger.warn("store above its quota: raising NOSPACE", {
+      sizeBytes: this.#machine.sizeBytes, quotaBytes: quota,
+    });
+    void this.#propose({ type: "alarm", action: "ACTIVATE", memberId: this.memberId,
+      alarm: "NOSPACE" }).catch((error: unknown) => {
+      this.#options.logger.warn("raising NOSPACE failed", { error: String(error) });
+    });
+  }
+
+  /** A ReadIndex barrier, retried while no leader is known (reads are safe to repeat). */
+  #readBarrier(): Promise<void> {
+    return this.#withLeader((raft) => raft.readIndex(), true);
+  }
+
+  /**
+   * Runs `attempt` once a leader is known, and again when it fails with ETCD_NO_LEADER (the
+   * request never reached a log) or, for reads, ETCD_LEADER_CHANGED, until the member's
+   * leader wait (3 election timeouts) is over; then the last error stands.
+   */
+  async #withLeader<T>(attempt: (raft: RaftNode<ApplyResult>) => Promise<T>,
+    read = false): Promise<T> {
+    const clock = this.#options.clock;
+    const deadline = clock.nowMs() + 3 * this.#options.config.electionTimeout;
+    for (;;) {
+      const raft = this.#node();
+      if (raft.status().leader !== 0n || clock.nowMs() >= deadline) {
+        try {
+          return await attempt(raft);
+        } catch (error) {
+          const retry = error instanceof EtcdError && (error.code === "ETCD_NO_LEADER" ||
+            (read && error.code === "ETCD_LEADER_CHANGED"));
+          if (!retry || clock.nowMs() >= deadline) throw error;
+        }
+      }
+      await clock.sleep(this.#options.config.heartbeatInterval);
+    }
+  }
+
+  #leaderClientUrl(leader: NodeId): string {
+    const url = this.#machine.member(leader)?.clientUrls[0];
+    if (url === undefined) throw new EtcdError("ETCD_NO_LEADER");
+    return url;
+  }
+
+  #waitRevoke(id: LeaseId): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiters = this.#revokeWaiters.get(id) ?? new Set<() => void>();
+      const timer = this.#options.clock.setTimer(limits.etcdLeaseRevokeWaitMs, () => {
+        waiters.delete(wake);
+        resolve();
+      });
+      const wake = (): void => {
+        timer.cancel();
+        resolve();
+      };
+      waiters.add(wake);
+      this.#revokeWaiters.set(id, waiters);
+    });
+  }
+
+  #revoked(id: LeaseId): void {
+    const waiters = this.#revokeWaiters.get(id);
+    if (waiters === undefined) return;
+    this.#revokeWaiters.delete(id);
+    for (const wake of waiters) wake();
+  }
+
+  /** Wakes every stream with responses waiting, once per event-loop turn. */
+  #scheduleWake(): void {
+    if (this.#wakeScheduled) return;
+    this.#wakeScheduled = true;
+    setImmediate(() => {
+      this.#wakeScheduled = false;
+      const hub = this.#hub;
+      if (hub === undefined || this.#closing) return;
+      if (hub.catchingUp) hub.sync();
+      for (const [stream, onReady] of this.#streams) if (stream.pending > 0) onReady();
+      if (hub.catchingUp) this.#scheduleWake();
+    });
+  }
+
+  #applyLeadership(): void {
+    const change = this.#leadership;
+    if (change === undefined || this.#closing) return;
+    this.#leadership = undefined;
+    const leases = this.#machine.leases;
+    if (change.role === "leader" && !leases.leading) {
+      leases.promote(this.#leaseNowMs(), this.#options.config.electionTimeout);
+      this.#options.logger.info("leases promoted", { leases: leases.size });
+    } else if (change.role !== "leader" && leases.leading) {
+      leases.demote();
+    }
+    if (change.leader === 0n) for (const listener of [...this.#leaderLost]) listener();
+  }
+
+  #restored(): void {
+    const role = this.#raft?.status().role;
+    if (role === "leader") {
+      this.#machine.leases.promote(this.#leaseNowMs(),
+        this.#options.config.electionTimeout);
+    }
+  }
+
+  /** Points the transport at every member's first peer URL (restarts restore addresses). */
+  #membersChanged(): void {
+    if (this.#closing) return;
+    for (const member of this.#machine.members()) {
+      const url = member.peerUrls[0];
+      if (member.id === this.memberId || url === undefined) continue;
+      this.#options.transport.setPeer(member.id, peerAddress(url));
+    }
+  }
+
+  #scheduleHousekeeping(): void {
+    this.#housekeeping = this.#options.clock.setTimer(limits.etcdLeaseExpiryCheckMs, () => {
+      if (this.#closing) return;
+      this.#expireLeases();
+      this.#hub?.tick(this.#leaseNowMs());
+      this.#scheduleHousekeeping();
+    });
+  }
+
+  /** Leader only: proposes a revoke for each expired lease (the manager retries later). */
+  #expireLeases(): void {
+    const leases = this.#machine.leases;
+    if (!leases.leading) return;
+    const expired = leases.expired(this.#leaseNowMs(), limits.etcdLeaseRevokeBatchMax);
+    for (const id of expired) {
+      void this.#propose({ type: "leaseRevoke", id }).catch((error: unknown) => {
+        this.#options.logger.debug("lease expiry revoke failed", {
+          lease: formatHexId(BigInt.asUintN(64, id)), error: String(error),
+        });
+      });
+    }
+  }
+
+  /** etcd's publish: this member's name and client URLs, through Raft, retried until done. */
+  async #publishAttributes(): Promise<void> {
+    const { name, advertiseClientUrls } = this.#options.config;
+    while (!this.#published && !this.#closing) {
+      try {
+        await this.#propose({
+          type: "memberAttributes", id: this.memberId, name, clientUrls: advertiseClientUrls,
+        });
+        this.#published = true;
+      } catch (error) {
+        this.#options.logger.debug("publishing member attributes failed; retrying", {
+          error: String(error),
+        });
+        await this.#options.clock.sleep(limits.etcdLeaseExpiryCheckMs);
+      }
+    }
+  }
+}
+
+function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: Error }): T {
+  if (!result.ok) throw result.error;
+  return result.value;
+}
+
+function notYet(method: string): PfsError {
+  return new PfsError("UNAVAILABLE", `${method} is not implemented by this member yet`);
+}
+
+/** True when no op, at any depth, writes. */
+function txnIsReadOnly(request: TxnRequest): boolean {
+  const pending: RequestOp[] = [...request.success, ...request.failure];
+  for (let op = pending.pop(); op !== undefined; op = pending.pop()) {
+    if (op.type === "put" || op.type === "deleteRange") return false;
+    if (op.type === "txn") pending.push(...op.request.success, ...op.request.failure);
+  }
+  return true;
+}
+
+
