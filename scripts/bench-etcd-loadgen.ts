@@ -16,6 +16,8 @@ const sourceFolder = "scripts/loadgen/etcd-loadgen";
 const packageName = "etcd-loadgen";
 /** Hex digits of the source hash that name a build folder. */
 const hashDigits = 16;
+/** How long the generator may take to report after SIGTERM. */
+const loadgenStopMsMax = 15_000;
 /** How long a first build may take on a loaded 2-core machine. */
 const buildMsMax = 600_000;
 
@@ -161,11 +163,20 @@ export interface LoadgenRun {
   stop(): void;
 }
 
-/** Starts the generator with `args` (its own flags); rejects with its stderr if it fails. */
-export function startLoadgen(binary: string, args: readonly string[], label: string):
-  LoadgenRun {
+/**
+ * Starts the generator with `args` (its own flags); rejects with its stderr if it fails.
+ * Past `deadlineMs` it gets SIGTERM (it then reports what it measured), and SIGKILL
+ * loadgenStopMsMax later.
+ */
+export function startLoadgen(binary: string, args: readonly string[], label: string,
+  deadlineMs?: number): LoadgenRun {
   const { child, done } = spawnTracked(binary, args, label);
+  const timers = deadlineMs === undefined ? [] : [
+    setTimeout(() => child.kill("SIGTERM"), deadlineMs),
+    setTimeout(() => child.kill("SIGKILL"), deadlineMs + loadgenStopMsMax),
+  ];
   const result = done.then((exit) => {
+    for (const timer of timers) clearTimeout(timer);
     const line = exit.stdout.trim().split("\n").pop() ?? "";
     if (exit.code !== 0 || line === "") {
       throw new Error(`etcd-loadgen ${args.join(" ")} exited ${exit.code}: ${exit.stderr}`);

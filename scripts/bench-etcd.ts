@@ -11,7 +11,8 @@
 // JSON summary line go to stdout.
 //
 //   scripts/bench etcd [--seconds N] [--only etcd|pfsd] [--workloads a,b] [--kills K]
-//                      [--shm] [--skip-check-perf]
+//                      [--shm] [--skip-check-perf] [--members 3|1]
+// Data directories are under .bench/data (the real disk) unless --shm puts them in /dev/shm.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -31,7 +32,7 @@ import {
 
 const workloadsAll = ["put", "get-linearizable", "get-serializable", "txn", "watch"];
 const kindsAll: readonly MemberKind[] = ["etcd", "pfsd"];
-const clusterSize = 3;
+const membersDefault = 3;
 const clients = 256;
 const connections = 16;
 const valueBytes = 256;
@@ -44,6 +45,8 @@ const killsDefault = 5;
 /** check perf --load=s runs 60 s; allow for its cleanup on a loaded machine. */
 const checkPerfMsMax = 300_000;
 const etcdctlBinary = "/usr/bin/etcdctl";
+/** How long a run may outlast its warm-up and measured time (preload, drain, slow answers). */
+const loadgenOverrunMsMax = 180_000;
 /** How long the null server may take to listen. */
 const nullServerStartMsMax = 10_000;
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -55,6 +58,8 @@ interface Options {
   readonly kills: number;
   readonly shm: boolean;
   readonly skipCheckPerf: boolean;
+  /** Members per cluster: 3 by default; 1 for a first look before pfsd clusters (no kills). */
+  readonly members: number;
 }
 
 interface WorkloadOutcome {
@@ -88,12 +93,15 @@ function parseOptions(): Options {
       kills: { type: "string", default: `${killsDefault}` },
       shm: { type: "boolean", default: false },
       "skip-check-perf": { type: "boolean", default: false },
+      members: { type: "string", default: `${membersDefault}` },
     },
   });
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds ${values.seconds} is not a positive number`);
   const kills = Number(values.kills);
   if (!Number.isInteger(kills) || kills < 0) throw new Error(`--kills ${values.kills} is bad`);
+  const members = Number(values.members);
+  if (members !== 1 && members !== 3) throw new Error(`--members ${values.members}: 1 or 3`);
   const only = values.only;
   const kinds = kindsAll.filter((kind) => only === undefined || kind === only);
   if (kinds.length === 0) throw new Error(`--only ${only ?? ""}: expected etcd or pfsd`);
@@ -104,8 +112,8 @@ function parseOptions(): Options {
     }
   }
   return {
-    seconds, kinds, workloads, kills, shm: values.shm,
-    skipCheckPerf: values["skip-check-perf"],
+    seconds, kinds, workloads, kills: members === 1 ? 0 : kills, shm: values.shm,
+    skipCheckPerf: values["skip-check-perf"], members,
   };
 }
 
@@ -150,7 +158,7 @@ async function runWorkload(target: string, addresses: string, pids: () => (numbe
   const before = cpuSecondsOf(pids());
   try {
     const result = await startLoadgen(loadgen, loadgenArgs(addresses, workload, seconds),
-      `${target} ${workload}`).result;
+      `${target} ${workload}`, (warmupSeconds + seconds) * 1000 + loadgenOverrunMsMax).result;
     const serverCpuSeconds = cpuSecondsOf(pids()) - before;
     process.stderr.write(`bench-etcd: ${target} ${workload}: ${describe(result)}\n`);
     return { workload, result, serverCpuSeconds };
@@ -183,10 +191,11 @@ async function benchCluster(kind: MemberKind, options: Options, loadgen: string,
   const report: TargetReport = { target: kind, workloads: [] };
   const parentDir = options.shm ? "/dev/shm" : join(repoRoot, ".bench", "data");
   await mkdir(parentDir, { recursive: true });
-  process.stderr.write(`bench-etcd: starting ${clusterSize} ${kind} members in ${parentDir}\n`);
+  process.stderr.write(`bench-etcd: starting ${options.members} ${kind} member(s) in ` +
+    `${parentDir}\n`);
   let cluster: MemberCluster;
   try {
-    cluster = await startCluster({ kind, size: clusterSize, parentDir });
+    cluster = await startCluster({ kind, size: options.members, parentDir });
   } catch (error: unknown) {
     report.startError = error instanceof Error ? error.message : String(error);
     process.stderr.write(`bench-etcd: ${kind} did not start: ${report.startError}\n`);
@@ -285,9 +294,9 @@ function comparisonTable(options: Options, reports: readonly TargetReport[]): st
 
 function generatorTable(reports: readonly TargetReport[]): string[] {
   const lines = [
-    "| target | workload | ops/s | errors | generator CPU cores | servers CPU cores | " +
-      "generator share of CPU |",
-    "|---|---|---:|---:|---:|---:|---:|",
+    "| target | workload | ops/s | errors | generator CPU µs/op | generator CPU cores | " +
+      "servers CPU cores | generator share of CPU |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
   ];
   for (const report of reports) {
     for (const outcome of report.workloads) {
@@ -297,7 +306,7 @@ function generatorTable(reports: readonly TargetReport[]): string[] {
       const serverCores = outcome.serverCpuSeconds / r.wallSecondsTotal;
       const share = r.cpuSecondsTotal / (r.cpuSecondsTotal + outcome.serverCpuSeconds);
       lines.push(`| ${report.target} | ${outcome.workload} | ${r.opsPerSecond.toFixed(0)} | ` +
-        `${r.errors} | ${generatorCores.toFixed(2)} | ${serverCores.toFixed(2)} | ` +
+        `${r.errors} | ${fixed(r.cpuSeconds / r.ops * 1e6, 0)} | ${generatorCores.toFixed(2)} | ${serverCores.toFixed(2)} | ` +
         `${(share * 100).toFixed(0)}% |`);
     }
   }
@@ -353,9 +362,9 @@ function failures(reports: readonly TargetReport[]): string[] {
 }
 
 function conditions(options: Options, loadBefore: readonly number[]): string {
-  return `${clusterSize} members per cluster on loopback, data dirs on ` +
+  return `${options.members} member(s) per cluster on loopback, data dirs on ` +
     `${options.shm ? "/dev/shm (no real fsync)" : "the real disk"}; ${cpus().length} cores; ` +
-    `${clients} clients over ${connections} connections (connection i → member i mod 3), ` +
+    `${clients} clients over ${connections} connections (connection i → member i mod ${options.members}), ` +
     `${valueBytes}-byte values, ${keys} keys, seed ${seed}, ${warmupSeconds} s warm-up then ` +
     `${options.seconds} s per workload; watch: ${clients} watchers on one prefix, one ` +
     `closed-loop writer, ops/s = events delivered/s, latency = put sent → event received; ` +
