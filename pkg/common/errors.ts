@@ -226,6 +226,19 @@ export const errorTable = {
     status: S.UNAVAILABLE, wireMessage: "etcdserver: rpc not supported for learner",
     meaning: "a learner cannot serve this RPC",
   },
+  ETCD_MEMBER_BAD_URLS: {
+    status: S.INVALID_ARGUMENT, wireMessage: "etcdserver: given member URLs are invalid",
+    meaning: "MemberAdd with a peer URL that is not scheme://host:port",
+  },
+  // ---- etcd's concurrency services (v3election, v3lock): gRPC Unknown with etcd's texts, ---
+  // ---- which are not "etcdserver: " texts, so the meaning is the exact message ------------
+  CONCURRENCY_FAILED: {
+    status: S.UNKNOWN,
+    meaning: "a v3lock/v3election step failed; the message is the inner error's text, as etcd",
+  },
+  ELECTION_NO_LEADER: { status: S.UNKNOWN, meaning: "election: no leader" },
+  ELECTION_NOT_LEADER: { status: S.UNKNOWN, meaning: "election: not leader" },
+  ELECTION_MISSING_LEADER_KEY: { status: S.UNKNOWN, meaning: '"leader" field must be provided' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A stable error code: a key of `errorTable`. */

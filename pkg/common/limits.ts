@@ -119,6 +119,30 @@ export const etcdQuotaBytesDefault: number = 2 * 1024 * mebibyte;
 /** Auth token lifetime (etcd 300 s). */
 export const etcdAuthTokenTtlSeconds: number = 300;
 
+// ---- etcd gRPC services (pkg/etcdserver/grpc) ------------------------------------------------
+
+/** etcd's grpcOverheadBytes: the gRPC receive limit is max-request-bytes plus this. */
+export const grpcReceiveOverheadBytes: number = 512 * kibibyte;
+/**
+ * Bytes etcd adds around a request when it wraps it in an InternalRaftRequest (a 2-byte tag
+ * and length of the request header, a 10-byte varint request ID, the request's own tag): the
+ * size compared with max-request-bytes is the request's wire size plus this and its length
+ * varint, so a request near the bound is refused exactly where etcd refuses it.
+ */
+export const etcdProposalHeaderBytes: number = 16;
+/** TTL of the lease the Lock and Election services grant when a request names none (etcd 60). */
+export const etcdConcurrencySessionTtlSeconds: number = 60;
+/** Snapshot payloads are padded to a multiple of this (etcdctl 3.4 checks size % 512 == 32). */
+export const etcdSnapshotPaddingBytes: number = 512;
+/** Responses a watch service writes per turn before yielding to other I/O. */
+export const etcdWatchSendBatchResponsesMax: number = 64;
+/** How long a stopping member lets running unary RPCs finish before cancelling every call. */
+export const grpcShutdownGraceMs: number = 2_000;
+/** Deadline of the linearizable read behind GET /health (etcd: 1 s). */
+export const etcdHealthReadMs: number = 1_000;
+/** Keepalive requests of one stream in flight to the backend before it stops reading. */
+export const etcdLeaseKeepAliveInflightMax: number = 64;
+
 // ---- The file system -------------------------------------------------------------------------
 
 /** Shards when the cluster is created; fixed for the cluster's life. */
@@ -211,3 +235,8 @@ export const etcdVersionOverheadBytes: number = 64;
 export const etcdReplicatedListItemsMax: number = 65_536;
 assert(etcdProposalsInFlightSoftMax < etcdPendingProposalsMax, "push-back above refusal");
 assert(etcdLeaseExpiryCheckMs < etcdLeaseRevokeRetryMs, "expiry check slower than its retry");
+assert(
+  etcdRequestBytesMax + grpcReceiveOverheadBytes === grpcReceiveBytesMax,
+  "the gRPC receive limit is max-request-bytes plus etcd's overhead",
+);
+assert(etcdSnapshotChunkBytes % etcdSnapshotPaddingBytes === 0, "snapshot chunks hold whole pads");

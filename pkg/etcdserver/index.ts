@@ -26,3 +26,4 @@ export type {
   Permission, AuthBackend, EtcdBackend,
 } from "./backend.js";
 export * from "./server/index.js";
+export * from "./grpc/index.js";

@@ -6,3 +6,8 @@ export {
   etcdServiceNames,
   loadEtcdProtos,
 } from "./etcd-protos.js";
+export {
+  healthProtoFile,
+  healthServiceName,
+  loadHealthPackageDefinition,
+} from "./health-proto.js";
