@@ -118,6 +118,12 @@ export async function ensureLoadgen(repoRoot: string): Promise<string> {
   const binary = join(root, hash, packageName);
   if (existsSync(binary)) return binary;
   process.stderr.write(`bench-etcd: building the Go load generator (${hash}), once\n`);
+  await mkdir(root, { recursive: true });
+  for (const entry of await readdir(root)) {
+    if (entry !== "go-build" && entry !== hash) {
+      await rm(join(root, entry), { recursive: true, force: true }); // an older source version
+    }
+  }
   const gopath = join(root, hash, "gopath");
   const packageDir = join(gopath, "src", packageName);
   await rm(packageDir, { recursive: true, force: true });
