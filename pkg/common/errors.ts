@@ -239,6 +239,19 @@ export const errorTable = {
   ELECTION_NO_LEADER: { status: S.UNKNOWN, meaning: "election: no leader" },
   ELECTION_NOT_LEADER: { status: S.UNKNOWN, meaning: "election: not leader" },
   ELECTION_MISSING_LEADER_KEY: { status: S.UNKNOWN, meaning: '"leader" field must be provided' },
+  ETCD_INVALID_AUTH_MGMT: {
+    status: S.INVALID_ARGUMENT, wireMessage: "etcdserver: invalid auth management",
+    meaning: "deleting root, its root role or the role root while auth is enabled",
+  },
+  ETCD_AUTH_OLD_REVISION: {
+    status: S.INVALID_ARGUMENT, wireMessage: "etcdserver: revision of auth store is old",
+    meaning: "a request checked against an auth revision older than the store's",
+  },
+  // etcd 3.4 does not map this auth error, so its clients see Unknown with the raw text.
+  AUTH_NO_PASSWORD_USER: {
+    status: S.UNKNOWN,
+    meaning: "auth: authentication failed, password was given for no password user",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A stable error code: a key of `errorTable`. */

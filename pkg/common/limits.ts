@@ -240,3 +240,19 @@ assert(
   "the gRPC receive limit is max-request-bytes plus etcd's overhead",
 );
 assert(etcdSnapshotChunkBytes % etcdSnapshotPaddingBytes === 0, "snapshot chunks hold whole pads");
+
+// ---- etcd auth (pkg/etcdserver/auth) ---------------------------------------------------------
+
+/** A simple token lives this long after its last use (etcd's simple-token TTL, 300 s). */
+export const etcdAuthSimpleTokenTtlMs: number = 300_000;
+/** Random letters before the "." of a simple token (etcd defaultSimpleTokenLength). */
+export const etcdAuthSimpleTokenLetters: number = 16;
+/** Random salt per password hash: 128 bits, so equal passwords never share a hash. */
+export const etcdAuthPasswordSaltBytes: number = 16;
+/** scrypt output per password hash: 256 bits. */
+export const etcdAuthPasswordHashBytes: number = 32;
+/**
+ * scrypt CPU/memory cost N (16 MiB with r = 8): about 40 ms per hash on this machine, the
+ * same order as etcd's bcrypt cost 10, so guessing stays expensive while Authenticate stays fast.
+ */
+export const etcdAuthScryptCost: number = 16_384;

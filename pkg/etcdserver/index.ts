@@ -27,3 +27,4 @@ export type {
 } from "./backend.js";
 export * from "./server/index.js";
 export * from "./grpc/index.js";
+export * from "./auth/index.js";
