@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 /**
  * pfsd, the daemon: composition root only (STYLE rule 5): parse → validate → freeze → wire →
- * listen. `main` calls `run()` for an exit code. Until the coordination layer and the file
- * system land, pfsd validates its flags, logs its configuration and exits.
+ * listen. `main` calls `run()` for an exit code. With etcd's flags, pfsd is an
+ * etcd-compatible member (pkg/etcdserver: the replicated member, the etcd v3 gRPC services on
+ * every --listen-client-urls, metrics and health on --listen-metrics-urls). It runs in the
+ * foreground without reading stdin; SIGTERM or SIGINT drains and exits 0 within
+ * shutdownDrainMsMax; a fatal member error exits non-zero.
  */
 import { Command, Option } from "commander";
 import {
   AssertionError,
+  ConfigError,
+  type Logger,
+  type PfsdConfig,
+  limits,
   type ConfigSources,
   type FieldSpec,
   createLogger,
@@ -15,8 +22,10 @@ import {
   pfsdSchema,
   resolvePfsdConfig,
 } from "../pkg/common/index.js";
+import { EtcdDaemon } from "../pkg/etcdserver/index.js";
 
-/** Exit codes: 0 success, 2 bad usage or configuration, 70 internal error (sysexits). */
+/** Exit codes: 0 success, 1 member failure, 2 bad usage or configuration, 70 internal error. */
+const exitFailure = 1;
 const exitUsage = 2;
 const exitSoftware = 70;
 
@@ -44,8 +53,8 @@ function buildProgram(): Command {
   return program;
 }
 
-/** Parses argv, resolves the configuration and runs; returns the exit code. */
-export function run(argv: readonly string[], env: NodeJS.ProcessEnv): number {
+/** Parses argv and resolves the configuration: the config, or the exit code to stop with. */
+function configure(argv: readonly string[], env: NodeJS.ProcessEnv): PfsdConfig | number {
   const program = buildProgram();
   try {
     program.parse(argv, { from: "node" });
@@ -62,7 +71,39 @@ export function run(argv: readonly string[], env: NodeJS.ProcessEnv): number {
     process.stderr.write(`pfsd: ${resolved.error.message}\n`);
     return exitUsage;
   }
-  const config = resolved.value;
+  return resolved.value;
+}
+
+/** Resolves with the exit code once a signal has drained the daemon or the member died. */
+function serveUntilStopped(daemon: EtcdDaemon, logger: Logger, fatal: Promise<unknown>):
+  Promise<number> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      logger.info("received signal; shutting down", { signal });
+      const forced = setTimeout(() => {
+        logger.error("drain took too long; exiting", { deadlineMs: limits.shutdownDrainMsMax });
+        resolve(exitFailure);
+      }, limits.shutdownDrainMsMax - 500);
+      forced.unref();
+      daemon.close().then(() => { resolve(0); }, (error: unknown) => {
+        logger.error("shutdown failed", { error });
+        resolve(exitFailure);
+      });
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    fatal.then((error: unknown) => {
+      logger.error("member failed; exiting", { error });
+      const exit = (): void => { resolve(exitFailure); };
+      daemon.close().then(exit, exit);
+    }, () => undefined);
+  });
+}
+
+/** Parses argv, resolves the configuration and runs; resolves with the exit code. */
+export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const config = configure(argv, env);
+  if (typeof config === "number") return config;
   const logger = createLogger({
     nodeId: config.name,
     component: "pfsd",
@@ -70,18 +111,40 @@ export function run(argv: readonly string[], env: NodeJS.ProcessEnv): number {
     format: config.logFormat,
   });
   logger.info("pfsd configuration", { version: pfsVersion, config });
-  logger.info("nothing to serve yet: the coordination layer is not built; exiting");
-  return 0;
-}
-
-function main(): void {
+  let onFatal: (error: unknown) => void = () => undefined;
+  const fatal = new Promise<unknown>((resolve) => { onFatal = resolve; });
+  let daemon: EtcdDaemon;
   try {
-    process.exitCode = run(process.argv, process.env);
+    daemon = await EtcdDaemon.start(config, { logger, onFatal: (error) => { onFatal(error); } });
   } catch (error: unknown) {
-    const what = error instanceof AssertionError ? "assertion failed" : "internal error";
-    process.stderr.write(`pfsd: ${what}: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
-    process.exitCode = exitSoftware;
+    const usage = error instanceof ConfigError;
+    logger.error("cannot start", { error });
+    process.stderr.write(`pfsd: ${error instanceof Error ? error.message : String(error)}\n`);
+    return usage ? exitUsage : exitFailure;
   }
+  return serveUntilStopped(daemon, logger, fatal);
 }
 
-main();
+function fail(error: unknown): number {
+  const what = error instanceof AssertionError ? "assertion failed" : "internal error";
+  const text = error instanceof Error ? error.stack ?? error.message : String(error);
+  process.stderr.write(`pfsd: ${what}: ${text}\n`);
+  return exitSoftware;
+}
+
+/** Runs pfsd and exits with its code (timers and sockets of a drained daemon are gone). */
+async function main(): Promise<void> {
+  let code: number;
+  try {
+    code = await run(process.argv, process.env);
+  } catch (error: unknown) {
+    code = fail(error);
+  }
+  process.exit(code);
+}
+
+process.on("uncaughtException", (error: unknown) => {
+  process.exit(fail(error));
+});
+
+await main();

@@ -8,3 +8,4 @@ export { type ServiceKit, headerFill, currentHeader, serviceError } from "./serv
 export { proposalBytes, requestBytesOf, sizedService, varintBytes } from "./request-size.js";
 export { isReadOnlyTxn } from "./kv-service.js";
 export { prefixRangeEnd, sessionKey } from "./concurrency-recipes.js";
+export { type EtcdDaemonOptions, EtcdDaemon } from "./etcd-daemon.js";

@@ -134,7 +134,13 @@ export function watchService(kit: ServiceKit): UntypedServiceImplementation {
     Watch: (call: ServerDuplexStream<unknown, object>) => {
       const scope = StreamScope.open(kit, label, call);
       if (scope === null) return;
-      const watch = new WatchCall(kit, call, scope);
+      let watch: WatchCall;
+      try {
+        watch = new WatchCall(kit, call, scope);
+      } catch (error: unknown) {
+        scope.fail(error);
+        return;
+      }
       call.on("data", (wire: unknown) => {
         watch.receive(wire);
       });
