@@ -7,9 +7,11 @@ import { join } from "node:path";
 import {
   putRequest, rangeRequest, startEtcdMember, type EtcdMember,
 } from "../../pkg/etcdserver/index.js";
+import * as grpc from "@grpc/grpc-js";
 import {
-  MemoryLogger, resolvePfsdConfig, type PfsdConfig,
+  MemoryLogger, leaseId, resolvePfsdConfig, type PfsdConfig,
 } from "../../pkg/common/index.js";
+import { loadEtcdProtos } from "../../pkg/proto/index.js";
 import { freePort } from "../compat/support/etcd-process.js";
 
 export const text = (value: string): Uint8Array => new TextEncoder().encode(value);
@@ -89,3 +91,41 @@ export const put = (member: EtcdMember, key: string, value: string, lease = 0n) 
 
 export const get = (member: EtcdMember, key: string, serializable = false) =>
   member.range({}, rangeRequest({ key: text(key), serializable }));
+
+/**
+ * A minimal client API on `clientUrl`: only Lease.LeaseKeepAlive and Lease.LeaseTimeToLive,
+ * backed by `member`, so a follower's forwarding reaches the leader over real gRPC without
+ * the full services (which live in pkg/etcdserver/grpc).
+ */
+export async function serveLeaseApi(member: EtcdMember, clientUrl: string): Promise<() => void> {
+  const pb = loadEtcdProtos()["etcdserverpb"] as grpc.GrpcObject;
+  const lease = pb["Lease"] as grpc.ServiceClientConstructor;
+  const server = new grpc.Server();
+  server.addService(lease.service, {
+    LeaseKeepAlive: (call: grpc.ServerDuplexStream<{ ID: string }, unknown>) => {
+      call.on("data", (request: { ID: string }) => {
+        member.leaseKeepAlive(leaseId(BigInt(request.ID))).then(
+          (ttl) => { call.write({ ID: request.ID, TTL: String(ttl) }); },
+          (error: unknown) => { call.destroy(error as Error); });
+      });
+      call.on("end", () => { call.end(); });
+    },
+    LeaseTimeToLive: (call: grpc.ServerUnaryCall<{ ID: string; keys: boolean }, unknown>,
+      callback: grpc.sendUnaryData<unknown>) => {
+      member.leaseTimeToLive(leaseId(BigInt(call.request.ID)), call.request.keys).then(
+        (answer) => {
+          callback(null, {
+            ID: call.request.ID, TTL: String(answer.ttlSeconds),
+            grantedTTL: String(answer.grantedTtlSeconds), keys: answer.keys.map((k) => Buffer.from(k)),
+          });
+        },
+        (error: unknown) => { callback(error as grpc.ServiceError); });
+    },
+  });
+  const address = new URL(clientUrl).host;
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(),
+      (error) => { if (error === null) resolve(); else reject(error); });
+  });
+  return () => { server.forceShutdown(); };
+}
