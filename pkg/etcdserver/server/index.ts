@@ -8,3 +8,4 @@ export {
 export { type EtcdRequest, encodeEtcdRequest, decodeEtcdRequest } from "./request-codec.js";
 export { computeMemberId, computeClusterId, peerAddress } from "./member-id.js";
 export { ProposalGate } from "./proposal-gate.js";
+export { initialClusterMembers } from "./member-bootstrap.js";
