@@ -55,6 +55,8 @@ export interface FaultRunRecording {
   readonly finalReads: Readonly<Record<string, Readonly<Record<string, KvSnapshot>>>>;
   readonly faults: readonly FaultRecord[];
   readonly watcherRestarts: number;
+  /** The end of each member's stderr, for failure reports (absent in old recordings). */
+  readonly logTails?: Readonly<Record<string, string>>;
 }
 
 const finalReadMsMax = 20_000;
@@ -162,8 +164,11 @@ async function runLoad(
     }
     await sleep(options.loadMs / 2);
   } finally {
-    await nemesis.stop();
-    await workload.stop();
+    try {
+      await nemesis.stop();
+    } finally {
+      await workload.stop();
+    }
   }
   options.log(`faults:\n${nemesis.describe()}`);
   return { history: workload.history, faults: nemesis.faults };
@@ -219,7 +224,13 @@ export async function recordFaultRun(options: FaultRunOptions): Promise<FaultRun
       kind: options.kind, seed: options.seed, keys, history, faults, ...done,
       watches: watchers.map((watcher) => watcher.log),
       watcherRestarts: watchers.reduce((sum, watcher) => sum + watcher.restarts, 0),
+      logTails: Object.fromEntries(cluster.members.map((m) => [m.name, m.log().slice(-3_000)])),
     };
+  } catch (error: unknown) {
+    for (const member of cluster.members) {
+      options.log(`${member.name} stderr (end):\n${member.log().slice(-3_000)}`);
+    }
+    throw error;
   } finally {
     for (const watcher of watchers) watcher.close();
     await cluster.stop();

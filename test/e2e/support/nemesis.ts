@@ -12,7 +12,7 @@ import type { Client } from "@grpc/grpc-js";
 import type { Prng } from "../../../pkg/common/index.js";
 import { etcdService } from "../../compat/support/etcd-process.js";
 import type { ClusterMember, MemberCluster } from "../../support/member-cluster.js";
-import { channelOptions, unaryWithDeadline } from "./kv-client.js";
+import { KvClient, channelOptions, unaryWithDeadline } from "./kv-client.js";
 
 export interface NemesisOptions {
   /** Pause between faults, [min, max] ms. */
@@ -56,6 +56,33 @@ function sleep(ms: number): Promise<void> {
 interface WireStatus {
   readonly header?: { readonly member_id?: string } | null;
   readonly leader?: string;
+}
+
+/** How long a healed member may take to serve a linearizable read again. */
+const healMsMax = 30_000;
+
+async function waitServing(member: ClusterMember, cluster: MemberCluster): Promise<void> {
+  const client = new KvClient(member.clientAddress, cluster.credentials());
+  const deadline = performance.now() + healMsMax;
+  try {
+    for (;;) {
+      try {
+        await client.run({ kind: "get", key: "health" }, 1_000);
+        return;
+      } catch (error: unknown) {
+        if (!member.running) {
+          throw new Error(`${member.name} exited:\n${member.log().slice(-3000)}`, { cause: error });
+        }
+        if (performance.now() > deadline) {
+          throw new Error(`${member.name} not serving ${healMsMax} ms after healing: ` +
+            `${String(error)}\n${member.log().slice(-3000)}`, { cause: error });
+        }
+        await sleep(200);
+      }
+    }
+  } finally {
+    client.close();
+  }
 }
 
 export class Nemesis {
@@ -162,14 +189,17 @@ export class Nemesis {
     }
   }
 
-  /** Stops injecting, lets the fault in progress finish, then heals every member. */
+  /**
+   * Stops injecting, lets the fault in progress finish, then heals every member and waits
+   * (bounded, every call with a deadline) until each serves a linearizable read.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     await this.#loop;
     for (const member of this.cluster.members) member.sigcont();
     for (const member of this.cluster.members) if (!member.running) await member.restart();
-    await Promise.all(this.cluster.members.map((member) => member.waitServing(30_000)));
     for (const client of this.#clients) client.close();
+    await Promise.all(this.cluster.members.map((member) => waitServing(member, this.cluster)));
   }
 
   /** One line per fault, times relative to the start of the schedule. */
