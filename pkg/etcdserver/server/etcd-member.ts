@@ -30,6 +30,7 @@ import {
   readIdentity, bootstrapPeers, type MemberIdentity,
 } from "./member-bootstrap.js";
 import { LeaseForwarder } from "./lease-forwarder.js";
+import { learnMemberId, type JoinOptions } from "./member-join.js";
 import { RaftDriverClock } from "./driver-clock.js";
 import { EtcdStateMachine, type ApplyResult } from "./state-machine.js";
 import { MemberCore, type EtcdMember } from "./member-core.js";
@@ -55,8 +56,9 @@ export async function startEtcdMember(config: PfsdConfig,
   const logger = options.logger;
   const dirs = memberDirs(config.dataDir);
   await mkdir(dirs.memberDir, { recursive: true });
-  const identity = await memberIdentity(config, dirs.identityFile);
-  assert(identity.memberId !== 0n, "joining an existing cluster is started by member-join.ts");
+  const tls = await peerTls(config);
+  const identity = await memberIdentity(config, dirs.identityFile, { tls, clock, logger });
+  assert(identity.memberId !== 0n, "a member starts with its id known");
   const electionTicks = Math.max(1, Math.round(config.electionTimeout / config.heartbeatInterval));
   const machine = new EtcdStateMachine({
     lease: { ttlSecondsMin: leaseTtlSecondsMin(config.electionTimeout) },
@@ -66,7 +68,7 @@ export async function startEtcdMember(config: PfsdConfig,
     localId: identity.memberId, clusterId: identity.clusterId,
     listenAddress: peerListenAddress(config),
     peers: bootstrapPeers(identity.bootstrapMembers, identity.memberId),
-    ...await tlsOption(config), clock, logger,
+    ...(tls === undefined ? {} : { tls }), clock, logger,
   });
   const storage = await DiskNodeStorage.open({
     walDir: dirs.walDir, snapshotDir: dirs.snapDir, io: new NodeFileIo(), logger,
@@ -98,18 +100,23 @@ export async function startEtcdMember(config: PfsdConfig,
   return core;
 }
 
-async function tlsOption(config: PfsdConfig) {
-  const tls = await peerTls(config);
-  return tls === undefined ? {} : { tls };
-}
-
-/** The stored identity, else a new cluster's (recorded durably before anything else). */
-async function memberIdentity(config: PfsdConfig, file: string): Promise<MemberIdentity> {
+/**
+ * The stored identity, else a new cluster's, else (a joiner) the one learned from the
+ * leader; recorded durably before anything else, so a restart is the same member.
+ */
+async function memberIdentity(config: PfsdConfig, file: string,
+  join: Omit<JoinOptions, "clusterId" | "listenAddress">): Promise<MemberIdentity> {
   const stored = await readIdentity(file);
   if (stored !== undefined) return stored;
-  const identity = config.initialClusterState === "new"
+  let identity = config.initialClusterState === "new"
     ? newClusterIdentity(config) : joiningIdentity(config);
-  if (identity.memberId !== 0n) await writeIdentity(file, identity);
+  if (identity.memberId === 0n) {
+    const memberId = await learnMemberId({
+      ...join, clusterId: identity.clusterId, listenAddress: peerListenAddress(config),
+    });
+    identity = { ...identity, memberId };
+  }
+  await writeIdentity(file, identity);
   return identity;
 }
 

@@ -9,7 +9,7 @@ import {
   EtcdError, PfsError, assert, formatHexId, limits, type Clock, type LeaseId,
   type Logger, type NodeId, type PfsdConfig, type Prng, type Timer,
 } from "../../common/index.js";
-import type { Role } from "../../raft/index.js";
+import { ConfChangeType, type ConfChange, type Role } from "../../raft/index.js";
 import type { GrpcTransport, RaftNode, RaftNodeStatus } from "../../raftnode/index.js";
 import type {
   AlarmAction, AlarmMember, AlarmType, CallContext, EtcdBackend, Member, MemberStatus,
@@ -25,7 +25,7 @@ import {
 import type { WatchCreateRequest, WatchHub, WatchStream } from "../watch/index.js";
 import type { LeaseForwarder } from "./lease-forwarder.js";
 import type { MemberIdentity } from "./member-bootstrap.js";
-import { peerAddress } from "./member-id.js";
+import { computeMemberId, peerAddress } from "./member-id.js";
 import { ProposalGate } from "./proposal-gate.js";
 import { encodeEtcdRequest, type EtcdRequest } from "./request-codec.js";
 import type { ApplyResult, ApplyValue, EtcdStateMachine } from "./state-machine.js";
@@ -277,17 +277,69 @@ export class MemberCore implements EtcdMember {
     return Promise.resolve(this.#machine.members());
   }
 
-  memberAdd(): Promise<Member> {
-    return Promise.reject(notYet("MemberAdd"));
+  /**
+   * etcd's AddMember: a random (time-hashed) ID, the member record through Raft (which
+   * refuses a taken ID or peer URL), then the Raft change (AddLearner or AddNode, with the
+   * peer address as context). A refused Raft change removes the record again.
+   */
+  async memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<Member> {
+    this.#refuseLearner();
+    assert(peerUrls.length > 0, "member add without peer URLs");
+    const seconds = Math.floor(this.#options.clock.wallMs() / 1000);
+    const member: Member = {
+      id: computeMemberId(peerUrls, "", seconds), name: "", peerUrls: [...peerUrls],
+      clientUrls: [], isLearner,
+    };
+    if (this.#machine.members().some((m) => m.peerUrls.some((url) => peerUrls.includes(url)))) {
+      throw new EtcdError("ETCD_PEER_URL_EXIST");
+    }
+    if (!isLearner && !readyToAddVoter(this.#machine.members())) {
+      throw new EtcdError("ETCD_UNHEALTHY");
+    }
+    await this.#propose({ type: "memberAdd", member });
+    const type = isLearner ? ConfChangeType.AddLearner : ConfChangeType.AddNode;
+    const context = new TextEncoder().encode(peerAddress(member.peerUrls[0] ?? ""));
+    try {
+      await this.#confChange({ type, nodeId: member.id, context });
+    } catch (error) {
+      await this.#propose({ type: "memberRemove", id: member.id }).catch(() => undefined);
+      throw error;
+    }
+    return member;
   }
 
-  memberRemove(): Promise<void> { return Promise.reject(notYet("MemberRemove")); }
-
-  memberUpdate(): Promise<void> {
-    return Promise.reject(notYet("MemberUpdate"));
+  /** etcd's RemoveMember: refuses to leave too few started voters; Raft first, then record. */
+  async memberRemove(id: NodeId): Promise<void> {
+    this.#refuseLearner();
+    const member = this.#machine.member(id);
+    if (member === undefined) throw new EtcdError("ETCD_MEMBER_NOT_FOUND");
+    if (!member.isLearner && !readyToRemoveVoter(this.#machine.members(), id)) {
+      throw new EtcdError("ETCD_UNHEALTHY");
+    }
+    await this.#confChange({ type: ConfChangeType.RemoveNode, nodeId: id,
+      context: new Uint8Array(0) });
+    await this.#propose({ type: "memberRemove", id });
   }
 
-  memberPromote(): Promise<void> { return Promise.reject(notYet("MemberPromote")); }
+  /** etcd's UpdateMember: new peer URLs in the record (transports follow on apply). */
+  async memberUpdate(id: NodeId, peerUrls: readonly string[]): Promise<void> {
+    this.#refuseLearner();
+    if (this.#machine.member(id) === undefined) throw new EtcdError("ETCD_MEMBER_NOT_FOUND");
+    await this.#propose({ type: "memberUpdate", id, peerUrls });
+  }
+
+  /** etcd's PromoteMember: a learner becomes a voter (AddNode), then its record follows. */
+  async memberPromote(id: NodeId): Promise<void> {
+    this.#refuseLearner();
+    const member = this.#machine.member(id);
+    if (member === undefined) throw new EtcdError("ETCD_MEMBER_NOT_FOUND");
+    if (!member.isLearner) throw new EtcdError("ETCD_MEMBER_NOT_LEARNER");
+    if (!readyToAddVoter(this.#machine.members())) throw new EtcdError("ETCD_UNHEALTHY");
+    const address = peerAddress(member.peerUrls[0] ?? "");
+    await this.#confChange({ type: ConfChangeType.AddNode, nodeId: id,
+      context: new TextEncoder().encode(address) });
+    await this.#propose({ type: "memberPromote", id });
+  }
 
   // ---- maintenance -------------------------------------------------------------------------
 
@@ -427,6 +479,11 @@ export class MemberCore implements EtcdMember {
       alarm: "NOSPACE" }).catch((error: unknown) => {
       this.#options.logger.warn("raising NOSPACE failed", { error: String(error) });
     });
+  }
+
+  /** A Raft membership change, through the push-back gate and the leader wait. */
+  async #confChange(change: ConfChange): Promise<void> {
+    await this.#gate.run(() => this.#withLeader((raft) => raft.proposeConfChange(change)));
   }
 
   /** A ReadIndex barrier, retried while no leader is known (reads are safe to repeat). */
@@ -582,6 +639,25 @@ function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: Error })
 
 function notYet(method: string): PfsError {
   return new PfsError("UNAVAILABLE", `${method} is not implemented by this member yet`);
+}
+
+/** etcd's "started": a member that published its name (bootstrap members have names). */
+function started(member: Member): boolean {
+  return member.name !== "";
+}
+
+/** etcd's IsReadyToAddVotingMember (also used before promoting a learner). */
+function readyToAddVoter(members: readonly Member[]): boolean {
+  const voters = members.filter((member) => !member.isLearner);
+  const quorum = Math.floor((voters.length + 1) / 2) + 1;
+  return voters.filter(started).length >= quorum;
+}
+
+/** etcd's IsReadyToRemoveVotingMember. */
+function readyToRemoveVoter(members: readonly Member[], id: NodeId): boolean {
+  const remaining = members.filter((member) => !member.isLearner && member.id !== id);
+  const quorum = Math.floor(remaining.length / 2) + 1;
+  return remaining.filter(started).length >= quorum;
 }
 
 /** True when no op, at any depth, writes. */
