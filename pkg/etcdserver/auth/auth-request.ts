@@ -10,7 +10,12 @@ import type { Permission } from "../backend.js";
 export type AuthRequest =
   | { readonly type: "enable" }
   | { readonly type: "disable" }
-  /** Assigns `token` to `name`; the proposer checked the password already. */
+  /**
+   * Assigns `token` to `name`; the proposer checked the password already. To mint tokens as
+   * etcd does, propose `newSimpleTokenPrefix(prng)` and, when applying the entry at index i,
+   * pass `{ ...request, token: simpleToken(request.token, i) }`: the token then names the
+   * index a member must have applied before it can know the token (`simpleTokenIndex`).
+   */
   | { readonly type: "authenticate"; readonly name: string; readonly token: string }
   /** `passwordHash` is "" when `noPassword`. */
   | {

@@ -8,15 +8,29 @@ import { type Prng, assert, assertSafeInteger, limits } from "../../common/index
 
 const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-/** A new simple token for the authenticate entry at Raft `index`. */
-export function newSimpleToken(prng: Prng, index: number): string {
-  assertSafeInteger(index, "simple token index", 0);
+/**
+ * The random part of a simple token: 16 letters. etcd's proposer picks it and puts it in the
+ * authenticate entry; the token is completed with the entry's own Raft index when it is
+ * applied (`simpleToken`), so a member that has not yet applied the entry knows to wait.
+ */
+export function newSimpleTokenPrefix(prng: Prng): string {
   let prefix = "";
   for (let i = 0; i < limits.etcdAuthSimpleTokenLetters; i += 1) {
     prefix += letters[prng.intBelow(letters.length)] ?? "";
   }
   assert(prefix.length === limits.etcdAuthSimpleTokenLetters, () => `token prefix ${prefix}`);
+  return prefix;
+}
+
+/** The simple token of `prefix` applied at Raft `index`: "prefix.index". */
+export function simpleToken(prefix: string, index: number): string {
+  assertSafeInteger(index, "simple token index", 0);
   return `${prefix}.${index}`;
+}
+
+/** A new simple token for the authenticate entry at Raft `index`. */
+export function newSimpleToken(prng: Prng, index: number): string {
+  return simpleToken(newSimpleTokenPrefix(prng), index);
 }
 
 /**

@@ -16,7 +16,9 @@ import {
   type TxnRequest,
 } from "../../../pkg/etcdserver/index.js";
 import { Prng } from "../../../pkg/common/index.js";
-import { newSimpleToken, simpleTokenIndex } from "../../../pkg/etcdserver/index.js";
+import {
+  newSimpleToken, newSimpleTokenPrefix, simpleToken, simpleTokenIndex,
+} from "../../../pkg/etcdserver/index.js";
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, "latin1");
 const rootHash = hashPassword("rootpw");
@@ -236,6 +238,10 @@ test("newSimpleToken has etcd's shape and simpleTokenIndex reads it back", (t) =
   t.regex(token, /^[a-zA-Z]{16}\.42$/);
   t.not(newSimpleToken(prng, 42), token);
   t.is(simpleTokenIndex(token), 42);
+  const prefix = newSimpleTokenPrefix(prng);
+  t.regex(prefix, /^[a-zA-Z]{16}$/);
+  t.is(simpleToken(prefix, 7), `${prefix}.7`);
+  t.is(simpleTokenIndex(simpleToken(prefix, 7)), 7);
   for (const bad of ["abc", "a.b.c", "a.", "a.x1", "a.-1"]) t.is(simpleTokenIndex(bad), undefined, bad);
 });
 
