@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { AssertionError, pfsVersion } from "../pkg/common/index.js";
+import { deployLocal, deployLocalDown, deployNodesMax } from "./deploy-local.js";
 
 const exitUsage = 2;
 const exitSoftware = 70;
@@ -27,7 +28,41 @@ function buildProgram(): Command {
         process.stdout.write(`COMPONENT  VERSION\npfs        ${pfsVersion}\n`);
       }
     });
+  addDeploy(program);
   return program;
+}
+
+interface DeployLocalOptions {
+  readonly nodes: string;
+  readonly dir: string;
+  readonly basePort: string;
+  readonly host: string;
+  readonly detach?: boolean;
+}
+
+/** `pfs deploy local [down]`: a loopback cluster of pfsd processes. */
+function addDeploy(program: Command): void {
+  const deploy = program.command("deploy").description("run pfs clusters");
+  deploy
+    .command("local")
+    .description("run a cluster of pfsd nodes on this machine (`down` stops a detached one)")
+    .argument("[action]", "`down` to stop the detached cluster in --dir")
+    .option("--nodes <n>", `nodes to run, 1 to ${deployNodesMax}`, "3")
+    .option("--dir <dir>", "data, logs and pid files", "./pfs-data")
+    .option("--base-port <port>", "client port of node 1; node i uses base+2(i-1) and +1", "2379")
+    .option("--host <host>", "loopback address to serve on", "127.0.0.1")
+    .option("--detach", "return once the cluster serves, leaving it running")
+    .action(async (action: string | undefined, options: DeployLocalOptions) => {
+      const progress = (line: string): void => { process.stderr.write(`pfs: ${line}\n`); };
+      if (action !== undefined && action !== "down") {
+        throw new Error(`unknown action ${JSON.stringify(action)} (only "down")`);
+      }
+      process.exitCode = action === "down"
+        ? await deployLocalDown(options.dir, progress)
+        : await deployLocal(options.dir, {
+          nodes: Number(options.nodes), basePort: Number(options.basePort), host: options.host,
+        }, options.detach === true, progress);
+    });
 }
 
 /** Parses argv and runs the chosen command; returns the exit code. */
@@ -35,7 +70,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "node" });
-    return 0;
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error: unknown) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : exitUsage;
     throw error;

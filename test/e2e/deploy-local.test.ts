@@ -1,0 +1,131 @@
+// Goal: `pfs deploy local` (the README's run command) starts a real 3-node pfsd cluster on
+// loopback that etcdctl can use through the printed ETCDCTL_ENDPOINTS; `--detach` leaves it
+// running with one pid file per node, a second run on the same dir reuses it, `down` stops
+// every node; in the foreground, SIGINT stops every node and exits 0; the data survives.
+import { execFile, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import test from "ava";
+
+const pfs = fileURLToPath(new URL("../../cmd/pfs.js", import.meta.url));
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env: { ...process.env, ...env }, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      });
+  });
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => { resolve(false); });
+    server.listen(port, "127.0.0.1", () => { server.close(() => { resolve(true); }); });
+  });
+}
+
+/** A base port with `count` free ports from it (probed; the OS may still race us). */
+async function freeRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + ((process.pid * 7919 + attempt * 104_729) % 30_000);
+    const checks = await Promise.all(
+      Array.from({ length: count }, (_, i) => portFree(base + i)));
+    if (checks.every(Boolean)) return base;
+  }
+  throw new Error("no free port range");
+}
+
+function endpointsOf(stdout: string): string {
+  const match = /^export ETCDCTL_ENDPOINTS=(\S+)$/m.exec(stdout);
+  if (match?.[1] === undefined) throw new Error(`no ETCDCTL_ENDPOINTS in ${stdout}`);
+  return match[1];
+}
+
+function pidsIn(dir: string, nodes: number): number[] {
+  return Array.from({ length: nodes }, (_, i) => join(dir, `node${i + 1}.pid`))
+    .filter((file) => existsSync(file))
+    .map((file) => Number(readFileSync(file, "utf8").trim()));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test.serial("deploy local --detach serves etcdctl, reuses its dir, and down stops it",
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "pfs-deploy-"));
+    const base = await freeRange(6);
+    const args = [pfs, "deploy", "local", "--detach", "--dir", dir, "--base-port", String(base)];
+    try {
+      const up = await run(process.execPath, args);
+      t.is(up.code, 0, up.stderr);
+      const endpoints = endpointsOf(up.stdout);
+      t.is(endpoints.split(",").length, 3);
+      const pids = pidsIn(dir, 3);
+      t.is(pids.length, 3);
+      t.true(pids.every(alive));
+      const put = await run("etcdctl", ["put", "greeting", "hello"],
+        { ETCDCTL_API: "3", ETCDCTL_ENDPOINTS: endpoints });
+      t.is(put.stdout, "OK\n", put.stderr);
+      const again = await run(process.execPath, args);
+      t.is(again.code, 0, again.stderr);
+      t.regex(again.stderr, /already running/);
+      t.deepEqual(pidsIn(dir, 3), pids);
+      const down = await run(process.execPath, [pfs, "deploy", "local", "down", "--dir", dir]);
+      t.is(down.code, 0, down.stderr);
+      t.false(pids.some(alive));
+      // Foreground on the same dir: the data is still there, and SIGINT stops everything.
+      const child = spawn(process.execPath, [pfs, "deploy", "local", "--dir", dir],
+        { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString("utf8");
+          if (stdout.includes("ETCDCTL_API")) resolve();
+        });
+        child.once("exit", (code) => { reject(new Error(`deploy exited ${String(code)}`)); });
+      });
+      const get = await run("etcdctl", ["get", "greeting", "--print-value-only"],
+        { ETCDCTL_API: "3", ETCDCTL_ENDPOINTS: endpointsOf(stdout) });
+      t.is(get.stdout, "hello\n", get.stderr);
+      const foregroundPids = pidsIn(dir, 3);
+      const exited = new Promise<number | null>((resolve) => { child.once("exit", resolve); });
+      child.kill("SIGINT");
+      t.is(await exited, 0);
+      t.false(foregroundPids.some(alive));
+    } finally {
+      await run(process.execPath, [pfs, "deploy", "local", "down", "--dir", dir]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+test("deploy local refuses a bad node count without starting anything", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "pfs-deploy-"));
+  try {
+    const result = await run(process.execPath,
+      [pfs, "deploy", "local", "--detach", "--dir", dir, "--nodes", "0"]);
+    t.not(result.code, 0);
+    t.regex(result.stderr, /--nodes must be between 1 and 9/);
+    t.false(existsSync(join(dir, "deploy.json")));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
