@@ -277,17 +277,19 @@ function comparisonTable(options: Options, reports: readonly TargetReport[]): st
   const pfsd = reports.find((report) => report.target === "pfsd");
   const lines = [
     "| workload | etcd ops/s | etcd p50 ms | etcd p99 ms | pfsd ops/s | pfsd p50 ms | " +
-      "pfsd p99 ms | pfsd/etcd ops/s |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
+      "pfsd p99 ms | pfsd/etcd ops/s | pfsd/etcd p99 |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const workload of options.workloads) {
     const e = outcomeOf(etcd, workload);
     const p = outcomeOf(pfsd, workload);
     const ratio = e !== undefined && p !== undefined && e.opsPerSecond > 0
       ? p.opsPerSecond / e.opsPerSecond : undefined;
+    const p99Ratio = e !== undefined && p !== undefined && e.p99Ms > 0
+      ? p.p99Ms / e.p99Ms : undefined;
     lines.push(`| ${workload} | ${fixed(e?.opsPerSecond, 0)} | ${fixed(e?.p50Ms, 1)} | ` +
       `${fixed(e?.p99Ms, 1)} | ${fixed(p?.opsPerSecond, 0)} | ${fixed(p?.p50Ms, 1)} | ` +
-      `${fixed(p?.p99Ms, 1)} | ${fixed(ratio, 2)} |`);
+      `${fixed(p?.p99Ms, 1)} | ${fixed(ratio, 2)} | ${fixed(p99Ratio, 2)} |`);
   }
   return lines;
 }
