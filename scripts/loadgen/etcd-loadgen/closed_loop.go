@@ -206,50 +206,86 @@ func runClosedLoop(ctx context.Context, o Options, p *pool) (Result, error) {
 	return result, nil
 }
 
-// prepare preloads every key for the get workloads and creates each client's own key for txn.
+// prepare preloads every key for the get workloads (one worker per connection, puts
+// batched in txns) and creates each client's own key for txn. Setup is not measured, so a
+// failed setup request is retried up to setupAttemptsMax times.
 func prepare(ctx context.Context, o Options, p *pool, states []*clientState) error {
+	workers := len(states)
+	if o.Workload == "get-linearizable" || o.Workload == "get-serializable" {
+		workers = o.Connections
+	}
 	var group sync.WaitGroup
-	var failed atomic.Value
-	for _, s := range states {
+	var mu sync.Mutex
+	var failed error // the first failure; errors differ in concrete type
+	for _, s := range states[:workers] {
 		group.Add(1)
 		go func(s *clientState) {
 			defer group.Done()
-			if err := prepareClient(ctx, o, p, s, len(states)); err != nil {
-				failed.Store(err)
+			if err := prepareWorker(ctx, o, p, s, workers); err != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				if failed == nil {
+					failed = err
+				}
 			}
 		}(s)
 	}
 	group.Wait()
-	if err, ok := failed.Load().(error); ok {
-		return fmt.Errorf("preparing: %w", err)
+	if failed != nil {
+		return fmt.Errorf("preparing: %w", failed)
 	}
 	return nil
 }
 
-func prepareClient(ctx context.Context, o Options, p *pool, s *clientState, clients int) error {
+// prepareWorker does worker s.index's share of the setup: keys n with n mod workers equal to
+// s.index for the gets, its own key for txn.
+func prepareWorker(ctx context.Context, o Options, p *pool, s *clientState, workers int) error {
 	cli := p.of(s.index)
-	requestCtx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
 	switch o.Workload {
 	case "get-linearizable", "get-serializable":
 		var batch []clientv3.Op
-		for n := s.index; n < o.Keys; n += clients {
+		for n := s.index; n < o.Keys; n += workers {
 			batch = append(batch, clientv3.OpPut(keyOf(n), s.value))
-			if len(batch) == preloadTxnOps || n+clients >= o.Keys {
-				if _, err := cli.Txn(requestCtx).Then(batch...).Commit(); err != nil {
+			if len(batch) == preloadTxnOps || n+workers >= o.Keys {
+				err := withRetries(ctx, func(requestCtx context.Context) error {
+					_, err := cli.Txn(requestCtx).Then(batch...).Commit()
+					return err
+				})
+				if err != nil {
 					return err
 				}
 				batch = batch[:0]
 			}
 		}
 	case "txn":
-		response, err := cli.Put(requestCtx, s.ownKey, s.value)
-		if err != nil {
+		return withRetries(ctx, func(requestCtx context.Context) error {
+			response, err := cli.Put(requestCtx, s.ownKey, s.value)
+			if err == nil {
+				s.lastRev = response.Header.Revision
+			}
 			return err
-		}
-		s.lastRev = response.Header.Revision
+		})
 	}
 	return nil
+}
+
+// withRetries calls request with a requestTimeout context until it succeeds, ctx ends or
+// setupAttemptsMax attempts have failed; every failure is reported on stderr.
+func withRetries(ctx context.Context, request func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		requestCtx, cancel := context.WithTimeout(ctx, requestTimeout)
+		err := request(requestCtx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		fmt.Fprintf(os.Stderr, "etcd-loadgen: setup attempt %d/%d failed: %v\n",
+			attempt, setupAttemptsMax, err)
+		if attempt == setupAttemptsMax || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(setupBackoff)
+	}
 }
 
 func seconds(value float64) time.Duration {

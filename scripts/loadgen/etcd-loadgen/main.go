@@ -55,6 +55,8 @@ const (
 	watchCreateTimeout   = 30 * time.Second
 	errorSamplesMax      = 5   // distinct error messages kept
 	preloadTxnOps        = 100 // puts per preload txn (etcd allows 128 ops per txn)
+	setupAttemptsMax     = 5
+	setupBackoff         = 500 * time.Millisecond
 	keyPrefix            = "bench/"
 	maxCallMessageBytes  = 4 << 20
 	opsLimitNone         = 0
