@@ -74,7 +74,8 @@ for (const item of badInputCases) {
     t.true(serving(expected), `etcd stopped serving: ${showOutcome(expected)}`);
     t.true(serving(actual), `${pair.subject.kind} stopped serving: ${showOutcome(actual)}\n` +
       pair.subject.log().slice(-2_000));
-    t.true(isDeepStrictEqual(actual, expected),
-      `${item.name}\netcd: ${showOutcome(expected)}\n${pair.subject.kind}: ${showOutcome(actual)}`);
+    t.true(isDeepStrictEqual(actual, expected), `${item.name}\n` +
+      `reference etcd: ${showOutcome(expected)}\n` +
+      `subject ${pair.subject.kind}: ${showOutcome(actual)}`);
   });
 }

@@ -2,12 +2,11 @@
 // §12), each a small script run the same way on etcd and on the subject. A case returns what
 // must compare equal: unary outcomes, watch responses, raw HTTP/2 statuses. Revisions a case
 // needs (compacted, future) come from the member's own revision at the start of the case.
-import type { Client, ClientDuplexStream } from "@grpc/grpc-js";
 import type { GrpcMember } from "./grpc-members.js";
 import { type GrpcOutcome, callUnary } from "./grpc-outcome.js";
+import { keepAliveOnce } from "./grpc-lease-stream.js";
 import { grpcFrame, rawGrpcRequest } from "./grpc-raw-http2.js";
 import { WatchRecorder } from "./grpc-watch-recorder.js";
-import { maskHeader } from "./store-wire.js";
 
 /** One bad input: a name and the script run on each member. */
 export interface BadInputCase {
@@ -243,34 +242,6 @@ const watchCases: BadInputCase[] = [
     [{ key: bytes("f"), range_end: bytes("g"), start_revision: String(base + 3), prev_kv: true }],
     putsOf(["f1", "f2", "f3", "f4"])) },
 ];
-
-/** One keepalive request on a fresh stream: the first response or the stream's error. */
-function keepAliveOnce(client: Client, id: string): Promise<unknown> {
-  type Open = () => ClientDuplexStream<object, unknown>;
-  const open = (client as unknown as Record<string, Open | undefined>)["LeaseKeepAlive"];
-  if (open === undefined) return Promise.reject(new Error("no LeaseKeepAlive"));
-  const call = open.call(client);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      finish({ timeout: true });
-    }, 10_000);
-    const finish = (result: unknown): void => {
-      clearTimeout(timer);
-      call.removeAllListeners();
-      call.on("error", () => undefined);
-      call.cancel();
-      resolve(result);
-    };
-    call.on("data", (response: unknown) => {
-      finish({ response: maskHeader(response) });
-    });
-    call.on("error", (error: Error) => {
-      const status = error as { code?: unknown; details?: unknown };
-      finish({ code: status.code, message: status.details });
-    });
-    call.write({ ID: id });
-  });
-}
 
 const lease = (member: GrpcMember, method: string, request: object): Promise<GrpcOutcome> =>
   callUnary(member.clients.Lease, method, request);

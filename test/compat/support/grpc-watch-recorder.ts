@@ -21,6 +21,10 @@ export interface WireWatchResponse {
 export class WatchRecorder {
   /** Every response, in arrival order, header masked. */
   readonly responses: WireWatchResponse[] = [];
+  /** For each response, the value of `stamp` when it arrived (the test's op index). */
+  readonly arrivals: number[] = [];
+  /** Set by the test; recorded with each response. */
+  stamp = 0;
   /** The stream's end: null while open, else the status code and message (or "end"). */
   ended: { readonly code: number; readonly message: string } | "end" | null = null;
   readonly #call: ClientDuplexStream<object, WireWatchResponse>;
@@ -33,6 +37,7 @@ export class WatchRecorder {
     this.#call = open.call(client);
     this.#call.on("data", (response: WireWatchResponse) => {
       this.responses.push(maskHeader(response) as WireWatchResponse);
+      this.arrivals.push(this.stamp);
       this.#lastDataMs = Date.now();
     });
     this.#call.on("error", (error: Error) => {
