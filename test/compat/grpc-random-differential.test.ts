@@ -132,12 +132,20 @@ function byWatchId(recorder: WatchRecorder): Map<string, { response: unknown; op
   return map;
 }
 
-/** The first watch ID whose responses differ, described; null when all agree. */
-function watchMismatch(reference: Side, subject: Side, kind: string): string | null {
+/**
+ * The first watch ID whose responses differ, described; null when all agree. Unless
+ * `complete`, only the responses both streams have so far are compared (an event may still be
+ * on its way to one of them).
+ */
+function watchMismatch(reference: Side, subject: Side, complete: boolean): string | null {
+  const kind = subject.member.kind;
   const [expected, actual] = [byWatchId(reference.watch), byWatchId(subject.watch)];
   for (const id of new Set([...expected.keys(), ...actual.keys()])) {
     const [want, got] = [expected.get(id) ?? [], actual.get(id) ?? []];
-    for (let index = 0; index < Math.max(want.length, got.length); index += 1) {
+    const count = complete
+      ? Math.max(want.length, got.length)
+      : Math.min(want.length, got.length);
+    for (let index = 0; index < count; index += 1) {
       const [a, b] = [want[index], got[index]];
       if (isDeepStrictEqual(a?.response, b?.response)) continue;
       return [
@@ -214,11 +222,11 @@ async function runOps(seed: number, reference: Side, subject: Side, stats: SeedS
         `reference etcd: ${showOutcome(expected)}`, `subject ${kind}: ${showOutcome(actual)}`,
       ].join("\n");
     }
-    const watchDiff = op.kind === "watch" ? watchMismatch(reference, subject, kind) : null;
+    const watchDiff = op.kind === "watch" ? watchMismatch(reference, subject, false) : null;
     if (watchDiff !== null) return `seed ${seed}, op ${index}: ${showOutcome(op)}\n${watchDiff}`;
   }
   await Promise.all([reference.watch.quiet(replayQuietMs), subject.watch.quiet(replayQuietMs)]);
-  const watchDiff = watchMismatch(reference, subject, subject.member.kind);
+  const watchDiff = watchMismatch(reference, subject, true);
   return watchDiff === null ? null : `seed ${seed}, at the end:\n${watchDiff}`;
 }
 
