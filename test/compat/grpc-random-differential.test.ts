@@ -17,7 +17,9 @@ import test from "ava";
 import { Prng } from "../../pkg/common/index.js";
 import { grantedLeaseIds } from "./support/kv-wire-generator.js";
 import { keepAliveOnce } from "./support/grpc-lease-stream.js";
-import { type GrpcMember, type GrpcPair, startGrpcPair } from "./support/grpc-members.js";
+import {
+  type GrpcMember, type GrpcPair, startGrpcPair, subjectKind,
+} from "./support/grpc-members.js";
 import {
   type GrpcOutcome, alignTolerant, callUnary, showOutcome,
 } from "./support/grpc-outcome.js";
@@ -267,7 +269,8 @@ async function runSeed(seed: number, stats: SeedStats): Promise<string | null> {
 }
 
 for (let seed = firstSeed; seed < firstSeed + seedCount; seed += 1) {
-  const title = `raw gRPC answers equal etcd 3.4.23's (seed ${seed}, ${opsPerSeed} ops)`;
+  const title =
+    `${subjectKind()} answers raw gRPC like etcd 3.4.23 (seed ${seed}, ${opsPerSeed} ops)`;
   test.serial(title, async (t) => {
     const stats = new SeedStats();
     const mismatch = await runSeed(seed, stats);

@@ -66,7 +66,9 @@ export function rawGrpcRequest(
     stream.on("close", () => {
       clearTimeout(timer);
       session.close();
-      resolve({ grpcStatus: status.code, grpcMessage: status.message, answered: bodyBytes > 0 });
+      // A message on status OK means nothing to clients (grpc-go sends "", grpc-js "OK").
+      const grpcMessage = status.code === "0" ? null : status.message;
+      resolve({ grpcStatus: status.code, grpcMessage, answered: bodyBytes > 0 });
     });
     stream.end(payload);
   });
