@@ -6,8 +6,8 @@
 // Revisions, keys, values, versions, counts and error texts are compared exactly, so both
 // stores must go through the same revisions. A self-test shows a real difference is caught.
 //
-// Every etcdctl run compared, in order (97 = commandCount, asserted at the end; etcdctl-cluster
-// and etcdctl-tls add 28 and 8 more: 133 in all). "get"/"put"/"del" on kv/ keys unless said.
+// Every etcdctl run compared, in order (99 = commandCount, asserted at the end; etcdctl-cluster
+// and etcdctl-tls add 28 and 8 more: 135 in all). "get"/"put"/"del" on kv/ keys unless said.
 //  kv (34): put kv/a 1 | put kv/b 2 | put kv/c 3 | put kv/a 11 --prev-kv | put kv/d 4 -w json |
 //    put kv/d 44 -w fields | get kv/a | get kv/a -w json | get kv/a -w fields | get --prefix |
 //    get kv/b --from-key | get --prefix --limit=2 -w json |
@@ -47,7 +47,8 @@
 //  lock/elect (4): lock mylock -- sh -c (ETCD_LOCK_KEY, ETCD_LOCK_REV) | lock held, a second
 //    lock with a command waits, first released by SIGTERM | elect p1, elect -l (observer),
 //    elect p2 waiting, p1 resigns by SIGTERM | get my --prefix -w fields (all released)
-//  self-test (2): put self/k with different values | get self/k (must be caught)
+//  self-test (4): put self/k with different values | get self/k (must be caught) |
+//    put + del self/q, twice on the other side only | get -w json (header revision caught)
 //  etcdctl-cluster.test.ts, 3 members (28): member list | -w table | -w json |
 //    endpoint status --cluster | endpoint health --cluster | endpoint hashkv --cluster |
 //    put through a follower | get from another follower -w json | move-leader m2 |
@@ -334,17 +335,29 @@ async function lockCommands(d: CtlDiffer): Promise<void> {
   await d.ctl(["get", "my", "--prefix", "-w", "fields"]);
 }
 
-/** Puts different values on the two sides and shows the comparison catches it. */
+/**
+ * Shows the comparison catches real differences: a different value, and a revision that only
+ * differs in the header (the other side made two more write revisions, leaving no key behind).
+ */
 async function selfTest(d: CtlDiffer): Promise<string[]> {
   const before = d.mismatches.length;
   await d.step("self-test put self/k (different values)", (target) =>
     runCtl(connect(target), ["put", "self/k", target === d.etcd ? "etcd" : "other"]));
   await d.ctl(["get", "self/k"]);
+  await d.step("self-test put/del self/q (twice on the other side)", async (target) => {
+    const rounds = target === d.etcd ? 1 : 2;
+    for (let round = 0; round < rounds; round++) {
+      await runCtl(connect(target), ["put", "self/q", "q"]);
+      await runCtl(connect(target), ["del", "self/q"]);
+    }
+    return { code: 0, stdout: "", stderr: "" };
+  });
+  await d.ctl(["get", "kv/nope", "-w", "json"]);
   return d.mismatches.splice(before).map((mismatch) => mismatch.step);
 }
 
 /** The number of compared etcdctl steps this file runs (the list at the top, counted). */
-const commandCount = 97;
+const commandCount = 99;
 
 
 const groups: readonly [string, (d: CtlDiffer) => Promise<void>][] = [
@@ -369,7 +382,8 @@ for (const [name, run] of groups) {
 }
 
 test.serial("last, self-test: a real difference (another value) is caught", async (t) => {
-  t.deepEqual(await selfTest(pair()), ["etcdctl get self/k"]);
+  t.deepEqual(await selfTest(pair()),
+    ["etcdctl get self/k", "etcdctl get kv/nope -w json"]);
 });
 
 test.serial("every listed command ran", (t) => {
