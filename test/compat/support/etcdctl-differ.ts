@@ -67,6 +67,11 @@ function render(result: CtlResult): string {
 
 export class CtlDiffer {
   readonly mismatches: CtlMismatch[] = [];
+  /**
+   * Steps known to differ because of an open pfsd bug (step name → why): still run, compared
+   * and logged, but not failed. Each entry names its bug; remove it once fixed.
+   */
+  readonly knownDifferences = new Map<string, string>();
   /** Every step run, in order (the test's command count is checked against this). */
   readonly steps: string[] = [];
 
@@ -111,9 +116,15 @@ export class CtlDiffer {
 
   /** Fails the test with every mismatch since step index `from`, both outputs in full. */
   assertNoMismatch(t: ExecutionContext, from = 0): void {
-    const mismatches = this.mismatches.slice(from);
-    for (const mismatch of mismatches) {
-      t.log(`MISMATCH ${mismatch.step}\n=== etcd\n${render(mismatch.etcd)}\n=== ` +
+    const all = this.mismatches.slice(from);
+    // Two real etcds must agree on everything: the known pfsd differences do not apply.
+    const known = (step: string): string | undefined =>
+      (this.other.cluster.kind === "pfsd" ? this.knownDifferences.get(step) : undefined);
+    const mismatches = all.filter((mismatch) => known(mismatch.step) === undefined);
+    for (const mismatch of all) {
+      const why = known(mismatch.step);
+      const title = why === undefined ? "MISMATCH" : `KNOWN DIFFERENCE (${why})`;
+      t.log(`${title} ${mismatch.step}\n=== etcd\n${render(mismatch.etcd)}\n=== ` +
         `${this.other.label}\n${render(mismatch.other)}`);
     }
     t.deepEqual(mismatches.map((mismatch) => mismatch.step), [],

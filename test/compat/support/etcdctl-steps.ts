@@ -72,3 +72,19 @@ export function grantedLease(result: CtlResult): string {
   if (match?.[1] === undefined) throw new Error(`no lease granted: ${JSON.stringify(result)}`);
   return match[1];
 }
+
+/**
+ * Not compared: if an earlier group left the two stores at different revisions (a difference
+ * already reported), pads the one behind with puts of `sync/pad` (a key no compared command
+ * reads) so that the next group's revisions are comparable on their own.
+ * Returns how many revisions were added (0 when the stores agreed).
+ */
+export async function alignRevisions(a: CtlTarget, b: CtlTarget): Promise<number> {
+  const [revisionA, revisionB] = await Promise.all([currentRevision(a), currentRevision(b)]);
+  const behind = revisionA < revisionB ? a : b;
+  const gap = Math.abs(revisionA - revisionB);
+  for (let i = 0; i < gap; i++) {
+    await runCtl(connect(behind), ["put", "sync/pad", "x"]);
+  }
+  return gap;
+}
