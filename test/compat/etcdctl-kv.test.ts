@@ -6,8 +6,8 @@
 // Revisions, keys, values, versions, counts and error texts are compared exactly, so both
 // stores must go through the same revisions. A self-test shows a real difference is caught.
 //
-// Every etcdctl run compared, in order (99 = commandCount, asserted at the end; etcdctl-cluster
-// and etcdctl-tls add 28 and 8 more: 135 in all). "get"/"put"/"del" on kv/ keys unless said.
+// Every etcdctl run compared, in order (103 = commandCount, asserted at the end; etcdctl-cluster
+// and etcdctl-tls add 28 and 8 more: 139 in all). "get"/"put"/"del" on kv/ keys unless said.
 //  kv (34): put kv/a 1 | put kv/b 2 | put kv/c 3 | put kv/a 11 --prev-kv | put kv/d 4 -w json |
 //    put kv/d 44 -w fields | get kv/a | get kv/a -w json | get kv/a -w fields | get --prefix |
 //    get kv/b --from-key | get --prefix --limit=2 -w json |
@@ -42,8 +42,10 @@
 //  compaction (9): put c/a 1 -w json | put c/a 2 | compaction R | get at R-1 (compacted) |
 //    get at R | compaction R-1 (compacted) | compaction <future> | compaction --physical R+1 |
 //    watch --rev=R-1 (compacted: canceled)
-//  maintenance (11): endpoint status | -w json | -w table | endpoint health | -w json |
-//    endpoint hashkv | -w json | -w table | alarm list | defrag | snapshot save (+ size % 512)
+//  maintenance (15): with --endpoints=<host:port> (no scheme): endpoint status | -w json |
+//    endpoint hashkv -w json | defrag; with --endpoints=http://…: endpoint status | -w json |
+//    -w table | endpoint health | -w json | endpoint hashkv | -w json | -w table | alarm list |
+//    defrag | snapshot save (+ size % 512)
 //  lock/elect (4): lock mylock -- sh -c (ETCD_LOCK_KEY, ETCD_LOCK_REV) | lock held, a second
 //    lock with a command waits, first released by SIGTERM | elect p1, elect -l (observer),
 //    elect p2 waiting, p1 resigns by SIGTERM | get my --prefix -w fields (all released)
@@ -63,8 +65,9 @@
 //    get without a client certificate (refused)
 import { mkdir, rm, stat } from "node:fs/promises";
 import test from "ava";
-import { type CtlDiffer, type CtlTarget, connect, startPair, stopPair } from
-  "./support/etcdctl-differ.js";
+import {
+  type CtlDiffer, type CtlTarget, connect, httpAuthorityBug, startPair, stopPair,
+} from "./support/etcdctl-differ.js";
 import { normalize } from "./support/etcdctl-masker.js";
 import { CtlChild, type CtlResult, runCtl, stopAllChildren } from "./support/etcdctl-runner.js";
 import {
@@ -73,11 +76,18 @@ import {
 
 const scratchRoot = `/dev/shm/pfs-etcdctl-kv-${process.pid}`;
 let differ: CtlDiffer | undefined;
+/** Steps that differ only because of httpAuthorityBug (the same with host:port endpoints). */
+const httpEndpointSteps = [
+  "etcdctl endpoint status", "etcdctl endpoint status -w json", "etcdctl endpoint status -w table",
+  "etcdctl endpoint hashkv", "etcdctl endpoint hashkv -w json", "etcdctl endpoint hashkv -w table",
+  "etcdctl defrag",
+];
 
 test.before(async () => {
   await mkdir(`${scratchRoot}/etcd`, { recursive: true });
   await mkdir(`${scratchRoot}/other`, { recursive: true });
   differ = await startPair({ size: 1, scratchDir: scratchRoot });
+  for (const step of httpEndpointSteps) differ.knownDifferences.set(step, httpAuthorityBug);
   for (const target of [differ.etcd, differ.other]) {
     target.masker.registerIdPrefix("mylock/");
     target.masker.registerIdPrefix("myelection/");
@@ -285,6 +295,14 @@ async function compactionCommands(d: CtlDiffer): Promise<void> {
 }
 
 async function maintenanceCommands(d: CtlDiffer): Promise<void> {
+  const bare = (args: string[], fix?: (text: string) => string): Promise<unknown> =>
+    d.step(`etcdctl --endpoints=<host:port> ${args.join(" ")}`,
+      (target) => runCtl(connect(target, [0], true), args),
+      fix === undefined ? {} : { normalize: fix });
+  await bare(["endpoint", "status"], normalize.statusLines);
+  await bare(["endpoint", "status", "-w", "json"]);
+  await bare(["endpoint", "hashkv", "-w", "json"]);
+  await bare(["defrag"]);
   await d.ctl(["endpoint", "status"], { normalize: normalize.statusLines });
   await d.ctl(["endpoint", "status", "-w", "json"]);
   await d.ctl(["endpoint", "status", "-w", "table"]);
@@ -357,7 +375,7 @@ async function selfTest(d: CtlDiffer): Promise<string[]> {
 }
 
 /** The number of compared etcdctl steps this file runs (the list at the top, counted). */
-const commandCount = 99;
+const commandCount = 103;
 
 
 const groups: readonly [string, (d: CtlDiffer) => Promise<void>][] = [
@@ -370,7 +388,10 @@ const groups: readonly [string, (d: CtlDiffer) => Promise<void>][] = [
   ["lock and elect", lockCommands],
 ];
 
-for (const [name, run] of groups) {
+/** PFS_CTL_ONLY="<group>|<group>" runs only those groups (then the command count fails). */
+const only = process.env["PFS_CTL_ONLY"]?.split("|");
+
+for (const [name, run] of groups.filter(([group]) => only?.includes(group) ?? true)) {
   test.serial(`etcdctl ${name}: same output as etcd 3.4.23`, async (t) => {
     const d = pair();
     const before = d.mismatches.length;

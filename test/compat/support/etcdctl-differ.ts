@@ -26,10 +26,16 @@ export interface CtlTarget {
   readonly scratchDir: string;
 }
 
-/** etcdctl connected to members of `target` (default: the first member only). */
-export function connect(target: CtlTarget, memberIndexes: readonly number[] = [0]): CtlConnection {
-  const endpoints = memberIndexes.map((i) => target.cluster.members[i]?.clientUrl ?? "")
-    .join(",");
+/**
+ * etcdctl connected to members of `target` (default: the first member only), by client URL,
+ * or by host:port when `bare` (etcdctl's per-endpoint commands then dial without the scheme).
+ */
+export function connect(target: CtlTarget, memberIndexes: readonly number[] = [0],
+  bare = false): CtlConnection {
+  const endpoints = memberIndexes.map((i) => {
+    const member = target.cluster.members[i];
+    return (bare ? member?.clientAddress : member?.clientUrl) ?? "";
+  }).join(",");
   return { endpoints, tlsArgs: target.tlsArgs };
 }
 
@@ -131,6 +137,15 @@ export class CtlDiffer {
       `${mismatches.length} steps differ`);
   }
 }
+
+/**
+ * pfsd bug: etcdctl's per-endpoint commands (endpoint status/hashkv, defrag, move-leader's
+ * leader lookup) dial `passthrough:///<endpoint>`, so with an `http://` endpoint grpc-go sends
+ * the HTTP/2 `:authority` "http://127.0.0.1:port"; Node's HTTP/2 server (nghttp2) resets such a
+ * stream with PROTOCOL_ERROR, which etcdctl reports as Internal. etcd accepts it.
+ */
+export const httpAuthorityBug = "pfsd: per-endpoint dial with an http:// endpoint: " +
+  "RST_STREAM PROTOCOL_ERROR on :authority \"http://host:port\"";
 
 /** Options of one pair of clusters. */
 export interface PairOptions {
