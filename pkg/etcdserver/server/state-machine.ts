@@ -318,10 +318,10 @@ export function decodeSnapshot(data: Uint8Array, lease: LeaseManagerOptions,
     if (reader.uint32() !== snapshotMagic) return corrupt("bad magic");
     const version = reader.uint8();
     if (version !== snapshotVersion) return corrupt(`unknown version ${version}`);
-    const leases = LeaseManager.restore(reader.bytesView(), lease);
-    if (!leases.ok) return leases;
     const store = MvccStore.restore(reader.bytesView(), lookup);
     if (!store.ok) return store;
+    const leases = LeaseManager.restore(reader.bytesView(), lease);
+    if (!leases.ok) return leases;
     const members: Member[] = [];
     const memberCount = reader.uint32();
     if (memberCount > limits.etcdReplicatedListItemsMax) return corrupt("member count");
