@@ -163,6 +163,9 @@ async function runLoad(
       watchers.push(new Watcher(spec, addresses, credentials, prng.fork()));
     }
     await sleep(options.loadMs / 2);
+    // Under a slow machine the opening faults may not fit: run on until they are done.
+    const extraEnd = performance.now() + options.loadMs;
+    while (!nemesis.openingDone && performance.now() < extraEnd) await sleep(200);
   } finally {
     try {
       await nemesis.stop();
@@ -205,9 +208,17 @@ export async function recordFaultRun(options: FaultRunOptions): Promise<FaultRun
   const prng = new Prng(options.seed);
   const keys = Array.from({ length: options.keyCount }, (_, i) => `${keyPrefix}k${i}`);
   const parentDir = dataParent();
+  const phases: string[] = [];
+  let phaseStart = performance.now();
+  const phase = (name: string): void => {
+    const now = performance.now();
+    phases.push(`${name} ${((now - phaseStart) / 1000).toFixed(1)} s`);
+    phaseStart = now;
+  };
   const cluster = await startCluster({
     kind: options.kind, size: 3, ...(parentDir === undefined ? {} : { parentDir }),
   });
+  phase("start");
   const watchers: Watcher[] = [];
   try {
     const addresses = cluster.members.map((member) => member.clientAddress);
@@ -217,9 +228,13 @@ export async function recordFaultRun(options: FaultRunOptions): Promise<FaultRun
         addresses[i % addresses.length]));
     });
     const { history, faults } = await runLoad(cluster, options, prng, keys, watchers);
+    phase("load and heal");
     const done = await finish(cluster, history, keys, prng);
+    phase("final reads and reference");
     const reference = Object.values(done.references)[0] ?? [];
     await catchUp(watchers, reference);
+    phase("watchers catch up");
+    options.log(`phases: ${phases.join(", ")}`);
     return {
       kind: options.kind, seed: options.seed, keys, history, faults, ...done,
       watches: watchers.map((watcher) => watcher.log),

@@ -48,6 +48,8 @@ export interface FaultRecord {
 
 const statusDeadlineMs = 700;
 const settleMsMax = 8_000;
+/** How long an opening fault waits for the members to agree on a leader. */
+const openingLeaderWaitMs = 10_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -90,6 +92,7 @@ export class Nemesis {
   readonly #clients: Client[];
   readonly #startMs = performance.now();
   #stopped = false;
+  #busy = false;
   readonly #loop: Promise<void>;
 
   constructor(
@@ -149,11 +152,21 @@ export class Nemesis {
     }
   }
 
+  /** The leader; for an opening fault, waits (bounded) for one to be known. */
+  async #target(opening: boolean): Promise<ClusterMember | undefined> {
+    const deadline = performance.now() + (opening ? openingLeaderWaitMs : 0);
+    for (;;) {
+      const leader = await this.leader();
+      if (leader !== undefined || performance.now() > deadline) return leader;
+      await sleep(200);
+    }
+  }
+
   async #one(): Promise<void> {
-    const leader = await this.leader();
+    const opening = this.options.openingFaults[this.faults.length];
+    const leader = await this.#target(opening !== undefined);
     const live = this.cluster.members.filter((member) => member.running);
     if (live.length === 0) return;
-    const opening = this.options.openingFaults[this.faults.length];
     const toLeader = opening !== undefined || this.prng.chance(this.options.leaderBias);
     const target = leader !== undefined && toLeader ? leader : this.prng.pick(live);
     const kind = opening ?? (this.prng.chance(this.options.stopShare) ? "sigstop" : "kill9");
@@ -174,6 +187,11 @@ export class Nemesis {
     await Promise.all(faults);
   }
 
+  /** True once every opening fault has been made (and finished). */
+  get openingDone(): boolean {
+    return this.faults.length >= this.options.openingFaults.length && !this.#busy;
+  }
+
   /** A method, so that the checks after each await are not narrowed away. */
   #isStopped(): boolean {
     return this.#stopped;
@@ -185,7 +203,12 @@ export class Nemesis {
       if (this.#isStopped()) break;
       await this.#settle();
       if (this.#isStopped()) break;
-      await this.#one();
+      this.#busy = true;
+      try {
+        await this.#one();
+      } finally {
+        this.#busy = false;
+      }
     }
   }
 
