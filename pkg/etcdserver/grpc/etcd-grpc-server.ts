@@ -2,7 +2,8 @@
  * The etcd v3 gRPC server of a member: etcd's eight services plus grpc.health.v1 on every
  * client listener, with etcd's message limits (receive max-request-bytes + 512 KiB, send
  * unlimited). grpc-js never answers client keepalive pings with GOAWAY too_many_pings, so
- * etcdctl's 10 s pings are safe.
+ * etcdctl's 10 s pings are safe. Connections are accepted by a ClientFront (which also
+ * terminates TLS and repairs Go clients' `:authority`) and injected into grpc-js.
  */
 import {
   Server,
@@ -20,6 +21,7 @@ import {
 } from "../../proto/index.js";
 import type { EtcdBackend } from "../backend.js";
 import { authService } from "./auth-service.js";
+import { ClientFront } from "./client-front.js";
 import type { ClientListener } from "./client-listeners.js";
 import { clusterService } from "./cluster-service.js";
 import { electionService } from "./election-service.js";
@@ -54,25 +56,6 @@ const etcdServices: readonly (readonly [string, ServiceFactory])[] = [
   ["v3lockpb.Lock", lockService],
 ];
 
-function credentialsOf(listener: ClientListener): ServerCredentials {
-  const tls = listener.tls;
-  if (tls === undefined) return ServerCredentials.createInsecure();
-  return ServerCredentials.createSsl(
-    tls.clientCertAuth ? tls.rootCerts : null,
-    [{ cert_chain: tls.certChain, private_key: tls.privateKey }],
-    tls.clientCertAuth,
-  );
-}
-
-function bind(server: Server, listener: ClientListener): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(listener.address, credentialsOf(listener), (error, port) => {
-      if (error === null) resolve(port);
-      else reject(error);
-    });
-  });
-}
-
 /** Registers every service on `server`. */
 export function addEtcdServices(server: Server, kit: ServiceKit): void {
   const definition = loadSync([...etcdProtoFiles], etcdProtoLoaderOptions);
@@ -86,6 +69,7 @@ export function addEtcdServices(server: Server, kit: ServiceKit): void {
 export class EtcdGrpcServer {
   readonly counters: GrpcCounters;
   readonly #server: Server;
+  readonly #front = new ClientFront();
   readonly #logger: Logger;
 
   private constructor(server: Server, counters: GrpcCounters, logger: Logger) {
@@ -110,14 +94,19 @@ export class EtcdGrpcServer {
     };
     addEtcdServices(server, kit);
     const started = new EtcdGrpcServer(server, counters, options.logger);
+    // TLS is terminated by the front (ClientFront), so grpc-js sees plaintext connections.
+    const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
     try {
-      for (const listener of options.listeners) {
-        await bind(server, listener);
-        options.logger.info("serving etcd v3 gRPC", { url: listener.url });
-      }
+      await started.#front.listen(options.listeners, (connection) => {
+        injector.injectConnection(connection);
+      }, options.logger);
     } catch (error: unknown) {
+      started.#front.close();
       server.forceShutdown();
       throw error;
+    }
+    for (const listener of options.listeners) {
+      options.logger.info("serving etcd v3 gRPC", { url: listener.url });
     }
     return started;
   }
@@ -127,6 +116,7 @@ export class EtcdGrpcServer {
    * rest (streams such as Watch never end on their own).
    */
   async close(graceMs: number): Promise<void> {
+    this.#front.close();
     const graceful = new Promise<void>((resolve) => {
       this.#server.tryShutdown(() => {
         resolve();

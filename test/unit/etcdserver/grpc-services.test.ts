@@ -239,6 +239,10 @@ test("etcdctl: put, get, del, txn, lease, member list, endpoint status/health, s
     t.regex(await etcdctl(f.address, "lease", "list"), /694d77aa9e38260f/);
     t.regex(await etcdctl(f.address, "member", "list"), /8e9e05c52164694d, started, m1/);
     t.regex(await etcdctl(f.address, "endpoint", "status"), /8e9e05c52164694d, 3\.4\.23/);
+    // A direct dial sends the whole URL as :authority, which Node's HTTP/2 alone would refuse.
+    t.regex(await etcdctl(`http://${f.address}`, "endpoint", "status"), /8e9e05c52164694d, 3\.4\.23/);
+    t.regex(await etcdctl(`http://${f.address}`, "endpoint", "hashkv"), /, 1\n$/);
+    t.regex(await etcdctl(`http://${f.address}`, "put", "x", "y"), /OK/);
     t.regex(await run("/usr/bin/etcdctl", ["--endpoints", f.address, "endpoint", "health"]).then((r) => r.stdout + r.stderr),
       /is healthy: successfully committed proposal/);
     const file = join(dir, "snap.db");
@@ -263,11 +267,14 @@ test("Watch: created first, then events in order; cancel is answered and silence
     call.on("error", () => undefined);
     call.write({ create_request: { key: Buffer.from("w"), start_revision: "0" } });
     const kv = f.client("etcdserverpb.KV");
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const waitFor = async (count: number): Promise<void> => {
+      for (let i = 0; i < 200 && responses.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    await waitFor(1);
     for (let i = 0; i < 5; i++) await unary(kv, "Put", { key: Buffer.from("w"), value: Buffer.from(String(i)) });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(6);
     call.write({ cancel_request: { watch_id: "0" } });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(7);
     await unary(kv, "Put", { key: Buffer.from("w"), value: Buffer.from("late") });
     await new Promise((resolve) => setTimeout(resolve, 200));
     call.cancel();
