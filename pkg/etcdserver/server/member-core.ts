@@ -6,7 +6,7 @@
  * (the bound peer port) and `raftStatus()`.
  */
 import {
-  EtcdError, PfsError, assert, formatHexId, limits, type Clock, type LeaseId,
+  EtcdError, assert, err, formatHexId, limits, ok, type Clock, type Result, type LeaseId,
   type Logger, type NodeId, type PfsdConfig, type Prng, type Timer,
 } from "../../common/index.js";
 import { ConfChangeType, type ConfChange, type Role } from "../../raft/index.js";
@@ -23,6 +23,10 @@ import {
   type RangeResponse, type RequestOp, type TxnRequest, type TxnResponse,
 } from "../mvcc/index.js";
 import type { WatchCreateRequest, WatchHub, WatchStream } from "../watch/index.js";
+import {
+  encodeAuthRequest, hashPassword, newSimpleTokenPrefix, simpleTokenIndex, type AuthRequest,
+  type AuthStore,
+} from "../auth/index.js";
 import type { LeaseForwarder } from "./lease-forwarder.js";
 import type { MemberIdentity } from "./member-bootstrap.js";
 import { computeMemberId, peerAddress } from "./member-id.js";
@@ -141,8 +145,10 @@ export class MemberCore implements EtcdMember {
 
   // ---- KV ----------------------------------------------------------------------------------
 
-  async range(_context: CallContext, request: RangeRequest): Promise<RangeResponse> {
+  async range(context: CallContext, request: RangeRequest): Promise<RangeResponse> {
     unwrap(checkRangeRequest(request));
+    await this.#permit(context, (auth, user) =>
+      auth.checkRange(user, request.key, request.rangeEnd, "READ"));
     if (!request.serializable) {
       this.#refuseLearner();
       await this.#readBarrier();
@@ -150,25 +156,28 @@ export class MemberCore implements EtcdMember {
     return unwrap(this.#machine.store.range(request));
   }
 
-  async put(_context: CallContext, request: PutRequest): Promise<PutResponse> {
+  async put(context: CallContext, request: PutRequest): Promise<PutResponse> {
     unwrap(checkPutRequest(request));
+    await this.#permit(context, (auth, user) => auth.checkPut(user, request));
     this.#checkWritable();
     const value = await this.#propose({ type: "put", request });
     assert(value.type === "put", () => `put answered with ${value.type}`);
     return value.response;
   }
 
-  async deleteRange(_context: CallContext,
+  async deleteRange(context: CallContext,
     request: DeleteRangeRequest): Promise<DeleteRangeResponse> {
     unwrap(checkDeleteRangeRequest(request));
+    await this.#permit(context, (auth, user) => auth.checkDeleteRange(user, request));
     this.#refuseLearner();
     const value = await this.#propose({ type: "deleteRange", request });
     assert(value.type === "deleteRange", () => `delete answered with ${value.type}`);
     return value.response;
   }
 
-  async txn(_context: CallContext, request: TxnRequest): Promise<TxnResponse> {
+  async txn(context: CallContext, request: TxnRequest): Promise<TxnResponse> {
     unwrap(checkTxnRequest(request));
+    await this.#permit(context, (auth, user) => auth.checkTxn(user, request));
     this.#refuseLearner();
     if (txnIsReadOnly(request)) {
       await this.#readBarrier();
@@ -254,8 +263,12 @@ export class MemberCore implements EtcdMember {
     return stream;
   }
 
-  watchCreate(_context: CallContext, stream: WatchStream,
+  watchCreate(context: CallContext, stream: WatchStream,
     request: WatchCreateRequest): string | undefined {
+    const user = this.#callerNow(context);
+    const allowed = user.ok ? this.#machine.auth.checkRange(user.value, request.key,
+      request.rangeEnd, "READ") : user;
+    if (!allowed.ok) return allowed.error.message;
     stream.create(request);
     this.#scheduleWake();
     return undefined;
@@ -402,27 +415,156 @@ export class MemberCore implements EtcdMember {
     await raft.transferLeadership(target);
   }
 
-  // ---- auth (not wired yet) ----------------------------------------------------------------
+  // ---- auth --------------------------------------------------------------------------------
 
-  authEnable(): Promise<void> { return Promise.reject(notYet("AuthEnable")); }
-  authDisable(): Promise<void> { return Promise.resolve(); }
-  authenticate(): Promise<string> {
-    return Promise.reject(new EtcdError("ETCD_AUTH_NOT_ENABLED"));
+  async authEnable(context: CallContext): Promise<void> {
+    await this.#admin(context);
+    await this.#proposeAuth({ type: "enable" });
   }
-  userAdd(): Promise<void> { return Promise.reject(notYet("UserAdd")); }
-  userGet(): Promise<readonly string[]> { return Promise.reject(notYet("UserGet")); }
-  userList(): Promise<readonly string[]> { return Promise.resolve([]); }
-  userDelete(): Promise<void> { return Promise.reject(notYet("UserDelete")); }
-  userChangePassword(): Promise<void> { return Promise.reject(notYet("UserChangePassword")); }
-  userGrantRole(): Promise<void> { return Promise.reject(notYet("UserGrantRole")); }
-  userRevokeRole(): Promise<void> { return Promise.reject(notYet("UserRevokeRole")); }
-  roleAdd(): Promise<void> { return Promise.reject(notYet("RoleAdd")); }
-  roleGet(): Promise<readonly Permission[]> { return Promise.reject(notYet("RoleGet")); }
-  roleList(): Promise<readonly string[]> { return Promise.resolve([]); }
-  roleDelete(): Promise<void> { return Promise.reject(notYet("RoleDelete")); }
-  roleGrantPermission(): Promise<void> { return Promise.reject(notYet("RoleGrantPermission")); }
-  roleRevokePermission(): Promise<void> {
-    return Promise.reject(notYet("RoleRevokePermission"));
+
+  async authDisable(context: CallContext): Promise<void> {
+    await this.#admin(context);
+    await this.#proposeAuth({ type: "disable" });
+  }
+
+  /**
+   * Checks the password here (the proposer), then replicates the token: the proposer picks
+   * its random part, the applying entry's index completes it (auth/simple-token.ts).
+   */
+  async authenticate(name: string, password: string): Promise<string> {
+    this.#refuseLearner();
+    unwrap(this.#machine.auth.checkPassword(name, password));
+    return this.#proposeAuth({ type: "authenticate", name,
+      token: newSimpleTokenPrefix(this.#options.prng) });
+  }
+
+  async userAdd(context: CallContext, name: string, password: string,
+    noPassword: boolean): Promise<void> {
+    await this.#admin(context);
+    const passwordHash = noPassword ? "" : hashPassword(password);
+    await this.#proposeAuth({ type: "userAdd", name, passwordHash, noPassword });
+  }
+
+  async userGet(context: CallContext, name: string): Promise<readonly string[]> {
+    const caller = await this.#caller(context);
+    unwrap(this.#machine.auth.checkUserGet(caller, name));
+    return unwrap(this.#machine.auth.userGet(name));
+  }
+
+  async userList(context: CallContext): Promise<readonly string[]> {
+    await this.#admin(context);
+    return this.#machine.auth.userList();
+  }
+
+  async userDelete(context: CallContext, name: string): Promise<void> {
+    await this.#admin(context);
+    await this.#proposeAuth({ type: "userDelete", name });
+  }
+
+  async userChangePassword(context: CallContext, name: string, password: string):
+    Promise<void> {
+    await this.#admin(context);
+    await this.#proposeAuth({ type: "userChangePassword", name,
+      passwordHash: hashPassword(password) });
+  }
+
+  async userGrantRole(context: CallContext, user: string, role: string): Promise<void> {
+    await this.#admin(context);
+    await this.#proposeAuth({ type: "userGrantRole", user, role });
+  }
+
+  async userRevokeRole(context: CallContext, name: string, role: string): Promise<void> {
+    await this.#admin(context);
+    await this.#proposeAuth({ type: "userRevokeRole", name, role });
+  }
+
+  async roleAdd(context: CallContext, name: string): Promise<void> {
+    await this.#admin(context);
+    await this.#proposeAuth({ type: "roleAdd", name });
+  }
+
+  async roleGet(context: CallContext, role: string): Promise<readonly Permission[]> {
+    const caller = await this.#caller(context);
+    unwrap(this.#machine.auth.checkRoleGet(caller, role));
+    return unwrap(this.#machine.auth.roleGet(role));
+  }
+
+  async roleList(context: CallContext): Promise<readonly string[]> {
+    await this.#admin(context);
+    return this.#machine.auth.roleList();
+  }
+
+  async roleDelete(context: CallContext, role: string): Promise<void> {
+    await this.#admin(context);
+    await this.#proposeAuth({ type: "roleDelete", role });
+  }
+
+  async roleGrantPermission(context: CallContext, name: string,
+    permission: Permission): Promise<void> {
+    await this.#admin(context);
+    await this.#proposeAuth({ type: "roleGrantPermission", name, permission });
+  }
+
+  async roleRevokePermission(context: CallContext, role: string, key: Uint8Array,
+    rangeEnd: Uint8Array): Promise<void> {
+    await this.#admin(context);
+    await this.#proposeAuth({ type: "roleRevokePermission", role, key, rangeEnd });
+  }
+
+  /** Proposes an auth request; resolves with the minted token (authenticate) or "". */
+  async #proposeAuth(request: AuthRequest): Promise<string> {
+    this.#refuseLearner();
+    const value = await this.#propose({ type: "auth", payload: encodeAuthRequest(request) });
+    assert(value.type === "auth", () => `auth answered with ${value.type}`);
+    return value.token;
+  }
+
+  /**
+   * The user a call acts as while auth is enabled ("" while it is disabled): the user of its
+   * token, once this member applied the entry that minted it (waiting up to the request
+   * timeout), else the verified client certificate's common name. No usable token and no
+   * certificate → ETCD_INVALID_AUTH_TOKEN.
+   */
+  async #caller(context: CallContext): Promise<string> {
+    const auth = this.#machine.auth;
+    if (!auth.enabled) return "";
+    const token = context.token;
+    if (token === undefined || token === "") {
+      if (context.certCommonName !== undefined && context.certCommonName !== "") {
+        return context.certCommonName;
+      }
+      throw new EtcdError("ETCD_INVALID_AUTH_TOKEN");
+    }
+    const index = simpleTokenIndex(token);
+    if (index !== undefined) await this.#waitApplied(index);
+    return unwrap(auth.userOfToken(token, this.#leaseNowMs()));
+  }
+
+  /** The caller's user without waiting (for watch creation, which is synchronous). */
+  #callerNow(context: CallContext): Result<string, EtcdError> {
+    const auth = this.#machine.auth;
+    if (!auth.enabled) return ok("");
+    const token = context.token;
+    if (token === undefined || token === "") {
+      return context.certCommonName !== undefined && context.certCommonName !== ""
+        ? ok(context.certCommonName) : err(new EtcdError("ETCD_INVALID_AUTH_TOKEN"));
+    }
+    return auth.userOfToken(token, this.#leaseNowMs());
+  }
+
+  async #admin(context: CallContext): Promise<void> {
+    const caller = await this.#caller(context);
+    unwrap(this.#machine.auth.isAdmin(caller));
+  }
+
+  /** Waits (bounded by the request timeout) until this member applied `index`. */
+  async #waitApplied(index: number): Promise<void> {
+    const clock = this.#options.clock;
+    const deadline = clock.nowMs() + limits.raftRequestTimeoutMs;
+    while (this.#node().status().applied < index) {
+      if (clock.nowMs() >= deadline) throw new EtcdError("ETCD_TIMEOUT");
+      await clock.sleep(this.#options.config.heartbeatInterval / 4);
+    }
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -441,6 +583,14 @@ export class MemberCore implements EtcdMember {
     const hub = this.#hub;
     if (hub === undefined || this.#closing) throw new EtcdError("ETCD_STOPPED");
     return hub;
+  }
+
+  /** With auth enabled, runs `check` for the caller's user; throws its refusal. */
+  async #permit(context: CallContext,
+    check: (auth: AuthStore, user: string) => Result<void, EtcdError>): Promise<void> {
+    const auth = this.#machine.auth;
+    if (!auth.enabled) return;
+    unwrap(check(auth, await this.#caller(context)));
   }
 
   #refuseLearner(): void {
@@ -635,10 +785,6 @@ export class MemberCore implements EtcdMember {
 function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: Error }): T {
   if (!result.ok) throw result.error;
   return result.value;
-}
-
-function notYet(method: string): PfsError {
-  return new PfsError("UNAVAILABLE", `${method} is not implemented by this member yet`);
 }
 
 /** etcd's "started": a member that published its name (bootstrap members have names). */

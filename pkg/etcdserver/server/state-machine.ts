@@ -20,6 +20,7 @@ import {
   ByteReader, ByteWriter, EtcdError, MalformedPayloadError, PfsError, assertNever,
   err, limits, nodeId, ok, type Clock, type LeaseId, type Logger, type NodeId, type Result,
 } from "../../common/index.js";
+import { AuthStore, decodeAuthRequest, simpleToken } from "../auth/index.js";
 import { LeaseManager, type LeaseGrant, type LeaseManagerOptions } from "../lease/index.js";
 import {
   MvccStore, type CompactionResponse, type DeleteRangeResponse, type LeaseLookup, type MvccEvent,
@@ -44,6 +45,8 @@ export type ApplyValue =
   | { readonly type: "leaseRevoke"; readonly revision: number }
   | { readonly type: "members"; readonly members: readonly Member[] }
   | { readonly type: "alarms"; readonly alarms: readonly AlarmMember[] }
+  /** An applied auth request; `token` is the minted token of an authenticate, else "". */
+  | { readonly type: "auth"; readonly token: string }
   | { readonly type: "none" };
 
 /** The result of one entry: a value, or the etcd error the request failed with. */
@@ -59,11 +62,6 @@ export interface StateMachineHooks {
   readonly onLeaseRevoked?: (id: LeaseId) => void;
   /** The whole state was replaced from a snapshot. */
   readonly onRestored?: () => void;
-  /** An auth request: applies it to the auth store, if one is wired. */
-  readonly applyAuth?: (payload: Uint8Array) => Result<ApplyValue, EtcdError>;
-  /** The auth store's snapshot bytes (empty when none is wired) and its restore. */
-  readonly authSnapshot?: () => Uint8Array;
-  readonly authRestore?: (bytes: Uint8Array) => void;
 }
 
 /** Construction options; `initialMembers` is the bootstrap membership (--initial-cluster). */
@@ -84,6 +82,7 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
   #hooks: StateMachineHooks;
   #leases: LeaseManager;
   #store: MvccStore;
+  #auth = new AuthStore();
   /** id → member. Invariant: no two members share a peer URL. */
   #members = new Map<bigint, Member>();
   /** Active alarms, in activation order, at most one per (member, type). */
@@ -116,6 +115,7 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
   get store(): MvccStore { return this.#store; }
   get leases(): LeaseManager { return this.#leases; }
   get sizeBytes(): number { return this.#sizeBytes; }
+  get auth(): AuthStore { return this.#auth; }
 
   /** Members in ID order. */
   members(): Member[] {
@@ -147,7 +147,7 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
       });
       return ok({ type: "none" });
     }
-    return this.applyRequest(request);
+    return this.applyRequest(request, entry.index);
   }
 
   /** Lease times are whole milliseconds (the lease manager asserts safe integers). */
@@ -155,8 +155,11 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
     return Math.floor(this.#options.clock.nowMs());
   }
 
-  /** Applies one decoded request (apply's body; tests call it directly). */
-  applyRequest(request: EtcdRequest): ApplyResult {
+  /**
+   * Applies one decoded request (apply's body; tests call it directly). `index` is the
+   * entry's Raft index, which an authenticate's token names (auth/simple-token.ts).
+   */
+  applyRequest(request: EtcdRequest, index = 0): ApplyResult {
     switch (request.type) {
       case "put": {
         const applied = this.#store.put(request.request);
@@ -189,8 +192,7 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
       case "memberUpdate":
       case "memberPromote": return this.#applyMember(request);
       case "alarm": return this.#applyAlarm(request);
-      case "auth":
-        return this.#hooks.applyAuth?.(request.payload) ?? ok({ type: "none" });
+      case "auth": return this.#applyAuth(request.payload, index);
       default: return assertNever(request, "etcd request");
     }
   }
@@ -252,6 +254,24 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
     return ok({ type: "alarms", alarms: [...this.#alarms] });
   }
 
+  #applyAuth(payload: Uint8Array, index: number): ApplyResult {
+    const decoded = decodeAuthRequest(payload);
+    if (!decoded.ok) {
+      this.#options.logger.error("undecodable auth request skipped", {
+        index, error: decoded.error.message,
+      });
+      return ok({ type: "none" });
+    }
+    let request = decoded.value;
+    let token = "";
+    if (request.type === "authenticate") {
+      token = simpleToken(request.token, index);
+      request = { ...request, token };
+    }
+    const applied = this.#auth.apply(request, this.#leaseNowMs());
+    return applied.ok ? ok({ type: "auth", token }) : applied;
+  }
+
   #estimateSize(): number {
     let bytes = 0;
     for (const history of this.#store.index.all()) {
@@ -274,7 +294,7 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
     for (const alarm of this.#alarms) {
       writer.uint64(alarm.memberId).uint8(alarm.alarm === "NOSPACE" ? 1 : 2);
     }
-    writer.bytes(this.#hooks.authSnapshot?.() ?? new Uint8Array(0));
+    writer.bytes(this.#auth.snapshot());
     const body = writer.finish();
     const out = new ByteWriter(body.length + 4).raw(body).uint32(crc32(body));
     return out.finish();
@@ -289,7 +309,7 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
     this.#members = new Map(state.members.map((member) => [member.id, member]));
     this.#alarms = state.alarms;
     this.#sizeBytes = this.#estimateSize();
-    this.#hooks.authRestore?.(state.auth);
+    this.#auth = state.auth;
     this.#hooks.onRestored?.();
     this.#hooks.onMembersChanged?.();
   }
@@ -301,7 +321,7 @@ interface DecodedSnapshot {
   readonly leases: LeaseManager;
   readonly members: Member[];
   readonly alarms: AlarmMember[];
-  readonly auth: Uint8Array;
+  readonly auth: AuthStore;
 }
 
 /** Decodes `EtcdStateMachine.snapshot` bytes. Errors: DATA_CORRUPTED. */
@@ -333,9 +353,10 @@ export function decodeSnapshot(data: Uint8Array, lease: LeaseManagerOptions,
       const memberId = nodeId(reader.uint64());
       alarms.push({ memberId, alarm: reader.uint8() === 1 ? "NOSPACE" : "CORRUPT" });
     }
-    const auth = reader.bytes();
+    const auth = AuthStore.restore(reader.bytesView());
+    if (!auth.ok) return auth;
     reader.end();
-    return ok({ store: store.value, leases: leases.value, members, alarms, auth });
+    return ok({ store: store.value, leases: leases.value, members, alarms, auth: auth.value });
   } catch (error) {
     if (error instanceof MalformedPayloadError) return corrupt(error.message);
     throw error;
