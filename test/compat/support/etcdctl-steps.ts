@@ -6,7 +6,8 @@ import { type CtlResult, runCtl } from "./etcdctl-runner.js";
 
 /** How long a poll (for a key to appear, a lease to expire) may take. */
 const pollMsMax = 15_000;
-const pollIntervalMs = 100;
+/** Each poll spawns an etcdctl: not too often, on a 2-core machine. */
+const pollIntervalMs = 250;
 
 const variables = new WeakMap<CtlTarget, Map<string, string>>();
 
