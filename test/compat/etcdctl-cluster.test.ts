@@ -103,6 +103,11 @@ test.serial("etcdctl endpoint --cluster and move-leader: same output as etcd", a
   { normalize: normalize.sortLines });
   await d.step("endpoint hashkv --cluster", (target) =>
     runCtl(connect(target), ["endpoint", "hashkv", "--cluster"]), { normalize: sortedHashes });
+  await d.step("endpoint status (3 host:port endpoints)", (target) =>
+    runCtl(connect(target, all, true), ["endpoint", "status"]), { normalize: sortedStatus });
+  await d.step("endpoint hashkv (3 host:port endpoints; members agree)", (target) =>
+    runCtl(connect(target, all, true), ["endpoint", "hashkv"]),
+  { normalize: (text) => normalize.sortLines(normalize.hashClasses(text)) });
   await d.step("put through a follower", (target) =>
     runCtl(connect(target, [1]), ["put", "cluster/a", "1"]));
   await d.step("get from another follower", (target) =>
@@ -223,5 +228,5 @@ memberTest("etcdctl member add --learner, promote, remove: same output as etcd",
 });
 
 memberTest("every listed command ran", (t) => {
-  t.is(pair().steps.length, 28);
+  t.is(pair().steps.length, 30);
 });

@@ -6,9 +6,9 @@
 // Revisions, keys, values, versions, counts and error texts are compared exactly, so both
 // stores must go through the same revisions. A self-test shows a real difference is caught.
 //
-// Every etcdctl run compared, in order (103 = commandCount, asserted at the end; etcdctl-cluster
-// and etcdctl-tls add 28 and 8 more: 139 in all). "get"/"put"/"del" on kv/ keys unless said.
-//  kv (34): put kv/a 1 | put kv/b 2 | put kv/c 3 | put kv/a 11 --prev-kv | put kv/d 4 -w json |
+// Every etcdctl run compared, in order (106 = commandCount, asserted at the end; etcdctl-cluster
+// and etcdctl-tls add 30 and 8 more: 144 in all). "get"/"put"/"del" on kv/ keys unless said.
+//  kv (36): put kv/a 1 | put kv/b 2 | put kv/c 3 | put kv/a 11 --prev-kv | put kv/d 4 -w json |
 //    put kv/d 44 -w fields | get kv/a | get kv/a -w json | get kv/a -w fields | get --prefix |
 //    get kv/b --from-key | get --prefix --limit=2 -w json |
 //    get --sort-by=MODIFY --order=DESCEND | get --sort-by=VALUE --order=ASCEND |
@@ -16,7 +16,9 @@
 //    get --sort-by=VERSION --order=DESCEND --limit=1 | get kv/a --rev=2 |
 //    get --prefix --rev=4 -w json | get --keys-only | get --print-value-only |
 //    get --keys-only -w fields (Count) | get kv/a --consistency=s |
-//    get --prefix --consistency=s -w json | get kv/nope -w json | get kv/a --rev=<future> |
+//    get --prefix --consistency=s -w json | get kv/nope -w json |
+//    get --prefix --limit=1 --sort-by=MODIFY --order=ASCEND -w json (more) | get kv/a --hex |
+//    get kv/a --rev=<future> |
 //    put kv/a --ignore-value | put kv/zz --ignore-value (missing key) | put "" x (empty key) |
 //    del kv/nope | del kv/d --prev-kv | del kv/b kv/d (range) | del --prefix --prev-kv -w json |
 //    get "" --prefix -w fields
@@ -28,13 +30,14 @@
 //    --prev-kv, put, get --prefix) | txn (two puts of one key: duplicate key) |
 //    txn (put inside a deleted range: duplicate key) | txn -w fields (value !=, mod <)
 //    (a lease compare cannot be sent: etcdctl 3.4's parser panics on it before any RPC)
-//  lease (20): lease grant 100 | lease grant 1 (raised to 2 s) | put lease/k1 --lease |
+//  lease (21): lease grant 100 | lease grant 1 (raised to 2 s) | put lease/k1 --lease |
 //    put lease/k2 --lease | put lease/s --lease (short) | get after the short lease expired |
 //    lease timetolive | lease timetolive --keys | lease keep-alive --once |
 //    lease keep-alive (stream, first answer) | lease list | put --ignore-lease |
 //    get -w json (lease kept) | put --lease=<unknown> | lease grant 9000000001 (too large) |
 //    lease revoke | lease timetolive (revoked) | lease revoke (again) |
-//    lease keep-alive --once (revoked) | get -w fields after revoke
+//    lease keep-alive --once (revoked) | lease keep-alive (stream, revoked: ends by itself) |
+//    get -w fields after revoke
 //  watch (8): put w/a 1 | put w/a 2 | del w/a | watch w/a --rev=<current+1> (the three events) |
 //    put w/b x | watch w/ --prefix --prev-kv --rev=<current-2> (history and live) |
 //    watch -i ("watch w/ --prefix --rev=…", then "progress") |
@@ -51,8 +54,9 @@
 //    elect p2 waiting, p1 resigns by SIGTERM | get my --prefix -w fields (all released)
 //  self-test (4): put self/k with different values | get self/k (must be caught) |
 //    put + del self/q, twice on the other side only | get -w json (header revision caught)
-//  etcdctl-cluster.test.ts, 3 members (28): member list | -w table | -w json |
+//  etcdctl-cluster.test.ts, 3 members (30): member list | -w table | -w json |
 //    endpoint status --cluster | endpoint health --cluster | endpoint hashkv --cluster |
+//    endpoint status and endpoint hashkv on the 3 members' host:port (hashes must agree) |
 //    put through a follower | get from another follower -w json | move-leader m2 |
 //    endpoint status -w table after it | move-leader <unknown> | move-leader to followers only |
 //    member add m6 (peer URL in use) | member add m5 (unstarted voter) | member list |
@@ -133,6 +137,8 @@ async function kvCommands(d: CtlDiffer): Promise<void> {
     ["get", "kv/a", "--consistency=s"],
     ["get", "kv/", "--prefix", "--consistency=s", "-w", "json"],
     ["get", "kv/nope", "-w", "json"],
+    ["get", "kv/", "--prefix", "--limit=1", "--sort-by=MODIFY", "--order=ASCEND", "-w", "json"],
+    ["get", "kv/a", "--hex"],
   ]);
   await d.ctl(["get", "kv/a", "--rev=1000"]);
   await d.ctl(["put", "kv/a", "--ignore-value"]);
@@ -224,6 +230,8 @@ async function leaseCommands(d: CtlDiffer): Promise<void> {
   await ctlWith(d, "lease revoke (again)", (t) => ["lease", "revoke", lease("long")(t)]);
   await ctlWith(d, "lease keep-alive --once (revoked)",
     (t) => ["lease", "keep-alive", "--once", lease("long")(t)]);
+  await ctlWith(d, "lease keep-alive (stream, revoked)",
+    (t) => ["lease", "keep-alive", lease("long")(t)]);
   await ctlWith(d, "get lease/ after revoke", () => ["get", "lease/", "--prefix", "-w", "fields"]);
 }
 
@@ -377,7 +385,7 @@ async function selfTest(d: CtlDiffer): Promise<string[]> {
 }
 
 /** The number of compared etcdctl steps this file runs (the list at the top, counted). */
-const commandCount = 103;
+const commandCount = 106;
 
 
 const groups: readonly [string, (d: CtlDiffer) => Promise<void>][] = [

@@ -157,6 +157,18 @@ export const normalize = {
     return text.replace(/^([^,\n]+, [^,\n]+, [^,\n]+), [^,\n]+, (true|false), (true|false), \d+,/gm,
       "$1, <size>, $2, $3, <term>,").replace(/<term>, \d+, \d+,/g, "<term>, <index>, <index>,");
   },
+  /**
+   * `endpoint hashkv` of several members: each distinct hash becomes `<hash-N>` in order of
+   * appearance, so members that agree show the same placeholder.
+   */
+  hashClasses: (text: string): string => {
+    const classes = new Map<string, string>();
+    return text.replace(/^([^,\n]+), (\d+)$/gm, (_m, endpoint: string, hash: string) => {
+      const known = classes.get(hash) ?? `<hash-${classes.size + 1}>`;
+      classes.set(hash, known);
+      return `${endpoint}, ${known}`;
+    });
+  },
   /** `endpoint hashkv` in simple format: `endpoint, hash`. */
   hashLines: (text: string): string => {
     return text.replace(/^([^,\n]+), \d+$/gm, "$1, <hash>");
