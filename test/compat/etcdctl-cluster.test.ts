@@ -9,7 +9,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import test from "ava";
 import {
-  type CtlDiffer, type CtlTarget, connect, httpAuthorityBug, otherKind, startPair, stopPair,
+  type CtlDiffer, type CtlTarget, connect, otherKind, startPair, stopPair,
 } from "./support/etcdctl-differ.js";
 import { normalize } from "./support/etcdctl-masker.js";
 import {
@@ -26,9 +26,6 @@ const all = [0, 1, 2];
 test.before(async () => {
   await mkdir(scratchRoot, { recursive: true });
   differ = await startPair({ size: 3, scratchDir: scratchRoot });
-  for (const step of ["endpoint status --cluster", "endpoint hashkv --cluster"]) {
-    differ.knownDifferences.set(step, httpAuthorityBug);
-  }
   await Promise.all([differ.etcd, differ.other].map((target) => moveLeaderTo(target, "m1")));
 });
 

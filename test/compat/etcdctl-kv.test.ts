@@ -70,7 +70,7 @@
 import { mkdir, rm, stat } from "node:fs/promises";
 import test from "ava";
 import {
-  type CtlDiffer, type CtlTarget, connect, httpAuthorityBug, startPair, stopPair,
+  type CtlDiffer, type CtlTarget, connect, startPair, stopPair,
 } from "./support/etcdctl-differ.js";
 import { normalize } from "./support/etcdctl-masker.js";
 import { CtlChild, type CtlResult, runCtl, stopAllChildren } from "./support/etcdctl-runner.js";
@@ -80,18 +80,11 @@ import {
 
 const scratchRoot = `/dev/shm/pfs-etcdctl-kv-${process.pid}`;
 let differ: CtlDiffer | undefined;
-/** Steps that differ only because of httpAuthorityBug (the same with host:port endpoints). */
-const httpEndpointSteps = [
-  "etcdctl endpoint status", "etcdctl endpoint status -w json", "etcdctl endpoint status -w table",
-  "etcdctl endpoint hashkv", "etcdctl endpoint hashkv -w json", "etcdctl endpoint hashkv -w table",
-  "etcdctl defrag",
-];
 
 test.before(async () => {
   await mkdir(`${scratchRoot}/etcd`, { recursive: true });
   await mkdir(`${scratchRoot}/other`, { recursive: true });
   differ = await startPair({ size: 1, scratchDir: scratchRoot });
-  for (const step of httpEndpointSteps) differ.knownDifferences.set(step, httpAuthorityBug);
   for (const target of [differ.etcd, differ.other]) {
     target.masker.registerIdPrefix("mylock/");
     target.masker.registerIdPrefix("myelection/");

@@ -138,15 +138,6 @@ export class CtlDiffer {
   }
 }
 
-/**
- * pfsd bug: etcdctl's per-endpoint commands (endpoint status/hashkv, defrag, move-leader's
- * leader lookup) dial `passthrough:///<endpoint>`, so with an `http://` endpoint grpc-go sends
- * the HTTP/2 `:authority` "http://127.0.0.1:port"; Node's HTTP/2 server (nghttp2) resets such a
- * stream with PROTOCOL_ERROR, which etcdctl reports as Internal. etcd accepts it.
- */
-export const httpAuthorityBug = "pfsd: per-endpoint dial with an http:// endpoint: " +
-  "RST_STREAM PROTOCOL_ERROR on :authority \"http://host:port\"";
-
 /** Options of one pair of clusters. */
 export interface PairOptions {
   readonly size: number;
