@@ -32,6 +32,8 @@ export interface FailoverResult {
   readonly gapsBelowMinimum: number;
   readonly writeErrors: number;
   readonly errorSamples: readonly string[];
+  /** Why the kill loop stopped early (e.g. a killed member did not come back), if it did. */
+  readonly error?: string;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -128,6 +130,7 @@ export async function failover(cluster: MemberCluster, loadgen: string, kills: n
   void run.result.catch(() => undefined); // awaited below; this only marks a failure handled
   const electionMs: number[] = [];
   const killsAtMs: number[] = [];
+  let error: string | undefined;
   try {
     for (let kill = 0; kill < kills; kill += 1) {
       await sleep(steadyMs);
@@ -146,6 +149,8 @@ export async function failover(cluster: MemberCluster, loadgen: string, kills: n
       await member.waitServing();
     }
     await sleep(steadyMs);
+  } catch (failure: unknown) {
+    error = failure instanceof Error ? failure.message : String(failure);
   } finally {
     run.stop();
     finder.close();
@@ -155,5 +160,6 @@ export async function failover(cluster: MemberCluster, loadgen: string, kills: n
   return {
     electionMs, writeGapMs: longest, gapsBelowMinimum: belowMinimum,
     writeErrors: result.errors, errorSamples: result.errorSamples,
+    ...(error === undefined ? {} : { error }),
   };
 }

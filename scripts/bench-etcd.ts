@@ -47,6 +47,8 @@ const checkPerfMsMax = 300_000;
 const etcdctlBinary = "/usr/bin/etcdctl";
 /** How long a run may outlast its warm-up and measured time (preload, drain, slow answers). */
 const loadgenOverrunMsMax = 180_000;
+/** Characters of an error text (often a member's log) kept in the report. */
+const errorTextMax = 2_000;
 /** How long the null server may take to listen. */
 const nullServerStartMsMax = 10_000;
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -179,8 +181,9 @@ async function checkPerf(cluster: MemberCluster): Promise<CheckPerf> {
   clearTimeout(timer);
   const lines = `${exit.stdout}\n${exit.stderr}`.split(/[\r\n]+/)
     .map((line) => line.trim())
-    .filter((line) => /^(PASS|FAIL)/.test(line) || /error/i.test(line));
+    .filter((line) => /^(PASS|FAIL)/.test(line));
   const pass = exit.code === 0 && lines.at(-1) === "PASS";
+  if (lines.length === 0) lines.push(`no verdict (exit ${exit.code}): ${exit.stderr.slice(-500)}`);
   process.stderr.write(`bench-etcd: ${cluster.kind} check perf: ${lines.join(" | ")}\n`);
   return { pass, lines };
 }
@@ -332,10 +335,12 @@ function faultTable(reports: readonly TargetReport[]): string[] {
       : `${report.checkPerf.pass ? "PASS" : "FAIL"} (${report.checkPerf.lines.join("; ")})`;
     const f = report.failover;
     if (f === undefined) {
-      lines.push(`| ${report.target} | ${perf} | — | ${report.failoverError ?? "not run"} | — | — |`);
+      const why = report.failoverError === undefined ? "not run" : "failed (below)";
+      lines.push(`| ${report.target} | ${perf} | — | ${why} | — | — |`);
       continue;
     }
-    lines.push(`| ${report.target} | ${perf} | ${f.electionMs.length} | ` +
+    const stopped = f.error === undefined ? "" : " (then stopped: below)";
+    lines.push(`| ${report.target} | ${perf} | ${f.electionMs.length}${stopped} | ` +
       `${fixed(percentile(f.electionMs, 0.5), 0)} / ${fixed(Math.max(...f.electionMs), 0)} | ` +
       `${fixed(percentile(f.writeGapMs, 0.5), 0)} / ${fixed(Math.max(...f.writeGapMs), 0)} | ` +
       `${f.writeErrors} |`);
@@ -343,16 +348,27 @@ function faultTable(reports: readonly TargetReport[]): string[] {
   return lines;
 }
 
+/** Long error texts (member logs) shortened to their first line and their tail. */
+function brief(text: string): string {
+  if (text.length <= errorTextMax) return text;
+  const firstLine = text.split("\n")[0] ?? "";
+  return `${firstLine.slice(0, errorTextMax / 4)} … ${text.slice(-errorTextMax / 2)}`;
+}
+
 function failures(reports: readonly TargetReport[]): string[] {
   const lines: string[] = [];
   for (const report of reports) {
+    const failoverError = report.failoverError ?? report.failover?.error;
+    if (failoverError !== undefined) {
+      lines.push(`- ${report.target} leader kills: ${brief(failoverError)}`);
+    }
     if (report.startError !== undefined) {
-      lines.push(`- ${report.target} did not start: ${report.startError.slice(0, 2_000)}`);
+      lines.push(`- ${report.target} did not start: ${brief(report.startError)}`);
     }
     for (const outcome of report.workloads) {
       const samples = outcome.result?.errorSamples ?? [];
       if (outcome.error !== undefined) {
-        lines.push(`- ${report.target} ${outcome.workload} failed: ${outcome.error}`);
+        lines.push(`- ${report.target} ${outcome.workload} failed: ${brief(outcome.error)}`);
       } else if (samples.length > 0 || (outcome.result?.watchEventsMissing ?? 0) > 0) {
         lines.push(`- ${report.target} ${outcome.workload}: ${outcome.result?.errors ?? 0} ` +
           `errors, ${outcome.result?.watchEventsMissing ?? 0} watch events missing; ` +
