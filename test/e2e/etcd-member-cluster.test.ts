@@ -74,3 +74,44 @@ test("a lease expires on the leader and its keys go in one revision everywhere",
     await removeDirs(specs);
   }
 });
+
+test("with small snapshots, a lagging member catches up by snapshot and restarts from one",
+  async (t) => {
+    const specs = await memberSpecs(["s1", "s2", "s3"]);
+    const extra = { snapshotCount: "20" };
+    const startedMs = Date.now();
+    const members: (EtcdMember | undefined)[] =
+      await Promise.all(specs.map((spec) => startMember(spec, specs, "new", extra)));
+    const running = (): EtcdMember[] => members.filter((m): m is EtcdMember => m !== undefined);
+    try {
+      const leader = await leaderOf(running());
+      const lagging = members.findIndex((member) => member !== leader);
+      await members[lagging]!.close();
+      members[lagging] = undefined;
+      const grant = await leader.leaseGrant({}, leaseId(0n), 600n);
+      for (let i = 0; i < 120; i += 1) {
+        await put(leader, `s${i % 13}`, `v${i}`, i % 10 === 0 ? grant.id : 0n);
+      }
+      t.true(leader.raftStatus().snapshotIndex > 0);
+      t.log(`writes done ${Date.now() - startedMs} ms`);
+      const restarted = await startMember(specs[lagging]!, specs, "new", extra);
+      members[lagging] = restarted;
+      await eventually(() => restarted.raftStatus().applied >= leader.raftStatus().commit);
+      t.true(restarted.raftStatus().snapshotIndex > 0);
+      t.is(decode((await get(restarted, "s2", true)).kvs[0]!.value), "v119");
+      t.deepEqual((await restarted.leaseTimeToLive(grant.id, true)).keys.map(decode).sort(),
+        (await leader.leaseTimeToLive(grant.id, true)).keys.map(decode).sort());
+      t.is((await restarted.hashKv(0)).hash, (await leader.hashKv(0)).hash);
+      t.log(`caught up ${Date.now() - startedMs} ms`);
+      // The leader restarts from its own snapshot plus WAL.
+      const leaderIndex = members.indexOf(leader);
+      await leader.close();
+      members[leaderIndex] = undefined;
+      const back = await startMember(specs[leaderIndex]!, specs, "new", extra);
+      members[leaderIndex] = back;
+      t.is(decode((await get(back, "s2")).kvs[0]!.value), "v119");
+    } finally {
+      await Promise.all(running().map((member) => member.close()));
+      await removeDirs(specs);
+    }
+  });

@@ -247,7 +247,14 @@ export class MemberCore implements EtcdMember {
       !leases.leaseExists(id)) {
       return leases.timeToLive(id, keys, this.#leaseNowMs());
     }
-    return this.#options.forwarder.timeToLive(this.#leaderClientUrl(leader), id, keys);
+    try {
+      return await this.#options.forwarder.timeToLive(this.#leaderClientUrl(leader), id, keys);
+    } catch (error) {
+      // The leader's client API is unreachable: the local record is still right about the
+      // granted TTL and the keys; only the remaining time is the leader's to know.
+      this.#options.logger.debug("lease TimeToLive answered locally", { error: String(error) });
+      return leases.timeToLive(id, keys, this.#leaseNowMs());
+    }
   }
 
   leaseLeases(): Promise<readonly LeaseId[]> {
