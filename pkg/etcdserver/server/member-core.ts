@@ -202,7 +202,7 @@ export class MemberCore implements EtcdMember {
 
   async leaseGrant(_context: CallContext, id: LeaseId, ttlSeconds: bigint):
     Promise<{ readonly id: LeaseId; readonly ttlSeconds: number }> {
-    this.#refuseLearner();
+    this.#checkWritable();
     const leases = this.#machine.leases;
     unwrap(grantedTtlSeconds(ttlSeconds, 1));
     const chosen = id !== 0n ? id
@@ -399,11 +399,14 @@ export class MemberCore implements EtcdMember {
     Promise<readonly AlarmMember[]> {
     this.#refuseLearner();
     if (action === "GET") return [...this.#machine.alarms()];
+    const existed = this.#machine.alarms().some((active) =>
+      active.memberId === memberId && active.alarm === alarm);
     const value = await this.#propose({ type: "alarm", action, memberId, alarm });
     assert(value.type === "alarms", () => `alarm answered with ${value.type}`);
-    // etcd answers with the alarms the request changed.
-    return action === "ACTIVATE" && alarm !== "NONE" ? [{ memberId, alarm }]
-      : this.#machine.alarms().length === value.alarms.length ? [{ memberId, alarm }] : [];
+    // etcd answers with the alarm the request changed: the one activated, or the one
+    // deactivated if it was active.
+    if (alarm === "NONE") return [];
+    return action === "ACTIVATE" || existed ? [{ memberId, alarm }] : [];
   }
 
   defragment(): Promise<void> {
