@@ -41,7 +41,7 @@ function lostWithin(lease: Lease, ms: number): Promise<Error | undefined> {
     const timer = setTimeout(() => {
       resolve(undefined);
     }, ms);
-    lease.once("lost", (error) => {
+    lease.once("lost", (error: Error) => {
       clearTimeout(timer);
       resolve(error);
     });

@@ -117,7 +117,7 @@ test.serial("txn: if/then/else on version and value", async (t) => {
     .else(etcd.get("txn/k"))
     .commit();
   t.false(refused.succeeded);
-  t.is(refused.responses[0]?.response_range?.kvs[0]?.value.toString(), "new");
+  t.is(refused.responses[0]?.response_range.kvs[0]?.value.toString(), "new");
   const created = await etcd.if("txn/absent", "Create", "==", 0)
     .then(etcd.put("txn/absent").value("made"), etcd.put("txn/other").value("too"))
     .commit();

@@ -7,7 +7,7 @@
 // every test on its own prefix. The resume tests check the watcher's events against the keys
 // the store holds afterwards (each write makes a new key, so every applied write is there once,
 // acknowledged or not) and against every acknowledged write.
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from "etcd3";
 import type { ClusterMember } from "../support/member-cluster.js";
 import {
@@ -162,7 +162,7 @@ function startWriter(etcd: Etcd3, tag: string): {
  * Watches resume/<tag>/ through `victim` alone, disrupts `victim` with `disrupt` while a writer
  * goes on through the other members, and checks that the watcher saw every applied write once.
  */
-async function checkResume(t: import("ava").ExecutionContext, tag: string,
+async function checkResume(t: ExecutionContext, tag: string,
   victim: ClusterMember, disrupt: () => Promise<void>): Promise<void> {
   const others = cluster().cluster.members.filter((member) => member !== victim);
   const watcherClient = cluster().client([victim]);
