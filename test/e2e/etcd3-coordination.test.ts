@@ -3,13 +3,14 @@
 // revision, an unkept lease expires with its keys and etcd3 reports it 'lost'), try-locks, and
 // elections (campaign, observe, proclaim, resign, a revoked leader's lease hands over).
 // Method: one cluster for the file (pfsd by default; PFS_ETCD3_KIND=etcd for the reference).
-// The tests wait on lease TTLs, so they run concurrently, each on its own keys and clients.
+// The tests wait on lease TTLs, so they run concurrently, each on its own keys and clients;
+// only the one that kills the leader runs alone (ava runs serial tests first).
 import test from "ava";
 import {
   type Campaign, type Etcd3, EtcdLeaseInvalidError, EtcdLockFailedError, type Lease,
 } from "etcd3";
 import {
-  type Etcd3Cluster, eventually, sleep, startEtcd3Cluster,
+  type Etcd3Cluster, eventually, leaderMember, sleep, startEtcd3Cluster,
 } from "./support-etcd3/etcd3-cluster.js";
 
 let etcd3: Etcd3Cluster | undefined;
@@ -52,6 +53,31 @@ async function timeToLive(etcd: Etcd3, id: string): Promise<{ ttl: number; keys:
   const response = await etcd.leaseClient.leaseTimeToLive({ ID: id, keys: true });
   return { ttl: Number(response.TTL), keys: response.keys.map((key) => key.toString()) };
 }
+
+test.serial("a kept lease outlives a leader killed with -9 (the new leader renews it)",
+  async (t) => {
+    const leader = await leaderMember(cluster());
+    const others = cluster().cluster.members.filter((member) => member !== leader);
+    const etcd = cluster().client(others);
+    const ttlSeconds = 4;
+    const lease = etcd.lease(ttlSeconds);
+    let lostError: Error | undefined;
+    lease.on("lost", (error) => {
+      lostError = error;
+    });
+    await lease.put("lease/failover").value("kept");
+    const id = await lease.grant();
+    await leader.kill9();
+    await sleep(2.5 * ttlSeconds * 1_000);
+    t.is(lostError, undefined, "the lease was not lost");
+    t.is(await etcd.get("lease/failover").string(), "kept");
+    const alive = await timeToLive(etcd, id);
+    t.true(alive.ttl > 0, `TTL ${alive.ttl}`);
+    await lease.revoke();
+    t.false(await etcd.get("lease/failover").exists());
+    await leader.restart();
+    await leader.waitServing();
+  });
 
 test("a lease kept alive outlives its TTL; revoke deletes its keys in one revision",
   async (t) => {
