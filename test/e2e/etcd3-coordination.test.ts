@@ -82,7 +82,8 @@ test.serial("a kept lease outlives a leader killed with -9 (the new leader renew
 test("a lease kept alive outlives its TTL; revoke deletes its keys in one revision",
   async (t) => {
     const etcd = client(0);
-    const lease = etcd.lease(2);
+    const ttlSeconds = 3;
+    const lease = etcd.lease(ttlSeconds);
     let lostCount = 0;
     lease.on("lost", () => {
       lostCount++;
@@ -91,11 +92,11 @@ test("a lease kept alive outlives its TTL; revoke deletes its keys in one revisi
     await lease.put("lease/kept/b").value("b");
     await lease.put("lease/kept/c").value("c");
     const id = await lease.grant();
-    await sleep(5_000);
+    await sleep(2 * ttlSeconds * 1_000);
     t.deepEqual(await client(1).getAll().prefix("lease/kept/").keys(),
       ["lease/kept/a", "lease/kept/b", "lease/kept/c"]);
     const alive = await timeToLive(client(2), id);
-    t.true(alive.ttl >= 0 && alive.ttl <= 2, `TTL ${alive.ttl}`);
+    t.true(alive.ttl >= 0 && alive.ttl <= ttlSeconds, `TTL ${alive.ttl}`);
     t.deepEqual(alive.keys.sort(), ["lease/kept/a", "lease/kept/b", "lease/kept/c"]);
     const watcher = await client(1).watch().prefix("lease/kept/").create();
     const deleteRevisions: string[][] = [];
