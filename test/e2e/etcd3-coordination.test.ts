@@ -4,7 +4,8 @@
 // elections (campaign, observe, proclaim, resign, a revoked leader's lease hands over).
 // Method: one cluster for the file (pfsd by default; PFS_ETCD3_KIND=etcd for the reference).
 // The tests wait on lease TTLs, so they run concurrently, each on its own keys and clients;
-// only the one that kills the leader runs alone (ava runs serial tests first).
+// only the one that kills the leader runs alone, first (ava runs serial tests first), and
+// leaves that member down.
 import test from "ava";
 import {
   type Campaign, type Etcd3, EtcdLeaseInvalidError, EtcdLockFailedError, type Lease,
@@ -20,9 +21,12 @@ function cluster(): Etcd3Cluster {
   return etcd3;
 }
 
-/** A client of one member; `i` picks which, so concurrent clients spread over members. */
+/**
+ * A client of one running member; `i` picks which, so concurrent clients spread over members.
+ * (The leader-kill test leaves its victim down: the recipes must work on two of three members.)
+ */
 function client(i: number): Etcd3 {
-  const members = cluster().cluster.members;
+  const members = cluster().cluster.members.filter((member) => member.running);
   const member = members[i % members.length];
   if (member === undefined) throw new Error("no member");
   return cluster().client([member]);
@@ -75,14 +79,12 @@ test.serial("a kept lease outlives a leader killed with -9 (the new leader renew
     t.true(alive.ttl > 0, `TTL ${alive.ttl}`);
     await lease.revoke();
     t.false(await etcd.get("lease/failover").exists());
-    await leader.restart();
-    await leader.waitServing();
   });
 
 test("a lease kept alive outlives its TTL; revoke deletes its keys in one revision",
   async (t) => {
     const etcd = client(0);
-    const ttlSeconds = 3;
+    const ttlSeconds = 4;
     const lease = etcd.lease(ttlSeconds);
     let lostCount = 0;
     lease.on("lost", () => {
@@ -118,13 +120,13 @@ test("a lease kept alive outlives its TTL; revoke deletes its keys in one revisi
 test("an unkept lease expires, its keys go, and etcd3 reports it lost", async (t) => {
   const etcd = client(1);
   const asked = Date.now();
-  const lease = etcd.lease(2, { autoKeepAlive: false });
+  const lease = etcd.lease(3, { autoKeepAlive: false });
   await lease.put("lease/unkept/a").value("a");
   await lease.put("lease/unkept/b").value("b");
   await eventually("the leased keys expire", 15_000,
     async () => (await client(2).getAll().prefix("lease/unkept/").count()) === 0);
   const expiredAfterMs = Date.now() - asked;
-  t.true(expiredAfterMs >= 1_900, `expired ${expiredAfterMs} ms after the grant was asked`);
+  t.true(expiredAfterMs >= 2_900, `expired ${expiredAfterMs} ms after the grant was asked`);
   const loss = lostWithin(lease, 10_000);
   await t.throwsAsync(lease.keepaliveOnce(), { instanceOf: EtcdLeaseInvalidError });
   t.true((await loss) instanceof EtcdLeaseInvalidError);
