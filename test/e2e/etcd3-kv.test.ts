@@ -6,7 +6,7 @@
 // test uses its own key prefix, and the tests run one at a time because the roles test turns
 // auth on for the whole cluster.
 import test from "ava";
-import type { Etcd3 } from "etcd3";
+import { type Etcd3, EtcdPermissionDeniedError } from "etcd3";
 import { type Etcd3Cluster, startEtcd3Cluster } from "./support-etcd3/etcd3-cluster.js";
 
 let etcd3: Etcd3Cluster | undefined;
@@ -169,3 +169,34 @@ test.serial("STM: concurrent increments from clients on different members all co
     const kv = (await client().get("stm/counter").exec()).kvs[0];
     t.is(kv?.version, String(incrementsPerWorker * workers.length));
   });
+
+test.serial("roles: a user reads its range and is denied outside it", async (t) => {
+  const admin = client();
+  await admin.put("roles/mine/a").value("readable");
+  await admin.put("roles/other").value("secret");
+  const reader = await admin.role("reader").create();
+  await reader.grant({ permission: "Read", range: admin.range({ prefix: "roles/mine/" }) });
+  const user = await admin.user("alice").create("alice-password");
+  await user.addRole("reader");
+  await admin.role("root").create();
+  const root = await admin.user("root").create("root-password");
+  await root.addRole("root");
+  t.deepEqual((await user.roles()).map((role) => role.name), ["reader"]);
+  await admin.auth.authEnable({});
+  const rootClient = cluster().client(undefined,
+    { auth: { username: "root", password: "root-password" } });
+  try {
+    const alice = cluster().client(undefined,
+      { auth: { username: "alice", password: "alice-password" } });
+    t.is(await alice.get("roles/mine/a").string(), "readable");
+    t.deepEqual(await alice.getAll().prefix("roles/mine/").keys(), ["roles/mine/a"]);
+    await t.throwsAsync(alice.get("roles/other").string(),
+      { instanceOf: EtcdPermissionDeniedError });
+    await t.throwsAsync(alice.put("roles/mine/a").value("written").exec(),
+      { instanceOf: EtcdPermissionDeniedError });
+    t.is(await rootClient.get("roles/other").string(), "secret");
+  } finally {
+    await rootClient.auth.authDisable({});
+  }
+  t.is(await client().get("roles/other").string(), "secret");
+});
