@@ -25,7 +25,9 @@ class RewritingSocket extends Duplex {
       if (out.length > 0 && !this.push(out)) socket.pause();
     });
     socket.on("end", () => { this.push(null); });
-    socket.on("error", (error: Error) => { this.destroy(error); });
+    // A reset by the client is routine: end the connection without an 'error' event that
+    // nobody may be listening for.
+    socket.on("error", () => { this.destroy(); });
     socket.on("close", () => { this.destroy(); });
   }
 

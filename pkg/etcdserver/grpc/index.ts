@@ -9,3 +9,8 @@ export { proposalBytes, requestBytesOf, sizedService, varintBytes } from "./requ
 export { isReadOnlyTxn } from "./kv-service.js";
 export { prefixRangeEnd, sessionKey } from "./concurrency-recipes.js";
 export { type EtcdDaemonOptions, EtcdDaemon } from "./etcd-daemon.js";
+export {
+  AuthorityRewriter,
+  authorityIsLastPseudoHeader,
+  rewriteHeaderBlock,
+} from "./authority-rewriter.js";
