@@ -6,7 +6,8 @@
 // still serve a Put and a Range. Revisions compare relative to each member's revision at the
 // start of the case, so one case that moves a member's revision wrongly fails alone.
 // Cases whose pfsd answer is known to differ (BadInputCase.pfsdDifference: grpc-js's own texts
-// for transport-level errors) run as test.failing against pfsd until pfsd matches etcd.
+// for transport-level errors; watch IDs of compaction-canceled watches) run as test.failing
+// against pfsd until pfsd matches etcd.
 // PFS_DIFF_VERBOSE=1 logs etcd's outcome of every case.
 import { isDeepStrictEqual } from "node:util";
 import test from "ava";

@@ -2,8 +2,8 @@
 // of raw gRPC requests exactly as a fresh etcd 3.4.23 does. Method: per seed, start a fresh
 // single-member etcd and a fresh subject; grant two leases with fixed IDs on both; send the same
 // seeded ops to both in lockstep (KV put/delete/nested txn/range/compact, lease
-// grant/revoke/timetolive/leases/keepalive, watch create/cancel/progress on one Watch stream per
-// member, waiting after each watch request until both streams are quiet); compare every unary
+// grant/revoke/timetolive/leases/keepalive, watch create/cancel/progress on two Watch streams per
+// member, waiting after each watch request until the streams are quiet); compare every unary
 // response field by field (header cluster_id, member_id and raft_term masked; a lease's
 // remaining TTL within ±1 s; timetolive's keys as a set, since etcd lists them in Go map
 // order) and, after each watch request and at the end, each watch ID's whole response sequence.
@@ -23,7 +23,9 @@ import {
 import {
   type GrpcOutcome, alignTolerant, callUnary, showOutcome,
 } from "./support/grpc-outcome.js";
-import { type RandomOp, RandomGrpcOps } from "./support/grpc-random-ops.js";
+import {
+  type RandomOp, RandomGrpcOps, watchStreamCount,
+} from "./support/grpc-random-ops.js";
 import { WatchRecorder, type WireWatchResponse } from "./support/grpc-watch-recorder.js";
 
 const firstSeed = Number(process.env["PFS_DIFF_SEED"] ?? "1");
@@ -34,22 +36,29 @@ const perturbAt = Number(process.env["PFS_DIFF_PERTURB"] ?? "-1");
 const replayQuietMs = 250;
 /** After a watch request's own answer, how long the stream must stay quiet. */
 const answerQuietMs = 30;
-/** How long a cancel or progress request may wait for its answer. */
-const watchAnswerMsMax = 2_000;
+/** How long a cancel or progress request may wait for its answer (an unknown ID gets none). */
+const watchAnswerMsMax = 1_000;
 /** A lease's remaining TTL may differ by this much between the two servers. */
 const ttlToleranceSeconds = 1;
 
-/** One member under test: its clients and its Watch stream. */
+/** One member under test: its clients and its Watch streams. */
 interface Side {
   readonly member: GrpcMember;
-  readonly watch: WatchRecorder;
+  readonly watches: readonly WatchRecorder[];
+}
+
+function watchOf(side: Side, stream: number): WatchRecorder {
+  const recorder = side.watches[stream];
+  if (recorder === undefined) throw new Error(`no watch stream ${stream}`);
+  return recorder;
 }
 
 /** What the generator sees: revisions from etcd's answers, watch IDs etcd created. */
 class ReferenceView {
   revision = 1;
   compactRevision = 0;
-  openWatchIds: string[] = [];
+  openWatchIds: string[][] = [];
+  createdWatchIds: string[][] = [];
 
   observe(op: RandomOp, outcome: unknown): void {
     const result = outcome as GrpcOutcome;
@@ -60,14 +69,21 @@ class ReferenceView {
     if (op.method === "Compact") this.compactRevision = Number(op.request["revision"]);
   }
 
-  observeWatch(responses: readonly WireWatchResponse[]): void {
+  observeWatch(recorders: readonly WatchRecorder[]): void {
+    this.openWatchIds = recorders.map((recorder) => ReferenceView.#open(recorder.responses));
+    this.createdWatchIds = recorders.map((recorder) => [...new Set(recorder.responses
+      .filter((response) => response.created === true && response.canceled !== true)
+      .map((response) => response.watch_id ?? "0"))]);
+  }
+
+  static #open(responses: readonly WireWatchResponse[]): string[] {
     const open = new Set<string>();
     for (const response of responses) {
       const id = response.watch_id ?? "0";
       if (response.created === true && response.canceled !== true) open.add(id);
       else if (response.canceled === true) open.delete(id);
     }
-    this.openWatchIds = [...open];
+    return [...open];
   }
 }
 
@@ -80,21 +96,25 @@ function replays(create: Record<string, unknown>, revision: number): boolean {
 /**
  * Sends a watch request and waits until its answer is in: the created response, or the one
  * response to a cancel or progress request (at most watchAnswerMsMax); then until the stream
- * is quiet, long enough for a replay from history when the create asks for one.
+ * is quiet, long enough for a replay from history when the create asks for one. Returns the
+ * created response of a create (compared as the op's outcome), else null.
  */
-async function watchRequest(side: Side, request: Record<string, unknown>, revision: number):
-  Promise<void> {
+async function watchRequest(watch: WatchRecorder, request: Record<string, unknown>,
+  revision: number): Promise<unknown> {
   const create = request["create_request"] as Record<string, unknown> | undefined;
   if (create !== undefined) {
-    await side.watch.create(create);
-    await side.watch.quiet(replays(create, revision) ? replayQuietMs : answerQuietMs);
-    return;
+    const before = watch.responses.length;
+    await watch.create(create);
+    const created = watch.responses.slice(before).find((response) => response.created === true);
+    await watch.quiet(replays(create, revision) ? replayQuietMs : answerQuietMs);
+    return created ?? { ended: watch.ended };
   }
-  const before = side.watch.responses.length;
+  const before = watch.responses.length;
   const deadline = Date.now() + watchAnswerMsMax;
-  side.watch.send(request);
-  await side.watch.until(() => side.watch.responses.length > before || Date.now() > deadline);
-  await side.watch.quiet(answerQuietMs);
+  watch.send(request);
+  await watch.until(() => watch.responses.length > before || Date.now() > deadline);
+  await watch.quiet(answerQuietMs);
+  return null;
 }
 
 async function perform(side: Side, op: RandomOp, revision: number): Promise<unknown> {
@@ -104,8 +124,7 @@ async function perform(side: Side, op: RandomOp, revision: number): Promise<unkn
     case "keepalive":
       return keepAliveOnce(side.member.clients.Lease, op.id);
     case "watch":
-      await watchRequest(side, op.request, revision);
-      return null;
+      return watchRequest(watchOf(side, op.stream), op.request, revision);
   }
 }
 
@@ -125,13 +144,21 @@ function comparable(op: RandomOp, expected: unknown, actual: unknown): [unknown,
   return [reference, alignTolerant(reference, subject, ["TTL"], ttlToleranceSeconds)];
 }
 
-function byWatchId(recorder: WatchRecorder): Map<string, { response: unknown; op: number }[]> {
+/** Each watch's responses, keyed "stream/watch ID", with the op during which each arrived. */
+function byWatchId(side: Side): Map<string, { response: unknown; op: number }[]> {
   const map = new Map<string, { response: unknown; op: number }[]>();
-  recorder.responses.forEach((response, index) => {
-    const id = response.watch_id ?? "0";
-    map.set(id, [...(map.get(id) ?? []), { response, op: recorder.arrivals[index] ?? -1 }]);
+  side.watches.forEach((recorder, stream) => {
+    recorder.responses.forEach((response, index) => {
+      const id = `${stream}/${response.watch_id ?? "0"}`;
+      map.set(id, [...(map.get(id) ?? []), { response, op: recorder.arrivals[index] ?? -1 }]);
+    });
   });
   return map;
+}
+
+/** How each side's watch streams ended, for failure messages. */
+function streamEnds(side: Side): string {
+  return showOutcome(side.watches.map((recorder) => recorder.ended));
 }
 
 /**
@@ -141,7 +168,7 @@ function byWatchId(recorder: WatchRecorder): Map<string, { response: unknown; op
  */
 function watchMismatch(reference: Side, subject: Side, complete: boolean): string | null {
   const kind = subject.member.kind;
-  const [expected, actual] = [byWatchId(reference.watch), byWatchId(subject.watch)];
+  const [expected, actual] = [byWatchId(reference), byWatchId(subject)];
   for (const id of new Set([...expected.keys(), ...actual.keys()])) {
     const [want, got] = [expected.get(id) ?? [], actual.get(id) ?? []];
     const count = complete
@@ -151,11 +178,10 @@ function watchMismatch(reference: Side, subject: Side, complete: boolean): strin
       const [a, b] = [want[index], got[index]];
       if (isDeepStrictEqual(a?.response, b?.response)) continue;
       return [
-        `watch ${id}, response ${index}, arrived during op ${a?.op ?? b?.op ?? -1}`,
+        `watch (stream/id) ${id}, response ${index}, arrived during op ${a?.op ?? b?.op ?? -1}`,
         `reference etcd: ${showOutcome(a?.response ?? "nothing")}`,
         `subject ${kind}: ${showOutcome(b?.response ?? "nothing")}`,
-        `etcd stream end: ${showOutcome(reference.watch.ended)}; ` +
-          `${kind} stream end: ${showOutcome(subject.watch.ended)}`,
+        `etcd stream ends: ${streamEnds(reference)}; ${kind} stream ends: ${streamEnds(subject)}`,
       ].join("\n");
     }
   }
@@ -165,7 +191,7 @@ function watchMismatch(reference: Side, subject: Side, complete: boolean): strin
 function scriptedWatches(ops: RandomGrpcOps, view: ReferenceView): RandomOp[] {
   const starts = [view.compactRevision - 1, view.revision + 1, view.revision + 3];
   return starts.filter((start) => start >= 1).map((start) =>
-    ({ kind: "watch", request: { create_request: ops.watchCreate(start) } }));
+    ({ kind: "watch", stream: 0, request: { create_request: ops.watchCreate(start) } }));
 }
 
 function setupOps(): RandomOp[] {
@@ -188,11 +214,12 @@ class SeedStats {
     if ((expected as { ok?: unknown } | null)?.ok === false) this.errors += 1;
   }
 
-  summary(watch: WatchRecorder): string {
-    const events = watch.responses.reduce((sum, r) => sum + (r.events?.length ?? 0), 0);
-    const cancels = watch.responses.filter((r) => r.canceled === true).length;
+  summary(watches: readonly WatchRecorder[]): string {
+    const responses = watches.flatMap((watch) => watch.responses);
+    const events = responses.reduce((sum, r) => sum + (r.events?.length ?? 0), 0);
+    const cancels = responses.filter((r) => r.canceled === true).length;
     const ops = [...this.byKind].map(([name, count]) => `${name} ${count}`).join(", ");
-    return `${ops}; ${this.errors} errors; watch: ${watch.responses.length} responses, ` +
+    return `${ops}; ${this.errors} errors; watch: ${responses.length} responses, ` +
       `${events} events, ${cancels} cancels`;
   }
 }
@@ -205,8 +232,7 @@ async function runOps(seed: number, reference: Side, subject: Side, stats: SeedS
   for (let index = 0; index < opsPerSeed + 2; index += 1) {
     if (index === Math.floor(opsPerSeed / 2)) pending.push(...scriptedWatches(ops, view));
     const op = pending.shift() ?? ops.next();
-    reference.watch.stamp = index;
-    subject.watch.stamp = index;
+    for (const recorder of [...reference.watches, ...subject.watches]) recorder.stamp = index;
     if (index === perturbAt) {
       const extra = { key: Buffer.from("b"), value: Buffer.from("!") };
       await callUnary(subject.member.clients.KV, "Put", extra);
@@ -217,7 +243,7 @@ async function runOps(seed: number, reference: Side, subject: Side, stats: SeedS
     const [expected, actual] = comparable(op, ...outcomes);
     stats.count(op, expected);
     view.observe(op, expected);
-    view.observeWatch(reference.watch.responses);
+    view.observeWatch(reference.watches);
     const kind = subject.member.kind;
     if (!isDeepStrictEqual(expected, actual)) {
       return [`seed ${seed}, op ${index}: ${showOutcome(op)}`,
@@ -227,7 +253,8 @@ async function runOps(seed: number, reference: Side, subject: Side, stats: SeedS
     const watchDiff = op.kind === "watch" ? watchMismatch(reference, subject, false) : null;
     if (watchDiff !== null) return `seed ${seed}, op ${index}: ${showOutcome(op)}\n${watchDiff}`;
   }
-  await Promise.all([reference.watch.quiet(replayQuietMs), subject.watch.quiet(replayQuietMs)]);
+  const recorders = [...reference.watches, ...subject.watches];
+  await Promise.all(recorders.map((recorder) => recorder.quiet(replayQuietMs)));
   const watchDiff = watchMismatch(reference, subject, true);
   return watchDiff === null ? null : `seed ${seed}, at the end:\n${watchDiff}`;
 }
@@ -253,17 +280,19 @@ test.after.always(async () => {
 
 async function runSeed(seed: number, stats: SeedStats): Promise<string | null> {
   const pair = await pairFor(seed);
-  const side = (member: GrpcMember): Side =>
-    ({ member, watch: new WatchRecorder(member.clients.Watch) });
+  const side = (member: GrpcMember): Side => ({
+    member,
+    watches: Array.from({ length: watchStreamCount },
+      () => new WatchRecorder(member.clients.Watch)),
+  });
   const [reference, subject] = [side(pair.reference), side(pair.subject)];
   try {
     const mismatch = await runOps(seed, reference, subject, stats);
     return mismatch === null ? null : `${mismatch}\n${subject.member.kind} log tail:\n` +
       subject.member.log().slice(-1_500);
   } finally {
-    stats.watchSummary = stats.summary(reference.watch);
-    reference.watch.close();
-    subject.watch.close();
+    stats.watchSummary = stats.summary(reference.watches);
+    for (const recorder of [...reference.watches, ...subject.watches]) recorder.close();
     await pair.stop();
   }
 }

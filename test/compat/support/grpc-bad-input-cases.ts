@@ -251,6 +251,64 @@ const watchCases: BadInputCase[] = [
     putsOf(["f1", "f2", "f3", "f4"])) },
 ];
 
+/** A watch canceled by compaction on stream `recorder`, with the client-chosen ID 5. */
+async function compactedWatch(member: GrpcMember, base: number, recorder: WatchRecorder):
+  Promise<void> {
+  await compactAfterPuts(member, base);
+  await recorder.create({ key: bytes("old"), start_revision: compacted(base), watch_id: "5" });
+  await recorder.quiet(watchQuietMs);
+}
+
+/** Runs `script` on a fresh Watch stream; returns its responses once quiet. */
+async function onWatchStream(member: GrpcMember,
+  script: (recorder: WatchRecorder) => Promise<void>): Promise<unknown> {
+  const recorder = new WatchRecorder(member.clients.Watch);
+  try {
+    await script(recorder);
+    await recorder.quiet(watchQuietMs);
+    return { responses: recorder.responses, ended: recorder.ended };
+  } finally {
+    recorder.close();
+  }
+}
+
+/** etcd keeps a compaction-canceled watch's ID taken until the client cancels it. */
+const watchIdCases: BadInputCase[] = [
+  { name: "Watch reusing the ID of a watch canceled by compaction",
+    pfsdDifference: "pfsd frees the ID at the compaction cancel and creates watch 5 again",
+    run: (member, base) =>
+    onWatchStream(member, async (recorder) => {
+      await compactedWatch(member, base, recorder);
+      await recorder.create({ key: bytes("w"), watch_id: "5" });
+    }) },
+  { name: "Watch auto IDs skip client-chosen and compaction-canceled IDs",
+    pfsdDifference: "pfsd gives the compaction-canceled ID 5 to an auto-ID watch",
+    run: (member, base) =>
+    onWatchStream(member, async (recorder) => {
+      await recorder.create({ key: bytes("w"), watch_id: "1" });
+      await compactedWatch(member, base, recorder);
+      for (let index = 0; index < 6; index += 1) await recorder.create({ key: bytes("w") });
+    }) },
+  { name: "Watch cancel of a watch canceled by compaction, then reuse of its ID",
+    pfsdDifference: "pfsd sends no canceled response to the client's cancel of watch 5",
+    run: (member, base) => onWatchStream(member, async (recorder) => {
+      await compactedWatch(member, base, recorder);
+      recorder.send({ cancel_request: { watch_id: "5" } });
+      await recorder.quiet(watchQuietMs);
+      await recorder.create({ key: bytes("w"), watch_id: "5" });
+    }) },
+  { name: "Watch cancel of an unknown ID and a progress request", run: (member) =>
+    onWatchStream(member, async (recorder) => {
+      await recorder.create({ key: bytes("w") });
+      recorder.send({ cancel_request: { watch_id: "9" } });
+      recorder.send({ cancel_request: { watch_id: "-1" } });
+      recorder.send({ progress_request: {} });
+      await recorder.quiet(watchQuietMs);
+      recorder.send({ cancel_request: { watch_id: "0" } });
+      recorder.send({ cancel_request: { watch_id: "0" } });
+    }) },
+];
+
 const lease = (member: GrpcMember, method: string, request: object): Promise<GrpcOutcome> =>
   callUnary(member.clients.Lease, method, request);
 
@@ -319,5 +377,5 @@ const rawCases: BadInputCase[] = [
 /** Every case, in the order the test runs them. */
 export const badInputCases: readonly BadInputCase[] = [
   ...emptyKeyCases, ...sizeCases, ...txnSizeCases, ...duplicateKeyCases, ...putOptionCases,
-  ...revisionCases, ...watchCases, ...leaseCases, ...rawCases,
+  ...revisionCases, ...watchCases, ...watchIdCases, ...leaseCases, ...rawCases,
 ];

@@ -14,7 +14,10 @@ export type RandomOp =
   | { readonly kind: "unary"; readonly service: "KV" | "Lease"; readonly method: string;
     readonly request: Record<string, unknown> }
   | { readonly kind: "keepalive"; readonly id: string }
-  | { readonly kind: "watch"; readonly request: Record<string, unknown> };
+  | { readonly kind: "watch"; readonly stream: number; readonly request: Record<string, unknown> };
+
+/** Watch streams per member: watch IDs are per stream, so two streams share IDs. */
+export const watchStreamCount = 2;
 
 /** Lease IDs the ops grant and revoke; the KV generator attaches the first two to its puts. */
 export const leaseIdPool: readonly string[] = [...grantedLeaseIds, missingLeaseId].map(String);
@@ -23,9 +26,12 @@ const leaseTtlsSeconds = [600, 1_200, 1_800, 2_400, 3_000, 3_600].map(String);
 const watchKeys = ["a", "a\x00", "ab", "b", "c", "e", "e\xff", "\xff"]
   .map((key) => Buffer.from(key, "latin1"));
 
-/** What the ops need to know beyond the revisions: the watch IDs open on the stream. */
+/** What the ops need to know beyond the revisions: the watch IDs of each stream. */
 export interface RandomOpsView extends RevisionView {
-  readonly openWatchIds: readonly string[];
+  /** Per stream, the IDs of watches created and not canceled. */
+  readonly openWatchIds: readonly (readonly string[])[];
+  /** Per stream, every ID a create got (canceled ones too, for cancels of gone watches). */
+  readonly createdWatchIds: readonly (readonly string[])[];
 }
 
 /** Generates the random sequence from one seeded PRNG. */
@@ -65,12 +71,18 @@ export class RandomGrpcOps {
 
   watch(): RandomOp {
     const roll = this.#prng.nextFloat();
-    const open = this.#view().openWatchIds;
-    if (roll < 0.15 && open.length > 0) {
-      return { kind: "watch", request: { cancel_request: { watch_id: this.#prng.pick(open) } } };
+    const stream = this.#prng.intBelow(watchStreamCount);
+    const view = this.#view();
+    const ids = (this.#prng.chance(0.7) ? view.openWatchIds : view.createdWatchIds)[stream] ?? [];
+    if (roll < 0.15 && ids.length > 0) {
+      const request = { cancel_request: { watch_id: this.#prng.pick(ids) } };
+      return { kind: "watch", stream, request };
     }
-    if (roll < 0.25) return { kind: "watch", request: { progress_request: {} } };
-    return { kind: "watch", request: { create_request: this.watchCreate() } };
+    if (roll < 0.25) return { kind: "watch", stream, request: { progress_request: {} } };
+    const create = this.watchCreate();
+    // Some creates choose their ID: auto IDs must skip it, and a taken one is refused.
+    if (this.#prng.chance(0.15)) create["watch_id"] = String(this.#prng.intBetween(1, 4));
+    return { kind: "watch", stream, request: { create_request: create } };
   }
 
   /** A create at `start` (default: random) over a random key, prefix or range. */
