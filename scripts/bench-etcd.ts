@@ -311,7 +311,8 @@ function generatorTable(reports: readonly TargetReport[]): string[] {
       const serverCores = outcome.serverCpuSeconds / r.wallSecondsTotal;
       const share = r.cpuSecondsTotal / (r.cpuSecondsTotal + outcome.serverCpuSeconds);
       lines.push(`| ${report.target} | ${outcome.workload} | ${r.opsPerSecond.toFixed(0)} | ` +
-        `${r.errors} | ${fixed(r.cpuSeconds / r.ops * 1e6, 0)} | ${generatorCores.toFixed(2)} | ${serverCores.toFixed(2)} | ` +
+        `${r.errors} | ${fixed(r.cpuSeconds / r.ops * 1e6, 0)} | ` +
+        `${generatorCores.toFixed(2)} | ${serverCores.toFixed(2)} | ` +
         `${(share * 100).toFixed(0)}% |`);
     }
   }
@@ -382,7 +383,8 @@ function failures(reports: readonly TargetReport[]): string[] {
 function conditions(options: Options, loadBefore: readonly number[]): string {
   return `${options.members} member(s) per cluster on loopback, data dirs on ` +
     `${options.shm ? "/dev/shm (no real fsync)" : "the real disk"}; ${cpus().length} cores; ` +
-    `${clients} clients over ${connections} connections (connection i → member i mod ${options.members}), ` +
+    `${clients} clients over ${connections} connections ` +
+    `(connection i → member i mod ${options.members}), ` +
     `${valueBytes}-byte values, ${keys} keys, seed ${seed}, ${warmupSeconds} s warm-up then ` +
     `${options.seconds} s per workload; watch: ${clients} watchers on one prefix, one ` +
     `closed-loop writer, ops/s = events delivered/s, latency = put sent → event received; ` +
@@ -418,7 +420,9 @@ async function main(): Promise<void> {
   const reports: TargetReport[] = [];
   try {
     reports.push(await benchCeiling(options, loadgen));
-    for (const kind of options.kinds) reports.push(await benchCluster(kind, options, loadgen, live));
+    for (const kind of options.kinds) {
+      reports.push(await benchCluster(kind, options, loadgen, live));
+    }
   } finally {
     killChildren();
   }
@@ -426,7 +430,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench-etcd: ${error instanceof Error ? error.stack ?? "" : String(error)}\n`);
+  const text = error instanceof Error ? error.stack ?? "" : String(error);
+  process.stderr.write(`bench-etcd: ${text}\n`);
   killChildren();
   process.exit(1);
 });

@@ -107,7 +107,8 @@ func write(ctx context.Context, o Options, r *watchRun, cli *clientv3.Client) in
 }
 
 func runWatch(ctx context.Context, o Options, p *pool) (Result, error) {
-	r := &watchRun{epoch: time.Now(), prefix: keyPrefix + "watch/", t: &tally{errorSamples: []string{}}}
+	r := &watchRun{epoch: time.Now(), prefix: keyPrefix + "watch/",
+		t: &tally{errorSamples: []string{}}}
 	watchCtx, cancelWatches := context.WithCancel(ctx)
 	defer cancelWatches()
 	var consumers sync.WaitGroup
