@@ -6,8 +6,9 @@
 // Revisions, keys, values, versions, counts and error texts are compared exactly, so both
 // stores must go through the same revisions. A self-test shows a real difference is caught.
 //
-// Every etcdctl run compared, in order (106 = commandCount, asserted at the end; etcdctl-cluster
-// and etcdctl-tls add 30 and 8 more: 144 in all). "get"/"put"/"del" on kv/ keys unless said.
+// Every etcdctl run compared, in order (106 = commandCount, asserted at the end;
+// etcdctl-cluster, etcdctl-tls and etcdctl-ids add 30, 8 and 2 more: 146 in all).
+// "get"/"put"/"del" on kv/ keys unless said.
 //  kv (36): put kv/a 1 | put kv/b 2 | put kv/c 3 | put kv/a 11 --prev-kv | put kv/d 4 -w json |
 //    put kv/d 44 -w fields | get kv/a | get kv/a -w json | get kv/a -w fields | get --prefix |
 //    get kv/b --from-key | get --prefix --limit=2 -w json |
@@ -54,7 +55,9 @@
 //    elect p2 waiting, p1 resigns by SIGTERM | get my --prefix -w fields (all released)
 //  self-test (4): put self/k with different values | get self/k (must be caught) |
 //    put + del self/q, twice on the other side only | get -w json (header revision caught)
-//  etcdctl-cluster.test.ts, 3 members (30): member list | -w table | -w json |
+//  etcdctl-cluster.test.ts, 3 members (30; the member add/promote/remove tests run against
+//    etcd only until pfsd serves MemberAdd/Remove/Promote, PFS_CTL_MEMBERS=1 forces them):
+//    member list | -w table | -w json |
 //    endpoint status --cluster | endpoint health --cluster | endpoint hashkv --cluster |
 //    endpoint status and endpoint hashkv on the 3 members' host:port (hashes must agree) |
 //    put through a follower | get from another follower -w json | move-leader m2 |
@@ -67,6 +70,8 @@
 //  etcdctl-tls.test.ts, client TLS with client certificates (8): put | put --prev-kv |
 //    get --prefix -w json | watch --rev=2 | endpoint health | endpoint status | member list |
 //    get without a client certificate (refused)
+//  etcdctl-ids.test.ts (2): member list -w json of etcd, then of pfsd on the very same ports and
+//    token: member and cluster IDs must be equal, unmasked
 import { mkdir, rm, stat } from "node:fs/promises";
 import test from "ava";
 import {

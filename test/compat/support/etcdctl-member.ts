@@ -30,16 +30,18 @@ export interface JoiningMember {
 
 /**
  * Starts `name` with the cluster's `initialCluster` (from `member add`'s ETCD_INITIAL_CLUSTER)
- * and `--initial-cluster-state existing`, its data under `parentDir`.
+ * and `--initial-cluster-state existing` (or `new`: then a fresh cluster), its data under
+ * `parentDir`.
  */
 export async function startJoiningMember(kind: MemberKind, name: string, urls: JoiningUrls,
-  initialCluster: string, parentDir: string): Promise<JoiningMember> {
+  initialCluster: string, parentDir: string, state: "new" | "existing" = "existing"):
+  Promise<JoiningMember> {
   const dataDir = await mkdtemp(join(parentDir, `pfs-join-${name}-`));
   const args = [
     "--name", name, "--data-dir", dataDir,
     "--listen-client-urls", urls.clientUrl, "--advertise-client-urls", urls.clientUrl,
     "--listen-peer-urls", urls.peerUrl, "--initial-advertise-peer-urls", urls.peerUrl,
-    "--initial-cluster", initialCluster, "--initial-cluster-state", "existing",
+    "--initial-cluster", initialCluster, "--initial-cluster-state", state,
     "--initial-cluster-token", "etcd-cluster", "--log-level", "warn",
   ];
   const child: ChildProcess = kind === "etcd"
