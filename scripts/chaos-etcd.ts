@@ -95,10 +95,19 @@ async function main(): Promise<number> {
     const seed = args.seed + run;
     process.stderr.write(`run ${run}: scripts/chaos-etcd --kind ${args.kind} --seed ${seed} ` +
       `--minutes 0 --run-seconds ${args.runSeconds}\n`);
-    const recording = await recordFaultRun({
-      ...defaultFaultRunOptions, kind: args.kind, seed, loadMs: args.runSeconds * 1000,
-      log: (line) => process.stderr.write(`${line}\n`),
-    });
+    let recording: FaultRunRecording;
+    try {
+      recording = await recordFaultRun({
+        ...defaultFaultRunOptions, kind: args.kind, seed, loadMs: args.runSeconds * 1000,
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+    } catch (error: unknown) {
+      // The cluster or the run broke down (a member that never served, a heal that timed
+      // out): that is a failure of the run too, but there is no history to judge.
+      process.stdout.write(`ERROR ${args.kind} seed ${seed}: ${String(error).slice(0, 2_000)}\n`);
+      failed += 1;
+      continue;
+    }
     const passed = report(recording);
     if (args.save !== undefined || !passed) {
       process.stdout.write(`  saved ${save(recording, args.save ?? tmpdir())}\n`);
