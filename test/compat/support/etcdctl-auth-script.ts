@@ -18,6 +18,7 @@ export interface ScriptStep {
 const root = ["--user", "root:rootpw"];
 const alice = ["--user", "alice:alicepw"];
 const bob = ["--user", "bob:bobpw"];
+const bobAfter = ["--user", "bob:bobpw2"];
 const noPrompt = ["--interactive=false"];
 
 const step = (...args: string[]): ScriptStep => ({ args });
@@ -75,6 +76,11 @@ export const authScript: readonly ScriptStep[] = [
   step("put", "w7", "v", ...bob),
   step("put", "zz", "v", ...bob),
   step("del", "w1", "w5", ...bob),
+  { args: ["txn", ...bob], stdin: 'value("foo") = "bar"\n\nput w2 v\n\nput foo x\n\n' },
+  { args: ["txn", ...bob], stdin: 'value("foo") = "bar"\n\nput w2 v\n\nget dir/a\n\n' },
+  { args: ["user", "passwd", "bob", ...noPrompt, ...root], stdin: "bobpw2\n" },
+  step("get", "w2", ...bob),
+  step("get", "w2", "--user", "bob:bobpw2"),
   step("get", "foo", "--user", "alice:wrong"),
   step("get", "foo", "--user", "nobody:pw"),
   step("get", "foo", "--user", "tls:pw"),
@@ -96,7 +102,7 @@ export const authScript: readonly ScriptStep[] = [
   step("get", "foo", ...alice),
   step("user", "revoke-role", "bob", "writer", ...root),
   step("user", "revoke-role", "bob", "writer", ...root),
-  step("put", "dir/c", "3", ...bob),
+  step("put", "dir/c", "3", ...bobAfter),
   step("user", "delete", "alice", ...root),
   step("user", "delete", "alice", ...root),
   step("get", "foo", ...alice),
