@@ -161,6 +161,8 @@ export function runStep(endpoints: string, scriptStep: ScriptStep): Promise<Step
         stderr: maskOutput(userFacingStderr(stderr)),
       });
     });
+    // etcdctl may exit before it reads stdin: a broken pipe is not a failure of the step.
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(scriptStep.stdin ?? "");
   });
 }
