@@ -148,7 +148,7 @@ function userFacingStderr(stderr: string): string {
 
 /** Runs one step against `endpoints`. */
 export function runStep(endpoints: string, scriptStep: ScriptStep): Promise<StepOutcome> {
-  const args = ["--endpoints", endpoints, "--dial-timeout", "5s", "--command-timeout", "10s",
+  const args = ["--endpoints", endpoints, "--dial-timeout", "5s", "--command-timeout", "20s",
     ...scriptStep.args];
   return new Promise((resolve) => {
     const child = execFile(etcdctlBinary, args, { timeout: commandTimeoutMs, encoding: "utf8",
