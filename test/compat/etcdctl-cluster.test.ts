@@ -26,6 +26,9 @@ const all = [0, 1, 2];
 test.before(async () => {
   await mkdir(scratchRoot, { recursive: true });
   differ = await startPair({ size: 3, scratchDir: scratchRoot });
+  differ.knownDifferences.set("start the learner; get from it", "pfsd bug: a learner serves " +
+    "a linearizable Range; etcd 3.4 refuses it with Unavailable \"etcdserver: rpc not " +
+    "supported for learner\" (etcd-api.md §11)");
   await Promise.all([differ.etcd, differ.other].map((target) => moveLeaderTo(target, "m1")));
 });
 
@@ -147,15 +150,7 @@ async function memberAdd(target: CtlTarget, name: string, urls: JoiningUrls,
   return result;
 }
 
-/**
- * The member tests run against etcd only until pfsd implements MemberAdd/Remove/Promote (today
- * it answers Unavailable "… is not implemented by this member yet"): PFS_CTL_MEMBERS=1 runs them
- * anyway.
- */
-const memberTest = otherKind() === "etcd" || process.env["PFS_CTL_MEMBERS"] === "1"
-  ? test.serial : test.serial.skip;
-
-memberTest("etcdctl member add/remove of an unstarted member: same output as etcd", async (t) => {
+test.serial("etcdctl member add/remove of an unstarted member: same output as etcd", async (t) => {
   const d = pair();
   const before = d.mismatches.length;
   const urls = new Map<CtlTarget, JoiningUrls>();
@@ -188,7 +183,7 @@ async function promoteWhenReady(target: CtlTarget, id: string): Promise<CtlResul
   return result;
 }
 
-memberTest("etcdctl member add --learner, promote, remove: same output as etcd", async (t) => {
+test.serial("etcdctl member add --learner, promote, remove: same output as etcd", async (t) => {
   const d = pair();
   const before = d.mismatches.length;
   const urls = new Map<CtlTarget, JoiningUrls>();
@@ -224,6 +219,6 @@ memberTest("etcdctl member add --learner, promote, remove: same output as etcd",
   t.log(`compared with ${otherKind()}: ${d.steps.length} steps`);
 });
 
-memberTest("every listed command ran", (t) => {
+test.serial("every listed command ran", (t) => {
   t.is(pair().steps.length, 30);
 });

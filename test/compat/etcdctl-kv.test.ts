@@ -55,9 +55,7 @@
 //    elect p2 waiting, p1 resigns by SIGTERM | get my --prefix -w fields (all released)
 //  self-test (4): put self/k with different values | get self/k (must be caught) |
 //    put + del self/q, twice on the other side only | get -w json (header revision caught)
-//  etcdctl-cluster.test.ts, 3 members (30; the member add/promote/remove tests run against
-//    etcd only until pfsd serves MemberAdd/Remove/Promote, PFS_CTL_MEMBERS=1 forces them):
-//    member list | -w table | -w json |
+//  etcdctl-cluster.test.ts, 3 members (30): member list | -w table | -w json |
 //    endpoint status --cluster | endpoint health --cluster | endpoint hashkv --cluster |
 //    endpoint status and endpoint hashkv on the 3 members' host:port (hashes must agree) |
 //    put through a follower | get from another follower -w json | move-leader m2 |
