@@ -6,7 +6,7 @@
  * (the bound peer port) and `raftStatus()`.
  */
 import {
-  EtcdError, assert, err, formatHexId, limits, ok, type Clock, type Result, type LeaseId,
+  EtcdError, PfsError, assert, err, formatHexId, limits, ok, type Clock, type Result, type LeaseId,
   type Logger, type NodeId, type PfsdConfig, type Prng, type Timer,
 } from "../../common/index.js";
 import { ConfChangeType, type ConfChange, type Role } from "../../raft/index.js";
@@ -75,6 +75,9 @@ export class MemberCore implements EtcdMember {
   #wakeScheduled = false;
   #leadership: { leader: NodeId; role: Role } | undefined;
   #published = false;
+  /** True once this member's record was seen, and once it was seen removed. */
+  #listed = false;
+  #removed = false;
   #closing = false;
 
   constructor(options: MemberCoreOptions) {
@@ -740,9 +743,22 @@ export class MemberCore implements EtcdMember {
     }
   }
 
-  /** Points the transport at every member's first peer URL (restarts restore addresses). */
+  /**
+   * Points the transport at every member's first peer URL (restarts restore addresses), and
+   * stops serving once this member's own record was removed (etcd's "the member has been
+   * permanently removed from the cluster"): the owner is told through onFatal.
+   */
   #membersChanged(): void {
     if (this.#closing) return;
+    const listed = this.#machine.member(this.memberId) !== undefined;
+    if (listed) this.#listed = true;
+    else if (this.#listed && !this.#removed) {
+      this.#removed = true;
+      this.#options.logger.warn("this member was removed from the cluster; stopping");
+      const error = new PfsError("FAILED_PRECONDITION",
+        "the member has been permanently removed from the cluster");
+      queueMicrotask(() => { this.fatal(error); });
+    }
     for (const member of this.#machine.members()) {
       const url = member.peerUrls[0];
       if (member.id === this.memberId || url === undefined) continue;
