@@ -208,10 +208,26 @@ interface OpenBlock {
   readonly fragments: Buffer[];
 }
 
+/** A header field as an HPACK literal without indexing, with a literal name (never Huffman). */
+export function literalHeader(name: string, value: string): Buffer {
+  const nameBytes = Buffer.from(name, "latin1");
+  const valueBytes = Buffer.from(value, "latin1");
+  return Buffer.concat([
+    Buffer.from([0x00]), encodeInteger(nameBytes.length, 7, 0), nameBytes,
+    encodeInteger(valueBytes.length, 7, 0), valueBytes,
+  ]);
+}
+
 /** The client-to-server byte transformer of one HTTP/2 connection. */
 export class AuthorityRewriter {
   /** Decided by the connection's first header block. */
   #mode: "undecided" | "rewrite" | "pass" = "undecided";
+  /** Appended (a regular header, last) to every request header block, when set. */
+  readonly #trailingField: Buffer;
+
+  constructor(trailingField: Buffer = Buffer.alloc(0)) {
+    this.#trailingField = trailingField;
+  }
   #prefaceSeen = 0;
   #pending: Buffer = Buffer.alloc(0);
   #open: OpenBlock | null = null;
@@ -270,7 +286,10 @@ export class AuthorityRewriter {
     if (this.#mode === "undecided") {
       this.#mode = authorityIsLastPseudoHeader(original) ? "rewrite" : "pass";
     }
-    const block = this.#mode === "rewrite" ? rewriteHeaderBlock(original) : original;
+    const rewritten = this.#mode === "rewrite" ? rewriteHeaderBlock(original) : original;
+    const block = this.#trailingField.length === 0
+      ? rewritten
+      : Buffer.concat([rewritten, this.#trailingField]);
     const firstRoom = framePayloadBytesMax - open.priority.length;
     const first = block.subarray(0, firstRoom);
     const single = block.length <= firstRoom;

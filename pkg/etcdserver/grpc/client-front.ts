@@ -5,21 +5,38 @@
  * that Go clients' direct dials (whose `:authority` is a whole URL) reach the services.
  * Server-to-client bytes are not touched.
  */
+import { randomBytes } from "node:crypto";
 import { Duplex } from "node:stream";
 import { type Server as NetServer, type Socket, createServer as createNetServer } from "node:net";
-import { type TLSSocket, createServer as createTlsServer } from "node:tls";
+import { TLSSocket, createServer as createTlsServer } from "node:tls";
 import type { Logger } from "../../common/index.js";
-import { AuthorityRewriter } from "./authority-rewriter.js";
+import { AuthorityRewriter, literalHeader } from "./authority-rewriter.js";
 import type { ClientListener } from "./client-listeners.js";
+
+/**
+ * The metadata key that carries a verified client certificate's common name from the front
+ * (which terminated TLS) to the services. Random per process, so no client can forge it.
+ */
+export const peerCommonNameKey = `x-pfsd-peer-cn-${randomBytes(16).toString("hex")}`;
+
+/** The verified peer certificate's common name of a TLS socket, URI-encoded; else "". */
+function peerCommonName(socket: Socket | TLSSocket): string {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return "";
+  const commonName: unknown = socket.getPeerCertificate().subject.CN;
+  return typeof commonName === "string" ? encodeURIComponent(commonName) : "";
+}
 
 /** A socket whose incoming bytes are rewritten; writes go straight through. */
 class RewritingSocket extends Duplex {
   readonly #socket: Socket | TLSSocket;
-  readonly #rewriter = new AuthorityRewriter();
+  readonly #rewriter: AuthorityRewriter;
 
   constructor(socket: Socket | TLSSocket) {
     super();
     this.#socket = socket;
+    const commonName = peerCommonName(socket);
+    this.#rewriter = new AuthorityRewriter(
+      commonName === "" ? undefined : literalHeader(peerCommonNameKey, commonName));
     socket.on("data", (chunk: Buffer) => {
       const out = this.#rewriter.transform(chunk);
       if (out.length > 0 && !this.push(out)) socket.pause();

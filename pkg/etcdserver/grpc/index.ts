@@ -11,6 +11,7 @@ export { prefixRangeEnd, sessionKey } from "./concurrency-recipes.js";
 export { type EtcdDaemonOptions, EtcdDaemon } from "./etcd-daemon.js";
 export {
   AuthorityRewriter,
+  literalHeader,
   authorityIsLastPseudoHeader,
   rewriteHeaderBlock,
 } from "./authority-rewriter.js";

@@ -24,6 +24,7 @@ import type { CallContext, EtcdBackend } from "../backend.js";
 import { type HeaderFill, encodeHeader } from "../kv-response-codec.js";
 import { type WireMessage, messageOf } from "../wire-fields.js";
 import type { GrpcCounters, MethodLabel } from "./grpc-counters.js";
+import { peerCommonNameKey } from "./client-front.js";
 import { proposalBytes, requestBytesOf } from "./request-size.js";
 import { revision } from "../../common/index.js";
 
@@ -49,13 +50,17 @@ export interface ContextSource {
   getAuthContext(): { readonly sslPeerCertificate?: { readonly subject?: { CN?: unknown } } };
 }
 
-/** The `token` metadata and a verified client certificate's common name. */
+/**
+ * The `token` metadata and a verified client certificate's common name: from the client
+ * front (which terminates TLS), or from grpc-js when it terminated TLS itself.
+ */
 export function callContext(call: ContextSource): CallContext {
-  const commonName = call.getAuthContext().sslPeerCertificate?.subject?.CN;
-  return {
-    token: metadataValue(call.metadata, "token"),
-    certCommonName: typeof commonName === "string" && commonName !== "" ? commonName : undefined,
-  };
+  const fromFront = metadataValue(call.metadata, peerCommonNameKey);
+  const fromGrpc = call.getAuthContext().sslPeerCertificate?.subject?.CN;
+  let commonName: string | undefined;
+  if (fromFront !== undefined && fromFront !== "") commonName = decodeURIComponent(fromFront);
+  else if (typeof fromGrpc === "string" && fromGrpc !== "") commonName = fromGrpc;
+  return { token: metadataValue(call.metadata, "token"), certCommonName: commonName };
 }
 
 /** Whether the client asked for a leader (`hasleader: true`, etcd-api.md §3). */

@@ -6,6 +6,7 @@
 import test from "ava";
 import {
   AuthorityRewriter,
+  literalHeader,
   authorityIsLastPseudoHeader,
   rewriteHeaderBlock,
 } from "../../../pkg/etcdserver/index.js";
@@ -83,4 +84,13 @@ test("frames: preface and DATA pass through; HEADERS+CONTINUATION are joined and
   const block = rewriteHeaderBlock(goBlock);
   const expected = Buffer.concat([preface, settings, frame(0x1, 0x1 | 0x4, 1, block), data]);
   t.deepEqual(out, expected);
+});
+
+test("a trailing field (the verified certificate's CN) is appended to every request block", (t) => {
+  const field = literalHeader("x-cn", "root");
+  t.deepEqual(field, Buffer.concat([Buffer.from([0x00]), literal("x-cn"), literal("root")]));
+  const rewriter = new AuthorityRewriter(field);
+  const preface = latin1("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  const out = rewriter.transform(Buffer.concat([preface, frame(0x1, 0x4, 1, jsBlock)]));
+  t.deepEqual(out, Buffer.concat([preface, frame(0x1, 0x4, 1, Buffer.concat([jsBlock, field]))]));
 });
