@@ -5,6 +5,7 @@
 // tests against etcd 3.4.23); clients carry the CA and the client certificate (CN root); every
 // test uses its own key prefix, and the tests run one at a time because the roles test turns
 // auth on for the whole cluster.
+import { readFileSync } from "node:fs";
 import test from "ava";
 import { type Etcd3, EtcdPermissionDeniedError } from "etcd3";
 import { type Etcd3Cluster, startEtcd3Cluster } from "./support-etcd3/etcd3-cluster.js";
@@ -51,6 +52,17 @@ test.serial("put, get, exists and delete over TLS on every member", async (t) =>
   t.false(await etcd.get("kv/number").exists());
   const none = await etcd.delete().key("kv/number").exec();
   t.is(none.deleted, "0");
+});
+
+test.serial("a client without a client certificate is refused", async (t) => {
+  const certs = cluster().certs;
+  if (certs === undefined) throw new Error("no certificates");
+  const etcd = cluster().client(undefined, {
+    credentials: { rootCertificate: readFileSync(certs.caFile) },
+    defaultCallOptions: () => ({ deadline: Date.now() + 5_000 }),
+  });
+  const error = await t.throwsAsync(etcd.get("kv/member/0").string());
+  t.regex(error.message, /certificate|handshake|UNAVAILABLE/i);
 });
 
 test.serial("getAll with prefix, limit, sort, count, keys and values", async (t) => {
