@@ -6,8 +6,8 @@
 // Revisions, keys, values, versions, counts and error texts are compared exactly, so both
 // stores must go through the same revisions. A self-test shows a real difference is caught.
 //
-// Every etcdctl run compared, in order (106 = commandCount, asserted at the end;
-// etcdctl-cluster, etcdctl-tls and etcdctl-ids add 30, 8 and 2 more: 146 in all).
+// Every etcdctl run compared, in order (107 = commandCount, asserted at the end;
+// etcdctl-cluster, etcdctl-tls and etcdctl-ids add 30, 8 and 2 more: 147 in all).
 // "get"/"put"/"del" on kv/ keys unless said.
 //  kv (36): put kv/a 1 | put kv/b 2 | put kv/c 3 | put kv/a 11 --prev-kv | put kv/d 4 -w json |
 //    put kv/d 44 -w fields | get kv/a | get kv/a -w json | get kv/a -w fields | get --prefix |
@@ -31,8 +31,9 @@
 //    --prev-kv, put, get --prefix) | txn (two puts of one key: duplicate key) |
 //    txn (put inside a deleted range: duplicate key) | txn -w fields (value !=, mod <)
 //    (a lease compare cannot be sent: etcdctl 3.4's parser panics on it before any RPC)
-//  lease (21): lease grant 100 | lease grant 1 (raised to 2 s) | put lease/k1 --lease |
-//    put lease/k2 --lease | put lease/s --lease (short) | get after the short lease expired |
+//  lease (22): lease grant 100 | lease grant 1 (raised to 2 s) | lease grant 4 (short) |
+//    put lease/s --lease (short) | put lease/k1 --lease | put lease/k2 --lease |
+//    get after the short lease expired |
 //    lease timetolive | lease timetolive --keys | lease keep-alive --once |
 //    lease keep-alive (stream, first answer) | lease list | put --ignore-lease |
 //    get -w json (lease kept) | put --lease=<unknown> | lease grant 9000000001 (too large) |
@@ -195,14 +196,17 @@ const sortAttachedKeys = (text: string): string =>
 async function leaseCommands(d: CtlDiffer): Promise<void> {
   const lease = (name: string) => (target: CtlTarget): string => varOr(target, name, "1");
   await grant(d, "long", "100");
-  await grant(d, "short", "1");
-  for (const [key, name] of [["lease/k1", "long"], ["lease/k2", "long"], ["lease/s", "short"]]) {
+  await grant(d, "minimum", "1");
+  // The expiring lease gets 4 s, not 2: on an overloaded machine two etcdctl runs (grant, put)
+  // can take more than 2 s, and the put would then race the expiry.
+  await grant(d, "short", "4");
+  for (const [key, name] of [["lease/s", "short"], ["lease/k1", "long"], ["lease/k2", "long"]]) {
     await ctlWith(d, `put ${key} --lease`,
       (t) => ["put", key ?? "", "v", `--lease=${lease(name ?? "")(t)}`]);
   }
   await d.step("get lease/ after the short lease expired", async (target) => {
-    // A lease lives at least its 2 s minimum TTL: no use polling before.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // The lease lives 4 s: no use polling before.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     await waitKeyCount(target, "lease/s", 0);
     return runCtl(connect(target), ["get", "lease/", "--prefix", "-w", "json"]);
   });
@@ -381,7 +385,7 @@ async function selfTest(d: CtlDiffer): Promise<string[]> {
 }
 
 /** The number of compared etcdctl steps this file runs (the list at the top, counted). */
-const commandCount = 106;
+const commandCount = 107;
 
 
 const groups: readonly [string, (d: CtlDiffer) => Promise<void>][] = [

@@ -127,7 +127,7 @@ export class CtlChild {
    * Resolves once stdout and stderr together hold at least `lines` complete lines, the child
    * has ended, or `timeoutMs` passed; then waits a little longer to catch extra output.
    */
-  async waitLines(lines: number, timeoutMs = 10_000): Promise<void> {
+  async waitLines(lines: number, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.lineCount() < lines && this.running && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
