@@ -39,6 +39,12 @@ const {
 export class WatchStream {
   readonly #source: WatchSource;
   readonly #watchers = new Map<number, Watcher>();
+  /**
+   * IDs of watchers canceled because their start was compacted: etcd keeps such an ID taken
+   * (a create with it is a duplicate, auto IDs skip it) until the client cancels it, and
+   * answers that cancel.
+   */
+  readonly #compactedIds = new Set<number>();
   #outbox: WatchResponse[] = [];
   #nextId = 0;
   #closed = false;
@@ -88,7 +94,7 @@ export class WatchStream {
       this.#failCreate(current, cancelReasonEmptyRange);
       return;
     }
-    if (request.watchId !== 0 && this.#watchers.has(request.watchId)) {
+    if (request.watchId !== 0 && this.#taken(request.watchId)) {
       this.#failCreate(current, cancelReasonDuplicateId);
       return;
     }
@@ -107,7 +113,8 @@ export class WatchStream {
   /** cancel_request: a known ID is answered canceled and then silent; an unknown one not. */
   cancel(watchId: number): void {
     assert(!this.#closed, "cancel on a closed watch stream");
-    if (!this.#watchers.delete(watchId)) return;
+    const compacted = this.#compactedIds.delete(watchId);
+    if (!this.#watchers.delete(watchId) && !compacted) return;
     const current = this.#source.revision;
     this.#pushControl(watchResponse({ watchId, headerRevision: current, canceled: true }));
   }
@@ -138,6 +145,7 @@ export class WatchStream {
   close(): void {
     this.#closed = true;
     this.#watchers.clear();
+    this.#compactedIds.clear();
     this.#outbox = [];
   }
 
@@ -202,6 +210,7 @@ export class WatchStream {
     const read = this.#source.events(from, etcdWatchReplayRevisionsMax, watcher.prevKv);
     if (!read.ok) {
       this.#watchers.delete(watcher.id);
+      this.#compactedIds.add(watcher.id);
       const compactRevision = this.#source.compactRevision;
       this.#pushControl(watchResponse({ watchId: watcher.id, canceled: true, compactRevision }));
       return;
@@ -240,8 +249,13 @@ export class WatchStream {
     }));
   }
 
+  /** An ID is taken by a live watcher or by one canceled for compaction (etcd keeps those). */
+  #taken(id: number): boolean {
+    return this.#watchers.has(id) || this.#compactedIds.has(id);
+  }
+
   #autoId(): number {
-    while (this.#watchers.has(this.#nextId)) this.#nextId += 1;
+    while (this.#taken(this.#nextId)) this.#nextId += 1;
     const id = this.#nextId;
     this.#nextId += 1;
     return id;

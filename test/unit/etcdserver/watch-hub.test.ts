@@ -10,6 +10,7 @@ import {
   type WatchCreateRequest,
   type WatchResponse,
   WatchHub,
+  cancelReasonDuplicateId,
   deleteRangeRequest,
   encodeWatchResponse,
   putRequest,
@@ -193,6 +194,37 @@ test("start below the compaction revision: created, then canceled with compact_r
   t.deepEqual(stream.watchIds, []);
   put(t, store, hub, "a", "x");
   t.deepEqual(stream.take(), []);
+});
+
+test("a compaction-canceled id stays taken until the client cancels it (as etcd 3.4)", (t) => {
+  const { store, hub } = setup();
+  for (let i = 0; i < 5; i += 1) put(t, store, hub, "a", String(i));
+  must(t, store.compact({ revision: revision(4), physical: false }));
+  const stream = hub.openStream();
+  stream.create(create({ key: b("a"), startRevision: 3 }));
+  stream.take();
+  stream.create(create({ key: b("a"), watchId: 0 }));
+  stream.create(create({ key: b("b"), watchId: 0 }));
+  t.deepEqual(stream.take().map((r) => [r.watchId, r.created, r.canceled]), [
+    [1, true, false], [2, true, false],
+  ], "auto IDs skip the compacted one");
+  stream.cancel(0);
+  t.deepEqual(stream.take(), [watchResponse({ watchId: 0, headerRevision: 6, canceled: true })]);
+  stream.cancel(0);
+  t.deepEqual(stream.take(), [], "a second cancel of it is silent");
+});
+
+test("a create reusing a compaction-canceled id is refused as a duplicate", (t) => {
+  const { store, hub } = setup();
+  for (let i = 0; i < 5; i += 1) put(t, store, hub, "a", String(i));
+  must(t, store.compact({ revision: revision(4), physical: false }));
+  const stream = hub.openStream();
+  stream.create(create({ key: b("a"), startRevision: 3, watchId: 7 }));
+  stream.take();
+  stream.create(create({ key: b("a"), watchId: 7 }));
+  t.deepEqual(stream.take().map((r) => [r.watchId, r.canceled, r.cancelReason]), [
+    [-1, true, cancelReasonDuplicateId],
+  ]);
 });
 
 test("cancel: a known id is answered once and then silent; an unknown id gets nothing", (t) => {
