@@ -275,14 +275,12 @@ async function onWatchStream(member: GrpcMember,
 /** etcd keeps a compaction-canceled watch's ID taken until the client cancels it. */
 const watchIdCases: BadInputCase[] = [
   { name: "Watch reusing the ID of a watch canceled by compaction",
-    pfsdDifference: "pfsd frees the ID at the compaction cancel and creates watch 5 again",
     run: (member, base) =>
     onWatchStream(member, async (recorder) => {
       await compactedWatch(member, base, recorder);
       await recorder.create({ key: bytes("w"), watch_id: "5" });
     }) },
   { name: "Watch auto IDs skip client-chosen and compaction-canceled IDs",
-    pfsdDifference: "pfsd gives the compaction-canceled ID 5 to an auto-ID watch",
     run: (member, base) =>
     onWatchStream(member, async (recorder) => {
       await recorder.create({ key: bytes("w"), watch_id: "1" });
@@ -290,7 +288,6 @@ const watchIdCases: BadInputCase[] = [
       for (let index = 0; index < 6; index += 1) await recorder.create({ key: bytes("w") });
     }) },
   { name: "Watch cancel of a watch canceled by compaction, then reuse of its ID",
-    pfsdDifference: "pfsd sends no canceled response to the client's cancel of watch 5",
     run: (member, base) => onWatchStream(member, async (recorder) => {
       await compactedWatch(member, base, recorder);
       recorder.send({ cancel_request: { watch_id: "5" } });
