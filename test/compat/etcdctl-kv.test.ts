@@ -6,6 +6,13 @@
 // Revisions, keys, values, versions, counts and error texts are compared exactly, so both
 // stores must go through the same revisions. A self-test shows a real difference is caught.
 //
+// Masked (why: support/etcdctl-masker.ts): cluster and member IDs (hashes of random ports;
+// checked unmasked in etcdctl-ids.test.ts), lease IDs and other server-chosen hex ids (each id
+// one placeholder, consistently), raft terms and indexes, db sizes, HashKV hashes (members of
+// one cluster must still agree), ports/URLs, "took = …" times, a lease's remaining seconds,
+// etcdctl's own zap log lines on stderr, the snapshot path. Sorted: rows etcdctl prints in
+// member-ID or map order (member list, lease list, --cluster rows, a lease's attached keys).
+//
 // Every etcdctl run compared, in order (107 = commandCount, asserted at the end;
 // etcdctl-cluster, etcdctl-tls and etcdctl-ids add 30, 8 and 2 more: 147 in all).
 // "get"/"put"/"del" on kv/ keys unless said.
