@@ -6,7 +6,7 @@
  * (the bound peer port) and `raftStatus()`.
  */
 import {
-  EtcdError, PfsError, assert, err, formatHexId, limits, ok, type Clock, type Result, type LeaseId,
+  EtcdError, PfsError, assert,formatHexId, limits, ok, type Clock, type Result, type LeaseId,
   type Logger, type NodeId, type PfsdConfig, type Prng, type Timer,
 } from "../../common/index.js";
 import { ConfChangeType, type ConfChange, type Role } from "../../raft/index.js";
@@ -535,18 +535,16 @@ export class MemberCore implements EtcdMember {
   /**
    * The user a call acts as while auth is enabled ("" while it is disabled): the user of its
    * token, once this member applied the entry that minted it (waiting up to the request
-   * timeout), else the verified client certificate's common name. No usable token and no
-   * certificate → ETCD_INVALID_AUTH_TOKEN.
+   * timeout), else the verified client certificate's common name. No token and no
+   * certificate is the empty user, as in etcd 3.4, whose checks then refuse with
+   * "user name is empty"; a token that is not (or no longer) valid → ETCD_INVALID_AUTH_TOKEN.
    */
   async #caller(context: CallContext): Promise<string> {
     const auth = this.#machine.auth;
     if (!auth.enabled) return "";
     const token = context.token;
     if (token === undefined || token === "") {
-      if (context.certCommonName !== undefined && context.certCommonName !== "") {
-        return context.certCommonName;
-      }
-      throw new EtcdError("ETCD_INVALID_AUTH_TOKEN");
+      return context.certCommonName ?? "";
     }
     const index = simpleTokenIndex(token);
     if (index !== undefined) await this.#waitApplied(index);
@@ -559,8 +557,7 @@ export class MemberCore implements EtcdMember {
     if (!auth.enabled) return ok("");
     const token = context.token;
     if (token === undefined || token === "") {
-      return context.certCommonName !== undefined && context.certCommonName !== ""
-        ? ok(context.certCommonName) : err(new EtcdError("ETCD_INVALID_AUTH_TOKEN"));
+      return ok(context.certCommonName ?? "");
     }
     return auth.userOfToken(token, this.#leaseNowMs());
   }
