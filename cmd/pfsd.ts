@@ -75,8 +75,8 @@ function configure(argv: readonly string[], env: NodeJS.ProcessEnv): PfsdConfig 
 }
 
 /** Resolves with the exit code once a signal has drained the daemon or the member died. */
-function serveUntilStopped(daemon: EtcdDaemon, logger: Logger, fatal: Promise<unknown>):
-  Promise<number> {
+function serveUntilStopped(daemon: EtcdDaemon, logger: Logger, fatal: Promise<unknown>,
+  signaled: Promise<NodeJS.Signals>): Promise<number> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       logger.info("received signal; shutting down", { signal });
@@ -90,8 +90,7 @@ function serveUntilStopped(daemon: EtcdDaemon, logger: Logger, fatal: Promise<un
         resolve(exitFailure);
       });
     };
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
+    void signaled.then(stop);
     fatal.then((error: unknown) => {
       logger.error("member failed; exiting", { error });
       const exit = (): void => { resolve(exitFailure); };
@@ -111,6 +110,11 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     format: config.logFormat,
   });
   logger.info("pfsd configuration", { version: pfsVersion, config });
+  // Listen for signals before starting: a SIGTERM during start-up drains once it is done.
+  const signaled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
   let onFatal: (error: unknown) => void = () => undefined;
   const fatal = new Promise<unknown>((resolve) => { onFatal = resolve; });
   let daemon: EtcdDaemon;
@@ -122,7 +126,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     process.stderr.write(`pfsd: ${error instanceof Error ? error.message : String(error)}\n`);
     return usage ? exitUsage : exitFailure;
   }
-  return serveUntilStopped(daemon, logger, fatal);
+  return serveUntilStopped(daemon, logger, fatal, signaled);
 }
 
 function fail(error: unknown): number {

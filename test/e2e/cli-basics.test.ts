@@ -1,9 +1,13 @@
 // Goal: the two entry points run as built (dist/cmd/*.js): `pfs version` and `--help` print to
 // stdout, `--json` prints one JSON value and nothing else, and pfsd refuses a bad flag with one
 // line on stderr naming the flag and exit code 2, leaving stdout empty.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
+import { freePort } from "../compat/support/etcd-process.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -60,10 +64,36 @@ test("pfsd refuses a bad flag value with one line naming it", async (t) => {
   t.regex(result.stderr, /^pfsd: invalid value for --shards: "0"/);
 });
 
-test("pfsd logs its configuration as JSON on stderr, never stdout", async (t) => {
-  const result = await run("pfsd", ["--name", "n7", "--initial-cluster", "n7=http://localhost:2380", "--log-format", "json"]);
-  t.is(result.code, 0);
-  t.is(result.stdout, "");
-  const first = JSON.parse(result.stderr.split("\n")[0] ?? "") as Record<string, unknown>;
-  t.like(first, { node: "n7", component: "pfsd", message: "pfsd configuration" });
-});
+test("pfsd logs its configuration as JSON on stderr, never stdout, and SIGTERM exits 0",
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "pfs-cli-"));
+    const [client, peer] = [await freePort(), await freePort()];
+    const clientUrl = `http://127.0.0.1:${client}`;
+    const peerUrl = `http://127.0.0.1:${peer}`;
+    const child = spawn(process.execPath, [`${root}dist/cmd/pfsd.js`, "--name", "n7",
+      "--data-dir", join(dir, "n7"), "--listen-client-urls", clientUrl,
+      "--advertise-client-urls", clientUrl, "--listen-peer-urls", peerUrl,
+      "--initial-advertise-peer-urls", peerUrl, "--initial-cluster", `n7=${peerUrl}`,
+      "--log-format", "json"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => { stdout += chunk.toString("utf8"); });
+    const exited = new Promise<number | null>((resolve) => { child.once("exit", resolve); });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString("utf8");
+          if (stderr.includes("\n")) resolve();
+        });
+        void exited.then((code) => { reject(new Error(`pfsd exited ${String(code)}`)); });
+      });
+      const first = JSON.parse(stderr.split("\n")[0] ?? "") as Record<string, unknown>;
+      t.like(first, { node: "n7", component: "pfsd", message: "pfsd configuration" });
+      child.kill("SIGTERM");
+      t.is(await exited, 0);
+      t.is(stdout, "");
+    } finally {
+      child.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
