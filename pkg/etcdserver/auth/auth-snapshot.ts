@@ -7,7 +7,6 @@
  * hashes are u32 length + UTF-8; keys are u32 length + bytes. A CRC-32 (u32) of everything
  * before it ends it.
  */
-import { crc32 } from "node:zlib";
 import {
   ByteReader,
   ByteWriter,
@@ -17,6 +16,8 @@ import {
   assert,
   err,
   ok,
+  openCrc32,
+  sealCrc32,
 } from "../../common/index.js";
 import type { Permission } from "../backend.js";
 import { permissionTypes, readPermissionType } from "./auth-request-codec.js";
@@ -67,9 +68,7 @@ export function encodeAuthSnapshot(state: AuthState): Uint8Array {
   writer.uint32(state.roles.length);
   for (const role of state.roles) writeRole(writer, role);
   const body = writer.finish();
-  const checksum = Buffer.alloc(4);
-  checksum.writeUInt32BE(crc32(body));
-  return Buffer.concat([body, checksum]);
+  return sealCrc32(body);
 }
 
 /** Throws unless `names` are non-empty and strictly ascending (sorted, no duplicates). */
@@ -139,18 +138,10 @@ function readState(reader: ByteReader): AuthState {
  * types → DATA_CORRUPTED. Never throws on bad bytes.
  */
 export function decodeAuthSnapshot(bytes: Uint8Array): Result<AuthState, PfsError> {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  if (buffer.length < headerBytes + 4) {
-    return err(new PfsError("DATA_CORRUPTED", `auth snapshot of ${buffer.length} B too short`));
-  }
-  const end = buffer.length - 4;
-  const expected = buffer.readUInt32BE(end);
-  const actual = crc32(buffer.subarray(0, end));
-  if (actual !== expected) {
-    return err(new PfsError("DATA_CORRUPTED", `auth snapshot checksum ${actual} != ${expected}`));
-  }
+  const body = openCrc32(bytes, "auth snapshot", headerBytes);
+  if (!body.ok) return body;
   try {
-    return ok(readState(new ByteReader(buffer.subarray(0, end))));
+    return ok(readState(new ByteReader(body.value)));
   } catch (error) {
     if (!(error instanceof MalformedPayloadError)) throw error;
     return err(new PfsError("DATA_CORRUPTED", `auth snapshot malformed: ${error.message}`));

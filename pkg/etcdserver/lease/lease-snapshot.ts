@@ -4,7 +4,6 @@
  * u32; per lease in ascending ID order: ID i64, granted TTL s i64, key count u32, then per key
  * in bytewise order: length u32 and bytes. A CRC-32 (u32) of everything before it ends it.
  */
-import { crc32 } from "node:zlib";
 import {
   ByteReader,
   ByteWriter,
@@ -15,6 +14,8 @@ import {
   err,
   leaseId,
   ok,
+  openCrc32,
+  sealCrc32,
 } from "../../common/index.js";
 import { limits } from "../../common/index.js";
 import { compareBytes } from "../mvcc/index.js";
@@ -23,12 +24,6 @@ import type { LeaseRecord } from "./lease-record.js";
 const magic = Buffer.from("PFSLEAS1", "latin1");
 const formatVersion = 1;
 const headerBytes = magic.length + 4 + 4;
-
-function u32(value: number): Buffer {
-  const buffer = Buffer.alloc(4);
-  buffer.writeUInt32BE(value);
-  return buffer;
-}
 
 function encodeRecord(record: LeaseRecord, writer: ByteWriter): void {
   writer.int64(record.id).int64(BigInt(record.ttlSeconds)).uint32(record.keys.size);
@@ -42,7 +37,7 @@ export function encodeLeaseSnapshot(records: Iterable<LeaseRecord>): Uint8Array 
   writer.raw(magic).uint32(formatVersion).uint32(sorted.length);
   for (const record of sorted) encodeRecord(record, writer);
   const body = writer.finish();
-  const snapshot = Buffer.concat([body, u32(crc32(body))]);
+  const snapshot = sealCrc32(body);
   assert(snapshot.length >= headerBytes + 4, () => `lease snapshot ${snapshot.length} B too short`);
   return snapshot;
 }
@@ -73,18 +68,10 @@ function decodeRecord(reader: ByteReader, previous: bigint | undefined): LeaseRe
  * check (it builds the key index).
  */
 export function decodeLeaseSnapshot(bytes: Uint8Array): Result<LeaseRecord[], PfsError> {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  if (buffer.length < headerBytes + 4) {
-    return err(new PfsError("DATA_CORRUPTED", `lease snapshot of ${buffer.length} B too short`));
-  }
-  const end = buffer.length - 4;
-  const expected = buffer.readUInt32BE(end);
-  const actual = crc32(buffer.subarray(0, end));
-  if (actual !== expected) {
-    return err(new PfsError("DATA_CORRUPTED", `lease snapshot checksum ${actual} != ${expected}`));
-  }
+  const body = openCrc32(bytes, "lease snapshot", headerBytes);
+  if (!body.ok) return body;
   try {
-    const reader = new ByteReader(buffer.subarray(0, end));
+    const reader = new ByteReader(body.value);
     if (!magic.equals(reader.raw(magic.length))) throw new MalformedPayloadError("bad magic");
     const version = reader.uint32();
     if (version !== formatVersion) throw new MalformedPayloadError(`unknown format version ${version}`);

@@ -17,6 +17,8 @@ import {
   assert,
   err,
   ok,
+  openCrc32,
+  sealCrc32,
   revision,
 } from "../../common/index.js";
 import { type HistoryEntry, KeyHistory } from "./key-history.js";
@@ -52,9 +54,7 @@ export function encodeStoreState(state: StoreState): Uint8Array {
     for (const entry of history.entries) writeEntry(writer, entry);
   }
   const body = writer.finish();
-  const trailer = Buffer.alloc(4);
-  trailer.writeUInt32BE(crc32(body, 0));
-  return Buffer.concat([body, trailer]);
+  return sealCrc32(body);
 }
 
 /** Reads an int64 that must be a safe integer of at least `min`. */
@@ -107,16 +107,10 @@ function decodeBody(reader: ByteReader): StoreState {
  * version, a truncated or malformed body → DATA_CORRUPTED.
  */
 export function decodeStoreState(bytes: Uint8Array): Result<StoreState, PfsError> {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buffer.length < magic.length + 4) return err(new PfsError("DATA_CORRUPTED", "snapshot too short"));
-  const body = buffer.subarray(0, buffer.length - 4);
-  const expected = buffer.readUInt32BE(buffer.length - 4);
-  const actual = crc32(body, 0);
-  if (expected !== actual) {
-    return err(new PfsError("DATA_CORRUPTED", `snapshot checksum ${actual} != ${expected}`));
-  }
+  const body = openCrc32(bytes, "store snapshot", magic.length);
+  if (!body.ok) return body;
   try {
-    const state = decodeBody(new ByteReader(body));
+    const state = decodeBody(new ByteReader(body.value));
     assert(state.currentRevision >= state.compactRevision, "restored compaction above current");
     return ok(state);
   } catch (error: unknown) {

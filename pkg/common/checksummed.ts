@@ -1,0 +1,38 @@
+/**
+ * The CRC-32 trailer of every checksummed snapshot (MVCC store, leases, auth): the body, then
+ * its CRC-32 (zlib's polynomial) as a big-endian uint32. `sealCrc32` appends it;
+ * `openCrc32` checks and strips it, so a decoder only ever parses bytes that arrived intact.
+ */
+import { crc32 } from "node:zlib";
+import { PfsError } from "./errors.js";
+import { type Result, err, ok } from "./result.js";
+
+/** Bytes of the trailer. */
+const trailerBytes = 4;
+
+/** `body` followed by its big-endian CRC-32. */
+export function sealCrc32(body: Uint8Array): Buffer {
+  const sealed = Buffer.alloc(body.length + trailerBytes);
+  sealed.set(body, 0);
+  sealed.writeUInt32BE(crc32(body), body.length);
+  return sealed;
+}
+
+/**
+ * The body of a sealed payload of at least `bodyBytesMin` bytes (a view, not a copy).
+ * Errors name `what`: too short, or a checksum mismatch → DATA_CORRUPTED.
+ */
+export function openCrc32(sealed: Uint8Array, what: string, bodyBytesMin: number):
+  Result<Buffer, PfsError> {
+  const buffer = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  if (buffer.length < bodyBytesMin + trailerBytes) {
+    return err(new PfsError("DATA_CORRUPTED", `${what} of ${buffer.length} B too short`));
+  }
+  const end = buffer.length - trailerBytes;
+  const expected = buffer.readUInt32BE(end);
+  const actual = crc32(buffer.subarray(0, end));
+  if (actual !== expected) {
+    return err(new PfsError("DATA_CORRUPTED", `${what} checksum ${actual} != ${expected}`));
+  }
+  return ok(buffer.subarray(0, end));
+}
