@@ -9,8 +9,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { credentials, type ChannelCredentials } from "@grpc/grpc-js";
-import { etcdBinary, etcdService, freePort, unary } from "../compat/support/etcd-process.js";
+import { type ChannelCredentials, type Client, credentials } from "@grpc/grpc-js";
+import { etcdBinary, etcdService, freePort } from "../compat/support/etcd-process.js";
 
 /** Which server the members run. */
 export type MemberKind = "etcd" | "pfsd";
@@ -124,6 +124,27 @@ function clusterCredentials(options: ClusterOptions): ChannelCredentials {
     readFileSync(tls.certFile));
 }
 
+/** A linearizable Range of "health" that fails after `deadlineMs` (a member without quorum
+ * would otherwise hold the call forever). */
+function rangeWithDeadline(client: Client, deadlineMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const call = (client as unknown as Record<string, unknown>)["Range"] as (
+      request: object, options: object, callback: (error: Error | null) => void) => void;
+    call.call(client, { key: Buffer.from("health") }, { deadline: Date.now() + deadlineMs },
+      (error) => {
+        if (error === null) resolve();
+        else reject(error);
+      });
+  });
+}
+
+/** Every member process alive in this test process; killed if the process exits first
+ * (an ava timeout skips the test's own cleanup). */
+const liveChildren = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of liveChildren) child.kill("SIGKILL");
+});
+
 class MemberProcess implements ClusterMember {
   #child: ChildProcess | undefined;
   #stderr = "";
@@ -158,6 +179,8 @@ class MemberProcess implements ClusterMember {
     const [executable, ...args] = this.command;
     if (executable === undefined) throw new Error("empty command line");
     const child = spawn(executable, args, { stdio: ["ignore", "ignore", "pipe"] });
+    liveChildren.add(child);
+    child.once("exit", () => { liveChildren.delete(child); });
     child.stderr.on("data", (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString("utf8")).slice(-50_000);
     });
@@ -208,7 +231,7 @@ class MemberProcess implements ClusterMember {
       for (;;) {
         if (!this.running) throw new Error(`${this.name} exited:\n${this.log()}`);
         try {
-          await unary(client, "Range", { key: Buffer.from("health") });
+          await rangeWithDeadline(client, Math.min(5_000, Math.max(1, deadline - Date.now())));
           return;
         } catch (error: unknown) {
           if (Date.now() > deadline) {
