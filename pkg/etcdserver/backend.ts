@@ -145,13 +145,14 @@ export interface EtcdBackend extends AuthBackend {
 
   status(): Promise<MemberStatus>;
   /** `revision` 0 = current. */
-  hashKv(revision: number):
+  /** While auth is on, hashKv, hash, snapshot and defragment need an admin (as etcd). */
+  hashKv(context: CallContext, revision: number):
     Promise<{ readonly hash: number; readonly compactRevision: number; readonly revision: number }>;
-  hash(): Promise<number>;
+  hash(context: CallContext): Promise<number>;
   /** The whole state, self-describing; the service chunks it and appends the SHA-256. */
-  snapshot(): Promise<Uint8Array>;
+  snapshot(context: CallContext): Promise<Uint8Array>;
   alarm(action: AlarmAction, memberId: NodeId, alarm: AlarmType): Promise<readonly AlarmMember[]>;
-  defragment(): Promise<void>;
+  defragment(context: CallContext): Promise<void>;
   /** Rejects ETCD_NOT_LEADER on a follower, ETCD_BAD_LEADER_TRANSFEREE for a bad target. */
   moveLeader(target: NodeId): Promise<void>;
 }

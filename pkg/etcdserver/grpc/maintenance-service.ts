@@ -26,7 +26,7 @@ function snapshotStream(kit: ServiceKit, call: ServerWritableStream<unknown, obj
   const scope = StreamScope.open(kit, label, call);
   if (scope === null) return;
   const send = async (): Promise<void> => {
-    const chunks = snapshotChunks(await kit.backend.snapshot());
+    const chunks = snapshotChunks(await kit.backend.snapshot(scope.context));
     for (const chunk of chunks) {
       if (scope.ended) return;
       await writeInOrder(call, scope, {
@@ -71,16 +71,16 @@ export function maintenanceService(kit: ServiceKit): UntypedServiceImplementatio
         isLearner: status.isLearner,
       };
     }, { learnerAllowed: () => true }),
-    Defragment: unaryCall(kit, unary("Defragment"), async () => {
-      await backend.defragment();
+    Defragment: unaryCall(kit, unary("Defragment"), async (_wire, context) => {
+      await backend.defragment(context);
       return {};
     }),
-    Hash: unaryCall(kit, unary("Hash"), async () => {
-      const hash = await backend.hash();
+    Hash: unaryCall(kit, unary("Hash"), async (_wire, context) => {
+      const hash = await backend.hash(context);
       return { header: currentHeader(backend), hash };
     }),
-    HashKV: unaryCall(kit, unary("HashKV"), async (wire) => {
-      const hashed = await backend.hashKv(clampedInt64Field(wire, "revision"));
+    HashKV: unaryCall(kit, unary("HashKV"), async (wire, context) => {
+      const hashed = await backend.hashKv(context, clampedInt64Field(wire, "revision"));
       return {
         header: currentHeader(backend, hashed.revision),
         hash: hashed.hash,

@@ -381,21 +381,26 @@ export class MemberCore implements EtcdMember {
     });
   }
 
-  hashKv(revision: number): Promise<{
+  // hashKv, hash, snapshot and defragment need an admin while auth is on (etcd 3.4's
+  // authMaintenanceServer); status and moveLeader do not.
+  async hashKv(context: CallContext, revision: number): Promise<{
     readonly hash: number; readonly compactRevision: number; readonly revision: number;
   }> {
     this.#refuseLearner();
-    return Promise.resolve(unwrap(this.#machine.store.hashKv(revision)));
+    await this.#admin(context);
+    return unwrap(this.#machine.store.hashKv(revision));
   }
 
-  hash(): Promise<number> {
+  async hash(context: CallContext): Promise<number> {
     this.#refuseLearner();
-    return Promise.resolve(unwrap(this.#machine.store.hashKv(0)).hash);
+    await this.#admin(context);
+    return unwrap(this.#machine.store.hashKv(0)).hash;
   }
 
-  snapshot(): Promise<Uint8Array> {
+  async snapshot(context: CallContext): Promise<Uint8Array> {
     this.#refuseLearner();
-    return Promise.resolve(this.#machine.snapshot());
+    await this.#admin(context);
+    return this.#machine.snapshot();
   }
 
   async alarm(action: AlarmAction, memberId: NodeId, alarm: AlarmType):
@@ -412,9 +417,9 @@ export class MemberCore implements EtcdMember {
     return action === "ACTIVATE" || existed ? [{ memberId, alarm }] : [];
   }
 
-  defragment(): Promise<void> {
+  async defragment(context: CallContext): Promise<void> {
     this.#refuseLearner();
-    return Promise.resolve();
+    await this.#admin(context);
   }
 
   async moveLeader(target: NodeId): Promise<void> {

@@ -20,6 +20,7 @@ import {
 } from "../../../pkg/common/index.js";
 import {
   type AlarmMember,
+  type CallContext,
   type EtcdBackend,
   EtcdGrpcServer,
   type Member,
@@ -122,7 +123,7 @@ class MemoryBackend implements EtcdBackend {
       raftTerm: 2, raftAppliedIndex: 5, isLearner: false, errors: [], revision: this.store.revision,
     };
   }
-  async hashKv(revision: number) {
+  async hashKv(_context: CallContext, revision: number) {
     return { hash: 1, compactRevision: Math.max(0, this.store.compactRevision), revision: revision || this.store.revision };
   }
   async hash() { return 1; }
