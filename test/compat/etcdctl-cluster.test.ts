@@ -150,13 +150,18 @@ async function memberAdd(target: CtlTarget, name: string, urls: JoiningUrls,
   return result;
 }
 
+/** Fresh URLs for a joining member on each target, looked up by target. */
+async function joiningUrlsPerTarget(targets: readonly CtlTarget[]):
+  Promise<(target: CtlTarget) => JoiningUrls> {
+  const urls = new Map<CtlTarget, JoiningUrls>();
+  for (const target of targets) urls.set(target, await joiningUrls());
+  return (target) => urls.get(target) ?? { clientUrl: "", peerUrl: "" };
+}
+
 test.serial("etcdctl member add/remove of an unstarted member: same output as etcd", async (t) => {
   const d = pair();
   const before = d.mismatches.length;
-  const urls = new Map<CtlTarget, JoiningUrls>();
-  for (const target of [d.etcd, d.other]) urls.set(target, await joiningUrls());
-  const urlsOf = (target: CtlTarget): JoiningUrls =>
-    urls.get(target) ?? { clientUrl: "", peerUrl: "" };
+  const urlsOf = await joiningUrlsPerTarget([d.etcd, d.other]);
   await d.step("member add m6 with m1's peer URL", (target) =>
     runCtl(connect(target), ["member", "add", "m6",
       `--peer-urls=${target.cluster.members[0]?.peerUrl ?? ""}`]));
@@ -186,10 +191,7 @@ async function promoteWhenReady(target: CtlTarget, id: string): Promise<CtlResul
 test.serial("etcdctl member add --learner, promote, remove: same output as etcd", async (t) => {
   const d = pair();
   const before = d.mismatches.length;
-  const urls = new Map<CtlTarget, JoiningUrls>();
-  for (const target of [d.etcd, d.other]) urls.set(target, await joiningUrls());
-  const urlsOf = (target: CtlTarget): JoiningUrls =>
-    urls.get(target) ?? { clientUrl: "", peerUrl: "" };
+  const urlsOf = await joiningUrlsPerTarget([d.etcd, d.other]);
   await d.step("member add m4 --learner", (target) => memberAdd(target, "m4", urlsOf(target), true),
     { normalize: normalize.initialCluster });
   await d.step("start the learner; get from it", async (target) => {

@@ -9,8 +9,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ChannelCredentials, type Client, credentials } from "@grpc/grpc-js";
-import { etcdBinary, etcdService, freePort } from "../compat/support/etcd-process.js";
+import { type ChannelCredentials, credentials } from "@grpc/grpc-js";
+import { etcdBinary, etcdService, freePort, unary } from "../compat/support/etcd-process.js";
 
 /** Which server the members run. */
 export type MemberKind = "etcd" | "pfsd";
@@ -124,20 +124,6 @@ function clusterCredentials(options: ClusterOptions): ChannelCredentials {
     readFileSync(tls.certFile));
 }
 
-/** A linearizable Range of "health" that fails after `deadlineMs` (a member without quorum
- * would otherwise hold the call forever). */
-function rangeWithDeadline(client: Client, deadlineMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const call = (client as unknown as Record<string, unknown>)["Range"] as (
-      request: object, options: object, callback: (error: Error | null) => void) => void;
-    call.call(client, { key: Buffer.from("health") }, { deadline: Date.now() + deadlineMs },
-      (error) => {
-        if (error === null) resolve();
-        else reject(error);
-      });
-  });
-}
-
 /** Every member process alive in this test process; killed if the process exits first
  * (an ava timeout skips the test's own cleanup). */
 const liveChildren = new Set<ChildProcess>();
@@ -231,7 +217,8 @@ class MemberProcess implements ClusterMember {
       for (;;) {
         if (!this.running) throw new Error(`${this.name} exited:\n${this.log()}`);
         try {
-          await rangeWithDeadline(client, Math.min(5_000, Math.max(1, deadline - Date.now())));
+          await unary(client, "Range", { key: Buffer.from("health") },
+            Math.min(5_000, Math.max(1, deadline - Date.now())));
           return;
         } catch (error: unknown) {
           if (Date.now() > deadline) {

@@ -48,17 +48,23 @@ export function etcdService(name: string): ServiceClientConstructor {
   return node as ServiceClientConstructor;
 }
 
-/** Calls a unary method; resolves with the response or rejects with the gRPC error. */
-export function unary(client: Client, method: string, request: object): Promise<unknown> {
+/**
+ * Calls a unary method; resolves with the response or rejects with the gRPC error
+ * (DEADLINE_EXCEEDED after `deadlineMs`, when given).
+ */
+export function unary(client: Client, method: string, request: object,
+  deadlineMs?: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const call = (client as unknown as Record<string, unknown>)[method];
     if (typeof call !== "function") {
       reject(new Error(`no method ${method}`));
       return;
     }
-    (call as (r: object, cb: (e: Error | null, v: unknown) => void) => void).call(
+    const options = deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs };
+    (call as (r: object, o: object, cb: (e: Error | null, v: unknown) => void) => void).call(
       client,
       request,
+      options,
       (error, value) => {
         if (error !== null) reject(error);
         else resolve(value);
