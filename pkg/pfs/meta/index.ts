@@ -11,7 +11,16 @@ export {
   type ListCommitsOptions,
   type DeletedRepo,
 } from "./meta-store.js";
-export { type BranchRecord, type ClusterConfig } from "./records.js";
+export {
+  type BranchRecord,
+  type ClusterConfig,
+  encodeRecord,
+  decodeClusterConfig,
+  decodeRepoInfo,
+  decodeBranchRecord,
+  decodeCommitInfo,
+} from "./records.js";
+export { prefixEnd } from "./meta-kv.js";
 export {
   MetaKeys, metaRootDefault, isCommitId, checkRepoName, checkBranchName, checkCommitId,
 } from "./keys.js";

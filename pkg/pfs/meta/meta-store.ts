@@ -48,7 +48,7 @@ import {
   metaListCommitsMax,
 } from "./limits.js";
 import {
-  type KeySnapshot, type KeyState, MetaKv, absentKey, deleteOp, deletePrefixOp, putOp, unchanged,
+  type KeyState, MetaKv, absentKey, deleteOp, deletePrefixOp, putOp, unchanged,
 } from "./meta-kv.js";
 import {
   type BranchRecord, type ClusterConfig, decodeBranchRecord, decodeClusterConfig,
@@ -446,18 +446,14 @@ export class MetaStore {
       return { commit: snapshot.get(commitKey), revision: snapshot.revision };
     }
     checkBranchName(ref.base);
-    const branchKey = this.#keys.branch(repo, ref.base);
-    const snapshot = await this.#kv.read([repoKey, branchKey]);
-    this.#repoOf(snapshot.get(repoKey), repo);
-    const branch = this.#existingBranchOf(snapshot.get(branchKey), repo, ref.base);
-    const tip = branch.open !== "" ? branch.open : branch.head;
-    if (tip === "") {
+    const tip = await this.#branchTip(repo, ref.base);
+    if (tip.commit === "") {
       throw new PfsError("NOT_FOUND", `branch ${repo}@${ref.base} has no commits`,
         { repo, branch: ref.base });
     }
-    const commitKey = this.#keys.commit(repo, tip);
-    const atRevision = await this.#kv.read([commitKey], snapshot.revision);
-    return { commit: atRevision.get(commitKey), revision: snapshot.revision };
+    const commitKey = this.#keys.commit(repo, tip.commit);
+    const atRevision = await this.#kv.read([commitKey], tip.revision);
+    return { commit: atRevision.get(commitKey), revision: tip.revision };
   }
 
   async #commitAt(repo: string, id: string, at: Revision): Promise<CommitInfo> {
@@ -495,13 +491,22 @@ export class MetaStore {
     return this.#ancestry(repo, head.commit, head.revision, limit);
   }
 
+  /** The open-or-head commit of an existing branch ("" when it has none). */
   async #branchTip(repo: string, branch: string): Promise<{ commit: string; revision: Revision }> {
+    const read = await this.#readBranch(repo, branch);
+    const record = this.#existingBranchOf(read.state, repo, branch);
+    return { commit: record.open !== "" ? record.open : record.head, revision: read.revision };
+  }
+
+  /** Reads a branch's key and checks, in the same read, that its repo exists. */
+  async #readBranch(repo: string, branch: string): Promise<{
+    readonly state: KeyState; readonly revision: Revision;
+  }> {
     const repoKey = this.#keys.repo(repo);
     const branchKey = this.#keys.branch(repo, branch);
     const snapshot = await this.#kv.read([repoKey, branchKey]);
     this.#repoOf(snapshot.get(repoKey), repo);
-    const record = this.#existingBranchOf(snapshot.get(branchKey), repo, branch);
-    return { commit: record.open !== "" ? record.open : record.head, revision: snapshot.revision };
+    return { state: snapshot.get(branchKey), revision: snapshot.revision };
   }
 
   /** `from` and its parents, newest first, at most `limit`, read at revision `at`. */
@@ -549,12 +554,8 @@ export class MetaStore {
 
   /** The last finished commit of a branch ("" when none, or when the branch is missing). */
   async #branchHead(repo: string, branch: string): Promise<{ commit: string; revision: Revision }> {
-    const repoKey = this.#keys.repo(repo);
-    const branchKey = this.#keys.branch(repo, branch);
-    const snapshot = await this.#kv.read([repoKey, branchKey]);
-    this.#repoOf(snapshot.get(repoKey), repo);
-    const record = this.#branchOf(snapshot.get(branchKey), repo, branch);
-    return { commit: record.head, revision: snapshot.revision };
+    const read = await this.#readBranch(repo, branch);
+    return { commit: this.#branchOf(read.state, repo, branch).head, revision: read.revision };
   }
 
   // ---- branches ----------------------------------------------------------------------------
@@ -604,11 +605,7 @@ export class MetaStore {
   async inspectBranch(repo: string, branch: string): Promise<BranchRecord> {
     checkRepoName(repo);
     checkBranchName(branch);
-    const repoKey = this.#keys.repo(repo);
-    const branchKey = this.#keys.branch(repo, branch);
-    const snapshot: KeySnapshot = await this.#kv.read([repoKey, branchKey]);
-    this.#repoOf(snapshot.get(repoKey), repo);
-    return this.#existingBranchOf(snapshot.get(branchKey), repo, branch);
+    return this.#existingBranchOf((await this.#readBranch(repo, branch)).state, repo, branch);
   }
 
   /** The branches of `repo` by name; NOT_FOUND when the repo does not exist. */
