@@ -737,7 +737,18 @@ export class MemberCore implements EtcdMember {
     if (change.leader === 0n) for (const listener of [...this.#leaderLost]) listener();
   }
 
+  /**
+   * The state was replaced by a snapshot (at start, or a follower that fell behind): watchers
+   * whose next revision the snapshot skipped catch up from its history (WatchHub.restored),
+   * driven by the wake loop.
+   */
   #restored(): void {
+    this.#options.logger.info("state restored from a snapshot", {
+      revision: this.#machine.store.revision,
+      compactRevision: this.#machine.store.compactRevision,
+    });
+    this.#hub?.restored();
+    this.#scheduleWake();
     const role = this.#raft?.status().role;
     if (role === "leader") {
       this.#machine.leases.promote(this.#leaseNowMs(),

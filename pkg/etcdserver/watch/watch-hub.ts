@@ -2,7 +2,11 @@
  * The watch hub of one MVCC store: opens `WatchStream`s, fans out each applied write's events
  * to their synced watchers, and drives catch-up and progress notifications. Single-threaded
  * and synchronous: the service calls `publish` after every applied write, in revision order,
- * `sync()` each driver cycle while any stream is catching up, and `tick(nowMs)` on its clock.
+ * `restored()` after the source's store was replaced by a snapshot, `sync()` each driver cycle
+ * while any stream is catching up, and `tick(nowMs)` on its clock.
+ *
+ * Invariant: `#lastRevision` is the revision up to which the hub has seen the source's writes,
+ * either published one by one or skipped wholesale by a restore; it never decreases.
  */
 import { assert, limits } from "../../common/index.js";
 import type { MvccEvent } from "../mvcc/index.js";
@@ -66,6 +70,27 @@ export class WatchHub {
     for (const stream of this.#streams) {
       if (stream.closed) this.#streams.delete(stream);
       else stream.publish(writeRevision, events);
+    }
+  }
+
+  /**
+   * The source's store was replaced wholesale by a snapshot (a follower that fell behind
+   * installs its leader's state), and no events were published for the revisions it skipped.
+   * As etcd does after a snapshot restore, every watcher whose next revision is at or below
+   * the restored revision stops taking live writes and catches up from the restored store's
+   * history (`sync()`, `take()`): in order, each revision once, from exactly its next
+   * revision, or with etcd's compacted cancel when that revision was compacted away. Watchers
+   * waiting above the restored revision keep waiting. The restored revision must not be
+   * below one already published (Raft installs only snapshots ahead of the applied index).
+   */
+  restored(): void {
+    const restoredRevision = this.#source.revision;
+    assert(restoredRevision >= this.#lastRevision, () =>
+      `restored revision ${restoredRevision} below published ${this.#lastRevision}`);
+    this.#lastRevision = restoredRevision;
+    for (const stream of this.#streams) {
+      if (stream.closed) this.#streams.delete(stream);
+      else stream.restored();
     }
   }
 

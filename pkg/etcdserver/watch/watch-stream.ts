@@ -171,6 +171,20 @@ export class WatchStream {
     }
   }
 
+  /**
+   * The source's store was replaced by a snapshot (see `WatchHub.restored`): every watcher
+   * whose next revision the restored store already holds goes back to reading history, so it
+   * gets the skipped revisions from there, from exactly its next revision (none twice, none
+   * missed). The reads happen later, in `catchUp`, at the stream's pace.
+   */
+  restored(): void {
+    if (this.#closed) return;
+    const current = this.#source.revision;
+    for (const watcher of this.#watchers.values()) {
+      if (watcher.nextRevision <= current) watcher.synced = false;
+    }
+  }
+
   /** Progress notification pass: idle synced watchers that asked for it get one. */
   progressTick(): void {
     if (this.#closed) return;
