@@ -341,6 +341,11 @@ function randomRun(seed: number): { watches: RandomWatch[]; history: MvccEvent[]
   let lagging = false;
   const streams = [follower.hub.openStream(), follower.hub.openStream()];
   const watches: RandomWatch[] = [];
+  const applyBacklog = (): void => {
+    for (; applied < log.length; applied += 1) {
+      apply(follower.machine, log[applied] as EtcdRequest);
+    }
+  };
   const takeFrom = (stream: WatchStream, max: number): void => {
     for (const response of stream.take(max)) {
       const watch = watches.find((w) => w.stream === stream && w.id === response.watchId);
@@ -356,7 +361,7 @@ function randomRun(seed: number): { watches: RandomWatch[]; history: MvccEvent[]
       applied = log.length;
       lagging = false;
     } else if (!lagging) {
-      for (; applied < log.length; applied += 1) apply(follower.machine, log[applied] as EtcdRequest);
+      applyBacklog();
       lagging = prng.chance(0.1);
     }
     const stream = prng.pick(streams);
@@ -372,7 +377,7 @@ function randomRun(seed: number): { watches: RandomWatch[]; history: MvccEvent[]
     if (prng.chance(0.5)) follower.hub.sync();
     if (prng.chance(0.4)) takeFrom(stream, prng.intBetween(1, 40));
   }
-  for (; applied < log.length; applied += 1) apply(follower.machine, log[applied] as EtcdRequest);
+  applyBacklog();
   for (let pass = 0; pass < 10_000 && (follower.hub.catchingUp ||
     streams.some((stream) => stream.pending > 0)); pass += 1) {
     follower.hub.sync();
