@@ -18,10 +18,22 @@ export type InputKind =
   | "glob"
   | "tar entry";
 
-/** `input` as a JSON string literal, cut to `quotedInputCharsMax` characters with "…". */
+/**
+ * Characters JSON.stringify leaves as they are but a log line or terminal must not see raw:
+ * DEL and the C1 controls (U+009B starts an escape sequence), the Unicode line separators and
+ * the bidirectional overrides and isolates (they reorder what a reader sees).
+ */
+const unsafeForDisplay = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `input` as a JSON string literal with every control character escaped, cut to
+ * `quotedInputCharsMax` characters with "…" after the closing quote.
+ */
 export function quoteInput(input: string): string {
-  if (input.length <= quotedInputCharsMax) return JSON.stringify(input);
-  return `${JSON.stringify(input.slice(0, quotedInputCharsMax))}…`;
+  const cut = input.length <= quotedInputCharsMax ? input : input.slice(0, quotedInputCharsMax);
+  const quoted = JSON.stringify(cut).replace(unsafeForDisplay, (character) =>
+    `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return cut === input ? quoted : `${quoted}…`;
 }
 
 /** The error for `input`, read as a `kind`, refused because `reason` (a clause, no period). */
