@@ -21,14 +21,18 @@ export const pathSegmentBytesMax: number = 255;
  */
 export const repoNameBytesMax: number = 63;
 
-/** The longest branch name, in bytes (ASCII only): a file name's worth, ample for people. */
-export const branchNameBytesMax: number = 255;
+/**
+ * The longest branch name, in bytes (ASCII only): ample for people, and the same bound as the
+ * metadata store's (pkg/pfs/meta `metaBranchNameCharsMax`), so every stored branch is addressable.
+ */
+export const branchNameBytesMax: number = 128;
 
 /**
  * The largest ancestry in an address (`master^N`). Resolving it walks N parent links, one
- * metadata read each; past this a request is a mistake rather than a walk worth making.
+ * metadata read each; past this a request is a mistake rather than a walk worth making. The
+ * same bound as the metadata store's (pkg/pfs/meta `metaAncestryStepsMax`).
  */
-export const ancestryStepsMax: number = 1_000_000;
+export const ancestryStepsMax: number = 10_000;
 
 /**
  * The longest glob pattern, in bytes of UTF-8: a path's worth plus room for escapes and

@@ -24,6 +24,10 @@ test("valid repo and branch names are accepted unchanged", (t) => {
   }
   const longBranch = "b".repeat(branchNameBytesMax);
   t.deepEqual(checkBranchName(longBranch), { ok: true, value: longBranch });
+  for (const name of ["release-1.2", "v1.0", ".hidden", "a..b", "..."]) {
+    t.deepEqual(checkBranchName(name), { ok: true, value: name });
+    t.false(checkRepoName(name).ok, `repo ${name}`);
+  }
   // Not exactly a commit id: a branch may be 32 hex digits in upper case or of another length.
   for (const name of [commitId.toUpperCase(), commitId.slice(1), `${commitId}0`]) {
     t.true(checkBranchName(name).ok, name);
@@ -57,10 +61,13 @@ test("invalid repo names are refused with exact messages", (t) => {
 test("invalid branch names are refused with exact messages", (t) => {
   const table: [string, string][] = [
     ["", 'invalid branch name "": it is empty'],
-    ["master.1", 'invalid branch name "master.1": it contains "."; only letters, digits, "_" and "-" are allowed'],
-    ["master^", 'invalid branch name "master^": it contains "^"; only letters, digits, "_" and "-" are allowed'],
+    [".", 'invalid branch name ".": it must not be "."'],
+    ["..", 'invalid branch name "..": it must not be ".."'],
+    ["-x", 'invalid branch name "-x": it must not start with "-"'],
+    ["master^", 'invalid branch name "master^": it contains "^"; only letters, digits, "_", "-" and "." are allowed'],
+    ["a/b", 'invalid branch name "a/b": it contains "/"; only letters, digits, "_", "-" and "." are allowed'],
     [commitId, `invalid branch name "${commitId}": it has the form of a commit id (32 lowercase hex digits)`],
-    ["b".repeat(256), `invalid branch name "${"b".repeat(120)}"…: it is 256 bytes, above branchNameBytesMax (255)`],
+    ["b".repeat(129), `invalid branch name "${"b".repeat(120)}"…: it is 129 bytes, above branchNameBytesMax (128)`],
   ];
   for (const [name, message] of table) {
     const result = checkBranchName(name);
