@@ -181,7 +181,8 @@ async function checkPerf(cluster: MemberCluster): Promise<CheckPerf> {
   clearTimeout(timer);
   const lines = `${exit.stdout}\n${exit.stderr}`.split(/[\r\n]+/)
     .map((line) => line.trim())
-    .filter((line) => /^(PASS|FAIL)/.test(line));
+    // etcdctl prints "Slowest request took too long" and "Stddev too high" without a FAIL:.
+    .filter((line) => /^(PASS|FAIL|Slowest request took too long|Stddev too high)/.test(line));
   const pass = exit.code === 0 && lines.at(-1) === "PASS";
   if (lines.length === 0) lines.push(`no verdict (exit ${exit.code}): ${exit.stderr.slice(-500)}`);
   process.stderr.write(`bench-etcd: ${cluster.kind} check perf: ${lines.join(" | ")}\n`);

@@ -4,6 +4,7 @@
  * `openCrc32` checks and strips it, so a decoder only ever parses bytes that arrived intact.
  */
 import { crc32 } from "node:zlib";
+import { assertSafeInteger } from "./assert.js";
 import { PfsError } from "./errors.js";
 import { type Result, err, ok } from "./result.js";
 
@@ -35,4 +36,25 @@ export function openCrc32(sealed: Uint8Array, what: string, bodyBytesMin: number
     return err(new PfsError("DATA_CORRUPTED", `${what} checksum ${actual} != ${expected}`));
   }
   return ok(buffer.subarray(0, end));
+}
+
+/**
+ * The CRC-32 of `bytes` (as `crc32(bytes, initial)`), computed `sliceBytes` at a time with a
+ * turn of the event loop between slices: checksumming a snapshot of many megabytes must not
+ * hold up the Raft loop and the clients for tens of milliseconds.
+ */
+export async function crc32InSlices(bytes: Uint8Array, sliceBytes: number, initial = 0):
+  Promise<number> {
+  assertSafeInteger(sliceBytes, "CRC slice bytes", 1);
+  let crc = initial;
+  for (let from = 0; from < bytes.length; from += sliceBytes) {
+    crc = crc32(bytes.subarray(from, Math.min(bytes.length, from + sliceBytes)), crc);
+    if (from + sliceBytes < bytes.length) await nextTurn();
+  }
+  return crc;
+}
+
+/** Resolves on a later turn of the event loop, after pending I/O callbacks. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => { setImmediate(resolve); });
 }

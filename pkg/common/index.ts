@@ -71,4 +71,4 @@ export {
 } from "./ids.js";
 export { pfsVersion, etcdApiVersion } from "./version.js";
 export { ByteReader, ByteWriter, MalformedPayloadError } from "./byte-codec.js";
-export { openCrc32, sealCrc32 } from "./checksummed.js";
+export { crc32InSlices, nextTurn, openCrc32, sealCrc32 } from "./checksummed.js";

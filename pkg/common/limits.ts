@@ -42,6 +42,12 @@ export const walSegmentBytes: number = 64 * mebibyte;
 export const walRecordBytesMax: number = 16 * mebibyte;
 /** Snapshot files kept after a purge: the newest is used; older ones are fallbacks if it rots. */
 export const snapshotFilesKept: number = 3;
+/**
+ * Bytes a snapshot is encoded and checksummed in before the event loop gets a turn: a
+ * snapshot of a large state is made while the member keeps applying and serving, and each
+ * slice holds the thread for about a millisecond.
+ */
+export const snapshotSliceBytes: number = 256 * 1024;
 /** Largest snapshot file read into memory: a Buffer must hold it (V8 caps typed arrays). */
 export const snapshotFileBytesMax: number = 2 * 1024 * mebibyte;
 

@@ -18,7 +18,9 @@ export { MemorySnapshotStore, type SnapshotStore } from "./snapshot-store.js";
 export {
   FileSnapshotStore, type FileSnapshotStoreOptions, snapshotFileName,
 } from "./snapshot-store-file.js";
-export { decodeSnapshotFile, encodeSnapshotFile } from "./snapshot-store-codec.js";
+export {
+  decodeSnapshotFile, encodeSnapshotFile, encodeSnapshotFileInSlices,
+} from "./snapshot-store-codec.js";
 export {
   DiskStorage, type DiskStorageState, type SnapshotOutOfDate, emptyHardState, emptySnapshot,
   snapshotOutOfDate,

@@ -95,6 +95,8 @@ export class RaftNode<Result> {
   #commit = 0 as LogIndex;
   #applied = 0 as LogIndex;
   #snapshotIndex = 0 as LogIndex;
+  /** The background snapshot being encoded and saved, if any (see #maybeSnapshot). */
+  #snapshotJob: Promise<void> | undefined;
   #syncCount = 0;
   #persistedEntryCount = 0;
 
@@ -261,6 +263,7 @@ export class RaftNode<Result> {
     this.#tickTimer = undefined;
     this.#inbox.wakeAll();
     await this.#loop;
+    await this.#snapshotJob;
     this.#rejectAll();
     await this.#options.transport.close();
     await this.#options.storage.close();
@@ -479,16 +482,37 @@ export class RaftNode<Result> {
     }
   }
 
-  /** Every snapshotEntries applied entries: snapshot the state machine, compact the log. */
+  /**
+   * Every snapshotEntries applied entries: snapshot the state machine, compact the log. A
+   * state machine that can snapshot in slices is captured now and encoded and saved in the
+   * background while the loop goes on (one such job at a time); otherwise the loop waits.
+   */
   async #maybeSnapshot(): Promise<void> {
+    if (this.#snapshotJob !== undefined) return;
     const every = this.#options.snapshotEntries ?? limits.raftSnapshotEntriesDefault;
     if (this.#applied - this.#snapshotIndex < every) return;
     const keep = this.#options.snapshotCatchUpEntries ?? limits.raftSnapshotCatchUpEntries;
     const index = this.#applied;
     const compactIndex = Math.max(this.#snapshotIndex, index - keep) as LogIndex;
-    const data = this.#options.stateMachine.snapshot();
-    await this.#options.storage.saveSnapshot(index, this.#confState, data, compactIndex);
-    this.#snapshotIndex = index;
+    const confState = this.#confState;
+    const machine = this.#options.stateMachine;
+    if (machine.snapshotInSlices === undefined) {
+      await this.#saveSnapshot(index, confState, machine.snapshot(), compactIndex);
+      return;
+    }
+    const data = machine.snapshotInSlices(limits.snapshotSliceBytes);
+    this.#snapshotJob = (async () => {
+      const bytes = await data;
+      if (!this.#closing) await this.#saveSnapshot(index, confState, bytes, compactIndex);
+    })().catch((error: unknown) => { this.#fail(error); })
+      .finally(() => { this.#snapshotJob = undefined; });
+  }
+
+  async #saveSnapshot(index: LogIndex, confState: ConfState, data: Uint8Array,
+    compactIndex: LogIndex): Promise<void> {
+    await this.#options.storage.saveSnapshot(index, confState, data, compactIndex);
+    // A snapshot received from the leader meanwhile may be newer.
+    this.#snapshotIndex = Math.max(this.#snapshotIndex, index) as LogIndex;
     this.#options.logger.debug("snapshot taken", { index, compactIndex, bytes: data.length });
   }
 

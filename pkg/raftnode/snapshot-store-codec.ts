@@ -13,6 +13,7 @@ import {
   ByteReader,
   ByteWriter,
   MalformedPayloadError,
+  crc32InSlices,
   type NodeId,
   logIndex,
   nodeId,
@@ -37,17 +38,37 @@ function readIds(reader: ByteReader): NodeId[] {
   return ids;
 }
 
-/** Encodes a snapshot file's bytes. */
-export function encodeSnapshotFile(snapshot: Snapshot): Uint8Array {
-  const writer = new ByteWriter(snapshot.data.length + 256);
+/** The file's bytes before the data: everything but the CRC field, which is left 0. */
+function encodeHeader(snapshot: Snapshot): Uint8Array {
+  const writer = new ByteWriter(256);
   writer.uint32(snapshotMagic).uint32(snapshotVersion).uint32(0);
   writer.uint64Number(snapshot.metadata.index).uint64Number(snapshot.metadata.term);
   writeIds(writer, snapshot.metadata.confState.voters);
   writeIds(writer, snapshot.metadata.confState.learners);
-  writer.bytes(snapshot.data);
-  const bytes = writer.finish();
+  return writer.uint32(snapshot.data.length).finish();
+}
+
+/** Encodes a snapshot file's bytes. */
+export function encodeSnapshotFile(snapshot: Snapshot): Uint8Array {
+  const header = encodeHeader(snapshot);
+  const bytes = new Uint8Array(header.length + snapshot.data.length);
+  bytes.set(header, 0);
+  bytes.set(snapshot.data, header.length);
   new DataView(bytes.buffer, bytes.byteOffset).setUint32(8, crc32(bytes.subarray(12)));
   return bytes;
+}
+
+/**
+ * The same file as `encodeSnapshotFile`, as two pieces to write one after the other (the
+ * header, then the snapshot's own data, not copied), checksummed `sliceBytes` at a time with
+ * turns of the event loop in between.
+ */
+export async function encodeSnapshotFileInSlices(snapshot: Snapshot, sliceBytes: number):
+  Promise<readonly [Uint8Array, Uint8Array]> {
+  const header = encodeHeader(snapshot);
+  const crc = await crc32InSlices(snapshot.data, sliceBytes, crc32(header.subarray(12)));
+  new DataView(header.buffer, header.byteOffset).setUint32(8, crc);
+  return [header, snapshot.data];
 }
 
 /** Decodes and verifies a snapshot file's bytes. Throws `MalformedPayloadError` saying why. */

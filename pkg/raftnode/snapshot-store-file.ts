@@ -3,6 +3,9 @@
  * hex digits each). A save writes `<name>.tmp`, fsyncs it, renames it and fsyncs the
  * directory, so a crash leaves either no snapshot or a whole one (and maybe a `.tmp` that the
  * next load removes). Every file carries a CRC over its metadata and data, verified on load.
+ * Saves, loads and purges run one at a time, in call order: a member may save its own
+ * snapshot in the background while its Raft loop saves one received from the leader, and a
+ * purge's listing must never take the other's half-written file for a crash's leftover.
  */
 import * as path from "node:path";
 import type { Snapshot } from "../raft/index.js";
@@ -16,7 +19,7 @@ import {
 } from "../common/index.js";
 import type { FileIo } from "./file-io.js";
 import type { SnapshotStore } from "./snapshot-store.js";
-import { decodeSnapshotFile, encodeSnapshotFile } from "./snapshot-store-codec.js";
+import { decodeSnapshotFile, encodeSnapshotFileInSlices } from "./snapshot-store-codec.js";
 
 const snapshotPattern = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 const temporarySuffix = ".tmp";
@@ -54,6 +57,8 @@ export class FileSnapshotStore implements SnapshotStore {
   readonly #dir: string;
   readonly #io: FileIo;
   readonly #logger: Logger;
+  /** The tail of the operations queue (see the module comment). */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: FileSnapshotStoreOptions) {
     this.#dir = options.dir;
@@ -61,10 +66,22 @@ export class FileSnapshotStore implements SnapshotStore {
     this.#logger = options.logger;
   }
 
-  async save(snapshot: Snapshot): Promise<void> {
-    const bytes = encodeSnapshotFile(snapshot);
-    assert(bytes.length <= limits.snapshotFileBytesMax, () =>
-      `snapshot of ${bytes.length} B above snapshotFileBytesMax ${limits.snapshotFileBytesMax}`);
+  /** Runs `operation` after every operation called before it. */
+  #serialized<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(operation);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  save(snapshot: Snapshot): Promise<void> {
+    return this.#serialized(() => this.#save(snapshot));
+  }
+
+  async #save(snapshot: Snapshot): Promise<void> {
+    const pieces = await encodeSnapshotFileInSlices(snapshot, limits.snapshotSliceBytes);
+    const bytes = pieces[0].length + pieces[1].length;
+    assert(bytes <= limits.snapshotFileBytesMax, () =>
+      `snapshot of ${bytes} B above snapshotFileBytesMax ${limits.snapshotFileBytesMax}`);
     await this.#io.makeDir(this.#dir);
     const name = snapshotFileName(snapshot.metadata.term, snapshot.metadata.index);
     const finalPath = path.join(this.#dir, name);
@@ -73,14 +90,14 @@ export class FileSnapshotStore implements SnapshotStore {
     if (names.includes(name + temporarySuffix)) await this.#io.remove(temporaryPath);
     const file = await this.#io.createFile(temporaryPath);
     try {
-      await file.append(bytes);
+      for (const piece of pieces) await file.append(piece);
       await file.sync();
     } finally {
       await file.close();
     }
     await this.#io.rename(temporaryPath, finalPath);
     await this.#io.syncDir(this.#dir);
-    this.#logger.info("snapshot saved", { file: name, bytes: bytes.length });
+    this.#logger.info("snapshot saved", { file: name, bytes });
   }
 
   /** Snapshot files, newest (highest index, then term) first; removes leftover temp files. */
@@ -99,7 +116,11 @@ export class FileSnapshotStore implements SnapshotStore {
     return found.sort((a, b) => b.index - a.index || b.term - a.term);
   }
 
-  async loadNewest(): Promise<Snapshot | undefined> {
+  loadNewest(): Promise<Snapshot | undefined> {
+    return this.#serialized(() => this.#loadNewest());
+  }
+
+  async #loadNewest(): Promise<Snapshot | undefined> {
     const failures: string[] = [];
     for (const candidate of await this.#list()) {
       const file = path.join(this.#dir, candidate.name);
@@ -121,8 +142,12 @@ export class FileSnapshotStore implements SnapshotStore {
       `no snapshot in ${this.#dir} verifies: ${failures.join("; ")}`, { dir: this.#dir });
   }
 
-  async purge(keep: number = limits.snapshotFilesKept): Promise<number> {
+  purge(keep: number = limits.snapshotFilesKept): Promise<number> {
     assertSafeInteger(keep, "snapshots kept", 1);
+    return this.#serialized(() => this.#purge(keep));
+  }
+
+  async #purge(keep: number): Promise<number> {
     const old = (await this.#list()).slice(keep);
     for (const snapshot of old) await this.#io.remove(path.join(this.#dir, snapshot.name));
     if (old.length > 0) await this.#io.syncDir(this.#dir);

@@ -33,6 +33,13 @@ export interface StateMachine<Result> {
    * snapshotEntries applies (the driver persists the bytes).
    */
   snapshot(): Uint8Array;
+  /**
+   * Optional: the bytes `snapshot()` would return now, made over later turns of the event
+   * loop (about `sliceBytes` of work a turn). The state must be captured before this returns:
+   * the driver goes on applying entries while the promise is pending. A large state is then
+   * snapshotted without stalling heartbeats, applies and clients.
+   */
+  snapshotInSlices?(sliceBytes: number): Promise<Uint8Array>;
   /** Replaces the whole state with one produced by `snapshot` (possibly on another node). */
   restore(data: Uint8Array): void;
 }

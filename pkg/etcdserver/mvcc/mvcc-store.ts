@@ -50,8 +50,10 @@ import {
 } from "./request-checks.js";
 import {
   type StoreState,
+  captureStoreState,
   decodeStoreState,
   encodeStoreState,
+  encodeStoreStateInSlices,
   hashState,
 } from "./store-state.js";
 import { applyTxn, checkTxnState } from "./txn-apply.js";
@@ -103,6 +105,15 @@ export class MvccStore implements StoreWriter {
    */
   snapshot(): Uint8Array {
     return encodeStoreState(this.state());
+  }
+
+  /**
+   * The same bytes as `snapshot()` of the store as it is now, encoded over later turns of the
+   * event loop (about `sliceBytes` a turn) while the store moves on: the capture is taken
+   * before this returns.
+   */
+  snapshotInSlices(sliceBytes: number): Promise<Uint8Array> {
+    return encodeStoreStateInSlices(captureStoreState(this.state()), sliceBytes);
   }
 
   /** Restores a snapshot. Errors: corrupt or unknown bytes → DATA_CORRUPTED. */

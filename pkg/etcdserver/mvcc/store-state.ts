@@ -10,15 +10,14 @@
 import { crc32 } from "node:zlib";
 import {
   ByteReader,
-  ByteWriter,
   MalformedPayloadError,
   PfsError,
   type Result,
   assert,
+  assertSafeInteger,
   err,
   ok,
   openCrc32,
-  sealCrc32,
   revision,
 } from "../../common/index.js";
 import { type HistoryEntry, KeyHistory } from "./key-history.js";
@@ -35,26 +34,147 @@ export interface StoreState {
 const magic = Buffer.from("PFSMVCC1", "latin1");
 const formatVersion = 1;
 
-function writeEntry(writer: ByteWriter, entry: HistoryEntry): void {
-  writer.int64(BigInt(entry.main)).uint32(entry.sub).uint8(entry.kv === null ? 0 : 1);
-  if (entry.kv === null) return;
-  writer.int64(BigInt(entry.kv.createRevision)).int64(BigInt(entry.kv.version));
-  writer.int64(entry.kv.lease).bytes(entry.kv.value);
+/** Fixed bytes of a history entry: main i64, sub u32, live u8. */
+const entryFixedBytes = 8 + 4 + 1;
+/** Fixed bytes a live entry adds: create revision, version and lease (i64 each), value length. */
+const liveFixedBytes = 8 + 8 + 8 + 4;
+/** Fixed bytes of the header: magic, version, current and compaction revision, key count. */
+const headerBytes = magic.length + 4 + 8 + 8 + 4;
+const twoTo32 = 2 ** 32;
+
+/** A key's history as a snapshot captured it: the entries array is the capture's own copy. */
+interface CapturedHistory {
+  readonly key: Uint8Array;
+  readonly entries: readonly HistoryEntry[];
 }
 
-/** Serializes `state`; restoring the bytes gives an equal state. */
-export function encodeStoreState(state: StoreState): Uint8Array {
-  const writer = new ByteWriter(1024);
-  writer.raw(magic).uint32(formatVersion);
-  writer.int64(BigInt(state.currentRevision)).int64(BigInt(state.compactRevision));
-  const histories = state.index.all();
-  writer.uint32(histories.length);
+/**
+ * The store's state frozen at one revision, cheap to take (one array copy per key; entries
+ * and values are immutable and shared), so the bytes can be encoded later, in slices, while
+ * the store moves on.
+ */
+export interface CapturedStoreState {
+  readonly histories: readonly CapturedHistory[];
+  readonly currentRevision: number;
+  readonly compactRevision: number;
+}
+
+/** Freezes `state` for a later `encodeCapturedStoreState`. O(keys + entries) pointer copies. */
+export function captureStoreState(state: StoreState): CapturedStoreState {
+  return {
+    histories: state.index.all().map((history) => ({
+      key: history.key, entries: history.entries.slice(),
+    })),
+    currentRevision: state.currentRevision,
+    compactRevision: state.compactRevision,
+  };
+}
+
+/** The exact size of the encoded body (everything before the CRC). */
+function encodedBodyBytes(histories: readonly CapturedHistory[]): number {
+  let bytes = headerBytes;
   for (const history of histories) {
-    writer.bytes(history.key).uint32(history.entries.length);
-    for (const entry of history.entries) writeEntry(writer, entry);
+    bytes += 4 + history.key.length + 4;
+    for (const entry of history.entries) {
+      bytes += entryFixedBytes;
+      if (entry.kv !== null) bytes += liveFixedBytes + entry.kv.value.length;
+    }
   }
-  const body = writer.finish();
-  return sealCrc32(body);
+  return bytes;
+}
+
+/**
+ * Writes a safe integer >= -1 as a big-endian int64 without a BigInt (snapshots of large
+ * stores write millions of them; a BigInt per field was most of the encoding time).
+ */
+function setInt64(view: DataView, at: number, value: number): void {
+  if (value < 0) {
+    view.setInt32(at, -1);
+    view.setInt32(at + 4, value);
+    return;
+  }
+  view.setUint32(at, Math.floor(value / twoTo32));
+  view.setUint32(at + 4, value % twoTo32);
+}
+
+/**
+ * Encodes `captured` into one buffer sized up front (CRC trailer included), pausing (a
+ * `yield`) after every `sliceBytes` or so of output, CRC included: `encodeStoreState` runs
+ * it straight through, `encodeStoreStateInSlices` lets the event loop run between slices.
+ */
+function* encodeSteps(captured: CapturedStoreState, sliceBytes: number):
+  Generator<void, Uint8Array, void> {
+  assert(captured.compactRevision >= -1, "compaction revision below -1");
+  const histories = captured.histories;
+  const bodyBytes = encodedBodyBytes(histories);
+  const out = Buffer.allocUnsafe(bodyBytes + 4);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  out.set(magic, 0);
+  let at = magic.length;
+  view.setUint32(at, formatVersion);
+  setInt64(view, at + 4, captured.currentRevision);
+  setInt64(view, at + 12, captured.compactRevision);
+  view.setUint32(at + 20, histories.length);
+  at += 24;
+  let sliceEnd = at + sliceBytes;
+  for (const history of histories) {
+    view.setUint32(at, history.key.length);
+    out.set(history.key, at + 4);
+    at += 4 + history.key.length;
+    view.setUint32(at, history.entries.length);
+    at += 4;
+    for (const entry of history.entries) {
+      setInt64(view, at, entry.main);
+      view.setUint32(at + 8, entry.sub);
+      const kv = entry.kv;
+      view.setUint8(at + 12, kv === null ? 0 : 1);
+      at += entryFixedBytes;
+      if (kv === null) continue;
+      setInt64(view, at, kv.createRevision);
+      setInt64(view, at + 8, kv.version);
+      view.setBigInt64(at + 16, kv.lease);
+      view.setUint32(at + 24, kv.value.length);
+      out.set(kv.value, at + 28);
+      at += liveFixedBytes + kv.value.length;
+    }
+    if (at >= sliceEnd) {
+      yield;
+      sliceEnd = at + sliceBytes;
+    }
+  }
+  assert(at === bodyBytes, () => `store snapshot wrote ${at} of ${bodyBytes} bytes`);
+  let crc = 0;
+  for (let from = 0; from < bodyBytes; from += sliceBytes) {
+    crc = crc32(out.subarray(from, Math.min(bodyBytes, from + sliceBytes)), crc);
+    yield;
+  }
+  view.setUint32(bodyBytes, crc);
+  return out;
+}
+
+/** Serializes `state` at once; restoring the bytes gives an equal state. */
+export function encodeStoreState(state: StoreState): Uint8Array {
+  const steps = encodeSteps(captureStoreState(state), Number.MAX_SAFE_INTEGER);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * Serializes a captured state like `encodeStoreState`, giving the event loop a turn after
+ * each slice of about `sliceBytes` (the snapshot of a large store, encoded while the member
+ * keeps applying and serving).
+ */
+export async function encodeStoreStateInSlices(captured: CapturedStoreState,
+  sliceBytes: number): Promise<Uint8Array> {
+  assertSafeInteger(sliceBytes, "snapshot slice bytes", 1);
+  const steps = encodeSteps(captured, sliceBytes);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await new Promise<void>((resolve) => { setImmediate(resolve); });
+  }
 }
 
 /** Reads an int64 that must be a safe integer of at least `min`. */

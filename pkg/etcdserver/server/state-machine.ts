@@ -17,7 +17,7 @@
  */
 import { crc32 } from "node:zlib";
 import {
-  ByteReader, ByteWriter, EtcdError, MalformedPayloadError, PfsError, assertNever,
+  ByteReader, ByteWriter, EtcdError, crc32InSlices, MalformedPayloadError, PfsError, assertNever,
   err, limits, nodeId, ok, type Clock, type LeaseId, type Logger, type NodeId, type Result,
 } from "../../common/index.js";
 import { AuthStore, decodeAuthRequest, simpleToken } from "../auth/index.js";
@@ -284,9 +284,40 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
   }
 
   snapshot(): Uint8Array {
-    const writer = new ByteWriter(1024);
+    const parts = this.#snapshotParts(this.#store.snapshot());
+    const body = parts.finish();
+    const out = new ByteWriter(body.length + 4).raw(body).uint32(crc32(body));
+    return out.finish();
+  }
+
+  /**
+   * The bytes `snapshot()` would give now, made over later turns of the event loop (about
+   * `sliceBytes` of encoding or checksumming a turn) so a large state is snapshotted while
+   * the member keeps applying and serving. Everything is captured before this returns.
+   */
+  async snapshotInSlices(sliceBytes: number): Promise<Uint8Array> {
+    const store = this.#store.snapshotInSlices(sliceBytes);
+    const tail = this.#snapshotTail();
+    const parts = this.#snapshotParts(await store, tail);
+    const body = parts.finish();
+    const crc = await crc32InSlices(body, sliceBytes);
+    const out = Buffer.allocUnsafe(body.length + 4);
+    out.set(body, 0);
+    out.writeUInt32BE(crc, body.length);
+    return out;
+  }
+
+  /** The header and the store's bytes, then the tail (taken now when not given). */
+  #snapshotParts(store: Uint8Array, tail: Uint8Array = this.#snapshotTail()): ByteWriter {
+    const writer = new ByteWriter(store.length + tail.length + 16);
     writer.uint32(snapshotMagic).uint8(snapshotVersion);
-    writer.bytes(this.#store.snapshot()).bytes(this.#leases.snapshot());
+    return writer.bytes(store).raw(tail);
+  }
+
+  /** Everything after the store: leases, members, alarms and the auth store. */
+  #snapshotTail(): Uint8Array {
+    const writer = new ByteWriter(1024);
+    writer.bytes(this.#leases.snapshot());
     const members = this.members();
     writer.uint32(members.length);
     for (const member of members) writeMember(writer, member);
@@ -295,9 +326,7 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
       writer.uint64(alarm.memberId).uint8(alarm.alarm === "NOSPACE" ? 1 : 2);
     }
     writer.bytes(this.#auth.snapshot());
-    const body = writer.finish();
-    const out = new ByteWriter(body.length + 4).raw(body).uint32(crc32(body));
-    return out.finish();
+    return writer.finish();
   }
 
   restore(data: Uint8Array): void {

@@ -35,9 +35,24 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
+/**
+ * The list machine with `snapshotInSlices`: captured at the call, delivered a few event-loop
+ * turns and timers later, so the driver's background snapshot path runs with applies going
+ * on meanwhile. Counts how many snapshots were asked for that way.
+ */
+class SlicedListStateMachine extends ChecksumListStateMachine {
+  slicedSnapshots = 0;
+
+  snapshotInSlices(): Promise<Uint8Array> {
+    this.slicedSnapshots += 1;
+    const bytes = this.snapshot();
+    return new Promise((resolve) => setTimeout(() => { resolve(bytes); }, 15));
+  }
+}
+
 function member(id: NodeId, storage: NodeStorage, transport: Transport,
-  snapshotEntries = 1_000): Member {
-  const machine = new ChecksumListStateMachine();
+  snapshotEntries = 1_000, sliced = false): Member {
+  const machine = sliced ? new SlicedListStateMachine() : new ChecksumListStateMachine();
   const node = new RaftNode({
     id, storage, transport, stateMachine: machine, clock: new SystemClock(),
     logger: silentLogger, seed: Number(id) * 7919, tickMs: 10, snapshotEntries,
@@ -46,10 +61,11 @@ function member(id: NodeId, storage: NodeStorage, transport: Transport,
   return { id, node, machine };
 }
 
-async function memoryCluster(snapshotEntries = 1_000) {
+async function memoryCluster(snapshotEntries = 1_000, sliced = false) {
   const network = new MemoryNetwork();
   const members = ids.map((id) => member(id,
-    new MemoryNodeStorage({ voters: ids, learners: [] }), network.transport(id), snapshotEntries));
+    new MemoryNodeStorage({ voters: ids, learners: [] }), network.transport(id), snapshotEntries,
+    sliced));
   for (const m of members) await m.node.start();
   return { network, members };
 }
@@ -110,19 +126,25 @@ test("readIndex is a barrier: after it, a follower has every acknowledged write"
   }
 });
 
-test("a partitioned member catches up from a snapshot after compaction", async (t) => {
-  const { network, members } = await memoryCluster(20);
-  t.teardown(() => Promise.all(members.map((m) => m.node.close())));
-  const leader = await leaderOf(members);
-  const lagging = members.find((m) => m !== leader);
-  if (lagging === undefined) throw new Error("no follower");
-  for (const other of members) if (other !== lagging) network.partition(lagging.id, other.id);
-  for (let i = 0; i < 100; i += 1) await leader.node.propose(bytes(`entry-${i}`));
-  t.true(leader.node.status().snapshotIndex >= 80, "the leader took snapshots");
-  network.heal();
-  await until(() => converged(members, 100), "the lagging member catches up");
-  t.true(lagging.node.status().snapshotIndex >= 80, "it was caught up by a snapshot");
-});
+for (const sliced of [false, true]) {
+  const how = sliced ? " (snapshots made in the background)" : "";
+  test(`a partitioned member catches up from a snapshot after compaction${how}`, async (t) => {
+    const { network, members } = await memoryCluster(20, sliced);
+    t.teardown(() => Promise.all(members.map((m) => m.node.close())));
+    const leader = await leaderOf(members);
+    const lagging = members.find((m) => m !== leader);
+    if (lagging === undefined) throw new Error("no follower");
+    for (const other of members) if (other !== lagging) network.partition(lagging.id, other.id);
+    for (let i = 0; i < 100; i += 1) await leader.node.propose(bytes(`entry-${i}`));
+    await until(() => leader.node.status().snapshotIndex >= 80, "the leader took snapshots");
+    if (leader.machine instanceof SlicedListStateMachine) {
+      t.true(leader.machine.slicedSnapshots >= 1, "snapshots went through snapshotInSlices");
+    }
+    network.heal();
+    await until(() => converged(members, 100), "the lagging member catches up");
+    t.true(lagging.node.status().snapshotIndex >= 80, "it was caught up by a snapshot");
+  });
+}
 
 test("close rejects pending work with ETCD_STOPPED, and overload is refused", async (t) => {
   const network = new MemoryNetwork();
@@ -159,39 +181,43 @@ test("the Ready phases assert persist → send → apply → advance", (t) => {
   t.throws(() => { fresh.advanced(); }, { message: /'idle' while 'idle'/ });
 });
 
-test("members restart from their WAL and snapshot files", async (t) => {
-  const root = await mkdtemp(join(tmpdir(), "pfs-raft-node-"));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  const open = (id: NodeId) => DiskNodeStorage.open({
-    walDir: join(root, `${id}`, "wal"), snapshotDir: join(root, `${id}`, "snap"),
-    io: new NodeFileIo(), logger: silentLogger, initialVoters: ids,
-  });
-  const boot = async (network: MemoryNetwork) => {
-    const members: Member[] = [];
-    for (const id of ids) members.push(member(id, await open(id), network.transport(id), 30));
-    for (const m of members) await m.node.start();
-    return members;
-  };
-  const first = await boot(new MemoryNetwork());
-  const leader = await leaderOf(first);
-  for (let i = 0; i < 75; i += 1) await leader.node.propose(bytes(`durable-${i}`));
-  await until(() => converged(first, 75), "first life converged");
-  const checksum = leader.machine.checksum;
-  await Promise.all(first.map((m) => m.node.close()));
+for (const sliced of [false, true]) {
+  const how = sliced ? " (snapshots made in the background)" : "";
+  test(`members restart from their WAL and snapshot files${how}`, async (t) => {
+    const root = await mkdtemp(join(tmpdir(), "pfs-raft-node-"));
+    t.teardown(() => rm(root, { recursive: true, force: true }));
+    const open = (id: NodeId) => DiskNodeStorage.open({
+      walDir: join(root, `${id}`, "wal"), snapshotDir: join(root, `${id}`, "snap"),
+      io: new NodeFileIo(), logger: silentLogger, initialVoters: ids,
+    });
+    const boot = async (network: MemoryNetwork) => {
+      const members: Member[] = [];
+      for (const id of ids) members.push(member(id, await open(id), network.transport(id), 30,
+        sliced));
+      for (const m of members) await m.node.start();
+      return members;
+    };
+    const first = await boot(new MemoryNetwork());
+    const leader = await leaderOf(first);
+    for (let i = 0; i < 75; i += 1) await leader.node.propose(bytes(`durable-${i}`));
+    await until(() => converged(first, 75), "first life converged");
+    const checksum = leader.machine.checksum;
+    await Promise.all(first.map((m) => m.node.close()));
 
-  const second = await boot(new MemoryNetwork());
-  t.teardown(() => Promise.all(second.map((m) => m.node.close())));
-  const newLeader = await leaderOf(second);
-  await newLeader.node.propose(bytes("after restart"));
-  await until(() => converged(second, 76), "second life converged");
-  t.is(second[0]?.machine.items.slice(0, 75).length, 75);
-  t.true(second.some((m) => m.node.status().snapshotIndex >= 60), "restarted from a snapshot");
-  const replay = new ChecksumListStateMachine();
-  for (const item of second[0]?.machine.items.slice(0, 75) ?? []) {
-    replay.apply({ index: 1 as never, data: item });
-  }
-  t.is(replay.checksum, checksum, "the first 75 entries survived the restart unchanged");
-});
+    const second = await boot(new MemoryNetwork());
+    t.teardown(() => Promise.all(second.map((m) => m.node.close())));
+    const newLeader = await leaderOf(second);
+    await newLeader.node.propose(bytes("after restart"));
+    await until(() => converged(second, 76), "second life converged");
+    t.is(second[0]?.machine.items.slice(0, 75).length, 75);
+    t.true(second.some((m) => m.node.status().snapshotIndex >= 60), "restarted from a snapshot");
+    const replay = new ChecksumListStateMachine();
+    for (const item of second[0]?.machine.items.slice(0, 75) ?? []) {
+      replay.apply({ index: 1 as never, data: item });
+    }
+    t.is(replay.checksum, checksum, "the first 75 entries survived the restart unchanged");
+  });
+}
 
 test("a storage failure stops the node: onFatal, pending proposals ETCD_STOPPED", async (t) => {
   const network = new MemoryNetwork();
