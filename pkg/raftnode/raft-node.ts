@@ -328,7 +328,7 @@ export class RaftNode<Result> {
     for (const report of batch.snapshotReports) raw.reportSnapshot(report.peer, report.delivered);
     this.#feedProposals(raw, batch);
     for (const context of batch.reads) {
-      const requested = raw.readIndex(encodeContext(context));
+      const requested = raw.readIndex(encodeContext(this.#options.id, context));
       if (requested.ok) this.#reads.requested(context);
       else this.#reads.end(context, new EtcdError("ETCD_NO_LEADER"));
     }
@@ -422,7 +422,7 @@ export class RaftNode<Result> {
     }
     for (const entry of ready.committedEntries) this.#applyEntry(raw, entry);
     for (const state of ready.readStates) {
-      this.#reads.confirmed(decodeContext(state.context), state.index);
+      this.#reads.confirmed(decodeContext(this.#options.id, state.context), state.index);
     }
     this.#reads.applied(this.#applied);
     if (this.#commit < this.#applied) this.#commit = this.#applied;
@@ -534,15 +534,22 @@ export class RaftNode<Result> {
   }
 }
 
-/** A read context on the wire: the read's sequence as 8 big-endian bytes. */
-function encodeContext(context: bigint): Uint8Array {
-  const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setBigUint64(0, context);
+/**
+ * A read context on the wire: this member's ID and the read's sequence, 8 big-endian bytes
+ * each. The leader holds at most one pending read per context, so contexts must differ
+ * across members (etcd-io/raft has the same rule; etcd puts a per-member request ID there).
+ */
+function encodeContext(id: NodeId, context: bigint): Uint8Array {
+  const bytes = new Uint8Array(16);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(0, id);
+  view.setBigUint64(8, context);
   return bytes;
 }
 
-/** The sequence of a read context; contexts not made by `encodeContext` map to -1n. */
-function decodeContext(bytes: Uint8Array): bigint {
-  if (bytes.length !== 8) return -1n;
-  return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0);
+/** The sequence of a read context of member `id`; any other context maps to -1n. */
+function decodeContext(id: NodeId, bytes: Uint8Array): bigint {
+  if (bytes.length !== 16) return -1n;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
+  return view.getBigUint64(0) === id ? view.getBigUint64(8) : -1n;
 }

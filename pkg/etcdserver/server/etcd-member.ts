@@ -83,8 +83,7 @@ export async function startEtcdMember(config: PfsdConfig,
   });
   const raft = new RaftNode<ApplyResult>({
     id: identity.memberId, storage, transport, stateMachine: machine,
-    clock: new RaftDriverClock(clock, identity.memberId,
-      singleVoter ? 2 * electionTicks : electionTicks - 1),
+    clock: new RaftDriverClock(clock, singleVoter ? 2 * electionTicks : electionTicks - 1),
     logger, seed: systemSeed(), tickMs: config.heartbeatInterval, electionTicks,
     heartbeatTicks: 1, snapshotEntries: config.snapshotCount,
     snapshotCatchUpEntries: Math.max(1, Math.min(limits.raftSnapshotCatchUpEntries,

@@ -50,22 +50,30 @@ class SlicedListStateMachine extends ChecksumListStateMachine {
   }
 }
 
+/** The system clock whose wall time stands still: every member numbers from one sequence. */
+class FrozenWallClock extends SystemClock {
+  override wallMs(): number {
+    return 1_700_000_000_000;
+  }
+}
+
 function member(id: NodeId, storage: NodeStorage, transport: Transport,
-  snapshotEntries = 1_000, sliced = false): Member {
+  snapshotEntries = 1_000, sliced = false, clock = new SystemClock()): Member {
   const machine = sliced ? new SlicedListStateMachine() : new ChecksumListStateMachine();
   const node = new RaftNode({
-    id, storage, transport, stateMachine: machine, clock: new SystemClock(),
+    id, storage, transport, stateMachine: machine, clock,
     logger: silentLogger, seed: Number(id) * 7919, tickMs: 10, snapshotEntries,
     snapshotCatchUpEntries: 5,
   });
   return { id, node, machine };
 }
 
-async function memoryCluster(snapshotEntries = 1_000, sliced = false) {
+async function memoryCluster(snapshotEntries = 1_000, sliced = false,
+  clock = new SystemClock()) {
   const network = new MemoryNetwork();
   const members = ids.map((id) => member(id,
     new MemoryNodeStorage({ voters: ids, learners: [] }), network.transport(id), snapshotEntries,
-    sliced));
+    sliced, clock));
   for (const m of members) await m.node.start();
   return { network, members };
 }
@@ -145,6 +153,20 @@ for (const sliced of [false, true]) {
     t.true(lagging.node.status().snapshotIndex >= 80, "it was caught up by a snapshot");
   });
 }
+
+test("reads of members whose sequences coincide all complete (contexts carry the ID)",
+  async (t) => {
+    // Same wall clock → same read sequences on every member; the leader keeps one pending
+    // read per context, so without the member ID in it one member's read would be lost.
+    const { members } = await memoryCluster(1_000, false, new FrozenWallClock());
+    t.teardown(() => Promise.all(members.map((m) => m.node.close())));
+    const leader = await leaderOf(members);
+    await leader.node.propose(bytes("first"));
+    for (let round = 0; round < 5; round += 1) {
+      await Promise.all(members.map((m) => m.node.readIndex()));
+    }
+    t.pass();
+  });
 
 test("close rejects pending work with ETCD_STOPPED, and overload is refused", async (t) => {
   const network = new MemoryNetwork();
