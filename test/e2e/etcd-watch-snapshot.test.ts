@@ -5,7 +5,9 @@
 // count go through another member, so the leader compacts its log past the follower (and the
 // follower stays stopped past the peer keepalive, so nothing queued for it survives); after
 // SIGCONT the follower must log that it restored a snapshot, and the watch must then hold
-// exactly the writes' events, followed by live ones written after the restore.
+// exactly the writes' events, followed by live ones written after the restore. A second watch,
+// created before the stop with a start revision the follower had not reached yet (and that
+// the snapshot then skips), gets exactly the events from that revision on.
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import test from "ava";
@@ -13,7 +15,7 @@ import type { Client } from "@grpc/grpc-js";
 import { limits } from "../../pkg/common/index.js";
 import { etcdService, unary } from "../compat/support/etcd-process.js";
 import { WatchRecorder } from "../compat/support/grpc-watch-recorder.js";
-import { type MemberCluster, startCluster } from "../support/member-cluster.js";
+import { type ClusterMember, type MemberCluster, startCluster } from "../support/member-cluster.js";
 
 /** Entries between the members' snapshots: small, so the stopped follower falls off the log. */
 const snapshotCount = 20;
@@ -108,11 +110,18 @@ async function memberIds(cluster: MemberCluster): Promise<{ ids: string[]; leade
   };
 }
 
-/** Events in arrival order; fails on a revision split across responses or repeated. */
-function receivedEvents(recorder: WatchRecorder): string[] {
+/** The revision an expected or received event line ends with. */
+const revisionOf = (event: string): number => Number(event.slice(event.lastIndexOf("@") + 1));
+
+/**
+ * The events of watch `watchId` in arrival order; fails on a revision split across responses
+ * or repeated.
+ */
+function receivedEvents(recorder: WatchRecorder, watchId: string): string[] {
   const events: string[] = [];
   let lastRevision = 0;
   for (const response of recorder.responses) {
+    if ((response.watch_id ?? "0") !== watchId) continue;
     const wire = (response.events ?? []) as readonly WireEvent[];
     const revisions = wire.map((event) => Number(event.kv?.mod_revision));
     const first = revisions[0];
@@ -125,8 +134,32 @@ function receivedEvents(recorder: WatchRecorder): string[] {
   return events;
 }
 
+/**
+ * SIGSTOPs `follower`, writes writesWhileStopped times, and keeps it stopped at least
+ * stoppedMsMin in all; the caller continues it.
+ */
+async function stopWhileWriting(follower: ClusterMember, writer: Writer): Promise<void> {
+  follower.sigstop();
+  const stoppedAt = Date.now();
+  for (let i = 0; i < writesWhileStopped; i += 1) await writer.write();
+  const stoppedMs = Date.now() - stoppedAt;
+  if (stoppedMs < stoppedMsMin) {
+    await new Promise((resolve) => setTimeout(resolve, stoppedMsMin - stoppedMs));
+  }
+}
+
+/** Whether `member` logged a snapshot restore before `deadline` (false once it exits). */
+async function waitForRestore(member: ClusterMember, deadline: number): Promise<boolean> {
+  while (!member.log().includes(restoredLine)) {
+    if (Date.now() > deadline || !member.running) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
 test("a watch on a follower that installs a snapshot gets every event once, in order",
   async (t) => {
+    const startedMs = Date.now();
     const cluster = await startCluster({
       kind: "pfsd", size: 3,
       ...(existsSync("/dev/shm") ? { parentDir: "/dev/shm" } : { parentDir: tmpdir() }),
@@ -135,6 +168,7 @@ test("a watch on a follower that installs a snapshot gets every event once, in o
     const clients: Client[] = [];
     let recorder: WatchRecorder | undefined;
     try {
+      t.log(`cluster serving at ms ${Date.now() - startedMs}`);
       const { ids, leader } = await memberIds(cluster);
       const followerIndex = ids.findIndex((id) => id !== leader);
       const follower = cluster.members[followerIndex];
@@ -151,36 +185,38 @@ test("a watch on a follower that installs a snapshot gets every event once, in o
       await recorder.create({ key: Buffer.from(prefix), range_end: Buffer.from("w0"),
         start_revision: "1" });
       const watch = recorder;
-      await watch.until(() => receivedEvents(watch).length === writer.expected.length);
+      // Created while the follower is at this revision, waiting for one the snapshot will skip.
+      const futureStart = revisionOf(writer.expected.at(-1) ?? "@0") + writesWhileStopped / 2;
+      await watch.create({ key: Buffer.from(prefix), range_end: Buffer.from("w0"),
+        start_revision: String(futureStart) });
+      const expectedFuture = (): string[] =>
+        writer.expected.filter((event) => revisionOf(event) >= futureStart);
+      await watch.until(() => receivedEvents(watch, "0").length === writer.expected.length);
 
-      follower.sigstop();
-      const stoppedAt = Date.now();
-      for (let i = 0; i < writesWhileStopped; i += 1) await writer.write();
-      const stoppedMs = Date.now() - stoppedAt;
-      if (stoppedMs < stoppedMsMin) {
-        await new Promise((resolve) => setTimeout(resolve, stoppedMsMin - stoppedMs));
-      }
+      await stopWhileWriting(follower, writer);
+      t.log(`writes done at ms ${Date.now() - startedMs}`);
       t.false(follower.log().includes(restoredLine)); // a fresh member restored nothing yet
       follower.sigcont();
-      const sigcontAt = new Date().toISOString();
       const deadline = Date.now() + deliveryMsMax;
-      while (!follower.log().includes(restoredLine)) {
-        if (Date.now() > deadline || !follower.running) {
-          t.fail(`no snapshot restore on ${follower.name} (sigcont ${sigcontAt}):\n` +
-            cluster.members.map((member) => `${member.name}:\n${member.log().slice(-3_000)}`)
-              .join("\n"));
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      const restored = await waitForRestore(follower, deadline);
+      if (!restored) {
+        t.fail(`no snapshot restore on ${follower.name}:\n` + cluster.members.map((member) =>
+          `${member.name}:\n${member.log().slice(-3_000)}`).join("\n"));
+        return;
       }
+      t.log(`snapshot restored at ms ${Date.now() - startedMs}`);
       for (let i = 0; i < 10; i += 1) await writer.write();
-      while (receivedEvents(watch).length < writer.expected.length && watch.ended === null &&
-        Date.now() < deadline) {
+      while ((receivedEvents(watch, "0").length < writer.expected.length ||
+        receivedEvents(watch, "1").length < expectedFuture().length) &&
+        watch.ended === null && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show
+      t.log(`all delivered at ms ${Date.now() - startedMs}`);
       t.is(watch.ended, null);
-      t.deepEqual(receivedEvents(watch), writer.expected);
+      t.deepEqual(receivedEvents(watch, "0"), writer.expected);
+      t.deepEqual(receivedEvents(watch, "1"), expectedFuture());
+      t.true(expectedFuture().length > writesWhileStopped / 3);
       t.true(follower.running, follower.log().slice(-5_000));
     } finally {
       recorder?.close();
