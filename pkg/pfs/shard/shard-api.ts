@@ -1,0 +1,121 @@
+/**
+ * The contract of one shard replica (DESIGN.md §3–4): the file data of every path that hashes
+ * to this shard (pkg/pfs/path `shardOf`), for every repo and commit. A replica keeps a chunk
+ * store (pkg/pfs/chunk) and a commit store (pkg/pfs/storage: a staging log per open commit,
+ * an immutable manifest per finished one). Metadata (repos, branches, commit states) is not
+ * here: it lives in the coordination store (pkg/pfs/meta) and the API layer (pkg/pfs/api)
+ * checks it before calling a replica — a replica trusts that `commit` is open for writes and
+ * finished for reads of finished data.
+ *
+ * `LocalShard` (this folder) implements it on disk; the API layer reaches a shard on another
+ * node through a gRPC client that implements the same interface, so the router does not care
+ * where a shard lives. Every path is normalized (pkg/pfs/path `normalizePath`) by the caller
+ * and belongs to this shard, except directory arguments (`listDirectory`, `glob`, `diff`,
+ * `deleteFile` of a directory), which cover only this shard's part of the tree.
+ *
+ * Errors are PfsErrors: NOT_FOUND (no such file, or no such commit data on this shard),
+ * FAILED_PRECONDITION (a write to a commit this shard has sealed), INVALID_ARGUMENT,
+ * DATA_CORRUPTED (a chunk or manifest failed its hash or checksum).
+ */
+import type { ChunkRef, CommitId, FileEntry, Sha256Hex } from "../model.js";
+
+/** A commit as a shard sees it: its repo and id. */
+export interface ShardCommit {
+  readonly repo: string;
+  readonly id: CommitId;
+}
+
+/** A byte range of a file: [start, end), end clamped to the file's size; omitted = all. */
+export interface ShardByteRange {
+  readonly start: number;
+  readonly end?: number;
+}
+
+/** A direct child of a directory: a file, or an implicit directory with its total size. */
+export interface ShardDirectoryChild {
+  readonly path: string;
+  readonly kind: "file" | "directory";
+  readonly size: number;
+  /** The file's content hash; "" for a directory. */
+  readonly hash: Sha256Hex;
+}
+
+/** One difference between two commits for one path. */
+export interface ShardFileChange {
+  readonly path: string;
+  readonly change: "added" | "deleted" | "changed";
+  /** Sizes before and after (0 when absent). */
+  readonly oldSize: number;
+  readonly newSize: number;
+}
+
+/** What sealing a commit's part on this shard produced. */
+export interface ShardFinishResult {
+  /** Files and total bytes in the commit on this shard (after applying its staging log). */
+  readonly files: number;
+  readonly sizeBytes: number;
+}
+
+export interface ShardReplica {
+  /** The shard number, 0..S-1. */
+  readonly shard: number;
+
+  // ---- writes to an open commit (each acknowledged only once fsynced) -------------------
+
+  /**
+   * Chunks `data` into the chunk store and records the file in `commit`'s staging log:
+   * overwrite by default, or appended to the file's current content (in the commit as
+   * staged so far, over its parent) when `append`. Resolves with the file as recorded.
+   */
+  putFile(commit: ShardCommit, parent: CommitId, path: string,
+    data: AsyncIterable<Uint8Array>, options?: { readonly append?: boolean }): Promise<FileEntry>;
+  /**
+   * Records `entry` (chunks already in this shard's store, e.g. copied from another commit
+   * or pushed with `putChunks`) under `path` in `commit`. NOT_FOUND if a chunk is missing.
+   */
+  putEntry(commit: ShardCommit, path: string, entry: FileEntry): Promise<FileEntry>;
+  /** Deletes a file, or everything under a directory, in `commit` (this shard's part). */
+  deleteFile(commit: ShardCommit, path: string): Promise<void>;
+  /**
+   * Seals `commit` on this shard: applies its staging log over `parent`'s manifest ("" = an
+   * empty parent), writes the manifest atomically, drops the log. Idempotent: sealing a
+   * sealed commit returns the same result.
+   */
+  finishCommit(commit: ShardCommit, parent: CommitId): Promise<ShardFinishResult>;
+  /** Drops an open commit's staged data (a failed or deleted commit). Idempotent. */
+  abortCommit(commit: ShardCommit): Promise<void>;
+  /** Drops everything of `repo` on this shard (its chunks are then garbage). */
+  deleteRepo(repo: string): Promise<void>;
+
+  // ---- reads of a finished commit ------------------------------------------------------
+
+  /** The file at `path`, or NOT_FOUND. */
+  inspectFile(commit: ShardCommit, path: string): Promise<FileEntry>;
+  /** The file's bytes (hash-verified chunk by chunk), streamed; only the range's chunks. */
+  getFile(commit: ShardCommit, path: string, range?: ShardByteRange): AsyncIterable<Uint8Array>;
+  /** This shard's direct children of `directory` ("/" = root), sorted by path. */
+  listDirectory(commit: ShardCommit, directory: string): Promise<ShardDirectoryChild[]>;
+  /** This shard's files whose path matches the glob (pkg/pfs/path syntax), sorted. */
+  glob(commit: ShardCommit, pattern: string): Promise<FileEntry[]>;
+  /** This shard's files under `directory` (all of them for "/"), sorted by path. */
+  walk(commit: ShardCommit, directory: string): AsyncIterable<FileEntry>;
+  /** Differences of this shard's files from `base` ("" = empty) to `commit`, sorted. */
+  diff(commit: ShardCommit, base: CommitId, directory: string): Promise<ShardFileChange[]>;
+
+  // ---- chunks (copying between shards without a client re-upload) ---------------------
+
+  /** Which of `ids` this shard's store lacks. */
+  missingChunks(ids: readonly Sha256Hex[]): Promise<Sha256Hex[]>;
+  /** The bytes of one chunk, verified. */
+  readChunk(id: Sha256Hex): Promise<Uint8Array>;
+  /** Stores chunks (their ids are recomputed and must match: INVALID_ARGUMENT otherwise). */
+  putChunks(chunks: readonly { readonly ref: ChunkRef; readonly bytes: Uint8Array }[]):
+    Promise<void>;
+
+  // ---- maintenance ---------------------------------------------------------------------
+
+  /** Frees the chunks no manifest or staging log of this shard references. */
+  collectGarbage(): Promise<{ readonly chunksFreed: number; readonly bytesFreed: number }>;
+  /** Closes files; the replica is unusable afterwards. */
+  close(): Promise<void>;
+}
