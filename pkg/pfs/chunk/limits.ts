@@ -1,0 +1,56 @@
+/**
+ * The bounds of the chunk layer (STYLE rule 8), each with why it has its value. The default
+ * chunk sizes are the cluster-wide ones in pkg/common/limits.ts (`pfsChunkBytes*`), because
+ * they are part of what two replicas must agree on to deduplicate the same bytes the same
+ * way; the bounds here are local to one chunk store and one chunker. Relations between them
+ * are asserted when this module loads.
+ */
+import { assert, limits } from "../../common/index.js";
+
+const kibibyte = 1024;
+const mebibyte = 1024 * kibibyte;
+
+/**
+ * Smallest minimum chunk size a `Chunker` accepts. The rolling hash looks at the last 32
+ * bytes, so below a few windows the cut points would depend on too little content; tests use
+ * small chunks (a few hundred bytes) to exercise many cuts quickly.
+ */
+export const chunkerMinBytesFloor: number = 64;
+
+/** Bytes the rolling hash window covers: a 32-bit gear hash shifts a byte out after 32 steps. */
+export const chunkerWindowBytes: number = 32;
+
+/**
+ * Largest maximum chunk size a `Chunker` accepts, and the largest chunk a `ChunkStore` takes.
+ * A chunk is read whole into memory to be verified, so this bounds memory per read; it stays
+ * well below the pfs gRPC message limit's multiples a replica push would use.
+ */
+export const chunkBytesMaxLimit: number = 64 * mebibyte;
+
+/**
+ * Temp files a write session keeps open before it fsyncs and closes them early. Keeping them
+ * open lets one commit fsync many files together; the bound keeps file descriptors in check
+ * when a session ingests millions of small files.
+ */
+export const chunkSessionOpenFilesMax: number = 128;
+
+/**
+ * fsyncs (files or directories) a chunk store issues at once. Node runs them on libuv's thread
+ * pool (4 threads by default), and the file system groups concurrent fsyncs into one journal
+ * commit, so a few in flight cost little more than one; more only queues.
+ */
+export const chunkFsyncConcurrencyMax: number = 16;
+
+/** Fan-out directories of a chunk store: one per value of the id's first byte ("00".."ff"). */
+export const chunkFanOutDirs: number = 256;
+
+assert(
+  limits.pfsChunkBytesMin >= chunkerMinBytesFloor,
+  () => `pfsChunkBytesMin ${limits.pfsChunkBytesMin} < floor ${chunkerMinBytesFloor}`,
+);
+assert(
+  limits.pfsChunkBytesMax <= chunkBytesMaxLimit,
+  () => `pfsChunkBytesMax ${limits.pfsChunkBytesMax} > limit ${chunkBytesMaxLimit}`,
+);
+assert(chunkerMinBytesFloor >= chunkerWindowBytes, "the minimum chunk covers one hash window");
+assert(chunkSessionOpenFilesMax >= 1 && chunkFsyncConcurrencyMax >= 1, "positive concurrency");
