@@ -1,20 +1,22 @@
 /**
  * A write session of a chunk store: the batch-friendly way to store many chunks with few
- * fsyncs, which is what makes ingest of many small files fast.
+ * waits on the disk, which is what makes ingest of many small files fast.
  *
- * `add` hashes a chunk, pins it (see chunk-guard.ts) and, unless the store already has it,
- * writes it to a temp file that stays open. `commit` fsyncs the temp files (many in flight at
- * once, so the file system groups them), renames each into its fan-out directory under the
- * chunk's lock, fsyncs each touched directory once, and then unpins. Nothing a session adds is
- * durable, or visible under its id, before `commit` resolves; after it, all of it is.
+ * Each added chunk becomes a background write: under the chunk's lock it is pinned and
+ * marked (see chunk-guard.ts) and looked up; unless the store has it, its bytes go to a temp
+ * file that is fsynced and closed. Up to `chunkSessionWritesInFlightMax` writes (and
+ * `chunkSessionBytesInFlightMax` bytes) run at once, so the file system groups their fsyncs;
+ * adding past that waits. `commit` waits for the writes, renames each temp file into its
+ * fan-out directory under the chunks' locks, fsyncs each touched directory once, and unpins.
+ * Nothing a session adds is durable, or visible under its id, before `commit` resolves; after
+ * it, all of it is. A failed write fails `commit`, which then removes the session's temp files.
  *
- * Invariants: a session is used by one writer, `add` calls may overlap; after `commit` or
- * `abort` starts, no `add`. At most `chunkSessionOpenFilesMax` temp files are open: past that
- * the session fsyncs and closes them early (they are renamed at commit). Locks of a commit are
- * taken in ascending id order, the only multi-key locking in the store, so it cannot deadlock.
+ * Invariants: `add`/`write` calls may overlap; none after `commit` or `abort` started. Locks of
+ * a commit are taken in ascending id order, the only multi-key locking in the store, so it
+ * cannot deadlock with anything holding one key.
  */
 import { randomBytes } from "node:crypto";
-import { access, open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { access, open, rename, unlink } from "node:fs/promises";
 import * as path from "node:path";
 import { LimitError, assert } from "../../common/index.js";
 import type { ChunkRef, Sha256Hex } from "../model.js";
@@ -22,7 +24,10 @@ import { chunkPath, fanOutDirName, sha256Hex } from "./chunk-id.js";
 import type { ChunkGuard } from "./chunk-guard.js";
 import type { Chunk } from "./chunker.js";
 import { forEachBounded, isNotFound, syncDir } from "./durable-fs.js";
-import { chunkBytesMaxLimit, chunkFsyncConcurrencyMax, chunkSessionOpenFilesMax } from "./limits.js";
+import {
+  chunkBytesMaxLimit, chunkFsyncConcurrencyMax, chunkSessionBytesInFlightMax,
+  chunkSessionWritesInFlightMax,
+} from "./limits.js";
 
 /** What storing a chunk did. `stored` is false when the store or session already had it. */
 export interface PutResult extends ChunkRef {
@@ -35,9 +40,10 @@ export interface SessionPaths {
   readonly tempDir: string;
 }
 
-interface OpenTemp {
-  readonly path: string;
-  readonly handle: FileHandle;
+/** A chunk's write: its promise, and whether this add started it (false: an earlier one did). */
+interface StartedWrite {
+  readonly write: Promise<string>;
+  readonly first: boolean;
 }
 
 type SessionState = "open" | "committing" | "committed" | "aborted";
@@ -45,12 +51,14 @@ type SessionState = "open" | "committing" | "committed" | "aborted";
 export class ChunkWriteSession {
   readonly #paths: SessionPaths;
   readonly #guard: ChunkGuard;
-  /** Every id added (pinned once each); the value is its temp file, or "" when already stored. */
-  readonly #added = new Map<Sha256Hex, string>();
-  /** Temp files written and not yet fsynced. */
-  #openTemps: OpenTemp[] = [];
-  /** `add` calls still running; `commit` and `abort` wait for them. */
-  readonly #running = new Set<Promise<unknown>>();
+  /** Per id added: its write, resolving to its temp file ("" when the store already had it). */
+  readonly #writes = new Map<Sha256Hex, Promise<string>>();
+  /** Ids pinned by this session (a write pins its id before it touches the disk). */
+  readonly #pinned: Sha256Hex[] = [];
+  #inFlightWrites = 0;
+  #inFlightBytes = 0;
+  /** Adds waiting for room in the in-flight bounds, woken in order. */
+  readonly #waiting: (() => void)[] = [];
   #state: SessionState = "open";
 
   constructor(paths: SessionPaths, guard: ChunkGuard) {
@@ -60,73 +68,93 @@ export class ChunkWriteSession {
 
   /** Chunks added so far (distinct ids). */
   get chunkCount(): number {
-    return this.#added.size;
+    return this.#writes.size;
   }
 
-  /** Adds a chunk given by its bytes (hashed here). Durable only once `commit` resolves. */
-  add(bytes: Uint8Array): Promise<PutResult> {
-    return this.#track(this.#add(sha256Hex(bytes), bytes));
+  /** Adds a chunk given by its bytes (hashed here); resolves when its write is done. */
+  async add(bytes: Uint8Array): Promise<PutResult> {
+    const id = sha256Hex(bytes);
+    const { write, first } = await this.#start(id, bytes);
+    const tempPath = await write;
+    return { id, size: bytes.length, stored: first && tempPath !== "" };
   }
 
   /**
-   * Adds a chunk a `Chunker` of this process cut: its id is trusted, not recomputed. Never pass
-   * ids from outside the process here (a replica's pushed chunk goes through `add`).
+   * Starts writing a chunk a `Chunker` of this process cut (its id is trusted, not
+   * recomputed); resolves as soon as the write is under way, without waiting for it. `bytes`
+   * must not change until `commit` resolves. A failure of the write surfaces at `commit`.
+   * Never pass ids from outside the process here (a replica's pushed chunk goes to `add`).
    */
-  addChunk(chunk: Chunk): Promise<PutResult> {
-    return this.#track(this.#add(chunk.id, chunk.bytes));
+  async write(chunk: Chunk): Promise<void> {
+    await this.#start(chunk.id, chunk.bytes);
   }
 
-  #track(work: Promise<PutResult>): Promise<PutResult> {
-    this.#running.add(work);
-    const forget = (): void => {
-      this.#running.delete(work);
-    };
-    work.then(forget, forget);
-    return work;
-  }
-
-  async #add(id: Sha256Hex, bytes: Uint8Array): Promise<PutResult> {
+  async #start(id: Sha256Hex, bytes: Uint8Array): Promise<StartedWrite> {
     assert(this.#state === "open", () => `add to a session that is ${this.#state}`);
     if (bytes.length > chunkBytesMaxLimit) {
       throw new LimitError("chunkBytesMaxLimit", chunkBytesMaxLimit, bytes.length);
     }
-    const size = bytes.length;
-    if (this.#added.has(id)) return { id, size, stored: false };
-    this.#added.set(id, "");
-    const final = chunkPath(this.#paths.dir, id);
+    const existing = this.#writes.get(id);
+    if (existing !== undefined) return { write: existing, first: false };
+    let admitted: () => void = () => undefined;
+    const admission = new Promise<void>((resolve) => {
+      admitted = resolve;
+    });
+    const write = this.#admitThenWrite(id, bytes, admitted);
+    this.#writes.set(id, write);
+    write.catch(() => undefined); // Reported by `add` or `commit`, not as unhandled.
+    await admission;
+    return { write, first: true };
+  }
+
+  async #admitThenWrite(id: Sha256Hex, bytes: Uint8Array, admitted: () => void): Promise<string> {
+    const full = (): boolean => this.#inFlightWrites >= chunkSessionWritesInFlightMax ||
+      (this.#inFlightWrites > 0 &&
+        this.#inFlightBytes + bytes.length > chunkSessionBytesInFlightMax);
+    while (full()) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    this.#inFlightWrites += 1;
+    this.#inFlightBytes += bytes.length;
+    admitted();
+    try {
+      return await this.#writeOne(id, bytes);
+    } finally {
+      this.#inFlightWrites -= 1;
+      this.#inFlightBytes -= bytes.length;
+      this.#waiting.shift()?.();
+    }
+  }
+
+  /** Pins the id, and unless the store has the chunk writes it to a fsynced temp file. */
+  async #writeOne(id: Sha256Hex, bytes: Uint8Array): Promise<string> {
     let present: boolean;
     const release = await this.#guard.lock.acquire(id);
     try {
       this.#guard.pinAndMark(id);
-      present = await fileExists(final);
+      this.#pinned.push(id);
+      present = await fileExists(chunkPath(this.#paths.dir, id));
     } finally {
       release();
     }
-    if (present) return { id, size, stored: false };
+    if (present) return "";
     const tempPath = path.join(this.#paths.tempDir, `${id}.${randomBytes(6).toString("hex")}.tmp`);
     const handle = await open(tempPath, "wx");
-    this.#added.set(id, tempPath);
-    this.#openTemps.push({ path: tempPath, handle });
-    await writeAll(handle, bytes);
-    if (this.#openTemps.length >= chunkSessionOpenFilesMax) await this.#syncOpenTemps();
-    return { id, size, stored: true };
-  }
-
-  /** fsyncs and closes every open temp file. */
-  async #syncOpenTemps(): Promise<void> {
-    const temps = this.#openTemps;
-    this.#openTemps = [];
-    const failures: unknown[] = [];
-    await forEachBounded(temps, chunkFsyncConcurrencyMax, async (temp) => {
-      try {
-        if (failures.length === 0) await temp.handle.datasync();
-      } catch (error) {
-        failures.push(error);
-      } finally {
-        await temp.handle.close();
+    try {
+      let written = 0;
+      while (written < bytes.length) {
+        const result = await handle.write(bytes, written, bytes.length - written);
+        assert(result.bytesWritten > 0, "a chunk write made no progress");
+        written += result.bytesWritten;
       }
-    });
-    if (failures.length > 0) throw asError(failures[0]);
+      await handle.datasync();
+    } catch (error) {
+      await handle.close();
+      await unlink(tempPath).catch(ignoreNotFound);
+      throw error;
+    }
+    await handle.close();
+    return tempPath;
   }
 
   /**
@@ -138,9 +166,8 @@ export class ChunkWriteSession {
     assert(this.#state === "open", () => `commit of a session that is ${this.#state}`);
     this.#state = "committing";
     try {
-      await Promise.all(this.#running);
-      await this.#syncOpenTemps();
-      await this.#renameAll();
+      const temps = await Promise.all(this.#writes.values());
+      await this.#renameAll([...this.#writes.keys()], temps);
     } catch (error) {
       await this.#discard();
       throw error;
@@ -149,18 +176,21 @@ export class ChunkWriteSession {
     this.#state = "committed";
   }
 
-  /** Renames every temp file into place under the locks, and fsyncs each touched directory. */
-  async #renameAll(): Promise<void> {
-    const written = [...this.#added].filter(([, tempPath]) => tempPath !== "");
-    if (written.length === 0) return;
-    const release = await this.#guard.lock.acquireAll(written.map(([id]) => id));
+  /** Renames the temp files into place under their locks; fsyncs each touched directory once. */
+  async #renameAll(ids: readonly Sha256Hex[], temps: readonly string[]): Promise<void> {
+    const renames: { id: Sha256Hex; tempPath: string }[] = [];
+    ids.forEach((id, index) => {
+      const tempPath = temps[index] ?? "";
+      if (tempPath !== "") renames.push({ id, tempPath });
+    });
+    if (renames.length === 0) return;
+    const release = await this.#guard.lock.acquireAll(renames.map((entry) => entry.id));
     try {
-      const dirs = new Set<string>();
-      for (const [id, tempPath] of written) {
+      await forEachBounded(renames, chunkFsyncConcurrencyMax, async ({ id, tempPath }) => {
         await rename(tempPath, chunkPath(this.#paths.dir, id));
-        this.#added.set(id, "");
-        dirs.add(path.join(this.#paths.dir, fanOutDirName(id)));
-      }
+        this.#writes.set(id, Promise.resolve(""));
+      });
+      const dirs = new Set(renames.map(({ id }) => path.join(this.#paths.dir, fanOutDirName(id))));
       await forEachBounded([...dirs], chunkFsyncConcurrencyMax, syncDir);
     } finally {
       release();
@@ -175,29 +205,20 @@ export class ChunkWriteSession {
   }
 
   async #discard(): Promise<void> {
-    await Promise.allSettled(this.#running);
-    const temps = this.#openTemps;
-    this.#openTemps = [];
-    await Promise.allSettled(temps.map((temp) => temp.handle.close()));
-    for (const tempPath of this.#added.values()) {
-      if (tempPath !== "") await unlink(tempPath).catch(ignoreNotFound);
+    const outcomes = await Promise.allSettled(this.#writes.values());
+    for (const outcome of outcomes) {
+      if (outcome.status === "fulfilled" && outcome.value !== "") {
+        await unlink(outcome.value).catch(ignoreNotFound);
+      }
     }
     this.#unpinAll();
     this.#state = "aborted";
   }
 
   #unpinAll(): void {
-    for (const id of this.#added.keys()) this.#guard.unpin(id);
-    this.#added.clear();
-  }
-}
-
-async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    const result = await handle.write(bytes, written, bytes.length - written);
-    assert(result.bytesWritten > 0, "a chunk write made no progress");
-    written += result.bytesWritten;
+    for (const id of this.#pinned) this.#guard.unpin(id);
+    this.#pinned.length = 0;
+    this.#writes.clear();
   }
 }
 
@@ -209,10 +230,6 @@ async function fileExists(file: string): Promise<boolean> {
     if (isNotFound(error)) return false;
     throw error;
   }
-}
-
-function asError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
 }
 
 function ignoreNotFound(error: unknown): void {

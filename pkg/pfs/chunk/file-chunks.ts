@@ -10,7 +10,7 @@ import { LimitError, PfsError, assert } from "../../common/index.js";
 import type { ChunkRef, Sha256Hex } from "../model.js";
 import type { ChunkStore } from "./chunk-store.js";
 import { ChunkWriteSession } from "./chunk-write-session.js";
-import { Chunker, type ChunkingOptions, defaultChunking } from "./chunker.js";
+import { type Chunk, Chunker, type ChunkingOptions, defaultChunking } from "./chunker.js";
 import { chunkBytesMaxLimit } from "./limits.js";
 
 /** A written file's content: what a `FileEntry` records besides its path. */
@@ -27,8 +27,10 @@ export interface WriteFileOptions {
 
 /**
  * Chunks `source` into `target`. With a store, the chunks are durable when this resolves (one
- * write session, committed at the end; aborted on error). With a session, they are durable
- * only once the caller commits it: that is how many small files share one round of fsyncs.
+ * write session, committed at the end; aborted on error). With a session, this resolves once
+ * every chunk's write is under way, and they are durable only once the caller commits the
+ * session (which also reports write failures): that is how many small files share the disk's
+ * fsync batching. The source may reuse a piece's memory after yielding the next one.
  */
 export async function writeFile(
   target: ChunkStore | ChunkWriteSession,
@@ -55,17 +57,20 @@ async function chunkInto(
 ): Promise<WrittenFile> {
   const chunker = new Chunker(chunking);
   const chunks: ChunkRef[] = [];
-  for await (const piece of source) {
-    for (const chunk of chunker.push(piece)) {
-      await session.addChunk(chunk);
+  const store = async (list: readonly Chunk[], piece: Uint8Array | undefined): Promise<void> => {
+    for (const chunk of list) {
+      // The session writes in the background and the source may reuse its piece: a chunk
+      // that aliases the piece is copied.
+      const owned = piece !== undefined && chunk.bytes.buffer === piece.buffer
+        ? { id: chunk.id, bytes: Buffer.from(chunk.bytes) }
+        : chunk;
+      await session.write(owned);
       chunks.push({ id: chunk.id, size: chunk.bytes.length });
     }
-  }
+  };
+  for await (const piece of source) await store(chunker.push(piece), piece);
   const end = chunker.finish();
-  for (const chunk of end.chunks) {
-    await session.addChunk(chunk);
-    chunks.push({ id: chunk.id, size: chunk.bytes.length });
-  }
+  await store(end.chunks, undefined);
   const total = chunks.reduce((sum, chunk) => sum + chunk.size, 0);
   assert(total === end.sizeBytes, () => `chunks hold ${total} bytes, stream had ${end.sizeBytes}`);
   return { size: end.sizeBytes, hash: end.hash, chunks };

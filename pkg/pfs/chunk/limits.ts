@@ -28,11 +28,17 @@ export const chunkerWindowBytes: number = 32;
 export const chunkBytesMaxLimit: number = 64 * mebibyte;
 
 /**
- * Temp files a write session keeps open before it fsyncs and closes them early. Keeping them
- * open lets one commit fsync many files together; the bound keeps file descriptors in check
- * when a session ingests millions of small files.
+ * Chunk writes (temp file create, write, fsync, close) a write session runs at once. Running
+ * many lets the file system group their fsyncs into few journal commits, which is most of the
+ * speed of ingesting many small files; each holds a file descriptor and its chunk's bytes.
  */
-export const chunkSessionOpenFilesMax: number = 128;
+export const chunkSessionWritesInFlightMax: number = 64;
+
+/**
+ * Bytes of chunks a write session holds while their writes run; past it, adding waits (push
+ * back on the source). 16 maximum-size chunks: enough to keep the disk busy with large files.
+ */
+export const chunkSessionBytesInFlightMax: number = 64 * mebibyte;
 
 /**
  * fsyncs (files or directories) a chunk store issues at once. Node runs them on libuv's thread
@@ -53,4 +59,8 @@ assert(
   () => `pfsChunkBytesMax ${limits.pfsChunkBytesMax} > limit ${chunkBytesMaxLimit}`,
 );
 assert(chunkerMinBytesFloor >= chunkerWindowBytes, "the minimum chunk covers one hash window");
-assert(chunkSessionOpenFilesMax >= 1 && chunkFsyncConcurrencyMax >= 1, "positive concurrency");
+assert(chunkSessionWritesInFlightMax >= 1 && chunkFsyncConcurrencyMax >= 1, "positive concurrency");
+assert(
+  chunkSessionBytesInFlightMax >= limits.pfsChunkBytesMax,
+  "a session can hold at least one maximum-size chunk in flight",
+);

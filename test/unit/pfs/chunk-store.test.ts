@@ -131,14 +131,13 @@ test("an aborted session stores nothing and unpins everything", async (t) => {
   });
 });
 
-test("a session with more chunks than the open-file bound commits them all", async (t) => {
+test("a session with more chunks than the in-flight write bound commits them all", async (t) => {
   await withTempDir(async (dir) => {
     const store = await ChunkStore.open({ dir });
     const session = store.openSession();
     const prng = new Prng(6104);
     const chunks = Array.from({ length: 400 }, () => randomBytesFrom(prng, 64));
-    const results = [];
-    for (const chunk of chunks) results.push(await session.add(chunk));
+    const results = await Promise.all(chunks.map((chunk) => session.add(chunk)));
     await session.commit();
     for (const [index, result] of results.entries()) {
       t.deepEqual(Buffer.from(await store.get(result.id)), chunks[index], `seed 6104 chunk ${index}`);
