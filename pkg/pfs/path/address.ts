@@ -14,7 +14,7 @@
  * [0, ancestryStepsMax] and a normalized path.
  */
 import { type PfsError, type Result, assert, err, ok } from "../../common/index.js";
-import type { CommitId } from "../model.js";
+import { type CommitId, defaultBranch } from "../model.js";
 import { invalidInput } from "./invalid-input.js";
 import { ancestryStepsMax } from "./limits.js";
 import { branchNameReason, isCommitId, repoNameReason } from "./names.js";
@@ -113,6 +113,11 @@ function parseAncestry(text: string): Result<number, string> {
   }
   assert(Number.isSafeInteger(total) && total >= 0, () => `ancestry total ${total}`);
   return ok(total);
+}
+
+/** The ref `address` means: its own, or the head of the default branch (`master`) if none. */
+export function refOf(address: Address): Ref {
+  return address.ref ?? { kind: "branch", name: defaultBranch, ancestry: 0 };
 }
 
 /** A ref as text: "master", "master^", "master^3", "<id>^2". */

@@ -225,17 +225,20 @@ class CompiledGlob implements Glob {
    */
   #run(path: string, shortest: boolean): string | null {
     const count = this.#tokens.length;
-    const initial = new Uint8Array(count + 1);
-    initial[0] = 1;
-    let states = this.#closure(initial);
+    // Two generations of state sets, swapped each character: no allocation per character.
+    let states = new Uint8Array(count + 1);
     let bodies = new Uint8Array(count);
+    let nextStates = new Uint8Array(count + 1);
+    let nextBodies = new Uint8Array(count);
+    states[0] = 1;
+    this.#closure(states);
     let consumed = 0;
     for (const character of path) {
       if (shortest && character === "/" && consumed > 0 && states[count] === 1) {
         return path.slice(0, consumed);
       }
-      const nextStates = new Uint8Array(count + 1);
-      const nextBodies = new Uint8Array(count);
+      nextStates.fill(0);
+      nextBodies.fill(0);
       let alive = false;
       for (let index = 0; index < count; index += 1) {
         if (states[index] === 1 || bodies[index] === 1) {
@@ -244,8 +247,9 @@ class CompiledGlob implements Glob {
         }
       }
       if (!alive) return null;
-      states = this.#closure(nextStates);
-      bodies = nextBodies;
+      this.#closure(nextStates);
+      [states, nextStates] = [nextStates, states];
+      [bodies, nextBodies] = [nextBodies, bodies];
       consumed += character.length;
     }
     return states[count] === 1 ? path : null;
@@ -282,14 +286,13 @@ class CompiledGlob implements Glob {
     return advance || stay;
   }
 
-  /** `states` with every state reachable by matching nothing added (stars may match ""). */
-  #closure(states: Uint8Array): Uint8Array {
+  /** Adds to `states` every state reachable by matching nothing (stars may match ""). */
+  #closure(states: Uint8Array): void {
     for (let index = 0; index < this.#tokens.length; index += 1) {
       const kind = this.#tokens[index]?.kind;
       if (states[index] === 1 && (kind === "star" || kind === "globstar" || kind === "segments")) {
         states[index + 1] = 1;
       }
     }
-    return states;
   }
 }

@@ -32,6 +32,7 @@ export {
   type Ref,
   type Address,
   parseAddress,
+  refOf,
   formatRef,
   formatAddress,
 } from "./address.js";

@@ -12,6 +12,7 @@ import {
   ancestryStepsMax,
   formatAddress,
   parseAddress,
+  refOf,
 } from "../../../pkg/pfs/path/index.js";
 
 const seed = Number(process.env["PFS_TEST_SEED"] ?? Date.now() % 2 ** 31);
@@ -69,6 +70,12 @@ test("malformed addresses are refused with exact messages", (t) => {
       t.is(result.error.message, message);
     }
   }
+});
+
+test("refOf: an address without a ref means the head of master", (t) => {
+  t.deepEqual(refOf({ repo: "r" }), { kind: "branch", name: "master", ancestry: 0 });
+  const ref = { kind: "commit" as const, id, ancestry: 2 };
+  t.is(refOf({ repo: "r", ref }), ref);
 });
 
 test("the ancestry limit itself is accepted", (t) => {
