@@ -18,7 +18,7 @@
 import { randomBytes } from "node:crypto";
 import { access, open, rename, unlink } from "node:fs/promises";
 import * as path from "node:path";
-import { LimitError, assert } from "../../common/index.js";
+import { LimitError, PfsError, assert } from "../../common/index.js";
 import type { ChunkRef, Sha256Hex } from "../model.js";
 import { chunkPath, fanOutDirName, sha256Hex } from "./chunk-id.js";
 import type { ChunkGuard } from "./chunk-guard.js";
@@ -71,9 +71,17 @@ export class ChunkWriteSession {
     return this.#writes.size;
   }
 
-  /** Adds a chunk given by its bytes (hashed here); resolves when its write is done. */
-  async add(bytes: Uint8Array): Promise<PutResult> {
+  /**
+   * Adds a chunk given by its bytes (hashed here); resolves when its write is done. With
+   * `expected` (a chunk pushed by a replica or a client, named by the sender), bytes whose
+   * sha256 or size differ are refused with INVALID_ARGUMENT and nothing is written.
+   */
+  async add(bytes: Uint8Array, expected?: ChunkRef): Promise<PutResult> {
     const id = sha256Hex(bytes);
+    if (expected !== undefined && (expected.id !== id || expected.size !== bytes.length)) {
+      throw new PfsError("INVALID_ARGUMENT", `chunk named ${expected.id} (${expected.size} ` +
+        `bytes) has ${bytes.length} bytes hashing to ${id}`, { chunk: expected.id });
+    }
     const { write, first } = await this.#start(id, bytes);
     const tempPath = await write;
     return { id, size: bytes.length, stored: first && tempPath !== "" };

@@ -157,3 +157,25 @@ test("delete removes a chunk and reports whether it was there", async (t) => {
     t.true(again.stored, "a deleted chunk is written again");
   });
 });
+
+test("a chunk pushed under a wrong name or size is refused and nothing is written", async (t) => {
+  await withTempDir(async (dir) => {
+    const store = await ChunkStore.open({ dir });
+    const bytes = Buffer.from("pushed by a replica");
+    const id = sha256Hex(bytes);
+    const session = store.openSession();
+    const wrongId = await t.throwsAsync(session.add(bytes, { id: sha256Hex(Buffer.from("x")), size: bytes.length }), {
+      instanceOf: PfsError,
+    });
+    t.is(wrongId.code, "INVALID_ARGUMENT");
+    await t.throwsAsync(session.add(bytes, { id, size: bytes.length + 1 }), { message: /hashing to/ });
+    t.is(session.chunkCount, 0);
+    const right = await session.add(bytes, { id, size: bytes.length });
+    t.true(right.stored);
+    await session.commit();
+    t.deepEqual(Buffer.from(await store.get(id)), bytes);
+    const listed: string[] = [];
+    for await (const listedId of store.list()) listed.push(listedId);
+    t.deepEqual(listed, [id]);
+  });
+});
