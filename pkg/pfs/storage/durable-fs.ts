@@ -1,0 +1,97 @@
+/**
+ * The few durable file-system steps commit storage needs, over `node:fs/promises`, with the
+ * POSIX contract they rely on: appended bytes survive a crash only after an fsync of the file;
+ * a created, renamed or removed name survives only after an fsync of its directory. Each helper
+ * here finishes with the fsyncs that make its effect durable before it resolves.
+ */
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+
+/** Makes the names in `dir` durable (fsync of the directory). */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** True when `file` exists (any kind). */
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+}
+
+/** True for the error of a missing file or directory. */
+export function isMissing(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === "ENOENT";
+}
+
+/**
+ * Creates `dir` and any missing parents, then fsyncs every directory whose entries changed, so
+ * the whole path survives a crash.
+ */
+export async function makeDirDurable(dir: string): Promise<void> {
+  const absolute = path.resolve(dir);
+  const missing: string[] = [];
+  let probe = absolute;
+  while (!(await exists(probe))) {
+    missing.push(probe);
+    const parent = path.dirname(probe);
+    if (parent === probe) break;
+    probe = parent;
+  }
+  if (missing.length === 0) return;
+  await fs.mkdir(absolute, { recursive: true });
+  for (const created of missing) await syncDir(path.dirname(created));
+}
+
+/** Removes `file` if present and makes the removal durable; false if it was not there. */
+export async function removeDurable(file: string): Promise<boolean> {
+  try {
+    await fs.unlink(file);
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+  await syncDir(path.dirname(file));
+  return true;
+}
+
+/** The marker in the name of every temporary file; names holding it are leftovers on open. */
+export const temporaryMarker = ".tmp-";
+
+/** A fresh temporary name beside `file` (same directory, so a rename is atomic). */
+export function temporaryPath(file: string): string {
+  return `${file}${temporaryMarker}${randomBytes(6).toString("hex")}`;
+}
+
+/**
+ * Writes `bytes` as `file` atomically: to a temporary file, fsync, rename over `file`, fsync the
+ * directory. A crash leaves either the old content (and maybe a leftover temporary file) or
+ * the new one.
+ */
+export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
+  const temporary = temporaryPath(file);
+  const handle = await fs.open(temporary, "wx");
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(temporary, file);
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    throw error;
+  }
+  await syncDir(path.dirname(file));
+}
