@@ -19,7 +19,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { type Logger, PfsError, assert, silentLogger } from "../../common/index.js";
+import { type Logger, PfsError, silentLogger } from "../../common/index.js";
 import type { CommitId } from "../model.js";
 import {
   exists, isMissing, makeDirDurable, removeDurable, syncDir, temporaryMarker,
@@ -97,13 +97,13 @@ export class CommitStore {
     }
   }
 
-  /** Where the manifest of a finished commit lives. */
+  /** Where the manifest of a finished commit lives. Throws INVALID_ARGUMENT for bad names. */
   manifestPath(repo: string, commitId: CommitId): string {
     checkCommit(repo, commitId);
     return path.join(this.dir, "manifests", repo, commitId);
   }
 
-  /** Where the staging log of an open commit lives. */
+  /** Where the staging log of an open commit lives. Throws INVALID_ARGUMENT for bad names. */
   stagingPath(repo: string, commitId: CommitId): string {
     checkCommit(repo, commitId);
     return path.join(this.dir, "staging", repo, commitId + logSuffix);
@@ -128,9 +128,9 @@ export class CommitStore {
    * (torn tail cut) after a restart. Every caller gets the same log until finish or abort.
    * Errors: INVALID_ARGUMENT for bad names; FAILED_PRECONDITION if the commit is finished.
    */
-  openStaging(repo: string, commitId: CommitId): Promise<StagingLog> {
+  async openStaging(repo: string, commitId: CommitId): Promise<StagingLog> {
     checkCommit(repo, commitId);
-    return this.#serially(repo, commitId, async () => {
+    return await this.#serially(repo, commitId, async () => {
       const key = `${repo}/${commitId}`;
       const open = this.#logs.get(key);
       if (open !== undefined) return open;
@@ -170,11 +170,14 @@ export class CommitStore {
    * summary returned. Errors: INVALID_ARGUMENT for bad names; NOT_FOUND if the parent's
    * manifest is missing; DATA_CORRUPTED if the parent or the log is damaged.
    */
-  finish(repo: string, commitId: CommitId, parentId: CommitId): Promise<ManifestSummary> {
+  async finish(repo: string, commitId: CommitId, parentId: CommitId):
+    Promise<ManifestSummary> {
     checkCommit(repo, commitId);
     if (parentId !== "") checkCommit(repo, parentId);
-    assert(parentId !== commitId, () => `commit ${commitId} is its own parent`);
-    return this.#serially(repo, commitId, async () => {
+    if (parentId === commitId) {
+      throw new PfsError("INVALID_ARGUMENT", `commit ${commitId} cannot be its own parent`);
+    }
+    return await this.#serially(repo, commitId, async () => {
       await this.#closeLog(repo, commitId);
       const target = this.manifestPath(repo, commitId);
       const log = this.stagingPath(repo, commitId);
@@ -212,9 +215,9 @@ export class CommitStore {
    * its staging log durably. Does nothing if it has no log. A finished commit's manifest is
    * untouched: FAILED_PRECONDITION.
    */
-  abort(repo: string, commitId: CommitId): Promise<void> {
+  async abort(repo: string, commitId: CommitId): Promise<void> {
     checkCommit(repo, commitId);
-    return this.#serially(repo, commitId, async () => {
+    await this.#serially(repo, commitId, async () => {
       await this.#closeLog(repo, commitId).catch((error: unknown) => {
         this.#logger.warn("staging log failed before abort", { repo, commitId, error });
       });
@@ -229,9 +232,9 @@ export class CommitStore {
    * Opens the manifest of the finished commit `commitId`; the caller closes it. Errors:
    * NOT_FOUND if it is not finished here; DATA_CORRUPTED if damaged.
    */
-  manifest(repo: string, commitId: CommitId, options: { verifyBlocks?: boolean } = {}):
+  async manifest(repo: string, commitId: CommitId, options: { verifyBlocks?: boolean } = {}):
     Promise<Manifest> {
-    return openManifest(this.manifestPath(repo, commitId), options);
+    return await openManifest(this.manifestPath(repo, commitId), options);
   }
 
   /** The finished commits of `repo` held here, sorted. */

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { PfsError } from "../../common/index.js";
 
 /** Makes the names in `dir` durable (fsync of the directory). */
 export async function syncDir(dir: string): Promise<void> {
@@ -25,6 +26,19 @@ export async function exists(file: string): Promise<boolean> {
     return true;
   } catch (error) {
     if (isMissing(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Opens an existing file with `flags`; a missing one is NOT_FOUND naming it as `what`.
+ */
+export async function openExisting(file: string, flags: string, what: string):
+  Promise<fs.FileHandle> {
+  try {
+    return await fs.open(file, flags);
+  } catch (error) {
+    if (isMissing(error)) throw new PfsError("NOT_FOUND", `${what} ${file} does not exist`, { file });
     throw error;
   }
 }

@@ -10,9 +10,10 @@
  * is read-only and safe for concurrent reads; its owner calls `close()` once.
  */
 import { crc32 } from "node:zlib";
-import * as fs from "node:fs/promises";
+import type * as fs from "node:fs/promises";
 import { MalformedPayloadError, PfsError, assert } from "../../common/index.js";
 import type { FileEntry } from "../model.js";
+import { openExisting } from "./durable-fs.js";
 import { FieldCursor, readEntry } from "./entry-codec.js";
 import {
   type BlockRow, type ManifestFooter, decodeFooter, decodeIndex, manifestFooterBytes,
@@ -331,15 +332,7 @@ export interface OpenManifestOptions {
  */
 export async function openManifest(file: string, options: OpenManifestOptions = {}):
   Promise<Manifest> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, "r");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new PfsError("NOT_FOUND", `manifest ${file} does not exist`, { file });
-    }
-    throw error;
-  }
+  const handle = await openExisting(file, "r", "manifest");
   try {
     const { footer, rows } = await readLayout(handle);
     const manifest = new Manifest(file, handle, footer, rows);

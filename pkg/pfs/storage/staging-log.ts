@@ -19,7 +19,7 @@ import {
   type Logger, MalformedPayloadError, PfsError, assert, silentLogger,
 } from "../../common/index.js";
 import type { ChunkRef, FileEntry, Sha256Hex } from "../model.js";
-import { syncDir, temporaryPath } from "./durable-fs.js";
+import { openExisting, syncDir, temporaryPath } from "./durable-fs.js";
 import {
   stagingBatchBytesMax, stagingPendingBytesMax, stagingReadBufferBytes, stagingRecordBytesMax,
 } from "./limits.js";
@@ -296,15 +296,7 @@ export async function createStagingLog(file: string): Promise<StagingLog> {
  */
 export async function openStagingLog(file: string, logger: Logger = silentLogger):
   Promise<StagingRecovery> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, "r+");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new PfsError("NOT_FOUND", `staging log ${file} does not exist`, { file });
-    }
-    throw error;
-  }
+  const handle = await openExisting(file, "r+", "staging log");
   try {
     const { size } = await handle.stat();
     const header = await readAt(handle, 0, stagingHeaderBytes);

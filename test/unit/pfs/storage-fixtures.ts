@@ -5,6 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Prng, systemSeed } from "../../../pkg/common/index.js";
+// eslint-disable-next-line pfs/boundaries
 import type { ChunkRef, FileEntry } from "../../../pkg/pfs/model.js";
 // pkg/pfs has no index.ts yet (its other parts are being built); the storage index is the
 // module's public surface until pkg/pfs/index.ts re-exports it.
