@@ -407,7 +407,171 @@ both("subscribe on an empty branch waits for its first commit; abort ends it", a
   const first = await commitOn(f.otherStore(), "r", "new");
   await reading;
   t.deepEqual(seen, [first.id]);
+  const later = new AbortController();
+  const fresh: string[] = [];
+  const readingNew = (async () => {
+    const commits = store.subscribeCommits("r", "new", later.signal, { newOnly: true });
+    for await (const commit of commits) {
+      fresh.push(commit.id);
+      later.abort();
+    }
+  })();
+  const second = await commitOn(f.otherStore(), "r", "new");
+  await readingNew;
+  t.deepEqual(fresh, [second.id]);
   await refused(t, (async () => {
     for await (const commit of store.subscribeCommits("nope", "master")) t.fail(commit.id);
   })(), "NOT_FOUND");
+});
+
+/** The documented semantics, in memory: what each operation should return or refuse. */
+class MetaModel {
+  readonly branches = new Map<string, { head: string; open: string }>();
+  readonly commits = new Map<string, { branch: string; parent: string; state: string }>();
+
+  branch(name: string): { head: string; open: string } {
+    return this.branches.get(name) ?? { head: "", open: "" };
+  }
+
+  /** The code `start` must fail with, or undefined when it must succeed. */
+  startRefusal(branch: string, parent: string | undefined): ErrorCode | undefined {
+    if (this.branch(branch).open !== "") return "FAILED_PRECONDITION";
+    if (parent === undefined) return undefined;
+    const commit = this.commits.get(parent);
+    if (commit === undefined) return "NOT_FOUND";
+    return commit.state === "finished" ? undefined : "FAILED_PRECONDITION";
+  }
+
+  transitionRefusal(id: string, allowed: readonly string[]): ErrorCode | undefined {
+    const commit = this.commits.get(id);
+    if (commit === undefined) return "NOT_FOUND";
+    return allowed.includes(commit.state) ? undefined : "FAILED_PRECONDITION";
+  }
+
+  createBranchRefusal(branch: string, head: string): ErrorCode | undefined {
+    if (this.branch(branch).open !== "") return "FAILED_PRECONDITION";
+    if (head === "") return undefined;
+    const commit = this.commits.get(head);
+    if (commit === undefined) return "NOT_FOUND";
+    return commit.state === "finished" ? undefined : "FAILED_PRECONDITION";
+  }
+
+  resolve(branch: string, steps: number): string | undefined {
+    const record = this.branches.get(branch);
+    if (record === undefined) return undefined;
+    let id = record.open !== "" ? record.open : record.head;
+    for (let i = 0; i < steps && id !== ""; i += 1) id = this.commits.get(id)?.parent ?? "";
+    return id === "" ? undefined : id;
+  }
+}
+
+both("a seeded random run of operations matches the documented model", async (t, f) => {
+  const seed = systemSeed();
+  t.log(`seed ${seed}`);
+  const prng = new Prng(seed);
+  const pick = <T>(items: readonly T[]): T => {
+    const item = items[prng.nextUint32() % items.length];
+    if (item === undefined) throw new Error("empty pick");
+    return item;
+  };
+  const { store } = f;
+  const model = new MetaModel();
+  await store.createRepo("r");
+  const branches = ["master", "dev", "x"];
+  const unknownId = "0".repeat(32);
+  let succeeded = 0;
+  /** Runs `call`; checks it refuses with `code`, or succeeds when `code` is undefined. */
+  const expect = async <T>(what: string, code: ErrorCode | undefined, call: () => Promise<T>):
+    Promise<T | undefined> => {
+    try {
+      const result = await call();
+      t.is(code, undefined, `${what} succeeded; seed ${seed}`);
+      succeeded += 1;
+      return result;
+    } catch (error: unknown) {
+      t.true(error instanceof PfsError, String(error));
+      const got = error instanceof PfsError ? error.code : String(error);
+      t.is(got, code ?? "success", `${what}; seed ${seed}`);
+      return undefined;
+    }
+  };
+  for (let step = 0; step < 120; step += 1) {
+    const ids = [...model.commits.keys(), unknownId];
+    const branch = pick(branches);
+    const id = pick(ids);
+    const op = pick(["start", "start", "start", "finishing", "finish", "finish", "fail", "delete",
+      "branch", "unbranch", "resolve"]);
+    switch (op) {
+      case "start": {
+        const parent = prng.nextUint32() % 4 === 0 ? id : undefined;
+        const opened = await expect(`start ${branch} ${parent}`, model.startRefusal(branch, parent),
+          () => store.startCommit("r", branch, parent === undefined ? {} : { parent }));
+        if (opened !== undefined) {
+          const record = model.branch(branch);
+          t.is(opened.parent, parent ?? record.head, `seed ${seed}`);
+          model.commits.set(opened.id, { branch, parent: opened.parent, state: "open" });
+          model.branches.set(branch, { head: record.head, open: opened.id });
+        }
+        break;
+      }
+      case "finishing":
+      case "finish":
+      case "fail":
+      case "delete": {
+        const allowed = op === "finish" || op === "fail" ? ["open", "finishing"] : ["open"];
+        const done = await expect(`${op} ${id}`, model.transitionRefusal(id, allowed), () =>
+          op === "finishing" ? store.setFinishing("r", id)
+            : op === "finish" ? store.finishCommit("r", id, 1)
+              : op === "fail" ? store.failCommit("r", id, "x") : store.deleteCommit("r", id));
+        const commit = model.commits.get(id);
+        if (done === undefined || commit === undefined) break;
+        const record = model.branch(commit.branch);
+        if (op === "finishing") commit.state = "finishing";
+        else if (op === "finish") commit.state = "finished";
+        else if (op === "fail") commit.state = "failed";
+        else model.commits.delete(id);
+        if (op !== "finishing") {
+          model.branches.set(commit.branch,
+            { head: op === "finish" ? id : record.head, open: "" });
+        }
+        break;
+      }
+      case "branch": {
+        const head = prng.nextUint32() % 5 === 0 ? "" : id;
+        const made = await expect(`branch ${branch} ${head}`,
+          model.createBranchRefusal(branch, head), () => store.createBranch("r", branch, head));
+        if (made !== undefined) model.branches.set(branch, { head, open: "" });
+        break;
+      }
+      case "unbranch": {
+        const record = model.branches.get(branch);
+        const code = record === undefined ? "NOT_FOUND"
+          : record.open !== "" ? "FAILED_PRECONDITION" : undefined;
+        if (await expect(`unbranch ${branch}`, code, () => store.deleteBranch("r", branch))) {
+          model.branches.delete(branch);
+        }
+        break;
+      }
+      case "resolve": {
+        const steps = prng.nextUint32() % 3;
+        const want = model.resolve(branch, steps);
+        const got = await expect(`resolve ${branch}^${steps}`,
+          want === undefined ? "NOT_FOUND" : undefined,
+          () => store.inspectCommit("r", `${branch}^${steps}`));
+        t.is(got?.id, want, `seed ${seed}`);
+        break;
+      }
+      default:
+        throw new Error(op);
+    }
+  }
+  t.true(succeeded >= 30, `only ${succeeded} of 120 operations succeeded; seed ${seed}`);
+  const stored = await store.listBranches("r");
+  t.deepEqual(stored.map((b) => [b.name, b.head, b.open]),
+    [...model.branches.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([name, b]) => [name, b.head, b.open]), `seed ${seed}`);
+  const commits = await store.listCommits("r", undefined, { limit: 10_000 });
+  t.deepEqual(commits.map((c) => [c.id, c.branch, c.parent, c.state].join()).sort(),
+    [...model.commits].map(([key, c]) => [key, c.branch, c.parent, c.state].join()).sort(),
+    `seed ${seed}`);
 });

@@ -9,6 +9,7 @@ export {
   type CreateRepoOptions,
   type StartCommitOptions,
   type ListCommitsOptions,
+  type SubscribeCommitsOptions,
   type DeletedRepo,
 } from "./meta-store.js";
 export {

@@ -75,6 +75,11 @@ export interface StartCommitOptions {
   readonly description?: string;
 }
 
+export interface SubscribeCommitsOptions {
+  /** Skip the existing history: only commits that finish from now on. */
+  readonly newOnly?: boolean;
+}
+
 export interface ListCommitsOptions {
   /** Most commits to return (default metaListCommitsDefault, at most metaListCommitsMax). */
   readonly limit?: number;
@@ -532,11 +537,12 @@ export class MetaStore {
   }
 
   /**
-   * The finished commits of `repo@branch`: first those already in its history (oldest first),
-   * then each commit started on the branch as it finishes, each exactly once. Ends when
-   * `signal` aborts or the consumer stops iterating.
+   * The finished commits of `repo@branch`: first those already in its history (oldest first;
+   * none with `newOnly`), then each commit started on the branch as it finishes, each exactly
+   * once. Ends when `signal` aborts or the consumer stops iterating.
    */
-  subscribeCommits(repo: string, branch: string, signal?: AbortSignal): AsyncIterable<CommitInfo> {
+  subscribeCommits(repo: string, branch: string, signal?: AbortSignal,
+    options: SubscribeCommitsOptions = {}): AsyncIterable<CommitInfo> {
     checkRepoName(repo);
     checkBranchName(branch);
     return subscribeFinishedCommits({
@@ -544,12 +550,37 @@ export class MetaStore {
       ...(signal === undefined ? {} : { signal }),
       history: async () => {
         const tip = await this.#branchHead(repo, branch);
-        const commits = tip.commit === ""
-          ? []
-          : await this.#ancestry(repo, tip.commit, tip.revision, Number.MAX_SAFE_INTEGER);
-        return { commits: commits.reverse(), revision: tip.revision };
+        if (tip.commit === "" || options.newOnly === true) {
+          return { commits: [], revision: tip.revision };
+        }
+        const commits = await this.#historyAt(repo, tip.commit, tip.revision);
+        return { commits, revision: tip.revision };
       },
     });
+  }
+
+  /**
+   * `from` and all its ancestors, oldest first, as of revision `at`: one paged read of the
+   * repo's commits, then a walk in memory (a history of N commits is not N round trips).
+   */
+  async #historyAt(repo: string, from: string, at: Revision): Promise<CommitInfo[]> {
+    const { entries } = await this.#kv.readPrefix(this.#keys.commitsPrefix(repo), at);
+    const byId = new Map<string, CommitInfo>();
+    for (const entry of entries) {
+      const commit = decodeCommitInfo(entry.key, entry.value);
+      byId.set(commit.id, commit);
+    }
+    const chain: CommitInfo[] = [];
+    for (let next = from; next !== "";) {
+      const commit = byId.get(next);
+      if (commit === undefined || chain.length >= byId.size) {
+        throw new PfsError("DATA_CORRUPTED", `the ancestry of ${repo}@${from} is broken at ` +
+          `${next} (${commit === undefined ? "missing" : "a cycle"})`, { repo, commit: next });
+      }
+      chain.push(commit);
+      next = commit.parent;
+    }
+    return chain.reverse();
   }
 
   /** The last finished commit of a branch ("" when none, or when the branch is missing). */
