@@ -19,6 +19,7 @@ export {
   toGrpcStatus,
 } from "./errors.js";
 export * as limits from "./limits.js";
+export { LoopMonitor } from "./loop-monitor.js";
 export {
   type Logger,
   type LogLevel,

@@ -48,6 +48,13 @@ export const snapshotFilesKept: number = 3;
  * slice holds the thread for about a millisecond.
  */
 export const snapshotSliceBytes: number = 256 * 1024;
+/** How often the event-loop monitor's timer is due (see loop-monitor.ts). */
+export const loopMonitorIntervalMs: number = 100;
+/**
+ * A timer this late means the thread was busy that long: warn. A tenth of etcd's 1 s
+ * request-too-slow warning, since every request on the member waited out the stall.
+ */
+export const loopStallWarnMs: number = 100;
 /** Largest snapshot file read into memory: a Buffer must hold it (V8 caps typed arrays). */
 export const snapshotFileBytesMax: number = 2 * 1024 * mebibyte;
 

@@ -6,8 +6,8 @@
  * (the bound peer port) and `raftStatus()`.
  */
 import {
-  EtcdError, PfsError, assert,formatHexId, limits, ok, type Clock, type Result, type LeaseId,
-  type Logger, type NodeId, type PfsdConfig, type Prng, type Timer,
+  EtcdError, LoopMonitor, PfsError, assert, formatHexId, limits, ok, type Clock, type Result,
+  type LeaseId, type Logger, type NodeId, type PfsdConfig, type Prng, type Timer,
 } from "../../common/index.js";
 import { ConfChangeType, type ConfChange, type Role } from "../../raft/index.js";
 import type { GrpcTransport, RaftNode, RaftNodeStatus } from "../../raftnode/index.js";
@@ -72,6 +72,7 @@ export class MemberCore implements EtcdMember {
   #raft: RaftNode<ApplyResult> | undefined;
   #hub: WatchHub | undefined;
   #housekeeping: Timer | undefined;
+  #loopMonitor: LoopMonitor | undefined;
   #wakeScheduled = false;
   #leadership: { leader: NodeId; role: Role } | undefined;
   #published = false;
@@ -101,6 +102,8 @@ export class MemberCore implements EtcdMember {
       onMembersChanged: () => { this.#membersChanged(); },
       onRestored: () => { this.#restored(); },
     });
+    this.#loopMonitor = new LoopMonitor(this.#options.clock, this.#options.logger);
+    this.#loopMonitor.start();
     await raft.start();
     this.#membersChanged();
     this.#scheduleHousekeeping();
@@ -127,6 +130,7 @@ export class MemberCore implements EtcdMember {
     if (this.#closing) return;
     this.#closing = true;
     this.#housekeeping?.cancel();
+    this.#loopMonitor?.stop();
     this.#gate.close();
     for (const stream of [...this.#streams.keys()]) this.watchClose(stream);
     for (const waiters of this.#revokeWaiters.values()) for (const wake of waiters) wake();
