@@ -22,13 +22,16 @@ import * as path from "node:path";
 import { type Logger, PfsError, silentLogger } from "../../common/index.js";
 import type { CommitId } from "../model.js";
 import {
-  exists, isMissing, makeDirDurable, removeDurable, syncDir, temporaryMarker,
+  exists, isMissing, makeDirDurable, publishTemporary, removeDurable, syncDir, temporaryMarker,
+  writeTemporary,
 } from "./durable-fs.js";
 import { type Manifest, emptyManifest, openManifest } from "./manifest.js";
 import { materialize } from "./materialize.js";
 import { type ManifestSummary, writeManifest } from "./manifest-writer.js";
 import { repoNameBytesMax } from "./limits.js";
-import { type StagingLog, createStagingLog, openStagingLog } from "./staging-log.js";
+import {
+  type StagingLog, type StagingRecovery, createStagingLog, openStagingLog,
+} from "./staging-log.js";
 import type { StagingOp } from "./staging-record.js";
 
 const repoNamePattern = /^[A-Za-z0-9_-]+$/;
@@ -191,16 +194,20 @@ export class CommitStore {
 
   async #materialize(repo: string, target: string, logFile: string, parentId: string):
     Promise<void> {
-    const parent = parentId === "" ? emptyManifest() :
-      await openManifest(this.manifestPath(repo, parentId));
+    const parentFile = parentId === "" ? "" : this.manifestPath(repo, parentId);
+    const parent = parentId === "" ? emptyManifest() : await openManifest(parentFile);
     try {
       await makeDirDurable(path.dirname(target));
-      const recovery = await openStagingLog(logFile, this.#logger).catch((error: unknown) => {
-        if (error instanceof PfsError && error.code === "NOT_FOUND") return null;
-        throw error;
-      });
-      const ops = recovery === null ? [] : recovery.log.ops();
+      const recovery = await openLogIfPresent(logFile, this.#logger);
       try {
+        if (parentFile !== "" && (recovery?.recordCount ?? 0) === 0) {
+          // Nothing written here: the manifest is the parent's, byte for byte. A hard link
+          // shares the immutable file instead of copying a possibly huge manifest.
+          await fs.link(parentFile, target);
+          await syncDir(path.dirname(target));
+          return;
+        }
+        const ops = recovery === null ? [] : recovery.log.ops();
         await writeManifest(target, materialize(parent, ops));
       } finally {
         await recovery?.log.close();
@@ -208,6 +215,34 @@ export class CommitStore {
     } finally {
       await parent.close();
     }
+  }
+
+  /**
+   * Installs the manifest of the finished commit `commitId` as received from another replica
+   * (its file's bytes): written to a temporary file and fsynced, checked in full (every CRC
+   * and block), then published atomically and durably. If the commit's manifest is here
+   * already, nothing changes (a finished commit is immutable). Errors: INVALID_ARGUMENT for
+   * bad names; DATA_CORRUPTED if `bytes` are not a whole, intact manifest (nothing published).
+   */
+  async installManifest(repo: string, commitId: CommitId, bytes: Uint8Array):
+    Promise<ManifestSummary> {
+    const target = this.manifestPath(repo, commitId);
+    return await this.#serially(repo, commitId, async () => {
+      if (!(await exists(target))) {
+        await makeDirDurable(path.dirname(target));
+        const temporary = await writeTemporary(target, bytes);
+        try {
+          const received = await openManifest(temporary, { verifyBlocks: true });
+          await received.close();
+          await publishTemporary(temporary, target);
+        } finally {
+          await fs.rm(temporary, { force: true });
+        }
+      }
+      const manifest = await openManifest(target);
+      await manifest.close();
+      return { entryCount: manifest.entryCount, totalSizeBytes: manifest.totalSizeBytes };
+    });
   }
 
   /**
@@ -321,11 +356,7 @@ export class CommitStore {
       return;
     }
     await this.#serially(repo, commitId, async () => {
-      const recovery = await openStagingLog(this.stagingPath(repo, commitId), this.#logger)
-        .catch((error: unknown) => {
-          if (error instanceof PfsError && error.code === "NOT_FOUND") return null;
-          throw error;
-        });
+      const recovery = await openLogIfPresent(this.stagingPath(repo, commitId), this.#logger);
       if (recovery === null) return;
       try {
         for await (const op of recovery.log.ops()) addOpChunks(ids, op);
@@ -340,6 +371,16 @@ export class CommitStore {
     const logs = [...this.#logs.values()];
     this.#logs.clear();
     for (const log of logs) await log.close().catch(() => undefined);
+  }
+}
+
+/** Opens and recovers the staging log `file`, or null when there is none. */
+async function openLogIfPresent(file: string, logger: Logger): Promise<StagingRecovery | null> {
+  try {
+    return await openStagingLog(file, logger);
+  } catch (error) {
+    if (error instanceof PfsError && error.code === "NOT_FOUND") return null;
+    throw error;
   }
 }
 

@@ -88,24 +88,29 @@ export function temporaryPath(file: string): string {
 }
 
 /**
- * Writes `bytes` as `file` atomically: to a temporary file, fsync, rename over `file`, fsync the
- * directory. A crash leaves either the old content (and maybe a leftover temporary file) or
- * the new one.
+ * Writes `bytes` to a new temporary file beside `file` and fsyncs it; returns its path. The
+ * caller publishes it (`publishTemporary`) or removes it.
  */
-export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
+export async function writeTemporary(file: string, bytes: Uint8Array): Promise<string> {
   const temporary = temporaryPath(file);
   const handle = await fs.open(temporary, "wx");
   try {
     await handle.writeFile(bytes);
     await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(temporary, file);
   } catch (error) {
+    await handle.close();
     await fs.rm(temporary, { force: true });
     throw error;
   }
+  await handle.close();
+  return temporary;
+}
+
+/**
+ * Renames a fsynced temporary file over `file` and fsyncs the directory: `file` then holds the
+ * new content whole, durably (a crash before leaves the old state and a leftover temporary).
+ */
+export async function publishTemporary(temporary: string, file: string): Promise<void> {
+  await fs.rename(temporary, file);
   await syncDir(path.dirname(file));
 }

@@ -14,12 +14,11 @@
  * whole or absent. A log whose header is wrong is DATA_CORRUPTED.
  */
 import * as fs from "node:fs/promises";
-import * as path from "node:path";
 import {
   type Logger, MalformedPayloadError, PfsError, assert, silentLogger,
 } from "../../common/index.js";
 import type { ChunkRef, FileEntry, Sha256Hex } from "../model.js";
-import { openExisting, syncDir, temporaryPath } from "./durable-fs.js";
+import { openExisting, publishTemporary, writeTemporary } from "./durable-fs.js";
 import {
   stagingBatchBytesMax, stagingPendingBytesMax, stagingReadBufferBytes, stagingRecordBytesMax,
 } from "./limits.js";
@@ -277,16 +276,7 @@ export class StagingLog {
  * temporary file, fsynced, renamed into place, directory fsynced.
  */
 export async function createStagingLog(file: string): Promise<StagingLog> {
-  const temporary = temporaryPath(file);
-  const handle = await fs.open(temporary, "wx");
-  try {
-    await handle.writeFile(encodeStagingHeader());
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(temporary, file);
-  await syncDir(path.dirname(file));
+  await publishTemporary(await writeTemporary(file, encodeStagingHeader()), file);
   return new StagingLog(file, await fs.open(file, "r+"), stagingHeaderBytes, 0);
 }
 

@@ -54,6 +54,7 @@ test("a chain of commits: each finish applies its log to its parent", async (t) 
     t.deepEqual(await paths(store, "images", commitB), ["/best.png:200", "/dogs/1.png:305"]);
     // A commit that wrote nothing to this shard finishes as a copy of its parent.
     t.deepEqual(await store.finish("images", commitC, commitB), { entryCount: 2, totalSizeBytes: 505 });
+    t.deepEqual(await readFile(store.manifestPath("images", commitC)), await readFile(store.manifestPath("images", commitB)));
     t.deepEqual(await store.finishedCommits("images"), [commitA, commitB, commitC]);
     const reopened = await t.throwsAsync(store.openStaging("images", commitB));
     t.is(codeOf(reopened), "FAILED_PRECONDITION", "a finished commit takes no writes");
@@ -166,5 +167,28 @@ test("referencedChunks: every chunk of every manifest and staging log, nothing e
     await reopened.openStaging("s", commitC); // And with a log open.
     t.deepEqual([...await reopened.referencedChunks()].sort(), [...expected].sort());
     await reopened.close();
+  });
+});
+
+test("installManifest: a replica's manifest is checked in full before it is published", async (t) => {
+  await withTempDir(async (dir) => {
+    const master = await storage.CommitStore.open({ dir: path.join(dir, "master") });
+    const replica = await storage.CommitStore.open({ dir: path.join(dir, "replica") });
+    const log = await master.openStaging("r", commitA);
+    for (let i = 0; i < 3000; i += 1) await log.write({ kind: "put", entry: entryOf(`/f/${i}`, `${i}`, [i + 1]) });
+    const summary = await master.finish("r", commitA, "");
+    const bytes = await readFile(master.manifestPath("r", commitA));
+    const damaged = Buffer.from(bytes);
+    damaged[bytes.length >> 1] = (damaged[bytes.length >> 1] ?? 0) ^ 4; // Inside a block.
+    t.is(codeOf(await t.throwsAsync(replica.installManifest("r", commitA, damaged))), "DATA_CORRUPTED");
+    t.is(codeOf(await t.throwsAsync(replica.installManifest("r", commitA, bytes.subarray(0, 1000)))), "DATA_CORRUPTED");
+    t.deepEqual(await replica.finishedCommits("r"), []);
+    t.deepEqual(await readdir(path.join(dir, "replica", "manifests", "r")), [], "no temporary file left");
+    t.deepEqual(await replica.installManifest("r", commitA, bytes), summary);
+    t.deepEqual(await readFile(replica.manifestPath("r", commitA)), bytes);
+    t.deepEqual(await replica.installManifest("r", commitA, damaged), summary, "installed already: unchanged");
+    t.deepEqual(await readFile(replica.manifestPath("r", commitA)), bytes);
+    await master.close();
+    await replica.close();
   });
 });
