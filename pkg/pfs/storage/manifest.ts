@@ -113,8 +113,8 @@ export class Manifest implements EntrySource {
   }
 
   /**
-   * The files below `dir` (or below "/", `prefix`) whose path satisfies `predicate` (a compiled
-   * glob), in increasing path order.
+   * The files at or below `dir` ("/" for all) whose path satisfies `predicate` (a compiled
+   * glob, e.g. from pkg/pfs/path), in increasing path order.
    */
   async *glob(predicate: (path: string) => boolean, dir = "/"): AsyncGenerator<FileEntry> {
     for await (const entry of this.under(dir)) if (predicate(entry.path)) yield entry;
