@@ -1,0 +1,10 @@
+/**
+ * pkg/pfs/shard: one shard replica (DESIGN.md §3–4): the `ShardReplica` contract and
+ * `LocalShard`, its implementation over a local chunk store and commit store.
+ */
+export type {
+  ShardCommit, ShardByteRange, ShardDirectoryChild, ShardFileChange, ShardFinishResult,
+  ShardReplica,
+} from "./shard-api.js";
+export { type LocalShardOptions, LocalShard } from "./local-shard.js";
+export * as shardLimits from "./limits.js";
