@@ -2,37 +2,20 @@
 // a few KiB cut into several), seeds, commit ids, byte streams and a plain in-memory model of
 // one commit's files with the reads a shard answers.
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
-import { systemSeed } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts yet; path/ is the API.
 import { globMatch } from "../../../pkg/pfs/path/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts yet; shard/ is the API.
 import { LocalShard, type ShardDirectoryChild, type ShardFileChange } from "../../../pkg/pfs/shard/index.js";
 
+export { collect, withTempDir } from "./chunk-fixture.js";
+export { testSeed } from "./storage-fixtures.js";
+
 /** Chunking small enough that a few KiB make several chunks. */
 export const smallChunking = { minBytes: 128, averageBytes: 512, maxBytes: 2048 } as const;
-
-/** Runs `body` with a fresh temp directory, removed afterwards whatever happens. */
-export async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(path.join(tmpdir(), "pfs-shard-"));
-  try {
-    return await body(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 /** Opens a shard in `dir` with small chunks. */
 export function openShard(dir: string): Promise<LocalShard> {
   return LocalShard.open({ dir, shard: 0, chunking: smallChunking });
-}
-
-/** The seed of a randomized test: PFS_SEED if set, else a fresh one. */
-export function testSeed(): number {
-  const text = process.env["PFS_SEED"];
-  return text === undefined ? systemSeed() : Number(text);
 }
 
 /** A commit id (32 hex characters) made from a number. */
@@ -52,13 +35,6 @@ export async function* streamOf(bytes: Uint8Array, pieceBytes = 1000):
     await Promise.resolve();
     yield bytes.subarray(at, at + pieceBytes);
   }
-}
-
-/** Concatenates an async stream of byte pieces. */
-export async function collect(pieces: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const piece of pieces) parts.push(piece);
-  return Buffer.concat(parts);
 }
 
 /** One commit's files: path → content. */
