@@ -19,7 +19,7 @@ import type { Sha256Hex } from "../model.js";
 import { checkChunkId, chunkPath, fanOutDirName, isChunkId, sha256Hex } from "./chunk-id.js";
 import { ChunkGuard } from "./chunk-guard.js";
 import { ChunkWriteSession, type PutResult } from "./chunk-write-session.js";
-import { isNotFound, syncCreatedDirs, syncDir } from "./durable-fs.js";
+import { isNotFound, makeDirDurable, syncDir } from "../durable-fs.js";
 import { GarbageCollection } from "./garbage-collection.js";
 import { chunkBytesMaxLimit, chunkFanOutDirs } from "./limits.js";
 
@@ -62,7 +62,7 @@ export class ChunkStore {
   }
 
   async #prepare(): Promise<void> {
-    await syncCreatedDirs(await mkdir(this.dir, { recursive: true }), this.dir);
+    await makeDirDurable(this.dir);
     const existing = new Set(await readdir(this.dir));
     let created = 0;
     for (const name of [...fanOutNames(), tempDirName]) {

@@ -23,7 +23,7 @@ import type { ChunkRef, Sha256Hex } from "../model.js";
 import { chunkPath, fanOutDirName, sha256Hex } from "./chunk-id.js";
 import type { ChunkGuard } from "./chunk-guard.js";
 import type { Chunk } from "./chunker.js";
-import { forEachBounded, isNotFound, syncDir } from "./durable-fs.js";
+import { forEachBounded, isNotFound, syncDir } from "../durable-fs.js";
 import {
   chunkBytesMaxLimit, chunkFsyncConcurrencyMax, chunkSessionBytesInFlightMax,
   chunkSessionWritesInFlightMax,

@@ -22,7 +22,7 @@ import { assert, type Logger } from "../../common/index.js";
 import type { Sha256Hex } from "../model.js";
 import { chunkPath, fanOutDirName } from "./chunk-id.js";
 import type { ChunkGuard, GarbageMarks } from "./chunk-guard.js";
-import { forEachBounded, isNotFound, syncDir } from "./durable-fs.js";
+import { forEachBounded, isNotFound, syncDir } from "../durable-fs.js";
 import { chunkFsyncConcurrencyMax } from "./limits.js";
 
 /** The referenced chunk ids: a set, or a predicate (called once per stored chunk). */

@@ -22,9 +22,9 @@ import * as path from "node:path";
 import { type Logger, PfsError, silentLogger } from "../../common/index.js";
 import type { CommitId } from "../model.js";
 import {
-  exists, isMissing, makeDirDurable, publishTemporary, removeDurable, syncDir, temporaryMarker,
+  exists, isNotFound, makeDirDurable, publishTemporary, removeDurable, syncDir, temporaryMarker,
   writeTemporary,
-} from "./durable-fs.js";
+} from "../durable-fs.js";
 import { type Manifest, emptyManifest, openManifest } from "./manifest.js";
 import { materialize } from "./materialize.js";
 import { type ManifestSummary, writeManifest } from "./manifest-writer.js";
@@ -316,7 +316,7 @@ export class CommitStore {
       try {
         await fs.rename(from, to);
       } catch (error) {
-        if (isMissing(error)) continue;
+        if (isNotFound(error)) continue;
         throw error;
       }
       await syncDir(path.dirname(from));
@@ -398,7 +398,7 @@ async function listNames(dir: string): Promise<string[]> {
   try {
     return (await fs.readdir(dir)).sort();
   } catch (error) {
-    if (isMissing(error)) return [];
+    if (isNotFound(error)) return [];
     throw error;
   }
 }

@@ -11,7 +11,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { PfsError, assert } from "../../common/index.js";
 import type { FileEntry } from "../model.js";
-import { syncDir, temporaryPath } from "./durable-fs.js";
+import { syncDir, temporaryPath } from "../durable-fs.js";
 import { encodedEntryBytes, writeEntry } from "./entry-codec.js";
 import {
   type BlockRow, encodeFooter, encodeHeader, encodeIndex, manifestHeaderBytes,

@@ -13,7 +13,7 @@ import { crc32 } from "node:zlib";
 import type * as fs from "node:fs/promises";
 import { MalformedPayloadError, PfsError, assert } from "../../common/index.js";
 import type { FileEntry } from "../model.js";
-import { openExisting } from "./durable-fs.js";
+import { openExisting } from "../durable-fs.js";
 import { FieldCursor, readEntry } from "./entry-codec.js";
 import {
   type BlockRow, type ManifestFooter, decodeFooter, decodeIndex, manifestFooterBytes,

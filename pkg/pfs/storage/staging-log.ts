@@ -18,7 +18,7 @@ import {
   type Logger, MalformedPayloadError, PfsError, assert, silentLogger,
 } from "../../common/index.js";
 import type { ChunkRef, FileEntry, Sha256Hex } from "../model.js";
-import { openExisting, publishTemporary, writeTemporary } from "./durable-fs.js";
+import { openExisting, publishTemporary, writeTemporary } from "../durable-fs.js";
 import {
   stagingBatchBytesMax, stagingPendingBytesMax, stagingReadBufferBytes, stagingRecordBytesMax,
 } from "./limits.js";

@@ -1,13 +1,14 @@
 /**
- * The few durable file-system steps commit storage needs, over `node:fs/promises`, with the
- * POSIX contract they rely on: appended bytes survive a crash only after an fsync of the file;
- * a created, renamed or removed name survives only after an fsync of its directory. Each helper
- * here finishes with the fsyncs that make its effect durable before it resolves.
+ * The durable file-system steps of a shard replica's storage (the chunk store, pkg/pfs/chunk,
+ * and the commit store, pkg/pfs/storage), over `node:fs/promises`, with the POSIX contract
+ * they rely on: bytes of a file survive a crash only after an fsync of that file; a name
+ * created, renamed or removed in a directory survives only after an fsync of that directory.
+ * Each helper here finishes with the fsyncs that make its effect durable before it resolves.
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { PfsError } from "../../common/index.js";
+import { PfsError, assert } from "../common/index.js";
 
 /** Makes the names in `dir` durable (fsync of the directory). */
 export async function syncDir(dir: string): Promise<void> {
@@ -25,7 +26,7 @@ export async function exists(file: string): Promise<boolean> {
     await fs.lstat(file);
     return true;
   } catch (error) {
-    if (isMissing(error)) return false;
+    if (isNotFound(error)) return false;
     throw error;
   }
 }
@@ -38,13 +39,13 @@ export async function openExisting(file: string, flags: string, what: string):
   try {
     return await fs.open(file, flags);
   } catch (error) {
-    if (isMissing(error)) throw new PfsError("NOT_FOUND", `${what} ${file} does not exist`, { file });
+    if (isNotFound(error)) throw new PfsError("NOT_FOUND", `${what} ${file} does not exist`, { file });
     throw error;
   }
 }
 
-/** True for the error of a missing file or directory. */
-export function isMissing(error: unknown): boolean {
+/** True for a Node file-system error with code ENOENT (no such file or directory). */
+export function isNotFound(error: unknown): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === "ENOENT";
 }
 
@@ -72,7 +73,7 @@ export async function removeDurable(file: string): Promise<boolean> {
   try {
     await fs.unlink(file);
   } catch (error) {
-    if (isMissing(error)) return false;
+    if (isNotFound(error)) return false;
     throw error;
   }
   await syncDir(path.dirname(file));
@@ -113,4 +114,27 @@ export async function writeTemporary(file: string, bytes: Uint8Array): Promise<s
 export async function publishTemporary(temporary: string, file: string): Promise<void> {
   await fs.rename(temporary, file);
   await syncDir(path.dirname(file));
+}
+
+/**
+ * Runs `work` on each item, at most `concurrency` at once (fsyncs of many files or directories,
+ * which the file system groups); rejects on the first error.
+ */
+export async function forEachBounded<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  assert(concurrency >= 1, () => `concurrency ${concurrency} < 1`);
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      await work(item);
+    }
+  };
+  const runners: Promise<void>[] = [];
+  for (let i = 0; i < Math.min(concurrency, items.length); i += 1) runners.push(runner());
+  await Promise.all(runners);
 }
