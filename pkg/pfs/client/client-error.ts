@@ -1,0 +1,72 @@
+/**
+ * Errors of the pfs client: a failed call becomes a `PfsError` with the server's code (mapped
+ * back from its gRPC status) and the server's message, prefixed by nothing, so the CLI prints
+ * exactly what the server said. Transport failures (unreachable server, deadline) say which
+ * address and which call, because that is what a person needs to fix them.
+ *
+ * Invariant: every error a `PfsClient` method rejects with is a `PfsError`.
+ */
+import { type ServiceError, status } from "@grpc/grpc-js";
+import { type ErrorCode, PfsError } from "../../common/index.js";
+
+/** A call's failure, with the gRPC status it came with (for callers that match on it). */
+export class PfsClientError extends PfsError {
+  override readonly name: string = "PfsClientError";
+  /** The gRPC status code the call ended with. */
+  readonly grpcCode: number;
+
+  constructor(code: ErrorCode, message: string, grpcCode: number) {
+    super(code, message, { grpcCode });
+    this.grpcCode = grpcCode;
+  }
+}
+
+/** The pfs code each gRPC status stands for (pfs's table read backwards); others: INTERNAL. */
+const codeByStatus: ReadonlyMap<number, ErrorCode> = new Map<number, ErrorCode>([
+  [status.INVALID_ARGUMENT, "INVALID_ARGUMENT"],
+  [status.OUT_OF_RANGE, "INVALID_ARGUMENT"],
+  [status.NOT_FOUND, "NOT_FOUND"],
+  [status.ALREADY_EXISTS, "ALREADY_EXISTS"],
+  [status.FAILED_PRECONDITION, "FAILED_PRECONDITION"],
+  [status.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED"],
+  [status.DATA_LOSS, "DATA_CORRUPTED"],
+  [status.UNAVAILABLE, "UNAVAILABLE"],
+  [status.DEADLINE_EXCEEDED, "UNAVAILABLE"],
+  [status.CANCELLED, "UNAVAILABLE"],
+]);
+
+/** The pfs code that a gRPC status stands for. */
+export function codeOfStatus(grpcCode: number): ErrorCode {
+  return codeByStatus.get(grpcCode) ?? "INTERNAL";
+}
+
+function isServiceError(error: unknown): error is ServiceError {
+  return error instanceof Error && typeof (error as Partial<ServiceError>).code === "number";
+}
+
+/**
+ * The `PfsError` for a failure of `method` against `address`. A `PfsError` passes through
+ * unchanged; a gRPC error keeps the server's message; anything else is INTERNAL.
+ */
+export function clientError(error: unknown, method: string, address: string): PfsError {
+  if (error instanceof PfsError) return error;
+  if (!isServiceError(error)) {
+    const text = error instanceof Error ? error.message : String(error);
+    return new PfsClientError("INTERNAL", `${method}: ${text}`, status.INTERNAL);
+  }
+  const details = error.details === "" ? error.message : error.details;
+  const code = codeOfStatus(error.code);
+  switch (error.code) {
+    case status.UNAVAILABLE:
+      return new PfsClientError(code,
+        `cannot reach the pfs API at ${address} (${method}): ${details}`, error.code);
+    case status.DEADLINE_EXCEEDED:
+      return new PfsClientError(code,
+        `${method} to ${address} did not answer before its deadline`, error.code);
+    case status.UNIMPLEMENTED:
+      return new PfsClientError(code,
+        `${address} does not serve ${method} (is it a pfsd with --pfs-address?)`, error.code);
+    default:
+      return new PfsClientError(code, details, error.code);
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * `PfsClient`: a typed client of the pfs API (service pfs.API, pkg/proto/pfs.proto) over
+ * grpc-js, one method per RPC.
+ *
+ * - Every call that moves no data has a deadline (`callDeadlineMsDefault` unless the options
+ *   say otherwise); `putFile`, `getFile`, `subscribeCommit` and `waitCommit` have none,
+ *   because their length depends on the data or on other clients, not on the server's health.
+ * - `putFile` streams from any async iterable of bytes with backpressure: it writes the next
+ *   message only once gRPC has taken the previous ones, so memory stays flat whatever the size.
+ *   A source that fails cancels the call, so the server discards what it staged.
+ * - `getFile` pipes the server's stream into a Writable with backpressure.
+ * - Every failure is a `PfsError` (client-error.ts): the server's code and message.
+ *
+ * Messages are the decoded wire forms of pfs-proto (snake_case, int64 as decimal strings).
+ */
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  type CallOptions, type Client, type ClientReadableStream, type ClientWritableStream,
+  type ServiceError, credentials,
+} from "@grpc/grpc-js";
+import { type PfsError, assert } from "../../common/index.js";
+import { clientError } from "./client-error.js";
+import { callDeadlineMsDefault, grpcMessageBytesMax, putMessageBytes } from "./limits.js";
+import {
+  type BranchInfoMessage, type CommitInfoMessage, type CommitRefMessage,
+  type DeleteFileResponse, type DeleteRepoResponse, type FileDiffMessage, type FileInfoMessage,
+  type FileRefMessage, type GetFileResponse, type PfsMessages, type PfsMethodName,
+  type PutFileHeaderMessage, type PutFileRequest, type PutFileResponse, type RepoInfoMessage,
+  type CopyFileResponse, loadPfsService, type pfsMethods,
+} from "./proto.js";
+
+/** The RPCs that take one request and answer one response. */
+type UnaryMethod = {
+  [M in PfsMethodName]: (typeof pfsMethods)[M] extends "unary" ? M : never;
+}[PfsMethodName];
+
+type UnaryFunction = (request: unknown, options: CallOptions,
+  callback: (error: ServiceError | null, response?: unknown) => void) => unknown;
+type ClientStreamFunction = (options: CallOptions,
+  callback: (error: ServiceError | null, response?: unknown) => void) => unknown;
+type ServerStreamFunction = (request: unknown, options: CallOptions) => unknown;
+
+/** How a client connects and how long its data-less calls may take. */
+export interface PfsClientOptions {
+  /** host:port of a pfsd's --pfs-address. */
+  readonly address: string;
+  /** Deadline of each call that moves no data; `callDeadlineMsDefault` when absent. */
+  readonly callDeadlineMs?: number;
+}
+
+/** Called with the byte count of each piece a put sends or a get receives. */
+export type ByteListener = (bytes: number) => void;
+
+/** A running SubscribeCommit: its commits in order, and a way to stop it. */
+export interface CommitSubscription {
+  readonly commits: AsyncIterable<CommitInfoMessage>;
+  /** Ends the subscription; the iteration then ends without an error. */
+  cancel(): void;
+}
+
+/** A commit by repo and id or branch (with optional ancestry), as the API takes it. */
+export function commitRef(repo: string, commit: string): CommitRefMessage {
+  return { repo, commit };
+}
+
+/** A file by repo, commit (or branch) and path, as the API takes it. */
+export function fileRef(repo: string, commit: string, path: string): FileRefMessage {
+  return { commit: { repo, commit }, path };
+}
+
+/** Splits each piece of `source` into Buffers of at most `putMessageBytes`. */
+async function* messagePieces(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<Buffer> {
+  for await (const piece of source) {
+    const bytes = typeof piece === "string" ? Buffer.from(piece) : Buffer.from(
+      piece.buffer, piece.byteOffset, piece.byteLength);
+    for (let start = 0; start < bytes.length; start += putMessageBytes) {
+      yield bytes.subarray(start, Math.min(bytes.length, start + putMessageBytes));
+    }
+  }
+}
+
+export class PfsClient {
+  readonly address: string;
+  readonly #client: Client;
+  readonly #callDeadlineMs: number;
+
+  constructor(options: PfsClientOptions) {
+    const deadline = options.callDeadlineMs ?? callDeadlineMsDefault;
+    assert(Number.isSafeInteger(deadline) && deadline > 0, () => `call deadline ${deadline}`);
+    assert(options.address !== "", "empty pfs address");
+    const { Client: ApiClient } = loadPfsService();
+    this.address = options.address;
+    this.#callDeadlineMs = deadline;
+    this.#client = new ApiClient(options.address, credentials.createInsecure(), {
+      "grpc.max_receive_message_length": grpcMessageBytesMax,
+      "grpc.max_send_message_length": grpcMessageBytesMax,
+    });
+  }
+
+  /** Closes the channel; calls still running fail. */
+  close(): void {
+    this.#client.close();
+  }
+
+  #method(name: PfsMethodName): (...args: unknown[]) => unknown {
+    const method = (this.#client as unknown as Record<string, unknown>)[name];
+    assert(typeof method === "function", () => `pfs.API client lacks ${name}`);
+    return (method as (...args: unknown[]) => unknown).bind(this.#client);
+  }
+
+  /** One unary call with the data-less deadline (or `deadlineMs`, Infinity = none). */
+  #unary<M extends UnaryMethod>(name: M, request: PfsMessages[M][0],
+    deadlineMs: number = this.#callDeadlineMs): Promise<PfsMessages[M][1]> {
+    const call = this.#method(name) as UnaryFunction;
+    const options: CallOptions =
+      deadlineMs === Infinity ? {} : { deadline: Date.now() + deadlineMs };
+    return new Promise((resolve, reject) => {
+      call(request, options, (error, response) => {
+        if (error !== null) reject(clientError(error, name, this.address));
+        else resolve(response as PfsMessages[M][1]);
+      });
+    });
+  }
+
+  // ---- repos -----------------------------------------------------------------------------
+
+  createRepo(name: string, description = ""): Promise<RepoInfoMessage> {
+    return this.#unary("CreateRepo", { name, description });
+  }
+
+  inspectRepo(name: string): Promise<RepoInfoMessage> {
+    return this.#unary("InspectRepo", { name });
+  }
+
+  async listRepo(): Promise<RepoInfoMessage[]> {
+    return (await this.#unary("ListRepo", {})).repos;
+  }
+
+  deleteRepo(name: string): Promise<DeleteRepoResponse> {
+    return this.#unary("DeleteRepo", { name });
+  }
+
+  // ---- commits ---------------------------------------------------------------------------
+
+  /** Starts a commit on `branch` (created when missing); `parent` "" = the branch head. */
+  startCommit(repo: string, branch: string, parent = "", description = ""):
+    Promise<CommitInfoMessage> {
+    return this.#unary("StartCommit", { repo, branch, parent, description });
+  }
+
+  /** Finishes the commit, or fails it when `error` is not "". */
+  finishCommit(commit: CommitRefMessage, error = ""): Promise<CommitInfoMessage> {
+    return this.#unary("FinishCommit", { commit, error });
+  }
+
+  inspectCommit(commit: CommitRefMessage): Promise<CommitInfoMessage> {
+    return this.#unary("InspectCommit", { commit });
+  }
+
+  /** Commits newest first; `branch` "" = every commit of the repo; `limit` 0 = server's. */
+  async listCommit(repo: string, branch: string, limit = 0): Promise<CommitInfoMessage[]> {
+    return (await this.#unary("ListCommit", { repo, branch, limit })).commits;
+  }
+
+  /** Blocks until the commit is finished or failed: no deadline unless `deadlineMs` is given. */
+  waitCommit(commit: CommitRefMessage, deadlineMs = Infinity): Promise<CommitInfoMessage> {
+    return this.#unary("WaitCommit", { commit }, deadlineMs);
+  }
+
+  /** Deletes an open commit and what it staged. */
+  deleteCommit(commit: CommitRefMessage): Promise<CommitInfoMessage> {
+    return this.#unary("DeleteCommit", { commit });
+  }
+
+  /** The branch's finished commits (history first unless `newOnly`), until cancelled. */
+  subscribeCommit(repo: string, branch: string, newOnly = false): CommitSubscription {
+    const call = (this.#method("SubscribeCommit") as ServerStreamFunction)(
+      { repo, branch, new_only: newOnly }, {}) as ClientReadableStream<CommitInfoMessage>;
+    let cancelled = false;
+    const address = this.address;
+    async function* commits(): AsyncGenerator<CommitInfoMessage> {
+      try {
+        for await (const commit of call) yield commit as CommitInfoMessage;
+      } catch (error: unknown) {
+        if (!cancelled) throw clientError(error, "SubscribeCommit", address);
+      }
+    }
+    return {
+      commits: commits(),
+      cancel: () => {
+        cancelled = true;
+        call.cancel();
+      },
+    };
+  }
+
+  // ---- branches --------------------------------------------------------------------------
+
+  /** Creates or re-points `branch` at `head` (null = no commit). */
+  createBranch(repo: string, branch: string, head: CommitRefMessage | null):
+    Promise<BranchInfoMessage> {
+    return this.#unary("CreateBranch", { repo, branch, head });
+  }
+
+  inspectBranch(repo: string, branch: string): Promise<BranchInfoMessage> {
+    return this.#unary("InspectBranch", { repo, branch });
+  }
+
+  async listBranch(repo: string): Promise<BranchInfoMessage[]> {
+    return (await this.#unary("ListBranch", { repo })).branches;
+  }
+
+  deleteBranch(repo: string, branch: string): Promise<BranchInfoMessage> {
+    return this.#unary("DeleteBranch", { repo, branch });
+  }
+
+  // ---- files -----------------------------------------------------------------------------
+
+  /**
+   * Streams `source` as one PutFile: RAW (the file's content) or TAR (entries below the
+   * header's path). Resolves once the server acknowledged it (staged durably, or committed
+   * when the header names a branch without an open commit). If `source` throws, the call is
+   * cancelled and that error is rethrown.
+   */
+  async putFile(header: PutFileHeaderMessage, source: AsyncIterable<Uint8Array | string>,
+    onBytes?: ByteListener): Promise<PutFileResponse> {
+    let answer: ((error: ServiceError | null, response?: unknown) => void) | undefined;
+    const ended: { failure?: PfsError } = {};
+    const done = new Promise<PutFileResponse>((resolve, reject) => {
+      answer = (error, response) => {
+        if (error === null) {
+          resolve(response as PutFileResponse);
+          return;
+        }
+        ended.failure = clientError(error, "PutFile", this.address);
+        reject(ended.failure);
+      };
+    });
+    assert(answer !== undefined, "promise executor runs synchronously");
+    const call = (this.#method("PutFile") as ClientStreamFunction)({}, answer) as
+      ClientWritableStream<PutFileRequest>;
+    // Watch `done` from the start, so a failure while the source is still being read is
+    // observed (the loop below races against it) and never unhandled.
+    done.catch(() => undefined);
+    try {
+      await this.#writeOrFail(call, { part: "header", header }, done);
+      for await (const data of messagePieces(source)) {
+        // A server that refused the put early stops the upload here, not at the source's end.
+        if (ended.failure !== undefined) throw ended.failure;
+        await this.#writeOrFail(call, { part: "data", data }, done);
+        onBytes?.(data.length);
+      }
+    } catch (error: unknown) {
+      call.cancel();
+      throw clientError(error, "PutFile", this.address);
+    }
+    call.end();
+    return done;
+  }
+
+  /** Writes one message; when gRPC's buffer is full, waits for it to drain (or the call to end). */
+  async #writeOrFail(call: ClientWritableStream<PutFileRequest>, message: PutFileRequest,
+    done: Promise<unknown>): Promise<void> {
+    if (call.write(message)) return;
+    await Promise.race([once(call, "drain"), done]);
+  }
+
+  /**
+   * Streams the file's bytes in [offset, offset + length) (length 0 = to the end), or a
+   * directory as a tar stream, into `out`, which is ended. Resolves with the byte count.
+   */
+  async getFile(file: FileRefMessage, out: Writable,
+    range: { readonly offset?: bigint; readonly length?: bigint } = {},
+    onBytes?: ByteListener): Promise<bigint> {
+    const offset = range.offset ?? 0n;
+    const length = range.length ?? 0n;
+    assert(offset >= 0n && length >= 0n, () => `byte range ${offset}+${length}`);
+    const call = (this.#method("GetFile") as ServerStreamFunction)(
+      { file, offset: offset.toString(), length: length.toString() }, {}) as
+      ClientReadableStream<GetFileResponse>;
+    let total = 0n;
+    try {
+      await pipeline(call, async function* (messages: AsyncIterable<GetFileResponse>) {
+        for await (const message of messages) {
+          total += BigInt(message.data.length);
+          onBytes?.(message.data.length);
+          yield message.data;
+        }
+      }, out);
+    } catch (error: unknown) {
+      call.cancel();
+      throw clientError(error, "GetFile", this.address);
+    }
+    return total;
+  }
+
+  inspectFile(file: FileRefMessage): Promise<FileInfoMessage> {
+    return this.#unary("InspectFile", { file });
+  }
+
+  /** The entries directly below a directory (or the file itself), by path. */
+  async listFile(file: FileRefMessage): Promise<FileInfoMessage[]> {
+    return (await this.#unary("ListFile", { file })).files;
+  }
+
+  async globFile(commit: CommitRefMessage, pattern: string): Promise<FileInfoMessage[]> {
+    return (await this.#unary("GlobFile", { commit, pattern })).files;
+  }
+
+  /** What differs between two commits below a path; `oldFile` null = the new one's parent. */
+  async diffFile(newFile: FileRefMessage, oldFile: FileRefMessage | null, shallow = false):
+    Promise<FileDiffMessage[]> {
+    return (await this.#unary("DiffFile",
+      { new_file: newFile, old_file: oldFile, shallow })).diffs;
+  }
+
+  deleteFile(file: FileRefMessage, recursive = false): Promise<DeleteFileResponse> {
+    return this.#unary("DeleteFile", { file, recursive });
+  }
+
+  copyFile(src: FileRefMessage, dst: FileRefMessage, append = false): Promise<CopyFileResponse> {
+    return this.#unary("CopyFile", { src, dst, append });
+  }
+}
