@@ -5,9 +5,14 @@
  * nothing else on stdout; errors are one line on stderr with a non-zero exit code.
  */
 import { Command, CommanderError } from "commander";
-import { AssertionError, pfsVersion } from "../pkg/common/index.js";
+import { AssertionError, PfsError, pfsVersion } from "../pkg/common/index.js";
 import { deployLocal, deployLocalDown, deployNodesMax } from "./deploy-local.js";
+import { addFileCommands } from "./pfs-files.js";
+import { addMetadataCommands } from "./pfs-metadata.js";
+import { addSyncCommand } from "./pfs-sync.js";
 
+/** A failed command (the server refused it, bad input, an unreachable server). */
+const exitFailure = 1;
 const exitUsage = 2;
 const exitSoftware = 70;
 
@@ -28,6 +33,9 @@ function buildProgram(): Command {
         process.stdout.write(`COMPONENT  VERSION\npfs        ${pfsVersion}\n`);
       }
     });
+  addMetadataCommands(program);
+  addFileCommands(program);
+  addSyncCommand(program);
   addDeploy(program);
   return program;
 }
@@ -77,16 +85,24 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** One line: a message never spreads over several, whatever the server sent. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ").trim();
+}
+
 async function main(): Promise<void> {
   try {
     process.exitCode = await run(process.argv);
   } catch (error: unknown) {
     if (error instanceof AssertionError) {
-      process.stderr.write(`pfs: assertion failed: ${error.message}\n`);
-    } else {
-      process.stderr.write(`pfs: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(`pfs: assertion failed: ${oneLine(error.message)}\n`);
+      process.exitCode = exitSoftware;
+      return;
     }
-    process.exitCode = exitSoftware;
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`pfs: ${oneLine(message)}\n`);
+    process.exitCode = error instanceof PfsError && error.code === "INTERNAL"
+      ? exitSoftware : exitFailure;
   }
 }
 

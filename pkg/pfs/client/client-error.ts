@@ -44,6 +44,12 @@ function isServiceError(error: unknown): error is ServiceError {
   return error instanceof Error && typeof (error as Partial<ServiceError>).code === "number";
 }
 
+/** grpc-js's connection failure text without its boilerplate ("connect ECONNREFUSED …"). */
+function transportReason(details: string): string {
+  const cause = /Last error: (?:Error: )?(.*?)(?:\. Resolution note:.*)?$/s.exec(details);
+  return (cause?.[1] ?? details).trim();
+}
+
 /**
  * The `PfsError` for a failure of `method` against `address`. A `PfsError` passes through
  * unchanged; a gRPC error keeps the server's message; anything else is INTERNAL.
@@ -59,7 +65,8 @@ export function clientError(error: unknown, method: string, address: string): Pf
   switch (error.code) {
     case status.UNAVAILABLE:
       return new PfsClientError(code,
-        `cannot reach the pfs API at ${address} (${method}): ${details}`, error.code);
+        `cannot reach the pfs API at ${address} (${method}): ${transportReason(details)}`,
+        error.code);
     case status.DEADLINE_EXCEEDED:
       return new PfsClientError(code,
         `${method} to ${address} did not answer before its deadline`, error.code);

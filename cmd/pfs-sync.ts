@@ -1,0 +1,45 @@
+/**
+ * `pfs sync DIR R@B[:/prefix] [--once]`: mirrors a local directory into a branch
+ * (pkg/pfs/client sync.ts). SIGINT or SIGTERM stops it: a burst being written is deleted, not
+ * left half done, and the command exits 0.
+ */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { PfsError } from "../pkg/common/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; client/index.ts is its API
+import { parseSyncTarget, syncDirectory } from "../pkg/pfs/client/index.js";
+import { type ApiOptions, addressOption, withClient } from "./pfs-context.js";
+
+/** Adds `pfs sync` to `program`. */
+export function addSyncCommand(program: Command): void {
+  program.command("sync")
+    .description("mirror a local directory into a branch: upload it, then commit each burst " +
+      "of changes (--once: upload and exit)")
+    .argument("<dir>").argument("<repo@branch[:/prefix]>")
+    .addOption(addressOption())
+    .option("--once", "upload once and exit")
+    .option("--quiet-ms <ms>", "quiet period that ends a burst of changes", "500")
+    .action(async (dir: string, raw: string,
+      options: ApiOptions & { once?: boolean; quietMs: string }) => {
+      const target = parseSyncTarget(raw);
+      const quietMs = Number(options.quietMs);
+      if (!Number.isSafeInteger(quietMs) || quietMs < 10 || quietMs > 3_600_000) {
+        throw new PfsError("INVALID_ARGUMENT",
+          `--quiet-ms must be in [10, 3600000], got ${options.quietMs}`);
+      }
+      const controller = new AbortController();
+      const stop = (): void => { controller.abort(); };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      try {
+        await withClient(options, (client) => syncDirectory(client, {
+          directory: resolve(dir), target, once: options.once === true, quietMs,
+          signal: controller.signal,
+          report: (line) => { process.stderr.write(`pfs: ${line}\n`); },
+        }));
+      } finally {
+        process.removeListener("SIGINT", stop);
+        process.removeListener("SIGTERM", stop);
+      }
+    });
+}
