@@ -253,8 +253,9 @@ export class PfsClient {
         onBytes?.(data.length);
       }
     } catch (error: unknown) {
+      // The source's own error (a local read failure, an abort) is what the caller needs.
       call.cancel();
-      throw clientError(error, "PutFile", this.address);
+      throw error;
     }
     call.end();
     return done;

@@ -24,7 +24,8 @@ export function formatBytes(bytes: number | bigint | string): string {
   }
   const text = unit === 0 ? String(scaled) : scaled >= 100 ? scaled.toFixed(0)
     : scaled >= 10 ? scaled.toFixed(1) : scaled.toFixed(2);
-  return `${text.replace(/\.0+$/, "")} ${sizeUnits[unit] ?? "B"}`;
+  const trimmed = text.includes(".") ? text.replace(/\.?0+$/, "") : text;
+  return `${trimmed} ${sizeUnits[unit] ?? "B"}`;
 }
 
 /** A time in milliseconds since the epoch (a wire int64) as "2026-11-30 01:02:03"; 0 → "-". */
