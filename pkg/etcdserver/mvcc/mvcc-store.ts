@@ -53,7 +53,8 @@ import {
   captureStoreState,
   decodeStoreState,
   encodeStoreState,
-  encodeStoreStateInSlices,
+  type StoreStateEncoder,
+  storeStateEncoder,
   hashState,
 } from "./store-state.js";
 import { applyTxn, checkTxnState } from "./txn-apply.js";
@@ -108,12 +109,12 @@ export class MvccStore implements StoreWriter {
   }
 
   /**
-   * The same bytes as `snapshot()` of the store as it is now, encoded over later turns of the
-   * event loop (about `sliceBytes` a turn) while the store moves on: the capture is taken
-   * before this returns.
+   * The encoding of the store as it is now (captured before this returns: the store may move
+   * on), to be written later, in slices, into a buffer the caller owns; the bytes are those of
+   * `snapshot()` at the call.
    */
-  snapshotInSlices(sliceBytes: number): Promise<Uint8Array> {
-    return encodeStoreStateInSlices(captureStoreState(this.state()), sliceBytes);
+  snapshotEncoder(): StoreStateEncoder {
+    return storeStateEncoder(captureStoreState(this.state()));
   }
 
   /** Restores a snapshot. Errors: corrupt or unknown bytes → DATA_CORRUPTED. */

@@ -14,7 +14,7 @@ import {
   PfsError,
   type Result,
   assert,
-  assertSafeInteger,
+  nextTurn,
   err,
   ok,
   openCrc32,
@@ -98,18 +98,32 @@ function setInt64(view: DataView, at: number, value: number): void {
 }
 
 /**
- * Encodes `captured` into one buffer sized up front (CRC trailer included), pausing (a
- * `yield`) after every `sliceBytes` or so of output, CRC included: `encodeStoreState` runs
- * it straight through, `encodeStoreStateInSlices` lets the event loop run between slices.
+ * The encoding of a captured state: its exact size (CRC trailer included) and a writer that
+ * fills `out` from `offset`, pausing (a `yield`) after about every `sliceBytes` of output,
+ * CRC included. The caller owns the buffer, so a larger payload (the state machine's
+ * snapshot) is written in place: on this kind of machine the first touch of fresh memory
+ * costs milliseconds per megabyte, and a copy of a large snapshot would stall the thread.
  */
-function* encodeSteps(captured: CapturedStoreState, sliceBytes: number):
-  Generator<void, Uint8Array, void> {
+export interface StoreStateEncoder {
+  readonly bytes: number;
+  write(out: Uint8Array, offset: number, sliceBytes: number): Generator<void, void, void>;
+}
+
+/** Plans the encoding of `captured` (see StoreStateEncoder). */
+export function storeStateEncoder(captured: CapturedStoreState): StoreStateEncoder {
   assert(captured.compactRevision >= -1, "compaction revision below -1");
+  const bodyBytes = encodedBodyBytes(captured.histories);
+  return { bytes: bodyBytes + 4, write: (out, offset, sliceBytes) =>
+    encodeSteps(captured, bodyBytes, out, offset, sliceBytes) };
+}
+
+function* encodeSteps(captured: CapturedStoreState, bodyBytes: number, out: Uint8Array,
+  offset: number, sliceBytes: number): Generator<void, void, void> {
+  assert(out.length - offset >= bodyBytes + 4, "store snapshot buffer too small");
   const histories = captured.histories;
-  const bodyBytes = encodedBodyBytes(histories);
-  const out = Buffer.allocUnsafe(bodyBytes + 4);
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  out.set(magic, 0);
+  const view = new DataView(out.buffer, out.byteOffset + offset, bodyBytes + 4);
+  const body = out.subarray(offset, offset + bodyBytes);
+  body.set(magic, 0);
   let at = magic.length;
   view.setUint32(at, formatVersion);
   setInt64(view, at + 4, captured.currentRevision);
@@ -119,7 +133,7 @@ function* encodeSteps(captured: CapturedStoreState, sliceBytes: number):
   let sliceEnd = at + sliceBytes;
   for (const history of histories) {
     view.setUint32(at, history.key.length);
-    out.set(history.key, at + 4);
+    body.set(history.key, at + 4);
     at += 4 + history.key.length;
     view.setUint32(at, history.entries.length);
     at += 4;
@@ -134,7 +148,7 @@ function* encodeSteps(captured: CapturedStoreState, sliceBytes: number):
       setInt64(view, at + 8, kv.version);
       view.setBigInt64(at + 16, kv.lease);
       view.setUint32(at + 24, kv.value.length);
-      out.set(kv.value, at + 28);
+      body.set(kv.value, at + 28);
       at += liveFixedBytes + kv.value.length;
     }
     if (at >= sliceEnd) {
@@ -145,36 +159,28 @@ function* encodeSteps(captured: CapturedStoreState, sliceBytes: number):
   assert(at === bodyBytes, () => `store snapshot wrote ${at} of ${bodyBytes} bytes`);
   let crc = 0;
   for (let from = 0; from < bodyBytes; from += sliceBytes) {
-    crc = crc32(out.subarray(from, Math.min(bodyBytes, from + sliceBytes)), crc);
+    crc = crc32(body.subarray(from, Math.min(bodyBytes, from + sliceBytes)), crc);
     yield;
   }
   view.setUint32(bodyBytes, crc);
-  return out;
+}
+
+/** Runs a generator of pauses to its end at once. */
+export function runAtOnce(steps: Generator<void, void, void>): void {
+  for (let step = steps.next(); step.done !== true; step = steps.next()) { /* no pause */ }
+}
+
+/** Runs a generator of pauses to its end, a turn of the event loop at each pause. */
+export async function runInSlices(steps: Generator<void, void, void>): Promise<void> {
+  for (let step = steps.next(); step.done !== true; step = steps.next()) await nextTurn();
 }
 
 /** Serializes `state` at once; restoring the bytes gives an equal state. */
 export function encodeStoreState(state: StoreState): Uint8Array {
-  const steps = encodeSteps(captureStoreState(state), Number.MAX_SAFE_INTEGER);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-  }
-}
-
-/**
- * Serializes a captured state like `encodeStoreState`, giving the event loop a turn after
- * each slice of about `sliceBytes` (the snapshot of a large store, encoded while the member
- * keeps applying and serving).
- */
-export async function encodeStoreStateInSlices(captured: CapturedStoreState,
-  sliceBytes: number): Promise<Uint8Array> {
-  assertSafeInteger(sliceBytes, "snapshot slice bytes", 1);
-  const steps = encodeSteps(captured, sliceBytes);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-    await new Promise<void>((resolve) => { setImmediate(resolve); });
-  }
+  const encoder = storeStateEncoder(captureStoreState(state));
+  const out = Buffer.allocUnsafe(encoder.bytes);
+  runAtOnce(encoder.write(out, 0, Number.MAX_SAFE_INTEGER));
+  return out;
 }
 
 /** Reads an int64 that must be a safe integer of at least `min`. */

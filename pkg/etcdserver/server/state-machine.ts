@@ -17,14 +17,14 @@
  */
 import { crc32 } from "node:zlib";
 import {
-  ByteReader, ByteWriter, EtcdError, crc32InSlices, MalformedPayloadError, PfsError, assertNever,
+  ByteReader, ByteWriter, EtcdError, MalformedPayloadError, PfsError, assertNever,
   err, limits, nodeId, ok, type Clock, type LeaseId, type Logger, type NodeId, type Result,
 } from "../../common/index.js";
 import { AuthStore, decodeAuthRequest, simpleToken } from "../auth/index.js";
 import { LeaseManager, type LeaseGrant, type LeaseManagerOptions } from "../lease/index.js";
 import {
   MvccStore, type CompactionResponse, type DeleteRangeResponse, type LeaseLookup, type MvccEvent,
-  type PutResponse, type TxnResponse,
+  type PutResponse, type TxnResponse, runAtOnce, runInSlices,
 } from "../mvcc/index.js";
 import type { WatchSource } from "../watch/index.js";
 import type { AlarmMember, AlarmType, Member } from "../backend.js";
@@ -284,34 +284,47 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
   }
 
   snapshot(): Uint8Array {
-    const parts = this.#snapshotParts(this.#store.snapshot());
-    const body = parts.finish();
-    const out = new ByteWriter(body.length + 4).raw(body).uint32(crc32(body));
-    return out.finish();
+    const plan = this.#snapshotPlan();
+    runAtOnce(plan.write(Number.MAX_SAFE_INTEGER));
+    return plan.out;
   }
 
   /**
    * The bytes `snapshot()` would give now, made over later turns of the event loop (about
    * `sliceBytes` of encoding or checksumming a turn) so a large state is snapshotted while
-   * the member keeps applying and serving. Everything is captured before this returns.
+   * the member keeps applying and serving. Everything is captured before this returns, and
+   * the snapshot is written in place into one buffer: no copy of it is ever made.
    */
   async snapshotInSlices(sliceBytes: number): Promise<Uint8Array> {
-    const store = this.#store.snapshotInSlices(sliceBytes);
-    const tail = this.#snapshotTail();
-    const parts = this.#snapshotParts(await store, tail);
-    const body = parts.finish();
-    const crc = await crc32InSlices(body, sliceBytes);
-    const out = Buffer.allocUnsafe(body.length + 4);
-    out.set(body, 0);
-    out.writeUInt32BE(crc, body.length);
-    return out;
+    const plan = this.#snapshotPlan();
+    await runInSlices(plan.write(sliceBytes));
+    return plan.out;
   }
 
-  /** The header and the store's bytes, then the tail (taken now when not given). */
-  #snapshotParts(store: Uint8Array, tail: Uint8Array = this.#snapshotTail()): ByteWriter {
-    const writer = new ByteWriter(store.length + tail.length + 16);
-    writer.uint32(snapshotMagic).uint8(snapshotVersion);
-    return writer.bytes(store).raw(tail);
+  /**
+   * Layout: magic u32, version u8, the store's snapshot (u32 length, bytes), the tail
+   * (leases, members, alarms, auth), then a CRC-32 of everything before it. The state is
+   * captured now; `write` fills `out`, pausing after about every `sliceBytes`.
+   */
+  #snapshotPlan(): { out: Buffer; write: (sliceBytes: number) => Generator<void, void, void> } {
+    const store = this.#store.snapshotEncoder();
+    const tail = this.#snapshotTail();
+    const head = new ByteWriter(16).uint32(snapshotMagic).uint8(snapshotVersion)
+      .uint32(store.bytes).finish();
+    const bodyBytes = head.length + store.bytes + tail.length;
+    const out = Buffer.allocUnsafe(bodyBytes + 4);
+    function* write(sliceBytes: number): Generator<void, void, void> {
+      out.set(head, 0);
+      yield* store.write(out, head.length, sliceBytes);
+      out.set(tail, head.length + store.bytes);
+      let crc = 0;
+      for (let from = 0; from < bodyBytes; from += sliceBytes) {
+        crc = crc32(out.subarray(from, Math.min(bodyBytes, from + sliceBytes)), crc);
+        yield;
+      }
+      out.writeUInt32BE(crc, bodyBytes);
+    }
+    return { out, write };
   }
 
   /** Everything after the store: leases, members, alarms and the auth store. */
