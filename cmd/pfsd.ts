@@ -6,6 +6,12 @@
  * every --listen-client-urls, metrics and health on --listen-metrics-urls). It runs in the
  * foreground without reading stdin; SIGTERM or SIGINT drains and exits 0 within
  * shutdownDrainMsMax; a fatal member error exits non-zero.
+ *
+ * pfs (DESIGN.md §1): with --pfs-address, pfsd also serves pfs.API and the internal shard
+ * service on that address (pkg/pfs/api `PfsNode`), its metadata in the embedded member (through
+ * its own client URL) or, with --etcd-endpoints, in an external etcd — then no embedded member
+ * is started at all. The data directory is locked (`<data-dir>/pfsd.lock`) for the process's
+ * life so a node never runs twice on it; shard data lives under `<data-dir>/pfs/`.
  */
 import { Command, Option } from "commander";
 import {
@@ -23,6 +29,8 @@ import {
   resolvePfsdConfig,
 } from "../pkg/common/index.js";
 import { EtcdDaemon } from "../pkg/etcdserver/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; api/index.ts is its API
+import { DataDirLock, MemoryShard, PfsNode } from "../pkg/pfs/api/index.js";
 
 /** Exit codes: 0 success, 1 member failure, 2 bad usage or configuration, 70 internal error. */
 const exitFailure = 1;
@@ -74,8 +82,26 @@ function configure(argv: readonly string[], env: NodeJS.ProcessEnv): PfsdConfig 
   return resolved.value;
 }
 
+/** What runs: the embedded member (absent with --etcd-endpoints) and the pfs node. */
+interface Running {
+  readonly daemon: EtcdDaemon | undefined;
+  readonly pfs: PfsNode | undefined;
+  readonly lock: DataDirLock;
+}
+
+/** Stops in reverse start order: pfs first (it uses the member), then the member, the lock. */
+async function stopAll(running: Running, logger: Logger): Promise<void> {
+  try {
+    await running.pfs?.close();
+  } catch (error: unknown) {
+    logger.error("pfs shutdown failed", { error });
+  }
+  await running.daemon?.close();
+  await running.lock.release();
+}
+
 /** Resolves with the exit code once a signal has drained the daemon or the member died. */
-function serveUntilStopped(daemon: EtcdDaemon, logger: Logger, fatal: Promise<unknown>,
+function serveUntilStopped(running: Running, logger: Logger, fatal: Promise<unknown>,
   signaled: Promise<NodeJS.Signals>): Promise<number> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
@@ -85,7 +111,7 @@ function serveUntilStopped(daemon: EtcdDaemon, logger: Logger, fatal: Promise<un
         resolve(exitFailure);
       }, limits.shutdownDrainMsMax - 500);
       forced.unref();
-      daemon.close().then(() => { resolve(0); }, (error: unknown) => {
+      stopAll(running, logger).then(() => { resolve(0); }, (error: unknown) => {
         logger.error("shutdown failed", { error });
         resolve(exitFailure);
       });
@@ -94,15 +120,50 @@ function serveUntilStopped(daemon: EtcdDaemon, logger: Logger, fatal: Promise<un
     fatal.then((error: unknown) => {
       logger.error("member failed; exiting", { error });
       const exit = (): void => { resolve(exitFailure); };
-      daemon.close().then(exit, exit);
+      stopAll(running, logger).then(exit, exit);
     }, () => undefined);
   });
+}
+
+/** The embedded member's client URL as a local client dials it. */
+function embeddedClientUrl(config: PfsdConfig): string {
+  const url = new URL(config.listenClientUrls[0] ?? "http://127.0.0.1:2379");
+  if (url.hostname === "0.0.0.0" || url.hostname === "[::]") url.hostname = "127.0.0.1";
+  return url.origin;
+}
+
+/** Starts the member (unless external) and pfs (when asked); stops what started on failure. */
+async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
+  onFatal: (error: unknown) => void): Promise<Running> {
+  const external = config.etcdEndpoints.length > 0;
+  const daemon = external ? undefined : await EtcdDaemon.start(config, { logger, onFatal });
+  if (config.pfsAddress === undefined) return { daemon, pfs: undefined, lock };
+  try {
+    const pfs = await PfsNode.start({
+      name: config.name,
+      listen: `${config.pfsAddress.host}:${config.pfsAddress.port}`,
+      etcdEndpoints: external ? config.etcdEndpoints.map(String) : [embeddedClientUrl(config)],
+      shards: config.shards,
+      // The on-disk LocalShard replaces this once it lands; until then shard data is in memory.
+      openLocal: (shard) => Promise.resolve(new MemoryShard(shard)),
+      logger: logger.child({ component: "pfs" }),
+    });
+    return { daemon, pfs, lock };
+  } catch (error: unknown) {
+    await daemon?.close();
+    throw error;
+  }
 }
 
 /** Parses argv, resolves the configuration and runs; resolves with the exit code. */
 export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const config = configure(argv, env);
   if (typeof config === "number") return config;
+  if (config.etcdEndpoints.length > 0 && config.pfsAddress === undefined) {
+    process.stderr.write("pfsd: --etcd-endpoints replaces the embedded member for pfs; " +
+      "give --pfs-address too\n");
+    return exitUsage;
+  }
   const logger = createLogger({
     nodeId: config.name,
     component: "pfsd",
@@ -117,16 +178,19 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
   });
   let onFatal: (error: unknown) => void = () => undefined;
   const fatal = new Promise<unknown>((resolve) => { onFatal = resolve; });
-  let daemon: EtcdDaemon;
+  let lock: DataDirLock | undefined;
+  let running: Running;
   try {
-    daemon = await EtcdDaemon.start(config, { logger, onFatal: (error) => { onFatal(error); } });
+    lock = await DataDirLock.acquire(config.dataDir);
+    running = await startAll(config, logger, lock, (error) => { onFatal(error); });
   } catch (error: unknown) {
+    await lock?.release();
     const usage = error instanceof ConfigError;
     logger.error("cannot start", { error });
     process.stderr.write(`pfsd: ${error instanceof Error ? error.message : String(error)}\n`);
     return usage ? exitUsage : exitFailure;
   }
-  return serveUntilStopped(daemon, logger, fatal, signaled);
+  return serveUntilStopped(running, logger, fatal, signaled);
 }
 
 function fail(error: unknown): number {

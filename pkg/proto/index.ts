@@ -11,3 +11,5 @@ export {
   healthServiceName,
   loadHealthPackageDefinition,
 } from "./health-proto.js";
+export * from "./pfs-proto.js";
+export * from "./pfs-shard-proto.js";

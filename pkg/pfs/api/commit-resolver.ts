@@ -1,0 +1,152 @@
+/**
+ * How a request's commit reference becomes the commit it reads or writes, and the lifecycle
+ * of commits the API layer drives (DESIGN.md §3):
+ *
+ * - **Reads** take a finished commit. A bare branch (no `^N`) reads its head, the last
+ *   finished commit, even while another commit is open on it; a commit id or an ancestry
+ *   reference must name a finished commit (FAILED_PRECONDITION otherwise, naming its state).
+ * - **Writes** take an open commit: a commit id must be open; a branch writes to its open
+ *   commit, or, when it has none, to a commit of its own that the API finishes once the write
+ *   succeeded and deletes (with its staged data) when it failed, so a refused write leaves
+ *   nothing behind.
+ * - **Finish** = setFinishing → every shard seals its part → finished with the summed size;
+ *   any failure fails the commit with the reason (the branch head does not move).
+ */
+import { PfsError } from "../../common/index.js";
+import { type MetaStore, isCommitId, parseCommitRef } from "../meta/index.js";
+import { type CommitInfo, defaultBranch } from "../model.js";
+import type { CommitRefMessage } from "../../proto/index.js";
+import type { ShardCommit } from "../shard/shard-api.js";
+import type { ShardRouter } from "./shard-router.js";
+
+/** A commit to write to, and whether the API started it for this one write. */
+export interface WriteTarget {
+  readonly commit: CommitInfo;
+  readonly own: boolean;
+}
+
+export function shardCommitOf(commit: CommitInfo): ShardCommit {
+  return { repo: commit.repo, id: commit.id };
+}
+
+export class CommitResolver {
+  readonly #meta: MetaStore;
+  readonly #router: ShardRouter;
+
+  constructor(meta: MetaStore, router: ShardRouter) {
+    this.#meta = meta;
+    this.#router = router;
+  }
+
+  /** The finished commit `ref` names. */
+  async readable(ref: CommitRefMessage): Promise<CommitInfo> {
+    const text = ref.commit === "" ? defaultBranch : ref.commit;
+    const parsed = parseCommitRef(text);
+    if (!parsed.ok) throw new PfsError("INVALID_ARGUMENT", parsed.error);
+    let target = text;
+    if (!isCommitId(parsed.value.base) && parsed.value.steps === 0) {
+      const branch = await this.#meta.inspectBranch(ref.repo, parsed.value.base);
+      if (branch.head === "") {
+        throw new PfsError("NOT_FOUND",
+          `branch ${ref.repo}@${branch.name} has no finished commit to read`);
+      }
+      target = branch.head;
+    }
+    const commit = await this.#meta.inspectCommit(ref.repo, target);
+    if (commit.state !== "finished") {
+      throw new PfsError("FAILED_PRECONDITION",
+        `commit ${commit.repo}@${commit.id} is ${commit.state}; only finished commits can be ` +
+        "read", { repo: commit.repo, commit: commit.id });
+    }
+    return commit;
+  }
+
+  /** The open commit a write to `ref` goes to, starting one when a branch has none. */
+  async writable(ref: CommitRefMessage): Promise<WriteTarget> {
+    const text = ref.commit === "" ? defaultBranch : ref.commit;
+    const parsed = parseCommitRef(text);
+    if (!parsed.ok) throw new PfsError("INVALID_ARGUMENT", parsed.error);
+    if (parsed.value.steps !== 0) {
+      throw new PfsError("INVALID_ARGUMENT",
+        `cannot write to ${ref.repo}@${text}: writes go to a branch or an open commit`);
+    }
+    if (isCommitId(parsed.value.base)) {
+      const commit = await this.#meta.inspectCommit(ref.repo, parsed.value.base);
+      if (commit.state !== "open") {
+        throw new PfsError("FAILED_PRECONDITION",
+          `commit ${commit.repo}@${commit.id} is ${commit.state}; writes go to an open commit`,
+          { repo: commit.repo, commit: commit.id });
+      }
+      return { commit, own: false };
+    }
+    const open = await this.#openOf(ref.repo, parsed.value.base);
+    if (open !== "") return { commit: await this.#meta.inspectCommit(ref.repo, open), own: false };
+    return { commit: await this.#meta.startCommit(ref.repo, parsed.value.base), own: true };
+  }
+
+  async #openOf(repo: string, branch: string): Promise<string> {
+    try {
+      return (await this.#meta.inspectBranch(repo, branch)).open;
+    } catch (error: unknown) {
+      if (error instanceof PfsError && error.code === "NOT_FOUND") {
+        await this.#meta.inspectRepo(repo);
+        return "";
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `write` against the commit `ref` names; a commit started for it is finished after
+   * it, or deleted with its staged data when it throws.
+   */
+  async withWrite<T>(ref: CommitRefMessage, write: (commit: CommitInfo) => Promise<T>):
+    Promise<{ result: T; commit: CommitInfo }> {
+    const target = await this.writable(ref);
+    let result: T;
+    try {
+      result = await write(target.commit);
+    } catch (error: unknown) {
+      if (target.own) await this.discard(target.commit);
+      throw error;
+    }
+    const commit = target.own ? await this.finish(target.commit) : target.commit;
+    return { result, commit };
+  }
+
+  /** Deletes an open commit and its staged data on every shard (best effort on the data). */
+  async discard(commit: CommitInfo): Promise<CommitInfo> {
+    const deleted = await this.#meta.deleteCommit(commit.repo, commit.id);
+    await this.#abortEverywhere(commit);
+    return deleted;
+  }
+
+  async #abortEverywhere(commit: CommitInfo): Promise<void> {
+    const replicas = await this.#router.all();
+    await Promise.all(replicas.map((replica) => replica.abortCommit(shardCommitOf(commit))));
+  }
+
+  /** Finishes an open commit (see the module comment); returns it finished. */
+  async finish(commit: CommitInfo): Promise<CommitInfo> {
+    await this.#meta.setFinishing(commit.repo, commit.id);
+    let sizeBytes = 0;
+    try {
+      const replicas = await this.#router.all();
+      const results = await Promise.all(replicas.map((replica) =>
+        replica.finishCommit(shardCommitOf(commit), commit.parent)));
+      for (const result of results) sizeBytes += result.sizeBytes;
+    } catch (error: unknown) {
+      const reason = error instanceof Error ? error.message : String(error);
+      await this.#meta.failCommit(commit.repo, commit.id, `finishing failed: ${reason}`);
+      throw error;
+    }
+    return this.#meta.finishCommit(commit.repo, commit.id, sizeBytes);
+  }
+
+  /** Fails an open commit with `reason` and drops its staged data. */
+  async fail(commit: CommitInfo, reason: string): Promise<CommitInfo> {
+    const failed = await this.#meta.failCommit(commit.repo, commit.id, reason);
+    await this.#abortEverywhere(commit);
+    return failed;
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * `RemoteShard`: a ShardReplica on another node, reached through that node's pfs.Shard
+ * service. Unary calls get a deadline (shardCallDeadlineMs); data streams have none but honour
+ * flow control, so putFile and getFile move any size in flat memory. A failed call becomes the
+ * PfsError the other node raised (grpc-errors.ts), or UNAVAILABLE when it could not answer.
+ */
+import type { Client, ClientReadableStream, ClientWritableStream, ServiceError } from "@grpc/grpc-js";
+import type { ChunkRef, CommitId, FileEntry, Sha256Hex } from "../model.js";
+import type {
+  PfsShardMessages, PfsShardMethodName, ShardFileEntryMessage, ShardPutFileRequest,
+} from "../../proto/index.js";
+import type {
+  ShardByteRange, ShardCommit, ShardDirectoryChild, ShardFileChange, ShardFinishResult,
+  ShardReplica,
+} from "../shard/shard-api.js";
+import { errorOfStatus } from "./grpc-errors.js";
+import { shardCallDeadlineMs } from "./limits.js";
+import {
+  changeOfWire, childOfWire, commitToWire, entryOfWire, entryToWire, safeCount,
+} from "./shard-wire.js";
+import { boundedPieces, writeMessage } from "./stream-kit.js";
+
+type UnaryMethod = (request: unknown, options: { deadline: number },
+  callback: (error: ServiceError | null, response?: unknown) => void) => unknown;
+
+export class RemoteShard implements ShardReplica {
+  readonly shard: number;
+  readonly #client: Client;
+  readonly #address: string;
+
+  /** `client` is a pfs.Shard client connected to `address` (owned by the caller). */
+  constructor(shard: number, client: Client, address: string) {
+    this.shard = shard;
+    this.#client = client;
+    this.#address = address;
+  }
+
+  #method(name: string): UnaryMethod {
+    const method = (this.#client as unknown as Record<string, UnaryMethod | undefined>)[name];
+    if (method === undefined) throw new Error(`pfs.Shard client lacks ${name}`);
+    return method.bind(this.#client);
+  }
+
+  #call<M extends PfsShardMethodName>(name: M, request: Omit<PfsShardMessages[M][0], "shard">):
+    Promise<PfsShardMessages[M][1]> {
+    const method = this.#method(name);
+    return new Promise((resolve, reject) => {
+      method({ ...request, shard: this.shard }, { deadline: Date.now() + shardCallDeadlineMs },
+        (error, response) => {
+          if (error !== null) reject(errorOfStatus(error, this.#what(name)));
+          else resolve(response as PfsShardMessages[M][1]);
+        });
+    });
+  }
+
+  #what(name: string): string {
+    return `shard ${this.shard} on ${this.#address} (${name})`;
+  }
+
+  async putFile(commit: ShardCommit, parent: CommitId, path: string,
+    data: AsyncIterable<Uint8Array>, options?: { readonly append?: boolean }): Promise<FileEntry> {
+    const start = this.#method("PutFile") as unknown as (callback: (error: ServiceError | null,
+      response?: ShardFileEntryMessage) => void) => ClientWritableStream<ShardPutFileRequest>;
+    let settle: (result: Promise<ShardFileEntryMessage>) => void = () => undefined;
+    const answer = new Promise<ShardFileEntryMessage>((resolve, reject) => {
+      settle = (result) => { result.then(resolve, reject); };
+    });
+    const stream = start((error, response) => {
+      settle(error !== null || response === undefined
+        ? Promise.reject(errorOfStatus(error, this.#what("PutFile")))
+        : Promise.resolve(response));
+    });
+    try {
+      await writeMessage(stream, { part: "header", header: {
+        shard: this.shard, commit: commitToWire(commit), parent, path,
+        append: options?.append ?? false,
+      } });
+      for await (const piece of boundedPieces(data)) {
+        await writeMessage(stream, { part: "data", data: piece });
+      }
+      stream.end();
+    } catch (error: unknown) {
+      stream.cancel();
+      answer.catch(() => undefined);
+      throw error;
+    }
+    return entryOfWire(await answer);
+  }
+
+  async putEntry(commit: ShardCommit, path: string, entry: FileEntry): Promise<FileEntry> {
+    return entryOfWire(await this.#call("PutEntry",
+      { commit: commitToWire(commit), path, entry: entryToWire(entry) }));
+  }
+
+  async deleteFile(commit: ShardCommit, path: string): Promise<void> {
+    await this.#call("DeleteFile", { commit: commitToWire(commit), path });
+  }
+
+  async finishCommit(commit: ShardCommit, parent: CommitId): Promise<ShardFinishResult> {
+    const result = await this.#call("FinishCommit", { commit: commitToWire(commit), parent });
+    return { files: safeCount(result.files, "files"), sizeBytes: safeCount(result.size_bytes, "size") };
+  }
+
+  async abortCommit(commit: ShardCommit): Promise<void> {
+    await this.#call("AbortCommit", { commit: commitToWire(commit), parent: "" });
+  }
+
+  async deleteRepo(repo: string): Promise<void> {
+    await this.#call("DeleteRepo", { repo });
+  }
+
+  async inspectFile(commit: ShardCommit, path: string): Promise<FileEntry> {
+    return entryOfWire(await this.#call("InspectFile", { commit: commitToWire(commit), path }));
+  }
+
+  #serverStream<T>(name: "GetFile" | "Walk", request: object): ClientReadableStream<T> {
+    const method = this.#method(name) as unknown as (request: object) => ClientReadableStream<T>;
+    return method({ ...request, shard: this.shard });
+  }
+
+  async* getFile(commit: ShardCommit, path: string, range?: ShardByteRange):
+    AsyncIterable<Uint8Array> {
+    const stream = this.#serverStream<{ data: Buffer }>("GetFile", {
+      commit: commitToWire(commit), path, ranged: range !== undefined,
+      start: String(range?.start ?? 0), bounded: range?.end !== undefined,
+      end: String(range?.end ?? 0),
+    });
+    try {
+      for await (const message of stream as AsyncIterable<{ data: Buffer }>) yield message.data;
+    } catch (error: unknown) {
+      throw errorOfStatus(error, this.#what("GetFile"));
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  async listDirectory(commit: ShardCommit, directory: string): Promise<ShardDirectoryChild[]> {
+    const response = await this.#call("ListDirectory",
+      { commit: commitToWire(commit), path: directory });
+    return response.children.map(childOfWire);
+  }
+
+  async glob(commit: ShardCommit, pattern: string): Promise<FileEntry[]> {
+    const response = await this.#call("Glob", { commit: commitToWire(commit), pattern });
+    return response.entries.map(entryOfWire);
+  }
+
+  async* walk(commit: ShardCommit, directory: string): AsyncIterable<FileEntry> {
+    const stream = this.#serverStream<ShardFileEntryMessage>("Walk",
+      { commit: commitToWire(commit), path: directory });
+    try {
+      for await (const message of stream as AsyncIterable<ShardFileEntryMessage>) {
+        yield entryOfWire(message);
+      }
+    } catch (error: unknown) {
+      throw errorOfStatus(error, this.#what("Walk"));
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  async diff(commit: ShardCommit, base: CommitId, directory: string): Promise<ShardFileChange[]> {
+    const response = await this.#call("Diff", { commit: commitToWire(commit), base, directory });
+    return response.changes.map(changeOfWire);
+  }
+
+  async missingChunks(ids: readonly Sha256Hex[]): Promise<Sha256Hex[]> {
+    return (await this.#call("MissingChunks", { ids: [...ids] })).ids;
+  }
+
+  async readChunk(id: Sha256Hex): Promise<Uint8Array> {
+    return (await this.#call("ReadChunk", { id })).data;
+  }
+
+  async putChunks(chunks: readonly { readonly ref: ChunkRef; readonly bytes: Uint8Array }[]):
+    Promise<void> {
+    await this.#call("PutChunks", { chunks: chunks.map((chunk) => ({
+      ref: { id: chunk.ref.id, size: String(chunk.ref.size) }, bytes: Buffer.from(chunk.bytes),
+    })) });
+  }
+
+  /** Nothing to do: the caller owns the channel and the remote replica stays open. */
+  /** Garbage is collected by the node that holds the replica; nothing is freed from here. */
+  collectGarbage(): Promise<{ readonly chunksFreed: number; readonly bytesFreed: number }> {
+    return Promise.resolve({ chunksFreed: 0, bytesFreed: 0 });
+  }
+
+  /** Nothing to close: the channel belongs to the router. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

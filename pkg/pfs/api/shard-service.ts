@@ -1,0 +1,152 @@
+/**
+ * The server side of pfs.Shard: the handlers that expose this node's local shard replicas to
+ * the other nodes. Each handler finds the replica (`localShard`, which refuses a shard not
+ * placed here with FAILED_PRECONDITION), decodes, calls, encodes; errors travel as statuses
+ * with their pfs code (grpc-errors.ts). Data streams honour flow control both ways.
+ */
+import type {
+  ServerReadableStream, ServerWritableStream, sendUnaryData,
+} from "@grpc/grpc-js";
+import { type Logger, PfsError } from "../../common/index.js";
+import type {
+  PfsShardMessages, PfsShardMethodName, PfsShardServiceHandlers, ShardFileEntryMessage,
+  ShardPutFileRequest,
+} from "../../proto/index.js";
+import type { FileEntry } from "../model.js";
+import type { ShardReplica } from "../shard/shard-api.js";
+import { statusOf } from "./grpc-errors.js";
+import {
+  changeToWire, childToWire, commitOfWire, entryOfWire, entryToWire, safeCount,
+} from "./shard-wire.js";
+import { boundedPieces, dataParts, writeMessage } from "./stream-kit.js";
+
+/** Finds the local replica of a shard placed on this node. */
+export type LocalShardLookup = (shard: number) => Promise<ShardReplica>;
+
+type Unary<M extends PfsShardMethodName> =
+  (request: PfsShardMessages[M][0], shard: ShardReplica) => Promise<PfsShardMessages[M][1]>;
+
+function unary<M extends PfsShardMethodName>(name: M, lookup: LocalShardLookup, logger: Logger,
+  body: Unary<M>) {
+  return (call: { request: PfsShardMessages[M][0] & { shard: number } },
+    callback: sendUnaryData<PfsShardMessages[M][1]>): void => {
+    lookup(call.request.shard).then((shard) => body(call.request, shard)).then(
+      (response) => { callback(null, response); },
+      (error: unknown) => { callback(statusOf(error, logger, name), null); });
+  };
+}
+
+async function putFile(call: ServerReadableStream<ShardPutFileRequest, ShardFileEntryMessage>,
+  lookup: LocalShardLookup): Promise<ShardFileEntryMessage> {
+  const messages = call[Symbol.asyncIterator]() as AsyncIterator<ShardPutFileRequest>;
+  const first = await messages.next();
+  if (first.done === true || first.value.part !== "header") {
+    throw new PfsError("INVALID_ARGUMENT", "a shard put stream must start with its header");
+  }
+  const header = first.value.header;
+  const shard = await lookup(header.shard);
+  const entry = await shard.putFile(commitOfWire(header.commit), header.parent, header.path,
+    dataParts(messages), { append: header.append });
+  return entryToWire(entry);
+}
+
+async function streamOut<T>(call: ServerWritableStream<unknown, T>, items: AsyncIterable<T>):
+  Promise<void> {
+  for await (const item of items) {
+    if (call.cancelled) return;
+    await writeMessage(call, item);
+  }
+  call.end();
+}
+
+async function* dataMessages(data: AsyncIterable<Uint8Array>): AsyncIterable<{ data: Buffer }> {
+  for await (const piece of boundedPieces(data)) yield { data: piece };
+}
+
+async function* entryMessages(entries: AsyncIterable<FileEntry>):
+  AsyncIterable<ShardFileEntryMessage> {
+  for await (const entry of entries) yield entryToWire(entry);
+}
+
+/** The pfs.Shard handlers over `lookup`. */
+export function shardServiceHandlers(lookup: LocalShardLookup, logger: Logger):
+  PfsShardServiceHandlers {
+  const fail = (call: ServerWritableStream<unknown, unknown>, name: string) =>
+    (error: unknown): void => {
+      call.destroy(statusOf(error, logger, name));
+    };
+  return {
+    PutFile: (call, callback) => {
+      putFile(call, lookup).then((entry) => { callback(null, entry); },
+        (error: unknown) => { callback(statusOf(error, logger, "PutFile"), null); });
+    },
+    PutEntry: unary("PutEntry", lookup, logger, async (request, shard) => entryToWire(
+      await shard.putEntry(commitOfWire(request.commit), request.path,
+        entryOfWire(request.entry)))),
+    DeleteFile: unary("DeleteFile", lookup, logger, async (request, shard) => {
+      await shard.deleteFile(commitOfWire(request.commit), request.path);
+      return {};
+    }),
+    FinishCommit: unary("FinishCommit", lookup, logger, async (request, shard) => {
+      const result = await shard.finishCommit(commitOfWire(request.commit), request.parent);
+      return { files: String(result.files), size_bytes: String(result.sizeBytes) };
+    }),
+    AbortCommit: unary("AbortCommit", lookup, logger, async (request, shard) => {
+      await shard.abortCommit(commitOfWire(request.commit));
+      return {};
+    }),
+    DeleteRepo: unary("DeleteRepo", lookup, logger, async (request, shard) => {
+      await shard.deleteRepo(request.repo);
+      return {};
+    }),
+    InspectFile: unary("InspectFile", lookup, logger, async (request, shard) =>
+      entryToWire(await shard.inspectFile(commitOfWire(request.commit), request.path))),
+    GetFile: (call) => {
+      const request = call.request;
+      lookup(request.shard).then((shard) => {
+        const range = request.ranged
+          ? { start: safeCount(request.start, "start"),
+            ...(request.bounded ? { end: safeCount(request.end, "end") } : {}) }
+          : undefined;
+        return streamOut(call, dataMessages(
+          shard.getFile(commitOfWire(request.commit), request.path, range)));
+      }).catch(fail(call, "GetFile"));
+    },
+    ListDirectory: unary("ListDirectory", lookup, logger, async (request, shard) => ({
+      children: (await shard.listDirectory(commitOfWire(request.commit), request.path))
+        .map(childToWire),
+    })),
+    Glob: unary("Glob", lookup, logger, async (request, shard) => ({
+      entries: (await shard.glob(commitOfWire(request.commit), request.pattern)).map(entryToWire),
+    })),
+    Walk: (call) => {
+      lookup(call.request.shard).then((shard) => streamOut(call,
+        entryMessages(shard.walk(commitOfWire(call.request.commit), call.request.path))))
+        .catch(fail(call, "Walk"));
+    },
+    Diff: unary("Diff", lookup, logger, async (request, shard) => ({
+      changes: (await shard.diff(commitOfWire(request.commit), request.base, request.directory))
+        .map(changeToWire),
+    })),
+    ...chunkHandlers(lookup, logger),
+  };
+}
+
+function chunkHandlers(lookup: LocalShardLookup, logger: Logger) {
+  return {
+    MissingChunks: unary("MissingChunks", lookup, logger, async (request, shard) => ({
+      ids: await shard.missingChunks(request.ids),
+    })),
+    ReadChunk: unary("ReadChunk", lookup, logger, async (request, shard) => ({
+      data: Buffer.from(await shard.readChunk(request.id)),
+    })),
+    PutChunks: unary("PutChunks", lookup, logger, async (request, shard) => {
+      await shard.putChunks(request.chunks.map((chunk) => {
+        if (chunk.ref === null) throw new PfsError("INVALID_ARGUMENT", "a chunk has no ref");
+        return { ref: { id: chunk.ref.id, size: safeCount(chunk.ref.size, "chunk size") },
+          bytes: chunk.bytes };
+      }));
+      return {};
+    }),
+  };
+}

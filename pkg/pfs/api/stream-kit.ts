@@ -1,0 +1,47 @@
+/**
+ * Flow control for pfs's gRPC streams, so memory stays flat whatever the file size: a writer
+ * waits for 'drain' whenever grpc-js reports its buffer full (HTTP/2 flow control then holds
+ * the sender), a reader pulls messages one at a time through async iteration (the stream
+ * pauses while the consumer is busy), and data is cut into messages of at most
+ * streamMessageBytesMax bytes.
+ */
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { PfsError } from "../../common/index.js";
+import { streamMessageBytesMax } from "./limits.js";
+
+/** Writes one message, resolving once the stream can take more. */
+export async function writeMessage(stream: Writable, message: unknown): Promise<void> {
+  if (stream.destroyed) throw new PfsError("UNAVAILABLE", "the stream was cancelled");
+  if (!stream.write(message)) {
+    await Promise.race([once(stream, "drain"), once(stream, "close")]);
+  }
+}
+
+/** `data` re-cut into pieces of at most streamMessageBytesMax bytes. */
+export async function* boundedPieces(data: AsyncIterable<Uint8Array>): AsyncIterable<Buffer> {
+  for await (const piece of data) {
+    const buffer = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    for (let start = 0; start < buffer.length; start += streamMessageBytesMax) {
+      yield buffer.subarray(start, Math.min(buffer.length, start + streamMessageBytesMax));
+    }
+  }
+}
+
+/**
+ * The data parts of a stream whose first message was a header: every later message must be
+ * data (INVALID_ARGUMENT otherwise).
+ */
+export async function* dataParts<M extends { part: string; data?: Buffer | null }>(
+  messages: AsyncIterator<M>,
+): AsyncIterable<Buffer> {
+  for (;;) {
+    const next = await messages.next();
+    if (next.done === true) return;
+    const message = next.value;
+    if (message.part !== "data" || message.data === null || message.data === undefined) {
+      throw new PfsError("INVALID_ARGUMENT", "a put stream has a second header; send one header, then data");
+    }
+    yield message.data;
+  }
+}

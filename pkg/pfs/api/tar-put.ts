@@ -1,0 +1,86 @@
+/**
+ * A tar stream put below a directory of an open commit, all or nothing. Each entry is checked
+ * (pkg/pfs/path `checkTarEntry`: no links, devices or escapes) and its data is first staged in
+ * a scratch commit on the entry's shard — a commit id no metadata knows. Only when the whole
+ * archive was read and accepted are the staged entries recorded in the real commit (their
+ * chunks are already in the right shard's store: `putEntry` moves no data); on any refusal or
+ * error the scratch commits are dropped and the real commit is untouched. Memory stays flat:
+ * each entry's data streams straight from the archive into its shard.
+ */
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { extract } from "tar-stream";
+import { LimitError, PfsError } from "../../common/index.js";
+import { checkTarEntry, shardOf } from "../path/index.js";
+import type { FileEntry } from "../model.js";
+import type { ShardCommit, ShardReplica } from "../shard/shard-api.js";
+import { tarEntriesMax } from "./limits.js";
+import type { ShardRouter } from "./shard-router.js";
+
+export interface TarPutResult {
+  readonly files: number;
+  readonly bytes: number;
+}
+
+interface Staged {
+  readonly replica: ShardReplica;
+  readonly entry: FileEntry;
+}
+
+/** The data of a tar entry, as bytes. */
+async function* bytesOf(entry: AsyncIterable<unknown>): AsyncIterable<Uint8Array> {
+  for await (const piece of entry) {
+    if (!(piece instanceof Uint8Array)) throw new PfsError("INTERNAL", "tar entry data is not bytes");
+    yield piece;
+  }
+}
+
+async function stageArchive(data: AsyncIterable<Uint8Array>, directory: string,
+  scratch: ShardCommit, router: ShardRouter, staged: Map<string, Staged>,
+  touched: Set<ShardReplica>): Promise<void> {
+  const archive = extract();
+  const feeding = pipeline(Readable.from(data), archive);
+  feeding.catch(() => undefined);
+  try {
+    for await (const entry of archive) {
+      const target = checkTarEntry(entry.header, directory);
+      if (!target.ok) throw target.error;
+      if (target.value.kind === "directory") {
+        entry.resume();
+        continue;
+      }
+      if (!staged.has(target.value.path) && staged.size >= tarEntriesMax) {
+        throw new LimitError("tar entries (tarEntriesMax)", tarEntriesMax, staged.size + 1);
+      }
+      const replica = await router.replica(shardOf(target.value.path, router.shards));
+      touched.add(replica);
+      const written = await replica.putFile(scratch, "", target.value.path, bytesOf(entry));
+      staged.set(target.value.path, { replica, entry: written });
+    }
+  } catch (error: unknown) {
+    archive.destroy();
+    throw error instanceof PfsError ? error
+      : new PfsError("INVALID_ARGUMENT", `the tar stream is malformed: ${String(error)}`);
+  }
+  await feeding;
+}
+
+/** Puts the archive `data` below `directory` of the open `commit` (see the module comment). */
+export async function putTar(data: AsyncIterable<Uint8Array>, directory: string,
+  commit: ShardCommit, router: ShardRouter): Promise<TarPutResult> {
+  const scratch: ShardCommit = { repo: commit.repo, id: randomBytes(16).toString("hex") };
+  const staged = new Map<string, Staged>();
+  const touched = new Set<ShardReplica>();
+  try {
+    await stageArchive(data, directory, scratch, router, staged, touched);
+    let bytes = 0;
+    for (const [path, { replica, entry }] of staged) {
+      await replica.putEntry(commit, path, entry);
+      bytes += entry.size;
+    }
+    return { files: staged.size, bytes };
+  } finally {
+    await Promise.allSettled([...touched].map((replica) => replica.abortCommit(scratch)));
+  }
+}
