@@ -13,6 +13,7 @@
  * is started at all. The data directory is locked (`<data-dir>/pfsd.lock`) for the process's
  * life so a node never runs twice on it; shard data lives under `<data-dir>/pfs/`.
  */
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import {
   AssertionError,
@@ -30,7 +31,9 @@ import {
 } from "../pkg/common/index.js";
 import { EtcdDaemon } from "../pkg/etcdserver/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; api/index.ts is its API
-import { DataDirLock, MemoryShard, PfsNode } from "../pkg/pfs/api/index.js";
+import { DataDirLock, PfsNode } from "../pkg/pfs/api/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; shard/index.ts is its API
+import { LocalShard } from "../pkg/pfs/shard/index.js";
 
 /** Exit codes: 0 success, 1 member failure, 2 bad usage or configuration, 70 internal error. */
 const exitFailure = 1;
@@ -138,15 +141,17 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
   const external = config.etcdEndpoints.length > 0;
   const daemon = external ? undefined : await EtcdDaemon.start(config, { logger, onFatal });
   if (config.pfsAddress === undefined) return { daemon, pfs: undefined, lock };
+  const pfsLogger = logger.child({ component: "pfs" });
   try {
     const pfs = await PfsNode.start({
       name: config.name,
       listen: `${config.pfsAddress.host}:${config.pfsAddress.port}`,
       etcdEndpoints: external ? config.etcdEndpoints.map(String) : [embeddedClientUrl(config)],
       shards: config.shards,
-      // The on-disk LocalShard replaces this once it lands; until then shard data is in memory.
-      openLocal: (shard) => Promise.resolve(new MemoryShard(shard)),
-      logger: logger.child({ component: "pfs" }),
+      openLocal: (shard) => LocalShard.open({
+        dir: join(config.dataDir, "pfs", `shard-${shard}`), shard, logger: pfsLogger,
+      }),
+      logger: pfsLogger,
     });
     return { daemon, pfs, lock };
   } catch (error: unknown) {

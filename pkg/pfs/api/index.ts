@@ -5,7 +5,6 @@
  */
 export { PfsNode, type PfsNodeOptions, pfsNodeStartMsMax } from "./pfs-node.js";
 export { DataDirLock, lockFileName } from "./data-dir-lock.js";
-export { MemoryShard } from "./memory-shard.js";
 export { RemoteShard } from "./remote-shard.js";
 export { ShardRouter, type ShardRouterOptions } from "./shard-router.js";
 export { pfsApiHandlers, type PfsApiOptions } from "./api-service.js";
