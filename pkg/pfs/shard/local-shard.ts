@@ -55,6 +55,11 @@ export interface LocalShardOptions {
   readonly logger?: Logger;
   /** How files are cut into chunks; the cluster-wide default unless a test asks otherwise. */
   readonly chunking?: ChunkingOptions;
+  /**
+   * A test seam: awaited by `collectGarbage` between computing the references and sweeping,
+   * so a test can run writes exactly there (where a missing gate would lose their chunks).
+   */
+  readonly beforeSweep?: () => Promise<void>;
 }
 
 function commitKey(commit: ShardCommit): string {
@@ -74,17 +79,19 @@ export class LocalShard implements ShardReplica {
   readonly #chunks: ChunkStore;
   readonly #commits: CommitStore;
   readonly #chunking: ChunkingOptions;
+  readonly #beforeSweep: () => Promise<void>;
   readonly #commitLocks = new KeyedReadWriteLock();
   /** Shared: a writer between committing its chunks and recording them. Exclusive: GC. */
   readonly #gcGate = new ReadWriteLock();
   #closed = false;
 
   private constructor(shard: number, chunks: ChunkStore, commits: CommitStore,
-    chunking: ChunkingOptions) {
+    options: LocalShardOptions) {
     this.shard = shard;
     this.#chunks = chunks;
     this.#commits = commits;
-    this.#chunking = chunking;
+    this.#chunking = options.chunking ?? defaultChunking;
+    this.#beforeSweep = options.beforeSweep ?? (() => Promise.resolve());
   }
 
   /** Opens (creating) the replica in `options.dir`, recovering what a crash left there. */
@@ -96,7 +103,7 @@ export class LocalShard implements ShardReplica {
     const dir = path.resolve(options.dir);
     const chunks = await ChunkStore.open({ dir: path.join(dir, "chunks"), logger });
     const commits = await CommitStore.open({ dir: path.join(dir, "commits"), logger });
-    return new LocalShard(options.shard, chunks, commits, options.chunking ?? defaultChunking);
+    return new LocalShard(options.shard, chunks, commits, options);
   }
 
   #checkOpen(): void {
@@ -358,6 +365,7 @@ export class LocalShard implements ShardReplica {
       let referenced: Set<Sha256Hex>;
       try {
         referenced = await this.#commits.referencedChunks();
+        await this.#beforeSweep();
       } catch (error) {
         collection.cancel();
         throw error;

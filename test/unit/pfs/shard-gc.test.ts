@@ -8,8 +8,10 @@ import test from "ava";
 import { Prng } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts yet; the model is shared.
 import type { FileEntry } from "../../../pkg/pfs/model.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts yet; shard/ is the API.
+import { LocalShard } from "../../../pkg/pfs/shard/index.js";
 import {
-  collect, commitId, openShard, sha256, streamOf, testSeed, withTempDir,
+  collect, commitId, openShard, sha256, smallChunking, streamOf, testSeed, withTempDir,
 } from "./shard-fixture.js";
 
 function randomBytes(prng: Prng, length: number): Buffer {
@@ -125,6 +127,55 @@ test("collections running alongside puts, appends and putEntry never free their 
     t.is(sha256(await collect(shard.getFile(commits[0] ?? source, "/copy"))), copied.hash);
     t.deepEqual(await shard.collectGarbage(), { chunksFreed: 0, bytesFreed: 0 },
       `seed ${seed}: nothing left to free`);
+    await shard.close();
+  });
+});
+
+/** Resolves after `count` event-loop turns (I/O callbacks run in between): no timer. */
+async function turns(count: number): Promise<void> {
+  for (let i = 0; i < count; i += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+test("a put that ends between a collection's reference scan and its sweep keeps its chunks", async (t) => {
+  const seed = testSeed();
+  t.log(`seed ${seed}`);
+  const prng = new Prng(seed);
+  await withTempDir(async (dir) => {
+    // The put's source yields its bytes (their chunks are written, before the collection
+    // begins), then waits; the collection's seam lets it end after the references are taken.
+    let releaseSource = (): void => undefined;
+    const sourceReleased = new Promise<void>((resolve) => {
+      releaseSource = resolve;
+    });
+    let blocked = (): void => undefined;
+    const sourceBlocked = new Promise<void>((resolve) => {
+      blocked = resolve;
+    });
+    const data = randomBytes(prng, 6000);
+    async function* source(): AsyncGenerator<Uint8Array> {
+      yield data;
+      blocked();
+      await sourceReleased;
+    }
+    const slot: { put?: Promise<FileEntry> } = {};
+    const shard = await LocalShard.open({
+      dir, shard: 0, chunking: smallChunking,
+      beforeSweep: async () => {
+        releaseSource();
+        // Without the gate the put would now commit its session and record its file; with
+        // it, the put waits here until the sweep is over.
+        await Promise.race([slot.put, turns(2000)]);
+      },
+    });
+    const commit = { repo: "r", id: commitId(1) };
+    slot.put = shard.putFile(commit, "", "/f", source());
+    await sourceBlocked;
+    await turns(50); // The chunk writes (pin, exists check, temp file) get under way.
+    await shard.collectGarbage();
+    const entry = await slot.put;
+    t.deepEqual(await shard.missingChunks(entry.chunks.map((chunk) => chunk.id)), [], `seed ${seed}`);
+    await shard.finishCommit(commit, "");
+    t.true((await collect(shard.getFile(commit, "/f"))).equals(data), `seed ${seed}`);
     await shard.close();
   });
 });
