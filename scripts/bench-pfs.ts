@@ -1,0 +1,166 @@
+// Benchmark of one pfs shard replica (run after `npm run build`, or as `scripts/bench pfs`:
+// `node dist/scripts/bench-pfs.js [--megabytes N] [--files N] [--file-bytes N]
+// [--changed-percent P] [--dir D]`). Drives `LocalShard` directly on this machine's disk and
+// prints a markdown table of:
+//   (a) put and get of one generated stream (default 2 GiB) with the process's peak RSS, next to
+//       the disk's limits measured in the same run (`dd … conv=fdatasync` to write, `dd` reading
+//       the file back from the page cache);
+//   (b) many small files (default 10,000 of 4 KiB) put into one commit, next to `git add -A &&
+//       git commit` of the same tree;
+//   (c) the same files re-committed with 1% changed (deduplication), next to git again;
+// with the bytes each stores. Data is deterministic (AES-CTR keystream from a fixed key), so
+// runs compare; nothing repeats within it, so nothing dedups by accident.
+import { spawnSync } from "node:child_process";
+import { createCipheriv } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts yet; shard/ is the API.
+import { LocalShard } from "../pkg/pfs/shard/index.js";
+
+const mebibyte = 1024 * 1024;
+const pieceBytes = 1 * mebibyte;
+const putsInFlightMax = 64;
+
+/** A deterministic stream of `total` bytes that never repeats (AES-128-CTR over zeros). */
+async function* generated(total: number, label: number): AsyncGenerator<Uint8Array> {
+  const cipher = createCipheriv("aes-128-ctr", Buffer.alloc(16, label), Buffer.alloc(16, 0));
+  const zeros = Buffer.alloc(pieceBytes);
+  for (let done = 0; done < total; done += pieceBytes) {
+    await Promise.resolve();
+    yield cipher.update(zeros.subarray(0, Math.min(pieceBytes, total - done)));
+  }
+}
+
+function keystream(length: number, label: number): Buffer {
+  return createCipheriv("aes-128-ctr", Buffer.alloc(16, label), Buffer.alloc(16, 1))
+    .update(Buffer.alloc(length));
+}
+
+function run(command: string, args: readonly string[], cwd: string): number {
+  const started = performance.now();
+  const result = spawnSync(command, args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr.toString().trim()}`);
+  }
+  return (performance.now() - started) / 1000;
+}
+
+function diskBytes(path: string): number {
+  const result = spawnSync("du", ["-sb", path]);
+  return Number(result.stdout.toString().split("\t")[0] ?? "0");
+}
+
+function rate(bytes: number, seconds: number): string {
+  return `${(bytes / mebibyte / seconds).toFixed(0)} MiB/s`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / mebibyte).toFixed(1)} MiB`;
+}
+
+/** Runs `work` for each index in [0, count), at most `putsInFlightMax` at once. */
+async function forEachIndex(count: number, work: (index: number) => Promise<unknown>):
+  Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let index = next++; index < count; index = next++) await work(index);
+  };
+  await Promise.all(Array.from({ length: Math.min(putsInFlightMax, count) }, worker));
+}
+
+function commitId(n: number): string {
+  return n.toString(16).padStart(32, "0");
+}
+
+async function bigFile(root: string, bytes: number, rows: string[]): Promise<void> {
+  const shard = await LocalShard.open({ dir: join(root, "big-shard"), shard: 0 });
+  const commit = { repo: "big", id: commitId(1) };
+  let started = performance.now();
+  await shard.putFile(commit, "", "/big.bin", generated(bytes, 1));
+  await shard.finishCommit(commit, "");
+  const putSeconds = (performance.now() - started) / 1000;
+  const peakRss = process.resourceUsage().maxRSS * 1024;
+  started = performance.now();
+  let read = 0;
+  for await (const piece of shard.getFile(commit, "/big.bin")) read += piece.length;
+  const getSeconds = (performance.now() - started) / 1000;
+  if (read !== bytes) throw new Error(`read ${read} of ${bytes} bytes`);
+  await shard.close();
+  const stored = diskBytes(join(root, "big-shard"));
+  const ddOut = join(root, "dd.bin");
+  const count = String(Math.ceil(bytes / mebibyte));
+  const ddWrite = run("dd", ["if=/dev/zero", `of=${ddOut}`, "bs=1M", `count=${count}`,
+    "conv=fdatasync"], root);
+  const ddRead = run("dd", [`if=${ddOut}`, "of=/dev/null", "bs=1M"], root);
+  await rm(ddOut, { force: true });
+  rows.push(`| (a) put ${mib(bytes)} stream, finish | ${rate(bytes, putSeconds)} | ` +
+    `dd conv=fdatasync ${rate(bytes, ddWrite)} | peak RSS ${mib(peakRss)}, stored ${mib(stored)} |`);
+  rows.push(`| (a) get ${mib(bytes)} (hash-verified) | ${rate(bytes, getSeconds)} | ` +
+    `dd read, page cache ${rate(bytes, ddRead)} | |`);
+}
+
+async function manyFiles(root: string, count: number, fileBytes: number, changedPercent: number,
+  rows: string[]): Promise<void> {
+  const shard = await LocalShard.open({ dir: join(root, "small-shard"), shard: 0 });
+  const tree = join(root, "git-tree");
+  await mkdir(join(tree, "d"), { recursive: true });
+  const name = (index: number): string => `/d/f${String(index).padStart(6, "0")}.bin`;
+  const content = (index: number, version: number): Buffer => keystream(fileBytes, index + version);
+  const changed = Math.max(1, Math.round((count * changedPercent) / 100));
+  const first = { repo: "small", id: commitId(2) };
+  const second = { repo: "small", id: commitId(3) };
+  for (const [step, commit, parent] of [[0, first, ""], [1, second, first.id]] as const) {
+    const version = (index: number): number => (step === 1 && index < changed ? 1_000_003 : 0);
+    const started = performance.now();
+    await forEachIndex(count, (index) =>
+      shard.putFile(commit, parent, name(index), generatedOnce(content(index, version(index)))));
+    await shard.finishCommit(commit, parent);
+    const seconds = (performance.now() - started) / 1000;
+    const stored = diskBytes(join(root, "small-shard"));
+    await forEachIndex(count, (index) =>
+      writeFile(join(tree, name(index)), content(index, version(index))));
+    if (step === 0) run("git", ["init", "-q"], tree);
+    const gitSeconds = run("git", ["add", "-A"], tree) +
+      run("git", ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "x"], tree);
+    const label = step === 0 ? `(b) ${count} files of ${fileBytes} B, one commit` :
+      `(c) re-commit, ${changed} files changed`;
+    rows.push(`| ${label} | ${(count / seconds).toFixed(0)} files/s | git ${
+      (count / gitSeconds).toFixed(0)} files/s | stored ${mib(stored)}, .git ${
+      mib(diskBytes(join(tree, ".git")))} |`);
+  }
+  await shard.close();
+}
+
+async function* generatedOnce(bytes: Buffer): AsyncGenerator<Uint8Array> {
+  await Promise.resolve();
+  yield bytes;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      megabytes: { type: "string", default: "2048" },
+      files: { type: "string", default: "10000" },
+      "file-bytes": { type: "string", default: "4096" },
+      "changed-percent": { type: "string", default: "1" },
+      dir: { type: "string", default: tmpdir() },
+    },
+  });
+  const root = await mkdtemp(join(values.dir, "pfs-bench-"));
+  const rows = ["| workload | pfs | reference | notes |", "| --- | --- | --- | --- |"];
+  try {
+    await bigFile(root, Number(values.megabytes) * mebibyte, rows);
+    await manyFiles(root, Number(values.files), Number(values["file-bytes"]),
+      Number(values["changed-percent"]), rows);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+  process.stdout.write(`${rows.join("\n")}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench-pfs: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
