@@ -4,14 +4,20 @@
  * every node cleanly); `--detach` returns once the cluster serves and leaves one pid file per
  * node; `pfs deploy local down` stops a detached cluster. The settings of a directory are kept
  * in `<dir>/deploy.json`, so running again on it restarts the same nodes with their data.
- * Node i (from 1) serves clients on base-port + 2(i-1) and peers on the port after it.
+ * Node i (from 1) serves clients on base-port + 2(i-1) and peers on the port after it, and the
+ * pfs API on pfs-base-port + (i-1) (node 1 on 30650 by default); every node gets the same
+ * `--shards`, fixed when the cluster is first created. Ready means every node answers both a
+ * linearizable etcd Range and a pfs ListRepo.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Client, type ServiceClientConstructor, credentials } from "@grpc/grpc-js";
+import { limits } from "../pkg/common/index.js";
 import { loadEtcdProtos } from "../pkg/proto/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; client/index.ts is its API
+import { PfsClient } from "../pkg/pfs/client/index.js";
 
 /** How long the nodes get to serve their first linearizable read. */
 const deployReadyMsMax = 60_000;
@@ -25,13 +31,25 @@ export interface DeploySettings {
   readonly nodes: number;
   readonly basePort: number;
   readonly host: string;
+  /** Shards of the file system, fixed at the cluster's creation. */
+  readonly shards: number;
+  /** The pfs API port of node 1; node i serves on pfsBasePort + (i-1). */
+  readonly pfsBasePort: number;
 }
+
+/** Defaults of the settings added after the first deploy.json format (read from old files). */
+export const deploySettingsDefaults = {
+  shards: limits.pfsShardsDefault,
+  pfsBasePort: limits.pfsApiPortDefault,
+} as const;
 
 /** One node's names, URLs and files. */
 interface NodePlan {
   readonly name: string;
   readonly clientUrl: string;
   readonly peerUrl: string;
+  /** host:port of its pfs API. */
+  readonly pfsAddress: string;
   readonly dataDir: string;
   readonly pidFile: string;
   readonly logFile: string;
@@ -42,13 +60,27 @@ const pfsdScript = fileURLToPath(new URL("./pfsd.js", import.meta.url));
 /** Reads the settings stored in `dir`, or takes the given ones (stored on first use). */
 export function deploySettings(dir: string, given: DeploySettings): DeploySettings {
   const file = join(dir, "deploy.json");
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as DeploySettings;
+  if (existsSync(file)) {
+    const stored = JSON.parse(readFileSync(file, "utf8")) as Partial<DeploySettings>;
+    return { ...given, ...deploySettingsDefaults, ...stored };
+  }
   if (!Number.isInteger(given.nodes) || given.nodes < 1 || given.nodes > deployNodesMax) {
     throw new Error(`--nodes must be between 1 and ${deployNodesMax}, got ${given.nodes}`);
   }
   const lastPort = given.basePort + 2 * given.nodes - 1;
   if (!Number.isInteger(given.basePort) || given.basePort < 1024 || lastPort > 65_535) {
     throw new Error(`--base-port ${given.basePort} leaves no room for ${given.nodes} nodes`);
+  }
+  if (!Number.isInteger(given.shards) || given.shards < 1 || given.shards > limits.pfsShardsMax) {
+    throw new Error(`--shards must be between 1 and ${limits.pfsShardsMax}, got ${given.shards}`);
+  }
+  const lastPfsPort = given.pfsBasePort + given.nodes - 1;
+  if (!Number.isInteger(given.pfsBasePort) || given.pfsBasePort < 1024 || lastPfsPort > 65_535) {
+    throw new Error(`--pfs-base-port ${given.pfsBasePort} leaves no room for ${given.nodes} nodes`);
+  }
+  if (lastPfsPort >= given.basePort && given.pfsBasePort <= lastPort) {
+    throw new Error(`--pfs-base-port ${given.pfsBasePort} overlaps the ports from ` +
+      `--base-port ${given.basePort}`);
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, `${JSON.stringify(given, null, 2)}\n`);
@@ -63,6 +95,7 @@ function plan(dir: string, settings: DeploySettings): NodePlan[] {
       name,
       clientUrl: `http://${settings.host}:${clientPort}`,
       peerUrl: `http://${settings.host}:${clientPort + 1}`,
+      pfsAddress: `${settings.host}:${settings.pfsBasePort + i}`,
       dataDir: join(dir, name),
       pidFile: join(dir, `${name}.pid`),
       logFile: join(dir, `${name}.log`),
@@ -70,8 +103,9 @@ function plan(dir: string, settings: DeploySettings): NodePlan[] {
   });
 }
 
-function pfsdArgs(node: NodePlan, nodes: readonly NodePlan[]): string[] {
+function pfsdArgs(node: NodePlan, nodes: readonly NodePlan[], shards: number): string[] {
   return [
+    "--pfs-address", node.pfsAddress, "--shards", String(shards),
     "--name", node.name, "--data-dir", node.dataDir,
     "--listen-client-urls", node.clientUrl, "--advertise-client-urls", node.clientUrl,
     "--listen-peer-urls", node.peerUrl, "--initial-advertise-peer-urls", node.peerUrl,
@@ -105,6 +139,29 @@ function rangeOnce(client: Client, deadlineMs: number): Promise<void> {
   });
 }
 
+/** Waits until the node's pfs API answers a ListRepo (or the deadline or a dead node). */
+async function waitPfsServing(node: NodePlan, deadline: number, alive: () => boolean):
+  Promise<void> {
+  const client = new PfsClient({ address: node.pfsAddress, callDeadlineMs: 1_000 });
+  try {
+    for (;;) {
+      if (!alive()) throw new Error(`a node exited; see ${node.logFile}`);
+      try {
+        await client.listRepo();
+        return;
+      } catch (error: unknown) {
+        if (Date.now() > deadline) {
+          throw new Error(`${node.name} pfs API not serving after ${deployReadyMsMax} ms: ` +
+            `${String(error)}; see ${node.logFile}`, { cause: error });
+        }
+        await new Promise((wake) => setTimeout(wake, 200));
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
 async function waitServing(nodes: readonly NodePlan[], alive: () => boolean): Promise<void> {
   const Kv = (loadEtcdProtos()["etcdserverpb"] as Record<string, unknown>)["KV"] as
     ServiceClientConstructor;
@@ -129,12 +186,14 @@ async function waitServing(nodes: readonly NodePlan[], alive: () => boolean): Pr
       client.close();
     }
   }
+  for (const node of nodes) await waitPfsServing(node, deadline, alive);
 }
 
-function startNode(node: NodePlan, nodes: readonly NodePlan[], detach: boolean): ChildProcess {
+function startNode(node: NodePlan, nodes: readonly NodePlan[], shards: number,
+  detach: boolean): ChildProcess {
   mkdirSync(node.dataDir, { recursive: true });
   const log = openSync(node.logFile, "a");
-  const child = spawn(process.execPath, [pfsdScript, ...pfsdArgs(node, nodes)], {
+  const child = spawn(process.execPath, [pfsdScript, ...pfsdArgs(node, nodes, shards)], {
     stdio: ["ignore", log, log], detached: detach,
   });
   if (child.pid !== undefined) writeFileSync(node.pidFile, `${child.pid}\n`);
@@ -143,7 +202,9 @@ function startNode(node: NodePlan, nodes: readonly NodePlan[], detach: boolean):
 }
 
 function exports(nodes: readonly NodePlan[]): string {
-  return `export ETCDCTL_ENDPOINTS=${nodes.map((node) => node.clientUrl).join(",")}\n` +
+  const first = nodes[0];
+  const pfs = first === undefined ? "" : `export PFS_ADDRESS=${first.pfsAddress}\n`;
+  return pfs + `export ETCDCTL_ENDPOINTS=${nodes.map((node) => node.clientUrl).join(",")}\n` +
     `export ETCDCTL_API=3\n`;
 }
 
@@ -179,8 +240,9 @@ export async function deployLocal(dirOption: string, given: DeploySettings, deta
       progress(`${node.name} already running (pid ${pid})`);
       continue;
     }
-    progress(`starting ${node.name}: clients ${node.clientUrl}, peers ${node.peerUrl}`);
-    children.push(startNode(node, nodes, detach));
+    progress(`starting ${node.name}: clients ${node.clientUrl}, peers ${node.peerUrl}, ` +
+      `pfs ${node.pfsAddress}`);
+    children.push(startNode(node, nodes, settings.shards, detach));
   }
   const alive = (): boolean => children.every((child) => child.exitCode === null);
   try {
@@ -189,7 +251,7 @@ export async function deployLocal(dirOption: string, given: DeploySettings, deta
     await Promise.all(children.map((child) => stopPid(child.pid ?? 0)));
     throw error;
   }
-  progress(`${nodes.length} node(s) serving; data and logs in ${dir}`);
+  progress(`${nodes.length} node(s) serving, ${settings.shards} shards; data and logs in ${dir}`);
   process.stdout.write(exports(nodes));
   if (detach) return 0;
   return foreground(children, nodes, progress);
@@ -223,7 +285,8 @@ export async function deployLocalDown(dirOption: string,
   progress: (line: string) => void): Promise<number> {
   const dir = resolve(dirOption);
   if (!existsSync(join(dir, "deploy.json"))) throw new Error(`no deployment in ${dir}`);
-  const settings = JSON.parse(readFileSync(join(dir, "deploy.json"), "utf8")) as DeploySettings;
+  const stored = JSON.parse(readFileSync(join(dir, "deploy.json"), "utf8")) as DeploySettings;
+  const settings: DeploySettings = { ...deploySettingsDefaults, ...stored };
   for (const node of plan(dir, settings)) {
     const pid = runningPid(node.pidFile);
     if (pid === undefined) continue;

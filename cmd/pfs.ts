@@ -5,7 +5,7 @@
  * nothing else on stdout; errors are one line on stderr with a non-zero exit code.
  */
 import { Command, CommanderError } from "commander";
-import { AssertionError, PfsError, pfsVersion } from "../pkg/common/index.js";
+import { AssertionError, PfsError, limits, pfsVersion } from "../pkg/common/index.js";
 import { deployLocal, deployLocalDown, deployNodesMax } from "./deploy-local.js";
 import { addFileCommands } from "./pfs-files.js";
 import { addMetadataCommands } from "./pfs-metadata.js";
@@ -44,6 +44,8 @@ interface DeployLocalOptions {
   readonly nodes: string;
   readonly dir: string;
   readonly basePort: string;
+  readonly pfsBasePort: string;
+  readonly shards: string;
   readonly host: string;
   readonly detach?: boolean;
 }
@@ -58,6 +60,10 @@ function addDeploy(program: Command): void {
     .option("--nodes <n>", `nodes to run, 1 to ${deployNodesMax}`, "3")
     .option("--dir <dir>", "data, logs and pid files", "./pfs-data")
     .option("--base-port <port>", "client port of node 1; node i uses base+2(i-1) and +1", "2379")
+    .option("--shards <n>", "shards of the file system (fixed when the cluster is created)",
+      String(limits.pfsShardsDefault))
+    .option("--pfs-base-port <port>", "pfs API port of node 1; node i uses base+(i-1)",
+      String(limits.pfsApiPortDefault))
     .option("--host <host>", "loopback address to serve on", "127.0.0.1")
     .option("--detach", "return once the cluster serves, leaving it running")
     .action(async (action: string | undefined, options: DeployLocalOptions) => {
@@ -69,6 +75,7 @@ function addDeploy(program: Command): void {
         ? await deployLocalDown(options.dir, progress)
         : await deployLocal(options.dir, {
           nodes: Number(options.nodes), basePort: Number(options.basePort), host: options.host,
+          shards: Number(options.shards), pfsBasePort: Number(options.pfsBasePort),
         }, options.detach === true, progress);
     });
 }
