@@ -37,6 +37,10 @@ export function addSyncCommand(program: Command): void {
           signal: controller.signal,
           report: (line) => { process.stderr.write(`pfs: ${line}\n`); },
         }));
+      } catch (error: unknown) {
+        // Interrupted while writing: the commit was deleted, which is the documented outcome.
+        if (!controller.signal.aborted) throw error;
+        process.stderr.write("pfs: interrupted; the unfinished commit was deleted\n");
       } finally {
         process.removeListener("SIGINT", stop);
         process.removeListener("SIGTERM", stop);

@@ -295,3 +295,41 @@ test("pfs sync --once mirrors added, changed and deleted files", async (t) => {
   t.is((await json<CommitJson[]>(["list", "commit", "mirror@master"])).length, 2);
   t.deepEqual((await readdir(dir)).sort(), ["sub", "three.txt"]);
 });
+
+test("pfs sync watches: each settled burst becomes one commit; SIGINT exits 0", async (t) => {
+  await ok(["create", "repo", "watched"]);
+  const dir = join(workDir, "watched");
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "first.txt"), "first");
+  const child = spawn(process.execPath, [pfsScript, "sync", dir, "watched@master",
+    "--quiet-ms", "300"], { env: { ...process.env, PFS_ADDRESS: address },
+    stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  const waitFor = (pattern: RegExp): Promise<void> => new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (pattern.test(stderr)) resolve();
+      else if (child.exitCode !== null) reject(new Error(`sync exited: ${stderr}`));
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+  child.stderr.on("data", (chunk: Buffer) => { stderr += chunk.toString("utf8"); });
+  const exited = new Promise<number | null>((resolve) => { child.once("exit", resolve); });
+  try {
+    await waitFor(/synced /);
+    // Give the watcher a moment to be ready before the burst.
+    await new Promise((wake) => setTimeout(wake, 1_000));
+    await writeFile(join(dir, "second.txt"), "second");
+    await writeFile(join(dir, "first.txt"), "changed");
+    await waitFor(/committed \d+ change\(s\)/);
+    const files = await json<FileJson[]>(["glob", "file", "watched@master:/*"]);
+    t.deepEqual(files.map((file) => file.path), ["/first.txt", "/second.txt"]);
+    t.is((await pfs(["get", "file", "watched@master:/first.txt"])).stdout, "changed");
+    child.kill("SIGINT");
+    t.is(await exited, 0, stderr);
+    const branch = (await json<BranchJson[]>(["list", "branch", "watched"]))[0];
+    t.is(branch?.open, "");
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+});
