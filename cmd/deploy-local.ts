@@ -10,7 +10,9 @@
  * linearizable etcd Range and a pfs ListRepo.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import {
+  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Client, type ServiceClientConstructor, credentials } from "@grpc/grpc-js";
@@ -84,6 +86,15 @@ export function deploySettings(dir: string, given: DeploySettings): DeploySettin
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, `${JSON.stringify(given, null, 2)}\n`);
+  // The settings decide the cluster's shard count for good: make them durable.
+  for (const path of [file, dir]) {
+    const descriptor = openSync(path, "r");
+    try {
+      fsyncSync(descriptor);
+    } finally {
+      closeSync(descriptor);
+    }
+  }
   return given;
 }
 
