@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { type Client, type ServiceClientConstructor, credentials } from "@grpc/grpc-js";
 import { limits } from "../pkg/common/index.js";
 import { loadEtcdProtos } from "../pkg/proto/index.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; client/index.ts is its API
+// eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import { PfsClient } from "../pkg/pfs/client/index.js";
 
 /** How long the nodes get to serve their first linearizable read. */

@@ -6,7 +6,7 @@
  */
 import { type Command, Option } from "commander";
 import { limits } from "../pkg/common/index.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; client/index.ts is its API
+// eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import { PfsClient, formatJson } from "../pkg/pfs/client/index.js";
 
 /** The pfs API address when neither --address nor PFS_ADDRESS says otherwise. */

@@ -12,7 +12,7 @@ import { stat } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import type { Command } from "commander";
 import { PfsError } from "../pkg/common/index.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; client/index.ts is its API
+// eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import {
   type FileRefMessage, type PfsClient, type PutFileHeaderMessage, ProgressBar, formatDiff,
   formatFile, formatFiles, parseByteCount, parseFileArg, parseGlobArg, tarOfFiles, totalBytes,

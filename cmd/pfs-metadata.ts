@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 import { PfsError } from "../pkg/common/index.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; client/index.ts is its API
+// eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import {
   type CommitInfoMessage, formatBranches, formatBytes, formatCommit, formatCommits, formatJson,
   formatRepo, formatRepos, parseBranchArg, parseCommitArg, parseRepoArg,

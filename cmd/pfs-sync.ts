@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { PfsError } from "../pkg/common/index.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; client/index.ts is its API
+// eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import { parseSyncTarget, syncDirectory } from "../pkg/pfs/client/index.js";
 import { type ApiOptions, addressOption, withClient } from "./pfs-context.js";
 

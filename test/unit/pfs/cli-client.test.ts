@@ -19,16 +19,15 @@ import {
 } from "@grpc/grpc-js";
 import test from "ava";
 import { PfsError, Prng, systemSeed } from "../../../pkg/common/index.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; client/index.ts is its API
+// eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import {
   PfsClient, clientLimits, tarOfFiles, walkDirectory, writeDirectoryAtomically,
   writeFileAtomically,
 } from "../../../pkg/pfs/client/index.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/proto/index.ts does not export pfs-proto yet
 import {
   type GetFileRequest, type GetFileResponse, type PutFileRequest, type PutFileResponse,
   type RepoInfoMessage, loadPfsService,
-} from "../../../pkg/proto/pfs-proto.js";
+} from "../../../pkg/proto/index.js";
 
 const seed = systemSeed();
 const mib = 1024 * 1024;

@@ -6,7 +6,7 @@
 import test from "ava";
 import fc from "fast-check";
 import { PfsError } from "../../../pkg/common/index.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; client/index.ts is its API
+// eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import {
   type CommitInfoMessage, type FileInfoMessage, ProgressBar, formatBytes, formatCommits,
   formatDiff, formatFiles, formatJson, formatRepos, formatTable, formatTime, parseBranchArg,
