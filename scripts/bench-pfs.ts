@@ -23,9 +23,16 @@ const mebibyte = 1024 * 1024;
 const pieceBytes = 1 * mebibyte;
 const putsInFlightMax = 64;
 
+/** A 16-byte AES key naming one deterministic stream: `label` as a big-endian number. */
+function keyOf(label: number): Buffer {
+  const key = Buffer.alloc(16);
+  key.writeUInt32BE(label >>> 0, 12);
+  return key;
+}
+
 /** A deterministic stream of `total` bytes that never repeats (AES-128-CTR over zeros). */
 async function* generated(total: number, label: number): AsyncGenerator<Uint8Array> {
-  const cipher = createCipheriv("aes-128-ctr", Buffer.alloc(16, label), Buffer.alloc(16, 0));
+  const cipher = createCipheriv("aes-128-ctr", keyOf(label), Buffer.alloc(16, 0));
   const zeros = Buffer.alloc(pieceBytes);
   for (let done = 0; done < total; done += pieceBytes) {
     await Promise.resolve();
@@ -34,7 +41,7 @@ async function* generated(total: number, label: number): AsyncGenerator<Uint8Arr
 }
 
 function keystream(length: number, label: number): Buffer {
-  return createCipheriv("aes-128-ctr", Buffer.alloc(16, label), Buffer.alloc(16, 1))
+  return createCipheriv("aes-128-ctr", keyOf(label), Buffer.alloc(16, 1))
     .update(Buffer.alloc(length));
 }
 
@@ -122,8 +129,9 @@ async function manyFiles(root: string, count: number, fileBytes: number, changed
     await forEachIndex(count, (index) =>
       writeFile(join(tree, name(index)), content(index, version(index))));
     if (step === 0) run("git", ["init", "-q"], tree);
-    const gitSeconds = run("git", ["add", "-A"], tree) +
-      run("git", ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "x"], tree);
+    // No background `git gc --auto`: it would still write in .git while the tree is removed.
+    const gitSeconds = run("git", ["-c", "gc.auto=0", "add", "-A"], tree) + run("git", ["-c",
+      "gc.auto=0", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "x"], tree);
     const label = step === 0 ? `(b) ${count} files of ${fileBytes} B, one commit` :
       `(c) re-commit, ${changed} files changed`;
     rows.push(`| ${label} | ${(count / seconds).toFixed(0)} files/s | git ${
@@ -154,10 +162,10 @@ async function main(): Promise<void> {
     await bigFile(root, Number(values.megabytes) * mebibyte, rows);
     await manyFiles(root, Number(values.files), Number(values["file-bytes"]),
       Number(values["changed-percent"]), rows);
+    process.stdout.write(`${rows.join("\n")}\n`);
   } finally {
-    await rm(root, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true, maxRetries: 5 });
   }
-  process.stdout.write(`${rows.join("\n")}\n`);
 }
 
 main().catch((error: unknown) => {
