@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import test from "ava";
 import tar from "tar-stream";
 import { Prng, systemSeed } from "../../pkg/common/index.js";
+import { randomBytesFrom as randomBytes } from "../unit/pfs/chunk-fixture.js";
 
 const pfsScript = fileURLToPath(new URL("../../cmd/pfs.js", import.meta.url));
 const seed = systemSeed();
@@ -109,19 +110,6 @@ test.after.always(async () => {
   await rm(clusterDir, { recursive: true, force: true });
   await rm(workDir, { recursive: true, force: true });
 });
-
-/** `size` seeded pseudo-random bytes (xorshift32). */
-function randomBytes(prng: Prng, size: number): Buffer {
-  const words = new Uint32Array(Math.ceil(size / 4));
-  let state = 1 + prng.intBelow(2 ** 32 - 1);
-  for (let i = 0; i < words.length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    words[i] = state >>> 0;
-  }
-  return Buffer.from(words.buffer).subarray(0, size);
-}
 
 function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -342,3 +330,38 @@ test("pfs sync watches: each settled burst becomes one commit; SIGINT exits 0", 
     if (child.exitCode === null) child.kill("SIGKILL");
   }
 });
+
+test("subscribe commit streams history then new commits; wait commit blocks until finished",
+  async (t) => {
+    await ok(["create", "repo", "follow"]);
+    await ok(["put", "file", "follow@master:/a", "-f", "-"], Buffer.from("a"));
+    const child = spawn(process.execPath, [pfsScript, "subscribe", "commit", "follow@master",
+      "--json"], { env: { ...process.env, PFS_ADDRESS: address },
+      stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => { stdout += chunk.toString("utf8"); });
+    const exited = new Promise<number | null>((resolve) => { child.once("exit", resolve); });
+    const lines = async (count: number): Promise<CommitJson[]> => {
+      for (let tries = 0; tries < 150 && stdout.split("\n").length <= count; tries++) {
+        await new Promise((wake) => setTimeout(wake, 100));
+      }
+      return stdout.trim().split("\n").map((line) => JSON.parse(line) as CommitJson);
+    };
+    try {
+      t.is((await lines(1)).length, 1);
+      const id = (await ok(["start", "commit", "follow@master"])).trim();
+      const waiting = pfs(["wait", "commit", `follow@${id}`, "--json"]);
+      await ok(["put", "file", `follow@${id}:/b`, "-f", "-"], Buffer.from("b"));
+      await ok(["finish", "commit", `follow@${id}`]);
+      const waited = await waiting;
+      t.is(waited.code, 0, waited.stderr);
+      t.like(JSON.parse(waited.stdout) as CommitJson, { id, state: "FINISHED" });
+      const streamed = await lines(2);
+      t.deepEqual(streamed.map((commit) => commit.state), ["FINISHED", "FINISHED"]);
+      t.is(streamed[1]?.id, id);
+      child.kill("SIGINT");
+      t.is(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });

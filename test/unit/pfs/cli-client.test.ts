@@ -28,22 +28,10 @@ import {
   type GetFileRequest, type GetFileResponse, type PutFileRequest, type PutFileResponse,
   type RepoInfoMessage, loadPfsService,
 } from "../../../pkg/proto/index.js";
+import { randomBytesFrom as randomBytes } from "./chunk-fixture.js";
 
 const seed = systemSeed();
 const mib = 1024 * 1024;
-
-/** `size` (a multiple of 4) pseudo-random bytes: xorshift32 seeded from `prng` (fast). */
-function randomBytes(prng: Prng, size: number): Buffer {
-  const words = new Uint32Array(size / 4);
-  let state = 1 + prng.intBelow(2 ** 32 - 1);
-  for (let i = 0; i < words.length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    words[i] = state >>> 0;
-  }
-  return Buffer.from(words.buffer);
-}
 
 /** What the fake server saw of the PutFile calls and what it does on the others. */
 interface Fake {
