@@ -5,11 +5,11 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
+import { freePortRange } from "../support/port-range.js";
 
 const pfs = fileURLToPath(new URL("../../cmd/pfs.js", import.meta.url));
 
@@ -27,25 +27,6 @@ function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {})
         resolve({ code, stdout, stderr });
       });
   });
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => { resolve(false); });
-    server.listen(port, "127.0.0.1", () => { server.close(() => { resolve(true); }); });
-  });
-}
-
-/** A base port with `count` free ports from it (probed; the OS may still race us). */
-async function freeRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + ((process.pid * 7919 + attempt * 104_729) % 30_000);
-    const checks = await Promise.all(
-      Array.from({ length: count }, (_, i) => portFree(base + i)));
-    if (checks.every(Boolean)) return base;
-  }
-  throw new Error("no free port range");
 }
 
 function endpointsOf(stdout: string): string {
@@ -72,8 +53,9 @@ function alive(pid: number): boolean {
 test.serial("deploy local --detach serves etcdctl, reuses its dir, and down stops it",
   async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "pfs-deploy-"));
-    const base = await freeRange(6);
-    const args = [pfs, "deploy", "local", "--detach", "--dir", dir, "--base-port", String(base)];
+    const base = await freePortRange(9);
+    const args = [pfs, "deploy", "local", "--detach", "--dir", dir, "--base-port", String(base),
+      "--pfs-base-port", String(base + 6)];
     try {
       const up = await run(process.execPath, args);
       t.is(up.code, 0, up.stderr);

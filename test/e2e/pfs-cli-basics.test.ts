@@ -10,12 +10,12 @@
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import tar from "tar-stream";
+import { freePortRange } from "../support/port-range.js";
 import { Prng, systemSeed } from "../../pkg/common/index.js";
 import { randomBytesFrom as randomBytes } from "../unit/pfs/chunk-fixture.js";
 
@@ -66,28 +66,10 @@ async function json<T>(args: readonly string[]): Promise<T> {
   return JSON.parse(await ok([...args, "--json"])) as T;
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => { resolve(false); });
-    server.listen(port, "127.0.0.1", () => { server.close(() => { resolve(true); }); });
-  });
-}
-
-/** A base port with `count` free ports from it (probed; the OS may still race us). */
-async function freeRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + ((process.pid * 7919 + attempt * 104_729 + 17) % 30_000);
-    const checks = await Promise.all(Array.from({ length: count }, (_, i) => portFree(base + i)));
-    if (checks.every(Boolean)) return base;
-  }
-  throw new Error("no free port range");
-}
-
 test.before(async () => {
   clusterDir = await mkdtemp(join(tmpdir(), "pfs-cli-cluster-"));
   workDir = await mkdtemp(join(tmpdir(), "pfs-cli-work-"));
-  const base = await freeRange(9);
+  const base = await freePortRange(9, 17);
   const up = await new Promise<Run>((resolve) => {
     execFile(process.execPath, [pfsScript, "deploy", "local", "--detach", "--dir", clusterDir,
       "--base-port", String(base), "--pfs-base-port", String(base + 6), "--shards", "4"],
