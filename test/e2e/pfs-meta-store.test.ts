@@ -466,8 +466,8 @@ class MetaModel {
 }
 
 both("a seeded random run of operations matches the documented model", async (t, f) => {
-  const seed = systemSeed();
-  t.log(`seed ${seed}`);
+  const seed = process.env["PFS_SEED"] === undefined ? systemSeed() : Number(process.env["PFS_SEED"]);
+  t.log(`seed ${seed} (replay: PFS_SEED=${seed})`);
   const prng = new Prng(seed);
   const pick = <T>(items: readonly T[]): T => {
     const item = items[prng.nextUint32() % items.length];
@@ -565,7 +565,9 @@ both("a seeded random run of operations matches the documented model", async (t,
         throw new Error(op);
     }
   }
-  t.true(succeeded >= 30, `only ${succeeded} of 120 operations succeeded; seed ${seed}`);
+  // Not vacuous: some operations must have changed something. How many depends on the seed
+  // (a seed of CI's once let only 24 of 120 succeed, every one as the model said).
+  t.true(succeeded >= 10, `only ${succeeded} of 120 operations succeeded; seed ${seed}`);
   const stored = await store.listBranches("r");
   t.deepEqual(stored.map((b) => [b.name, b.head, b.open]),
     [...model.branches.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
