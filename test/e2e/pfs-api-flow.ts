@@ -41,6 +41,23 @@ function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** Branches, WaitCommit and SubscribeCommit over the finished history `ids` (oldest first). */
+async function branchesAndWaits(t: ExecutionContext, next: () => PfsClient, repo: string,
+  ids: readonly string[]): Promise<void> {
+  const [, middle, newest] = ids;
+  if (middle === undefined || newest === undefined) throw new Error("history too short");
+  const dev = await next().call("CreateBranch", { repo, branch: "dev",
+    head: { repo, commit: "master^1" } });
+  t.is(dev.head, middle);
+  t.deepEqual((await next().call("ListBranch", { repo })).branches.map((branch) => branch.name),
+    ["dev", "master"]);
+  t.deepEqual(await next().getFile(repo, "dev", "/t/x.csv"), Buffer.from("x"));
+  t.is((await next().call("WaitCommit", { commit: { repo, commit: newest } })).state, "FINISHED");
+  const seen = await next().subscribe(repo, "master", ids.length);
+  t.deepEqual(seen, [...ids]);
+  t.is((await next().call("DeleteBranch", { repo, branch: "dev" })).name, "dev");
+}
+
 export async function coreFlow(t: ExecutionContext, clients: readonly PfsClient[],
   repo: string, seed: number): Promise<void> {
   let turn = 0;
@@ -103,6 +120,7 @@ export async function coreFlow(t: ExecutionContext, clients: readonly PfsClient[
     [["/new.txt", null], [null, "/t/sub/z.txt"], ["/t/x.csv", "/t/x.csv"]]);
   const history = await next().call("ListCommit", { repo, branch: "master" });
   t.is(history.commits.length, 3);
+  await branchesAndWaits(t, next, repo, history.commits.map((commit) => commit.id).reverse());
 
   // A copy to another repo moves chunks between shards, not through the client.
   await next().call("CreateRepo", { name: `${repo}-copy` });

@@ -87,6 +87,22 @@ export class PfsClient {
     return Buffer.concat(pieces);
   }
 
+  /** The first `count` commit ids SubscribeCommit streams; then the stream is cancelled. */
+  async subscribe(repo: string, branch: string, count: number): Promise<string[]> {
+    const stream = this.#method("SubscribeCommit")({ repo, branch, new_only: false }) as
+      AsyncIterable<{ id: string }> & { cancel(): void };
+    const ids: string[] = [];
+    try {
+      for await (const commit of stream) {
+        ids.push(commit.id);
+        if (ids.length >= count) break;
+      }
+    } finally {
+      stream.cancel();
+    }
+    return ids;
+  }
+
   close(): void {
     this.#client.close();
   }

@@ -54,7 +54,7 @@ export interface PfsApiOptions {
 /** The pfs.API handlers. */
 export function pfsApiHandlers(options: PfsApiOptions): PfsServiceHandlers {
   const { meta, router, logger } = options;
-  const commits = new CommitResolver(meta, router);
+  const commits = new CommitResolver(meta, router, logger);
   return {
     ...repoHandlers(meta, router, logger),
     ...commitHandlers(meta, commits, logger),
@@ -209,12 +209,14 @@ async function getFile(call: ServerWritableStream<PfsMessages["GetFile"][0],
       await writeMessage(call, { data: piece });
     }
   } else {
+    // Refuse before the first byte: an error after data would reach the client as a cut stream.
+    if ((await listChildren(router, commit, path)).length === 0) {
+      throw new PfsError("NOT_FOUND", `no file or directory ${path} in ${commit.repo}@${commit.id}`);
+    }
     if (offset !== 0 || length !== 0) {
       throw new PfsError("INVALID_ARGUMENT", `${path} is a directory: a byte range needs a file`);
     }
-    const files = await tarDirectory(router, commit, path, (piece) =>
-      writeMessage(call, { data: piece }));
-    if (files === 0) throw new PfsError("NOT_FOUND", `no file or directory ${path} in ${commit.repo}@${commit.id}`);
+    await tarDirectory(router, commit, path, (piece) => writeMessage(call, { data: piece }));
   }
   call.end();
 }

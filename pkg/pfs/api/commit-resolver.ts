@@ -12,7 +12,7 @@
  * - **Finish** = setFinishing → every shard seals its part → finished with the summed size;
  *   any failure fails the commit with the reason (the branch head does not move).
  */
-import { PfsError } from "../../common/index.js";
+import { type Logger, PfsError } from "../../common/index.js";
 import { type MetaStore, isCommitId, parseCommitRef } from "../meta/index.js";
 import { type CommitInfo, defaultBranch } from "../model.js";
 import type { CommitRefMessage } from "../../proto/index.js";
@@ -32,10 +32,12 @@ export function shardCommitOf(commit: CommitInfo): ShardCommit {
 export class CommitResolver {
   readonly #meta: MetaStore;
   readonly #router: ShardRouter;
+  readonly #logger: Logger;
 
-  constructor(meta: MetaStore, router: ShardRouter) {
+  constructor(meta: MetaStore, router: ShardRouter, logger: Logger) {
     this.#meta = meta;
     this.#router = router;
+    this.#logger = logger;
   }
 
   /** The finished commit `ref` names. */
@@ -107,7 +109,13 @@ export class CommitResolver {
     try {
       result = await write(target.commit);
     } catch (error: unknown) {
-      if (target.own) await this.discard(target.commit);
+      // The write's own error is what the caller sees; a failed clean-up is logged.
+      if (target.own) {
+        await this.discard(target.commit).catch((cleanup: unknown) => {
+          this.#logger.error("cannot delete a commit after its write failed",
+            { repo: target.commit.repo, commit: target.commit.id, error: cleanup });
+        });
+      }
       throw error;
     }
     const commit = target.own ? await this.finish(target.commit) : target.commit;
@@ -138,6 +146,10 @@ export class CommitResolver {
     } catch (error: unknown) {
       const reason = error instanceof Error ? error.message : String(error);
       await this.#meta.failCommit(commit.repo, commit.id, `finishing failed: ${reason}`);
+      await this.#abortEverywhere(commit).catch((cleanup: unknown) => {
+        this.#logger.warn("cannot drop a failed commit's staged data",
+          { repo: commit.repo, commit: commit.id, error: cleanup });
+      });
       throw error;
     }
     return this.#meta.finishCommit(commit.repo, commit.id, sizeBytes);
