@@ -11,6 +11,15 @@ export interface HistoryEntry {
   readonly kv: KeyValue | null;
 }
 
+/**
+ * Bytes of one entry in the store's snapshot format (store-state.ts): main i64, sub u32, live
+ * u8, and for a live version create revision, version and lease (i64 each), value length u32
+ * and the value. Kept per history as entries come and go, so sizing a snapshot is O(keys).
+ */
+export function encodedEntryBytes(entry: HistoryEntry): number {
+  return 8 + 4 + 1 + (entry.kv === null ? 0 : 8 + 8 + 8 + 4 + entry.kv.value.length);
+}
+
 /** True when `a` comes before `b` in (main, sub) revision order. */
 export function revisionBefore(a: HistoryEntry, b: HistoryEntry): boolean {
   return a.main < b.main || (a.main === b.main && a.sub < b.sub);
@@ -20,6 +29,7 @@ export function revisionBefore(a: HistoryEntry, b: HistoryEntry): boolean {
 export class KeyHistory {
   readonly key: Uint8Array;
   readonly entries: HistoryEntry[] = [];
+  #entryBytes = 0;
 
   constructor(key: Uint8Array) {
     assert(key.length > 0, "a key history needs a non-empty key");
@@ -34,6 +44,12 @@ export class KeyHistory {
       () => `history append (${entry.main}, ${entry.sub}) after (${last?.main}, ${last?.sub})`,
     );
     this.entries.push(entry);
+    this.#entryBytes += encodedEntryBytes(entry);
+  }
+
+  /** The sum of `encodedEntryBytes` over the retained entries. */
+  get entryBytes(): number {
+    return this.#entryBytes;
   }
 
   /** The index of the last entry with main <= revision, or -1. O(log entries). */
@@ -69,7 +85,9 @@ export class KeyHistory {
     if (index < 0) return this.entries.length === 0;
     const kept = this.entries[index];
     const dropCount = kept?.kv === null ? index + 1 : index;
-    this.entries.splice(0, dropCount);
+    for (const dropped of this.entries.splice(0, dropCount)) {
+      this.#entryBytes -= encodedEntryBytes(dropped);
+    }
     return this.entries.length === 0;
   }
 }

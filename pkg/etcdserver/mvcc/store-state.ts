@@ -51,36 +51,29 @@ interface CapturedHistory {
 /**
  * The store's state frozen at one revision, cheap to take (one array copy per key; entries
  * and values are immutable and shared), so the bytes can be encoded later, in slices, while
- * the store moves on.
+ * the store moves on. `bodyBytes` is the encoded size without the CRC trailer.
  */
 export interface CapturedStoreState {
   readonly histories: readonly CapturedHistory[];
   readonly currentRevision: number;
   readonly compactRevision: number;
+  readonly bodyBytes: number;
 }
 
-/** Freezes `state` for a later `encodeCapturedStoreState`. O(keys + entries) pointer copies. */
+/**
+ * Freezes `state` for a later encoding: O(keys) work plus one native array copy per key (the
+ * histories keep their encoded sizes, so nothing walks every entry here).
+ */
 export function captureStoreState(state: StoreState): CapturedStoreState {
+  let bodyBytes = headerBytes;
+  const histories = state.index.all().map((history) => {
+    bodyBytes += 4 + history.key.length + 4 + history.entryBytes;
+    return { key: history.key, entries: history.entries.slice() };
+  });
   return {
-    histories: state.index.all().map((history) => ({
-      key: history.key, entries: history.entries.slice(),
-    })),
-    currentRevision: state.currentRevision,
-    compactRevision: state.compactRevision,
+    histories, currentRevision: state.currentRevision,
+    compactRevision: state.compactRevision, bodyBytes,
   };
-}
-
-/** The exact size of the encoded body (everything before the CRC). */
-function encodedBodyBytes(histories: readonly CapturedHistory[]): number {
-  let bytes = headerBytes;
-  for (const history of histories) {
-    bytes += 4 + history.key.length + 4;
-    for (const entry of history.entries) {
-      bytes += entryFixedBytes;
-      if (entry.kv !== null) bytes += liveFixedBytes + entry.kv.value.length;
-    }
-  }
-  return bytes;
 }
 
 /**
@@ -112,7 +105,7 @@ export interface StoreStateEncoder {
 /** Plans the encoding of `captured` (see StoreStateEncoder). */
 export function storeStateEncoder(captured: CapturedStoreState): StoreStateEncoder {
   assert(captured.compactRevision >= -1, "compaction revision below -1");
-  const bodyBytes = encodedBodyBytes(captured.histories);
+  const bodyBytes = captured.bodyBytes;
   return { bytes: bodyBytes + 4, write: (out, offset, sliceBytes) =>
     encodeSteps(captured, bodyBytes, out, offset, sliceBytes) };
 }
