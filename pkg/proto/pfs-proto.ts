@@ -228,13 +228,15 @@ export interface PfsMessages {
   CopyFile: [CopyFileRequest, CopyFileResponse];
 }
 
+/** The grpc-js handler type of an RPC of streaming kind `K` (pfs.API's and pfs.Shard's). */
+export type PfsCallHandler<K extends PfsCallKind, Request, Response> =
+  K extends "server-stream" ? handleServerStreamingCall<Request, Response>
+    : K extends "client-stream" ? handleClientStreamingCall<Request, Response>
+      : handleUnaryCall<Request, Response>;
+
 /** The grpc-js handler type of one RPC, from its kind and messages. */
 export type PfsHandler<M extends PfsMethodName> =
-  (typeof pfsMethods)[M] extends "server-stream"
-    ? handleServerStreamingCall<PfsMessages[M][0], PfsMessages[M][1]>
-    : (typeof pfsMethods)[M] extends "client-stream"
-      ? handleClientStreamingCall<PfsMessages[M][0], PfsMessages[M][1]>
-      : handleUnaryCall<PfsMessages[M][0], PfsMessages[M][1]>;
+  PfsCallHandler<(typeof pfsMethods)[M], PfsMessages[M][0], PfsMessages[M][1]>;
 
 /** What a server implementing pfs.API passes to `server.addService`. */
 export type PfsServiceHandlers = { [M in PfsMethodName]: PfsHandler<M> };
@@ -265,22 +267,34 @@ export function loadPfsPackageDefinition(): PackageDefinition {
  */
 export function loadPfsService(): PfsProto {
   const packageDefinition = loadPfsPackageDefinition();
+  return { packageDefinition, ...checkedService(packageDefinition, pfsServiceName, pfsMethods) };
+}
+
+/**
+ * The service `serviceName` ("pfs.<Name>") of a loaded package, asserted to match its method
+ * table: the same RPCs, the same streaming kinds, wire paths /<serviceName>/<rpc>. Shared by
+ * the loaders of pfs.API and pfs.Shard.
+ */
+export function checkedService(packageDefinition: PackageDefinition, serviceName: string,
+  methods: Readonly<Record<string, PfsCallKind>>):
+  { service: ServiceDefinition; Client: ServiceClientConstructor } {
   const root: GrpcObject = loadPackageDefinition(packageDefinition);
-  const pfsPackage = root["pfs"];
-  assert(pfsPackage !== undefined && typeof pfsPackage === "object" && "API" in pfsPackage,
-    "pfs.proto defines no pfs.API");
-  const Client = pfsPackage["API"] as ServiceClientConstructor;
+  const [packageName = "", name = ""] = serviceName.split(".");
+  const servicePackage = root[packageName];
+  assert(servicePackage !== undefined && typeof servicePackage === "object" &&
+    name in servicePackage, () => `the .proto defines no ${serviceName}`);
+  const Client = (servicePackage as GrpcObject)[name] as ServiceClientConstructor;
   const service = Client.service;
   const loaded = Object.keys(service).sort();
-  const expected = Object.keys(pfsMethods).sort();
-  assert(loaded.join() === expected.join(),
-    () => `pfs.API has RPCs [${loaded.join(", ")}]; pfsMethods lists [${expected.join(", ")}]`);
-  for (const [name, kind] of Object.entries(pfsMethods)) {
-    const method = service[name];
-    assert(method !== undefined, () => `pfs.API lacks ${name}`);
+  const expected = Object.keys(methods).sort();
+  assert(loaded.join() === expected.join(), () =>
+    `${serviceName} has RPCs [${loaded.join(", ")}]; its method table lists [${expected.join(", ")}]`);
+  for (const [rpc, kind] of Object.entries(methods)) {
+    const method = service[rpc];
+    assert(method !== undefined, () => `${serviceName} lacks ${rpc}`);
     const actual = kindOf(method.requestStream, method.responseStream);
-    assert(actual === kind, () => `pfs.API ${name} is ${actual}; pfsMethods says ${kind}`);
-    assert(method.path === `/${pfsServiceName}/${name}`, () => `pfs.API ${name} at ${method.path}`);
+    assert(actual === kind, () => `${serviceName} ${rpc} is ${actual}; its table says ${kind}`);
+    assert(method.path === `/${serviceName}/${rpc}`, () => `${serviceName} ${rpc} at ${method.path}`);
   }
-  return { packageDefinition, service, Client };
+  return { service, Client };
 }

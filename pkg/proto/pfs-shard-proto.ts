@@ -7,15 +7,12 @@
  * asserts the file matches it.
  */
 import { fileURLToPath } from "node:url";
-import {
-  type GrpcObject, type ServiceClientConstructor, type ServiceDefinition,
-  type handleClientStreamingCall, type handleServerStreamingCall, type handleUnaryCall,
-  loadPackageDefinition,
-} from "@grpc/grpc-js";
+import type { ServiceClientConstructor, ServiceDefinition } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
-import { assert } from "../common/index.js";
 import { etcdProtoLoaderOptions } from "./etcd-protos.js";
-import type { PfsCallKind, WireInt64 } from "./pfs-proto.js";
+import {
+  type PfsCallHandler, type PfsCallKind, type WireInt64, checkedService,
+} from "./pfs-proto.js";
 
 /** The .proto file, read from the source tree at run time. */
 export const pfsShardProtoFile: string = fileURLToPath(
@@ -112,11 +109,7 @@ export interface PfsShardMessages {
 }
 
 export type PfsShardHandler<M extends PfsShardMethodName> =
-  (typeof pfsShardMethods)[M] extends "server-stream"
-    ? handleServerStreamingCall<PfsShardMessages[M][0], PfsShardMessages[M][1]>
-    : (typeof pfsShardMethods)[M] extends "client-stream"
-      ? handleClientStreamingCall<PfsShardMessages[M][0], PfsShardMessages[M][1]>
-      : handleUnaryCall<PfsShardMessages[M][0], PfsShardMessages[M][1]>;
+  PfsCallHandler<(typeof pfsShardMethods)[M], PfsShardMessages[M][0], PfsShardMessages[M][1]>;
 
 export type PfsShardServiceHandlers = { [M in PfsShardMethodName]: PfsShardHandler<M> };
 
@@ -125,25 +118,8 @@ export interface PfsShardProto {
   readonly Client: ServiceClientConstructor;
 }
 
-/** Loads pfs.Shard and checks it against `pfsShardMethods`. */
+/** Loads pfs.Shard and checks it against `pfsShardMethods` (see `checkedService`). */
 export function loadPfsShardService(): PfsShardProto {
   const definition = loadSync(pfsShardProtoFile, etcdProtoLoaderOptions);
-  const root: GrpcObject = loadPackageDefinition(definition);
-  const pfsPackage = root["pfs"];
-  assert(pfsPackage !== undefined && typeof pfsPackage === "object" && "Shard" in pfsPackage,
-    "pfs-shard.proto defines no pfs.Shard");
-  const Client = pfsPackage["Shard"] as ServiceClientConstructor;
-  const service = Client.service;
-  const loaded = Object.keys(service).sort().join();
-  const expected = Object.keys(pfsShardMethods).sort().join();
-  assert(loaded === expected, () => `pfs.Shard has [${loaded}]; pfsShardMethods lists [${expected}]`);
-  for (const [name, kind] of Object.entries(pfsShardMethods)) {
-    const method = service[name];
-    assert(method !== undefined, () => `pfs.Shard lacks ${name}`);
-    const actual = method.requestStream
-      ? (method.responseStream ? "bidi" : "client-stream")
-      : (method.responseStream ? "server-stream" : "unary");
-    assert(actual === kind, () => `pfs.Shard ${name} is ${actual}; pfsShardMethods says ${kind}`);
-  }
-  return { service, Client };
+  return checkedService(definition, pfsShardServiceName, pfsShardMethods);
 }
