@@ -6,6 +6,7 @@
 import { crc32 } from "node:zlib";
 import { assertSafeInteger } from "./assert.js";
 import { PfsError } from "./errors.js";
+import { runInSlices } from "./turns.js";
 import { type Result, err, ok } from "./result.js";
 
 /** Bytes of the trailer. */
@@ -40,21 +41,22 @@ export function openCrc32(sealed: Uint8Array, what: string, bodyBytesMin: number
 
 /**
  * The CRC-32 of `bytes` (as `crc32(bytes, initial)`), computed `sliceBytes` at a time with a
- * turn of the event loop between slices: checksumming a snapshot of many megabytes must not
- * hold up the Raft loop and the clients for tens of milliseconds.
+ * pause (turns.ts) after each slice: checksumming a snapshot of many megabytes must not hold
+ * up the Raft loop and the clients for tens of milliseconds.
  */
-export async function crc32InSlices(bytes: Uint8Array, sliceBytes: number, initial = 0):
-  Promise<number> {
+export function* crc32Steps(bytes: Uint8Array, sliceBytes: number, initial = 0):
+  Generator<void, number, void> {
   assertSafeInteger(sliceBytes, "CRC slice bytes", 1);
   let crc = initial;
   for (let from = 0; from < bytes.length; from += sliceBytes) {
     crc = crc32(bytes.subarray(from, Math.min(bytes.length, from + sliceBytes)), crc);
-    if (from + sliceBytes < bytes.length) await nextTurn();
+    yield;
   }
   return crc;
 }
 
-/** Resolves on a later turn of the event loop, after pending I/O callbacks. */
-export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => { setImmediate(resolve); });
+/** `crc32Steps` with a turn of the event loop at each pause. */
+export function crc32InSlices(bytes: Uint8Array, sliceBytes: number, initial = 0):
+  Promise<number> {
+  return runInSlices(crc32Steps(bytes, sliceBytes, initial));
 }

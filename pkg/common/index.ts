@@ -72,4 +72,5 @@ export {
 } from "./ids.js";
 export { pfsVersion, etcdApiVersion } from "./version.js";
 export { ByteReader, ByteWriter, MalformedPayloadError } from "./byte-codec.js";
-export { crc32InSlices, nextTurn, openCrc32, sealCrc32 } from "./checksummed.js";
+export { crc32InSlices, crc32Steps, openCrc32, sealCrc32 } from "./checksummed.js";
+export { nextTurn, runAtOnce, runInSlices } from "./turns.js";

@@ -8,7 +8,7 @@
  * the client sees responses in the order their requests came.
  */
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { limits } from "../../common/index.js";
+import { limits, nextTurn } from "../../common/index.js";
 import {
   type WatchStream,
   encodeWatchResponse,
@@ -22,7 +22,6 @@ import { type WatchRequestDecoded, decodeWatchRequest } from "./watch-codec.js";
 const label = { service: "etcdserverpb.Watch", method: "Watch", type: "bidi_stream" } as const;
 const sendBatch = limits.etcdWatchSendBatchResponsesMax;
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 class WatchCall {
   readonly #kit: ServiceKit;

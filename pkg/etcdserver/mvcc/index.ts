@@ -34,4 +34,4 @@ export {
   checkTxnRequest,
 } from "./request-checks.js";
 export { MvccStore } from "./mvcc-store.js";
-export { type StoreStateEncoder, runAtOnce, runInSlices } from "./store-state.js";
+export type { StoreStateEncoder } from "./store-state.js";

@@ -14,7 +14,8 @@ import {
   PfsError,
   type Result,
   assert,
-  nextTurn,
+  crc32Steps,
+  runAtOnce,
   err,
   ok,
   openCrc32,
@@ -150,22 +151,7 @@ function* encodeSteps(captured: CapturedStoreState, bodyBytes: number, out: Uint
     }
   }
   assert(at === bodyBytes, () => `store snapshot wrote ${at} of ${bodyBytes} bytes`);
-  let crc = 0;
-  for (let from = 0; from < bodyBytes; from += sliceBytes) {
-    crc = crc32(body.subarray(from, Math.min(bodyBytes, from + sliceBytes)), crc);
-    yield;
-  }
-  view.setUint32(bodyBytes, crc);
-}
-
-/** Runs a generator of pauses to its end at once. */
-export function runAtOnce(steps: Generator<void, void, void>): void {
-  for (let step = steps.next(); step.done !== true; step = steps.next()) { /* no pause */ }
-}
-
-/** Runs a generator of pauses to its end, a turn of the event loop at each pause. */
-export async function runInSlices(steps: Generator<void, void, void>): Promise<void> {
-  for (let step = steps.next(); step.done !== true; step = steps.next()) await nextTurn();
+  view.setUint32(bodyBytes, yield* crc32Steps(body, sliceBytes));
 }
 
 /** Serializes `state` at once; restoring the bytes gives an equal state. */

@@ -17,14 +17,15 @@
  */
 import { crc32 } from "node:zlib";
 import {
-  ByteReader, ByteWriter, EtcdError, MalformedPayloadError, PfsError, assertNever,
-  err, limits, nodeId, ok, type Clock, type LeaseId, type Logger, type NodeId, type Result,
+  ByteReader, ByteWriter, EtcdError, MalformedPayloadError, PfsError, assertNever, crc32Steps,
+  runAtOnce, runInSlices, err, limits, nodeId, ok, type Clock, type LeaseId, type Logger,
+  type NodeId, type Result,
 } from "../../common/index.js";
 import { AuthStore, decodeAuthRequest, simpleToken } from "../auth/index.js";
 import { LeaseManager, type LeaseGrant, type LeaseManagerOptions } from "../lease/index.js";
 import {
   MvccStore, type CompactionResponse, type DeleteRangeResponse, type LeaseLookup, type MvccEvent,
-  type PutResponse, type TxnResponse, runAtOnce, runInSlices,
+  type PutResponse, type TxnResponse,
 } from "../mvcc/index.js";
 import type { WatchSource } from "../watch/index.js";
 import type { AlarmMember, AlarmType, Member } from "../backend.js";
@@ -317,12 +318,7 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
       out.set(head, 0);
       yield* store.write(out, head.length, sliceBytes);
       out.set(tail, head.length + store.bytes);
-      let crc = 0;
-      for (let from = 0; from < bodyBytes; from += sliceBytes) {
-        crc = crc32(out.subarray(from, Math.min(bodyBytes, from + sliceBytes)), crc);
-        yield;
-      }
-      out.writeUInt32BE(crc, bodyBytes);
+      out.writeUInt32BE(yield* crc32Steps(out.subarray(0, bodyBytes), sliceBytes), bodyBytes);
     }
     return { out, write };
   }
