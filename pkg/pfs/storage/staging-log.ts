@@ -9,9 +9,23 @@
  * flight. After an I/O error the log is failed: that batch and every later write reject, and
  * its commit must fail (the tail is cut off at the next open).
  *
- * Recovery (`openStagingLog`): replay reads records up to the first one that is cut short or
- * fails its checksum or decoding, and truncates the file there (durably): a record is either
- * whole or absent. A log whose header is wrong is DATA_CORRUPTED.
+ * Recovery (`openStagingLog`), as etcd's WAL: replay reads records up to the first bad one
+ * (cut short, a length out of range, a failed checksum or decoding) and then decides whether
+ * the bytes from there on are a **torn tail** — what a crash leaves of the one batch whose
+ * fsync never completed — or damage to data that was acknowledged:
+ *
+ * - torn, cut off durably: the bad record is cut short by the end of the file (a kill -9 in
+ *   the middle of a write: the file is always a prefix of what was written); or it is whole
+ *   and ends exactly at the end of the file (a failed checksum with nothing after it); or
+ *   every byte from it to the end is zero (a file extended but not written); or it contains a
+ *   zero-filled 512-byte sector (a page that a power loss did not write, as etcd's
+ *   `isTornEntry`) and everything after it fits in one write batch.
+ * - anything else — a bad record followed by more bytes — is DATA_CORRUPTED naming the file
+ *   and the record's offset, and the open fails: cutting there would silently drop later,
+ *   acknowledged writes. Only that commit is affected (a log is opened per open commit).
+ *
+ * Known limit (as etcd's): a damaged length field that makes a middle record reach past the
+ * end of the file looks like a torn tail. A log whose header is wrong is DATA_CORRUPTED.
  */
 import * as fs from "node:fs/promises";
 import {
@@ -46,11 +60,22 @@ async function readAt(handle: fs.FileHandle, position: number, length: number): 
   return bytes.subarray(0, filled);
 }
 
+/** Where and why a scan stopped before `endBytes`: the first bad record. */
+interface ScanStop {
+  /** Offset of the first byte not replayed; `endBytes` when every record was intact. */
+  offset: number;
+  /** Whether the bad record runs past `endBytes` (its frame, or its body by its length). */
+  cutShort: boolean;
+  /** The bad record's length field when it is in range (1..stagingRecordBytesMax), else 0. */
+  length: number;
+}
+
 /**
  * Yields the whole, intact records in [stagingHeaderBytes, endBytes) in order, and stops at the
- * first record that is cut short, fails its CRC or does not decode.
+ * first record that is cut short, fails its CRC or does not decode; `stop` then says where and
+ * why (`stop.offset === endBytes` when nothing was bad).
  */
-async function* scanRecords(handle: fs.FileHandle, endBytes: number):
+async function* scanRecords(handle: fs.FileHandle, endBytes: number, stop: ScanStop):
   AsyncGenerator<ScannedRecord> {
   let buffer: Buffer = Buffer.alloc(0);
   let bufferStart = stagingHeaderBytes;
@@ -63,25 +88,92 @@ async function* scanRecords(handle: fs.FileHandle, endBytes: number):
     bufferStart = position;
     return buffer.length >= count;
   };
-  while (await have(recordFrameBytes)) {
+  const halt = (cutShort: boolean, length: number): void => {
+    stop.offset = position;
+    stop.cutShort = cutShort;
+    stop.length = length;
+  };
+  halt(false, 0);
+  while (position < endBytes) {
+    if (!(await have(recordFrameBytes))) { halt(true, 0); return; }
     const at = position - bufferStart;
     const length = buffer.readUInt32BE(at);
-    if (length < 1 || length > stagingRecordBytesMax) return;
-    if (!(await have(recordFrameBytes + length))) return;
+    if (length < 1 || length > stagingRecordBytesMax) { halt(false, 0); return; }
+    if (!(await have(recordFrameBytes + length))) { halt(true, length); return; }
     const start = position - bufferStart;
     const lengthField = buffer.subarray(start, start + 4);
     const body = buffer.subarray(start + recordFrameBytes, start + recordFrameBytes + length);
-    if (recordCrc(lengthField, body) !== buffer.readUInt32BE(start + 4)) return;
+    if (recordCrc(lengthField, body) !== buffer.readUInt32BE(start + 4)) {
+      halt(false, length);
+      return;
+    }
     let op: StagingOp;
     try {
       op = decodeStagingRecord(body);
     } catch (error) {
-      if (error instanceof MalformedPayloadError) return;
+      if (error instanceof MalformedPayloadError) { halt(false, length); return; }
       throw error;
     }
     position += recordFrameBytes + length;
     yield { op, end: position };
+    halt(false, 0);
   }
+}
+
+/** Bytes of a disk sector: the unit a power loss may leave unwritten (zeros), as in etcd. */
+const sectorBytes = 512;
+
+/**
+ * True when some whole `sectorBytes`-aligned sector within [start, end) of the file is all
+ * zeros. Reads the range in `stagingReadBufferBytes` pieces.
+ */
+async function hasZeroSector(handle: fs.FileHandle, start: number, end: number):
+  Promise<boolean> {
+  let sector = Math.ceil(start / sectorBytes) * sectorBytes;
+  while (sector + sectorBytes <= end) {
+    const length = Math.min(stagingReadBufferBytes, end - sector);
+    const bytes = await readAt(handle, sector, length - (length % sectorBytes));
+    for (let at = 0; at + sectorBytes <= bytes.length; at += sectorBytes) {
+      if (isAllZero(bytes.subarray(at, at + sectorBytes))) return true;
+    }
+    sector += bytes.length;
+    if (bytes.length === 0) break;
+  }
+  return false;
+}
+
+/** True when every byte of [start, end) of the file is zero. */
+async function isZeroRange(handle: fs.FileHandle, start: number, end: number):
+  Promise<boolean> {
+  for (let position = start; position < end;) {
+    const bytes = await readAt(handle, position, Math.min(stagingReadBufferBytes, end - position));
+    if (bytes.length === 0 || !isAllZero(bytes)) return bytes.length === 0;
+    position += bytes.length;
+  }
+  return true;
+}
+
+function isAllZero(bytes: Buffer): boolean {
+  for (const byte of bytes) if (byte !== 0) return false;
+  return true;
+}
+
+/**
+ * Whether the bytes [stop.offset, size) after the last intact record are a torn tail (see the
+ * module comment); throws DATA_CORRUPTED, naming the file and the offset, when they are not.
+ */
+async function checkTornTail(file: string, handle: fs.FileHandle, stop: ScanStop,
+  size: number): Promise<void> {
+  assert(stop.offset < size, () => `tail check at ${stop.offset} of ${size} bytes`);
+  if (stop.cutShort) return;
+  const recordEnd = stop.length === 0 ? -1 : stop.offset + recordFrameBytes + stop.length;
+  if (recordEnd === size) return;
+  if (await isZeroRange(handle, stop.offset, size)) return;
+  if (recordEnd > 0 && size - stop.offset <= stagingBatchBytesMax &&
+    await hasZeroSector(handle, stop.offset, recordEnd)) return;
+  throw new PfsError("DATA_CORRUPTED", `staging log ${file}: the record at offset ` +
+    `${stop.offset} is damaged and ${size - stop.offset} bytes follow it, so it is not a torn ` +
+    "tail; refusing to drop acknowledged writes after it", { file, offset: stop.offset });
 }
 
 /** A write waiting for its batch's write + fsync. */
@@ -247,8 +339,9 @@ export class StagingLog {
   async *ops(): AsyncGenerator<StagingOp> {
     assert(this.#state !== "closed", () => `read of closed staging log ${this.file}`);
     const end = this.#durableBytes;
+    const stop: ScanStop = { offset: stagingHeaderBytes, cutShort: false, length: 0 };
     let last = stagingHeaderBytes;
-    for await (const record of scanRecords(this.#handle, end)) {
+    for await (const record of scanRecords(this.#handle, end, stop)) {
       last = record.end;
       yield record.op;
     }
@@ -281,8 +374,9 @@ export async function createStagingLog(file: string): Promise<StagingLog> {
 }
 
 /**
- * Opens an existing staging log, replays it, and cuts off a torn or corrupt tail durably.
- * Errors: NOT_FOUND if missing; DATA_CORRUPTED if the header is not a staging log header.
+ * Opens an existing staging log, replays it, and cuts off a torn tail durably (module comment).
+ * Errors: NOT_FOUND if missing; DATA_CORRUPTED if the header is not a staging log header or a
+ * damaged record has data after it (details: `file`, `offset`); the file is then unchanged.
  */
 export async function openStagingLog(file: string, logger: Logger = silentLogger):
   Promise<StagingRecovery> {
@@ -296,11 +390,13 @@ export async function openStagingLog(file: string, logger: Logger = silentLogger
     }
     let end = stagingHeaderBytes;
     let count = 0;
-    for await (const record of scanRecords(handle, size)) {
+    const stop: ScanStop = { offset: stagingHeaderBytes, cutShort: false, length: 0 };
+    for await (const record of scanRecords(handle, size, stop)) {
       end = record.end;
       count += 1;
     }
     if (end < size) {
+      await checkTornTail(file, handle, stop, size);
       logger.warn("staging log tail cut off", { file, keptBytes: end, cutBytes: size - end });
       await handle.truncate(end);
       await handle.sync();
