@@ -1,0 +1,14 @@
+/**
+ * pkg/pfs/replication: replicas and masters (DESIGN.md §4, issue 6): the pure replica map and
+ * node health decisions, the elected placement controller that stores the map, and the
+ * per-shard master election with its fencing token. Not wired into pfsd yet.
+ */
+export {
+  type ReplicaMap, type ReplicaMapInput, type ReplicaMapOutcome, computeReplicaMap,
+  encodeReplicaMap, decodeReplicaMap,
+} from "./replica-map.js";
+export {
+  type NodeState, type OfflineRecord, type NodeHealthInput, type NodeHealthOutcome,
+  nodeStateOf, decideNodeHealth, encodeOfflineRecord, decodeOfflineRecord,
+} from "./node-health.js";
+export * as replicationLimits from "./limits.js";

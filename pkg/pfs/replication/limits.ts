@@ -1,0 +1,54 @@
+/**
+ * The bounds of replica placement, node health and shard-master election (STYLE rule 8),
+ * each named with its unit and why. Relations between them are asserted when the module loads.
+ * The cluster-wide knobs (shard count, R, master lease TTL, dead time) stay in
+ * pkg/common/limits.ts; these are the replication layer's own.
+ */
+import { assert, limits } from "../../common/index.js";
+
+/**
+ * Replicas one placement round may move to even out the load, once every shard has its R
+ * replicas. Each move starts a catch-up that copies a whole shard, so a round moves few and
+ * the controller waits `rebalanceRoundMs` before the next one.
+ */
+export const rebalanceMovesPerRoundMax: number = 4;
+
+/** Pause between two rebalancing rounds of the placement controller, in milliseconds. */
+export const rebalanceRoundMs: number = 5_000;
+
+/**
+ * TTL of the placement controller's election lease, in seconds. A crashed controller is
+ * replaced this long after; the map changes on the scale of the dead time, so this need not
+ * be short.
+ */
+export const controllerLeaseTtlSeconds: number = 5;
+
+/** Wait before a controller that lost its lease campaigns again, in milliseconds. */
+export const controllerRecampaignMs: number = 1_000;
+
+/**
+ * Attempts of one placement round whose transaction loses a race on the map's revision
+ * (somebody else wrote the map between our read and our write) before the round gives up;
+ * the next change or timer starts a new round.
+ */
+export const placementTxnAttemptsMax: number = 4;
+
+/** Most nodes the controller tracks (online, offline and faulty): bounds the map's size. */
+export const nodesMax: number = 1_024;
+
+/**
+ * Longest encoded replica map, in bytes: S × R node names of at most 63 characters plus
+ * quoting must fit one etcd request (1.5 MiB) with room for the health records.
+ */
+export const replicaMapBytesMax: number = 1024 * 1024;
+
+/** Wait before a master observer whose election watch failed for good observes again. */
+export const masterObserveRetryMs: number = 500;
+
+assert(rebalanceMovesPerRoundMax >= 1, "a rebalancing round must move at least one replica");
+assert(controllerLeaseTtlSeconds >= limits.pfsMasterLeaseTtlSecondsMin,
+  () => `controller lease ${controllerLeaseTtlSeconds} s below etcd's 2 s minimum`);
+assert(controllerRecampaignMs < controllerLeaseTtlSeconds * 1_000,
+  "a deposed controller must campaign again well within one lease");
+assert(limits.pfsShardsMax * limits.pfsReplicasMax * 66 < replicaMapBytesMax,
+  "the largest replica map must fit its byte bound");
