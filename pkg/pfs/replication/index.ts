@@ -12,3 +12,10 @@ export {
   nodeStateOf, decideNodeHealth, encodeOfflineRecord, decodeOfflineRecord,
 } from "./node-health.js";
 export * as replicationLimits from "./limits.js";
+export {
+  type Fence, type CampaignOptions, LeaderTerm, fencedIf, fenceHeld, campaignForTerm,
+} from "./leader-term.js";
+export {
+  type ShardMasterOptions, ShardMasterCandidate, type MasterObserverOptions, MasterObserver,
+  masterElectionName,
+} from "./shard-master.js";

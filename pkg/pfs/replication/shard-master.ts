@@ -1,0 +1,209 @@
+/**
+ * Per-shard masters (DESIGN.md §4): the replicas of a shard elect one master through the etcd
+ * election API on a short lease (`--master-lease-ttl`, default 3 s), under
+ * `<root>/election/shard-master/<shard>/`. A replica campaigns only when the caller's
+ * predicate says it holds every finished commit of the shard, so a new master never lacks an
+ * acknowledged commit. The master's election key create revision is its fencing token;
+ * `fencedTxn()` starts every metadata transaction the master makes with the compare on it, so
+ * a deposed master (its lease lapsed, even while it was stopped and has not noticed) changes
+ * nothing.
+ *
+ * Routers learn the master by `MasterObserver`, a watch on the election: the value it returns
+ * is the watch's latest, never a cached answer with its own lifetime (the early Pachyderm
+ * router cached masters for 5 minutes). While the election has no leader it returns undefined.
+ */
+import type { ComparatorBuilder, ElectionObserver, Etcd3 } from "etcd3";
+import {
+  type Clock, type Logger, PfsError, type Timer, assert, limits,
+} from "../../common/index.js";
+import {
+  type CampaignOptions, type LeaderTerm, campaignForTerm, fencedIf, unavailable,
+} from "./leader-term.js";
+import { masterObserveRetryMs } from "./limits.js";
+
+/** The election of `shard`'s master. */
+export function masterElectionName(shard: number): string {
+  assert(Number.isSafeInteger(shard) && shard >= 0 && shard < limits.pfsShardsMax,
+    () => `shard ${shard} outside [0, ${limits.pfsShardsMax})`);
+  return `shard-master/${shard}`;
+}
+
+export interface ShardMasterOptions {
+  /** A root client (fence keys are full keys). */
+  readonly client: Etcd3;
+  /** Key root (`/pfs`). */
+  readonly root: string;
+  readonly shard: number;
+  /** This replica's node name: what observers learn as the master. */
+  readonly node: string;
+  /** The election lease TTL in seconds (default 3; at least etcd's 2 s). */
+  readonly masterLeaseTtlSeconds?: number;
+  /** True when this replica holds every finished commit of the shard (may read the store). */
+  readonly isUpToDate: () => boolean | Promise<boolean>;
+  readonly logger: Logger;
+}
+
+/** One replica's candidacy for master of its shard. */
+export class ShardMasterCandidate {
+  readonly #options: ShardMasterOptions;
+  readonly #ttlSeconds: number;
+  #term: LeaderTerm | undefined;
+  #campaigning = false;
+
+  constructor(options: ShardMasterOptions) {
+    const ttl = options.masterLeaseTtlSeconds ?? limits.pfsMasterLeaseTtlSecondsDefault;
+    assert(Number.isSafeInteger(ttl) && ttl >= limits.pfsMasterLeaseTtlSecondsMin,
+      () => `master lease TTL ${ttl} s below ${limits.pfsMasterLeaseTtlSecondsMin} s`);
+    masterElectionName(options.shard);
+    this.#options = options;
+    this.#ttlSeconds = ttl;
+  }
+
+  /**
+   * Campaigns and resolves with the term once this replica is master. Errors:
+   * FAILED_PRECONDITION when the replica is not up to date (nothing is written: catch up
+   * first), when it is already campaigning or master, or when `signal` aborts the wait;
+   * UNAVAILABLE when the lease or the store fails (campaign again).
+   */
+  async campaign(signal?: AbortSignal): Promise<LeaderTerm> {
+    const { shard, node } = this.#options;
+    if (this.#campaigning || this.term !== undefined) {
+      throw new PfsError("FAILED_PRECONDITION", `${node} already campaigns for shard ${shard}`);
+    }
+    this.#campaigning = true;
+    try {
+      if (!(await this.#options.isUpToDate())) {
+        throw new PfsError("FAILED_PRECONDITION", `${node} lacks finished commits of shard ` +
+          `${shard}; it may campaign once it has caught up`);
+      }
+      const campaign: CampaignOptions = {
+        client: this.#options.client, root: this.#options.root, name: masterElectionName(shard),
+        value: node, leaseTtlSeconds: this.#ttlSeconds, logger: this.#options.logger,
+        ...(signal === undefined ? {} : { signal }),
+      };
+      this.#term = await campaignForTerm(campaign);
+      return this.#term;
+    } finally {
+      this.#campaigning = false;
+    }
+  }
+
+  /** The current term while it lasts as far as this process knows; undefined otherwise. */
+  get term(): LeaderTerm | undefined {
+    const term = this.#term;
+    return term === undefined || term.over.aborted ? undefined : term;
+  }
+
+  /** The fencing token of the current term (the election key's create revision). */
+  get fencingToken(): bigint | undefined {
+    return this.term?.fence.revision;
+  }
+
+  /**
+   * Starts a metadata transaction fenced by the current term: add compares (`.and`), then
+   * the ops (`.then`), and commit; `succeeded` is false when the term is over (or another
+   * compare failed). FAILED_PRECONDITION when this replica is not master as far as it knows.
+   */
+  fencedTxn(kv: Etcd3 = this.#options.client): ComparatorBuilder {
+    const term = this.term;
+    if (term === undefined) {
+      throw new PfsError("FAILED_PRECONDITION",
+        `${this.#options.node} is not master of shard ${this.#options.shard}`);
+    }
+    return fencedIf(kv, term.fence);
+  }
+
+  /** Steps down (revokes the lease) so another replica takes over at once. */
+  async resign(): Promise<void> {
+    const term = this.#term;
+    this.#term = undefined;
+    if (term !== undefined && !term.over.aborted) await term.resign();
+  }
+}
+
+export interface MasterObserverOptions {
+  readonly client: Etcd3;
+  readonly root: string;
+  readonly shard: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** The watched master of one shard, for routers. */
+export class MasterObserver {
+  readonly #options: MasterObserverOptions;
+  readonly #listeners = new Set<(master: string | undefined) => void>();
+  #observer: ElectionObserver | undefined;
+  #retry: Timer | undefined;
+  #master: string | undefined;
+  #closed = false;
+
+  private constructor(options: MasterObserverOptions) {
+    this.#options = options;
+  }
+
+  /** Reads the current master and starts watching; UNAVAILABLE when the store fails. */
+  static async open(options: MasterObserverOptions): Promise<MasterObserver> {
+    masterElectionName(options.shard);
+    const observer = new MasterObserver(options);
+    await observer.#observe();
+    return observer;
+  }
+
+  async #observe(): Promise<void> {
+    const { client, root, shard, logger } = this.#options;
+    const election = client.namespace(`${root}/`).election(masterElectionName(shard));
+    const observer = await election.observe().catch((error: unknown) => {
+      throw unavailable(`cannot watch the master of shard ${shard}`, error);
+    });
+    if (this.#closed) {
+      await observer.cancel();
+      return;
+    }
+    this.#observer = observer;
+    this.#set(observer.leader());
+    observer.on("change", (master: string | undefined) => { this.#set(master); });
+    observer.on("error", (error: unknown) => {
+      logger.warn("master watch failed; watching again", { shard, error });
+      this.#set(undefined);
+      this.#observer = undefined;
+      this.#scheduleRetry();
+    });
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed) return;
+    this.#retry = this.#options.clock.setTimer(masterObserveRetryMs, () => {
+      this.#observe().catch((error: unknown) => {
+        this.#options.logger.warn("cannot watch the master yet", { error });
+        this.#scheduleRetry();
+      });
+    });
+  }
+
+  #set(master: string | undefined): void {
+    if (master === this.#master) return;
+    this.#master = master;
+    for (const listener of this.#listeners) listener(master);
+  }
+
+  /** The master's node name as the watch last said, or undefined while there is none. */
+  current(): string | undefined {
+    return this.#master;
+  }
+
+  /** Calls `listener` on every change; returns the function that removes it. */
+  onChange(listener: (master: string | undefined) => void): () => void {
+    this.#listeners.add(listener);
+    return () => { this.#listeners.delete(listener); };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#retry?.cancel();
+    this.#listeners.clear();
+    const observer = this.#observer;
+    this.#observer = undefined;
+    if (observer !== undefined) await observer.cancel();
+  }
+}
