@@ -1,6 +1,6 @@
 // Benchmark of one pfs shard replica (run after `npm run build`, or as `scripts/bench pfs`:
-// `node dist/scripts/bench-pfs.js [--megabytes N] [--files N] [--file-bytes N]
-// [--changed-percent P] [--dir D]`). Drives `LocalShard` directly on this machine's disk and
+// `node dist/scripts/bench-pfs.js [--quick] [--megabytes N] [--files N] [--file-bytes N]
+// [--changed-percent P] [--dir D]`; `--quick` is 256 MiB and 2,000 files, for iterating). Drives `LocalShard` directly on this machine's disk and
 // prints a markdown table of:
 //   (a) put and get of one generated stream (default 2 GiB) with the process's peak RSS, next to
 //       the disk's limits measured in the same run (`dd … conv=fdatasync` to write, `dd` reading
@@ -9,7 +9,13 @@
 //       git commit` of the same tree;
 //   (c) the same files re-committed with 1% changed (deduplication), next to git again;
 // with the bytes each stores. Data is deterministic (AES-CTR keystream from a fixed key), so
-// runs compare; nothing repeats within it, so nothing dedups by accident.
+// runs compare; nothing repeats within it, so nothing dedups by accident (the "stored" column
+// shows it). The big stream must cost far less to make than to store, since dd reads
+// /dev/zero for free: a keystream made while timing costs more CPU than hashing and chunking
+// it on some machines. So a 16 MiB keystream pool is made before the clock starts, and each
+// 1 MiB piece is a window of it at a shifting offset, copied into one reused piece buffer (as
+// a socket reader reuses its buffer; pfs must copy what it keeps), with the stream offset
+// written into every 4 KiB of it, so no two chunks can be alike.
 import { spawnSync } from "node:child_process";
 import { createCipheriv } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -21,6 +27,12 @@ import { LocalShard } from "../pkg/pfs/shard/index.js";
 
 const mebibyte = 1024 * 1024;
 const pieceBytes = 1 * mebibyte;
+/** The keystream the big stream's pieces are windows of. */
+const poolBytes = 16 * mebibyte;
+/** How far the window moves besides one piece a piece: odd, so offsets do not repeat soon. */
+const windowStrideBytes = 1_000_003;
+/** Every this many bytes of the big stream start with their stream offset (unique content). */
+const stampIntervalBytes = 4096;
 const putsInFlightMax = 64;
 
 /** A 16-byte AES key naming one deterministic stream: `label` as a big-endian number. */
@@ -30,13 +42,23 @@ function keyOf(label: number): Buffer {
   return key;
 }
 
-/** A deterministic stream of `total` bytes that never repeats (AES-128-CTR over zeros). */
-async function* generated(total: number, label: number): AsyncGenerator<Uint8Array> {
-  const cipher = createCipheriv("aes-128-ctr", keyOf(label), Buffer.alloc(16, 0));
-  const zeros = Buffer.alloc(pieceBytes);
+/**
+ * A deterministic stream of `total` bytes in which no 4 KiB repeats: windows of a keystream
+ * pool (made by the caller before timing) with the stream offset stamped every 4 KiB, in
+ * pieces of one buffer the generator refills after each yield.
+ */
+async function* generated(total: number, pool: Buffer): AsyncGenerator<Uint8Array> {
+  const piece = Buffer.allocUnsafe(pieceBytes);
+  let window = 0;
   for (let done = 0; done < total; done += pieceBytes) {
+    const length = Math.min(pieceBytes, total - done);
+    window = (window + windowStrideBytes) % (pool.length - pieceBytes);
+    pool.copy(piece, 0, window, window + length);
+    for (let at = 0; at + 8 <= length; at += stampIntervalBytes) {
+      piece.writeDoubleLE(done + at, at);
+    }
     await Promise.resolve();
-    yield cipher.update(zeros.subarray(0, Math.min(pieceBytes, total - done)));
+    yield piece.subarray(0, length);
   }
 }
 
@@ -84,8 +106,9 @@ function commitId(n: number): string {
 async function bigFile(root: string, bytes: number, rows: string[]): Promise<void> {
   const shard = await LocalShard.open({ dir: join(root, "big-shard"), shard: 0 });
   const commit = { repo: "big", id: commitId(1) };
+  const pool = keystream(poolBytes, 1);
   let started = performance.now();
-  await shard.putFile(commit, "", "/big.bin", generated(bytes, 1));
+  await shard.putFile(commit, "", "/big.bin", generated(bytes, pool));
   await shard.finishCommit(commit, "");
   const putSeconds = (performance.now() - started) / 1000;
   const peakRss = process.resourceUsage().maxRSS * 1024;
@@ -149,8 +172,9 @@ async function* generatedOnce(bytes: Buffer): AsyncGenerator<Uint8Array> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      megabytes: { type: "string", default: "2048" },
-      files: { type: "string", default: "10000" },
+      quick: { type: "boolean", default: false },
+      megabytes: { type: "string" },
+      files: { type: "string" },
       "file-bytes": { type: "string", default: "4096" },
       "changed-percent": { type: "string", default: "1" },
       dir: { type: "string", default: tmpdir() },
@@ -159,8 +183,10 @@ async function main(): Promise<void> {
   const root = await mkdtemp(join(values.dir, "pfs-bench-"));
   const rows = ["| workload | pfs | reference | notes |", "| --- | --- | --- | --- |"];
   try {
-    await bigFile(root, Number(values.megabytes) * mebibyte, rows);
-    await manyFiles(root, Number(values.files), Number(values["file-bytes"]),
+    const megabytes = Number(values.megabytes ?? (values.quick ? "256" : "2048"));
+    const files = Number(values.files ?? (values.quick ? "2000" : "10000"));
+    await bigFile(root, megabytes * mebibyte, rows);
+    await manyFiles(root, files, Number(values["file-bytes"]),
       Number(values["changed-percent"]), rows);
     process.stdout.write(`${rows.join("\n")}\n`);
   } finally {

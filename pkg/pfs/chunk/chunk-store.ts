@@ -17,6 +17,7 @@ import * as path from "node:path";
 import { PfsError, type Logger, silentLogger } from "../../common/index.js";
 import type { Sha256Hex } from "../model.js";
 import { checkChunkId, chunkPath, fanOutDirName, isChunkId, sha256Hex } from "./chunk-id.js";
+import { BufferPool } from "./buffer-pool.js";
 import { ChunkGuard } from "./chunk-guard.js";
 import { ChunkWriteSession, type PutResult } from "./chunk-write-session.js";
 import { isNotFound, makeDirDurable, syncDir } from "../durable-fs.js";
@@ -43,6 +44,8 @@ export class ChunkStore {
   readonly dir: string;
   readonly #tempDir: string;
   readonly #guard = new ChunkGuard();
+  /** Buffers big chunks are assembled in on their way into this store (buffer-pool.ts). */
+  readonly #bufferPool = new BufferPool();
   readonly #logger: Logger;
 
   private constructor(dir: string, logger: Logger) {
@@ -83,7 +86,8 @@ export class ChunkStore {
 
   /** Starts a write session (see chunk-write-session.ts): many puts, one round of fsyncs. */
   openSession(): ChunkWriteSession {
-    return new ChunkWriteSession({ dir: this.dir, tempDir: this.#tempDir }, this.#guard);
+    return new ChunkWriteSession({ dir: this.dir, tempDir: this.#tempDir }, this.#guard,
+      this.#bufferPool);
   }
 
   /** Stores one chunk durably; resolves once it is. A chunk already stored is not rewritten. */

@@ -21,6 +21,7 @@ import * as path from "node:path";
 import { LimitError, PfsError, assert } from "../../common/index.js";
 import type { ChunkRef, Sha256Hex } from "../model.js";
 import { chunkPath, fanOutDirName, sha256Hex } from "./chunk-id.js";
+import type { BufferPool } from "./buffer-pool.js";
 import type { ChunkGuard } from "./chunk-guard.js";
 import type { Chunk } from "./chunker.js";
 import { forEachBounded, isNotFound, syncDir } from "../durable-fs.js";
@@ -51,6 +52,8 @@ type SessionState = "open" | "committing" | "committed" | "aborted";
 export class ChunkWriteSession {
   readonly #paths: SessionPaths;
   readonly #guard: ChunkGuard;
+  /** The store's pool: chunkers writing into this session assemble big chunks in it. */
+  readonly bufferPool: BufferPool;
   /** Per id added: its write, resolving to its temp file ("" when the store already had it). */
   readonly #writes = new Map<Sha256Hex, Promise<string>>();
   /** Ids pinned by this session (a write pins its id before it touches the disk). */
@@ -61,9 +64,10 @@ export class ChunkWriteSession {
   readonly #waiting: (() => void)[] = [];
   #state: SessionState = "open";
 
-  constructor(paths: SessionPaths, guard: ChunkGuard) {
+  constructor(paths: SessionPaths, guard: ChunkGuard, bufferPool: BufferPool) {
     this.#paths = paths;
     this.#guard = guard;
+    this.bufferPool = bufferPool;
   }
 
   /** Chunks added so far (distinct ids). */
@@ -90,14 +94,31 @@ export class ChunkWriteSession {
   /**
    * Starts writing a chunk a `Chunker` of this process cut (its id is trusted, not
    * recomputed); resolves as soon as the write is under way, without waiting for it. `bytes`
-   * must not change until `commit` resolves. A failure of the write surfaces at `commit`.
+   * must not change until the write is done. A failure of the write surfaces at `commit`.
    * Never pass ids from outside the process here (a replica's pushed chunk goes to `add`).
+   * The session takes the chunk: a pooled chunk's buffer goes back to its pool once the write
+   * is done (its temp file fsynced, or found not needed), or at once if it starts no write.
    */
   async write(chunk: Chunk): Promise<void> {
-    await this.#start(chunk.id, chunk.bytes);
+    const giveBack = (): void => chunk.pool?.give(chunk.bytes);
+    // A pooled chunk holds all of its buffer, whatever part of it the chunk fills.
+    const weight = chunk.pool === undefined ? chunk.bytes.length : chunk.bytes.buffer.byteLength;
+    try {
+      const { first } = await this.#start(chunk.id, chunk.bytes, weight, giveBack);
+      if (!first) giveBack();
+    } catch (error) {
+      giveBack();
+      throw error;
+    }
   }
 
-  async #start(id: Sha256Hex, bytes: Uint8Array): Promise<StartedWrite> {
+  /**
+   * Starts the write of chunk `id` unless this session has one; `done` runs once the write it
+   * starts settles. `weight` is the memory the write holds, counted against the in-flight
+   * bytes. Resolves once the write is admitted to the in-flight bounds.
+   */
+  async #start(id: Sha256Hex, bytes: Uint8Array, weight: number = bytes.length,
+    done: () => void = () => undefined): Promise<StartedWrite> {
     assert(this.#state === "open", () => `add to a session that is ${this.#state}`);
     if (bytes.length > chunkBytesMaxLimit) {
       throw new LimitError("chunkBytesMaxLimit", chunkBytesMaxLimit, bytes.length);
@@ -108,28 +129,29 @@ export class ChunkWriteSession {
     const admission = new Promise<void>((resolve) => {
       admitted = resolve;
     });
-    const write = this.#admitThenWrite(id, bytes, admitted);
+    const write = this.#admitThenWrite(id, bytes, weight, admitted).finally(done);
     this.#writes.set(id, write);
     write.catch(() => undefined); // Reported by `add` or `commit`, not as unhandled.
     await admission;
     return { write, first: true };
   }
 
-  async #admitThenWrite(id: Sha256Hex, bytes: Uint8Array, admitted: () => void): Promise<string> {
+  async #admitThenWrite(id: Sha256Hex, bytes: Uint8Array, weight: number, admitted: () => void):
+    Promise<string> {
     const full = (): boolean => this.#inFlightWrites >= chunkSessionWritesInFlightMax ||
       (this.#inFlightWrites > 0 &&
-        this.#inFlightBytes + bytes.length > chunkSessionBytesInFlightMax);
+        this.#inFlightBytes + weight > chunkSessionBytesInFlightMax);
     while (full()) {
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
     this.#inFlightWrites += 1;
-    this.#inFlightBytes += bytes.length;
+    this.#inFlightBytes += weight;
     admitted();
     try {
       return await this.#writeOne(id, bytes);
     } finally {
       this.#inFlightWrites -= 1;
-      this.#inFlightBytes -= bytes.length;
+      this.#inFlightBytes -= weight;
       this.#waiting.shift()?.();
     }
   }

@@ -55,17 +55,14 @@ async function chunkInto(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   chunking: ChunkingOptions,
 ): Promise<WrittenFile> {
-  const chunker = new Chunker(chunking);
+  const chunker = new Chunker(chunking, session.bufferPool);
   const chunks: ChunkRef[] = [];
   const store = async (list: readonly Chunk[], piece: Uint8Array | undefined): Promise<void> => {
     for (const chunk of list) {
-      // The session writes in the background and the source may reuse its piece: a chunk
-      // that aliases the piece is copied.
-      const owned = piece !== undefined && chunk.bytes.buffer === piece.buffer
-        ? { id: chunk.id, bytes: Buffer.from(chunk.bytes) }
-        : chunk;
-      await session.write(owned);
       chunks.push({ id: chunk.id, size: chunk.bytes.length });
+      // The session writes in the background and the source may reuse its piece: a chunk
+      // that aliases the piece is copied. The session owns the chunk from here.
+      await session.write(piece === undefined ? chunk : chunker.detach(chunk, piece));
     }
   };
   for await (const piece of source) await store(chunker.push(piece), piece);

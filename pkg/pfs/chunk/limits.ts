@@ -47,6 +47,20 @@ export const chunkSessionBytesInFlightMax: number = 64 * mebibyte;
  */
 export const chunkFsyncConcurrencyMax: number = 16;
 
+/**
+ * Free memory a chunk store's buffer pool (buffer-pool.ts) keeps for assembling chunks: as
+ * much as a write session holds in flight, so a steady stream of big chunks reuses buffers
+ * instead of allocating fresh ones. Beyond it, given-back buffers go to the garbage collector.
+ */
+export const chunkBufferPoolBytesMax: number = chunkSessionBytesInFlightMax;
+
+/**
+ * Bytes of an unfinished chunk a `Chunker` keeps as plain copies before it moves them into a
+ * pooled buffer of the maximum chunk size. Small files (most of them far below this) never
+ * take a pooled buffer, so many small puts at once hold little memory.
+ */
+export const chunkerPendingCopyBytesMax: number = 64 * kibibyte;
+
 /** Fan-out directories of a chunk store: one per value of the id's first byte ("00".."ff"). */
 export const chunkFanOutDirs: number = 256;
 
@@ -64,3 +78,4 @@ assert(
   chunkSessionBytesInFlightMax >= limits.pfsChunkBytesMax,
   "a session can hold at least one maximum-size chunk in flight",
 );
+assert(chunkerPendingCopyBytesMax < limits.pfsChunkBytesMin, "big files use pooled buffers");
