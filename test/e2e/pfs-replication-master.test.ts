@@ -19,28 +19,11 @@ import {
 } from "../../pkg/pfs/replication/index.js";
 import type { MemberKind } from "../support/member-cluster.js";
 import { eventually } from "./support-etcd3/etcd3-cluster.js";
-import { type Store, keysUnder, revokeLeaseOfKey, startStore } from "./pfs-replication-support.js";
+import { type Store, keysUnder, revokeLeaseOfKey, useStores } from "./pfs-replication-support.js";
 
 const root = "/pfs";
 const kinds: readonly MemberKind[] = ["etcd", "pfsd"];
-const stores = new Map<MemberKind, Store>();
-
-test.before(async () => {
-  const started = await Promise.allSettled(kinds.map(async (kind) => {
-    stores.set(kind, await startStore(kind));
-  }));
-  for (const outcome of started) if (outcome.status === "rejected") throw outcome.reason;
-});
-
-test.after.always(async () => {
-  await Promise.all([...stores.values()].map((store) => store.stop()));
-});
-
-function storeOf(kind: MemberKind): Store {
-  const store = stores.get(kind);
-  if (store === undefined) throw new Error(`no ${kind} store`);
-  return store;
-}
+const storeOf = useStores(kinds);
 
 /** The replication module in dist/, for a child process to import. */
 const replicationModule = fileURLToPath(

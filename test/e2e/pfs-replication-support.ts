@@ -2,6 +2,7 @@
 // single-member coordination store of each kind (real etcd 3.4.23 and pfsd's embedded layer),
 // etcd3 clients on it, and a way to revoke a campaign's lease from outside.
 import { existsSync } from "node:fs";
+import test from "ava";
 import { Etcd3 } from "etcd3";
 import { type MemberCluster, type MemberKind, startCluster } from "../support/member-cluster.js";
 
@@ -59,4 +60,26 @@ export async function revokeLeaseOfKey(client: Etcd3, key: string): Promise<void
 /** Every key under `prefix`. */
 export async function keysUnder(client: Etcd3, prefix: string): Promise<string[]> {
   return client.getAll().prefix(prefix).keys();
+}
+
+/**
+ * Starts one store of each kind before the file's tests and stops them after; returns the
+ * accessor the tests use.
+ */
+export function useStores(kinds: readonly MemberKind[]): (kind: MemberKind) => Store {
+  const stores = new Map<MemberKind, Store>();
+  test.before(async () => {
+    const started = await Promise.allSettled(kinds.map(async (kind) => {
+      stores.set(kind, await startStore(kind));
+    }));
+    for (const outcome of started) if (outcome.status === "rejected") throw outcome.reason;
+  });
+  test.after.always(async () => {
+    await Promise.all([...stores.values()].map((store) => store.stop()));
+  });
+  return (kind) => {
+    const store = stores.get(kind);
+    if (store === undefined) throw new Error(`no ${kind} store`);
+    return store;
+  };
 }

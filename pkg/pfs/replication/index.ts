@@ -19,3 +19,10 @@ export {
   type ShardMasterOptions, ShardMasterCandidate, type MasterObserverOptions, MasterObserver,
   masterElectionName,
 } from "./shard-master.js";
+export {
+  ReplicaMapKeys, type StoredReplicaMap, type ReplicaMapWrite, type ReplicaMapWriteOutcome,
+  readReplicaMap, readOfflineRecords, writeReplicaMapFenced,
+} from "./replica-map-store.js";
+export {
+  type PlacementControllerOptions, type PlacementControllerStats, PlacementController,
+} from "./placement-controller.js";

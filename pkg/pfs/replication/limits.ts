@@ -52,3 +52,11 @@ assert(controllerRecampaignMs < controllerLeaseTtlSeconds * 1_000,
   "a deposed controller must campaign again well within one lease");
 assert(limits.pfsShardsMax * limits.pfsReplicasMax * 66 < replicaMapBytesMax,
   "the largest replica map must fit its byte bound");
+
+/**
+ * Offline records one placement round creates or deletes; the rest wait for the next round.
+ * A round is one transaction and etcd refuses more than 128 operations in one (--max-txn-ops).
+ */
+export const healthRecordWritesPerRoundMax: number = 64;
+
+assert(healthRecordWritesPerRoundMax + 1 < 128, "a round's writes must fit etcd's txn op limit");

@@ -1,0 +1,261 @@
+/**
+ * The placement controller (DESIGN.md §4): one process in the cluster, elected through the
+ * etcd election API (`<root>/election/placement-controller/`), keeps the replica map current.
+ *
+ * While it holds the election it runs rounds, one at a time: read the live nodes (a watched
+ * copy of `<root>/nodes/`), the stored map and the offline records; decide the nodes' health
+ * (node-health.ts) and the next map (replica-map.ts); write what changed in one transaction
+ * fenced by its election key's create revision and the map's mod revision
+ * (replica-map-store.ts). A round runs when a node's lease key appears or goes, when an
+ * offline node reaches its dead time, and, while the load is uneven, every `rebalanceRoundMs`.
+ *
+ * When its lease is lost (or a fenced write finds it deposed) it stops at once, writes nothing
+ * more, and campaigns again after `controllerRecampaignMs`. A deposed controller that has not
+ * noticed yet cannot write either: the store refuses its fence.
+ */
+import type { Etcd3 } from "etcd3";
+import {
+  type Clock, type Logger, LimitError, PfsError, type Timer, assert,
+} from "../../common/index.js";
+import { PrefixCache, checkNodeName } from "../placement/index.js";
+import { type Fence, type LeaderTerm, campaignForTerm } from "./leader-term.js";
+import {
+  controllerLeaseTtlSeconds, controllerRecampaignMs, healthRecordWritesPerRoundMax, nodesMax,
+  placementTxnAttemptsMax, rebalanceMovesPerRoundMax, rebalanceRoundMs,
+} from "./limits.js";
+import { type NodeHealthOutcome, decideNodeHealth } from "./node-health.js";
+import {
+  type ReplicaMapKeys, readOfflineRecords, readReplicaMap, writeReplicaMapFenced,
+} from "./replica-map-store.js";
+import { computeReplicaMap, encodeReplicaMap } from "./replica-map.js";
+
+export interface PlacementControllerOptions {
+  /** A root client (fence keys are full keys). */
+  readonly client: Etcd3;
+  /** Key root (`/pfs`). */
+  readonly root: string;
+  /** This node's name: what the election announces. */
+  readonly node: string;
+  /** S: fixed for the cluster's life; a stored map with another S stops the controller. */
+  readonly shards: number;
+  /** R. */
+  readonly replicas: number;
+  /** `--dead-time` in milliseconds. */
+  readonly deadTimeMs: number;
+  readonly keys: ReplicaMapKeys;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Default `rebalanceMovesPerRoundMax`; 0 turns rebalancing off. */
+  readonly rebalanceMovesPerRound?: number;
+  /** Default `rebalanceRoundMs`. */
+  readonly rebalanceRoundMs?: number;
+  /** Default `controllerLeaseTtlSeconds`. */
+  readonly leaseTtlSeconds?: number;
+}
+
+/** What the controller has done, for status and tests. */
+export interface PlacementControllerStats {
+  readonly terms: number;
+  readonly rounds: number;
+  readonly writes: number;
+  readonly deposed: number;
+}
+
+/** The health writes of one round, cut to what one transaction may carry. */
+function boundedRecordWrites(health: NodeHealthOutcome): {
+  put: Map<string, { offlineSinceWallMs: number }>; remove: string[]; cut: boolean;
+} {
+  const put = new Map([...health.recordsToPut].slice(0, healthRecordWritesPerRoundMax));
+  const remove = health.recordsToDelete.slice(0, healthRecordWritesPerRoundMax - put.size);
+  const cut = put.size + remove.length < health.recordsToPut.size + health.recordsToDelete.length;
+  return { put, remove, cut };
+}
+
+export class PlacementController {
+  readonly #options: PlacementControllerOptions;
+  readonly #closing = new AbortController();
+  #term: LeaderTerm | undefined;
+  #run: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #stats = { terms: 0, rounds: 0, writes: 0, deposed: 0 };
+
+  constructor(options: PlacementControllerOptions) {
+    assert(options.deadTimeMs > 0, () => `dead time ${options.deadTimeMs} ms`);
+    assert(options.shards >= 1 && options.replicas >= 1, "S and R must be positive");
+    checkNodeName(options.node);
+    this.#options = options;
+  }
+
+  /** Starts campaigning; the controller then leads whenever it holds the election. */
+  start(): void {
+    assert(this.#run === undefined, "placement controller started twice");
+    this.#run = this.#campaignLoop().catch((error: unknown) => {
+      this.#options.logger.error("the placement controller stopped", { error });
+    });
+  }
+
+  /** True while this process holds the election as far as it knows. */
+  get leading(): boolean {
+    return this.#term !== undefined && !this.#term.over.aborted;
+  }
+
+  /** The fence of the current term, when leading. */
+  get fence(): Fence | undefined {
+    return this.leading ? this.#term?.fence : undefined;
+  }
+
+  get stats(): PlacementControllerStats {
+    return { ...this.#stats };
+  }
+
+  #closed(): boolean {
+    return this.#closing.signal.aborted;
+  }
+
+  async #campaignLoop(): Promise<void> {
+    const { logger, clock } = this.#options;
+    const signal = this.#closing.signal;
+    while (!signal.aborted) {
+      try {
+        const term = await campaignForTerm({
+          client: this.#options.client, root: this.#options.root, name: "placement-controller",
+          value: this.#options.node, logger,
+          leaseTtlSeconds: this.#options.leaseTtlSeconds ?? controllerLeaseTtlSeconds, signal,
+        });
+        this.#term = term;
+        this.#stats.terms += 1;
+        await this.#lead(term);
+      } catch (error: unknown) {
+        if (!this.#closed()) logger.warn("placement controller term ended", { error });
+      }
+      this.#term = undefined;
+      if (!this.#closed()) await clock.sleep(controllerRecampaignMs, signal).catch(() => undefined);
+    }
+  }
+
+  /** Runs rounds until the term is over or the controller closes. */
+  async #lead(term: LeaderTerm): Promise<void> {
+    const { client, keys, logger, clock } = this.#options;
+    const nodes = new PrefixCache(client, keys.nodes, logger);
+    await nodes.start();
+    let dirty = true;
+    const wake = (): void => {
+      dirty = true;
+      this.#wake?.();
+    };
+    const removeListener = nodes.onChange(wake);
+    const stop = (): void => { this.#wake?.(); };
+    term.over.addEventListener("abort", stop);
+    this.#closing.signal.addEventListener("abort", stop);
+    try {
+      while (!term.over.aborted && !this.#closing.signal.aborted) {
+        let nextMs: number | undefined;
+        if (dirty) {
+          dirty = false;
+          nextMs = await this.#round(term, nodes).catch((error: unknown) => {
+            logger.error("placement round failed; retrying", { error });
+            return rebalanceRoundMs;
+          });
+        }
+        await new Promise<void>((resolve) => {
+          let timer: Timer | undefined;
+          this.#wake = () => {
+            timer?.cancel();
+            resolve();
+          };
+          if (term.over.aborted || this.#closing.signal.aborted || dirty) resolve();
+          else if (nextMs !== undefined) timer = clock.setTimer(nextMs, wake);
+        });
+      }
+    } finally {
+      this.#wake = undefined;
+      removeListener();
+      term.over.removeEventListener("abort", stop);
+      this.#closing.signal.removeEventListener("abort", stop);
+      await nodes.close();
+    }
+  }
+
+  /** The live nodes: the names under `<root>/nodes/` that can name a node. */
+  #liveNodes(nodes: PrefixCache): Set<string> {
+    const live = new Set<string>();
+    for (const name of nodes.entries.keys()) {
+      try {
+        checkNodeName(name);
+        live.add(name);
+      } catch {
+        this.#options.logger.warn("ignoring a node key with an invalid name", { name });
+      }
+    }
+    return live;
+  }
+
+  /**
+   * One round: decide and write. Resolves with the wait before the next timed round
+   * (undefined: only a change wakes it). Ends the term when the store says it is deposed.
+   */
+  async #round(term: LeaderTerm, nodes: PrefixCache): Promise<number | undefined> {
+    const { client, keys, shards, replicas, clock, logger } = this.#options;
+    for (let attempt = 0; attempt < placementTxnAttemptsMax; attempt += 1) {
+      if (term.over.aborted) return undefined;
+      this.#stats.rounds += 1;
+      const stored = await readReplicaMap(client, keys);
+      if (stored.map !== undefined && stored.map.shards !== shards) {
+        throw new PfsError("FAILED_PRECONDITION", `the stored replica map has ` +
+          `${stored.map.shards} shards; this cluster has ${shards}`);
+      }
+      const records = await readOfflineRecords(client, keys);
+      const nowWallMs = clock.wallMs();
+      const health = decideNodeHealth({
+        live: this.#liveNodes(nodes), records, nowWallMs, deadTimeMs: this.#options.deadTimeMs,
+        mapped: new Set(stored.map?.placement.flat() ?? []),
+      });
+      if (health.states.size > nodesMax) {
+        throw new LimitError("nodesMax", nodesMax, health.states.size);
+      }
+      const movesMax = this.#options.rebalanceMovesPerRound ?? rebalanceMovesPerRoundMax;
+      const next = computeReplicaMap({ previous: stored.map, shards, replicas,
+        nodes: health.states, rebalanceMovesMax: movesMax });
+      const changed = stored.map === undefined ||
+        encodeReplicaMap(stored.map) !== encodeReplicaMap(next.map);
+      const recordWrites = boundedRecordWrites(health);
+      const roundMs = this.#options.rebalanceRoundMs ?? rebalanceRoundMs;
+      const again = recordWrites.cut || (movesMax > 0 && !next.balanced) ? roundMs : undefined;
+      const faultyInMs = health.nextChangeWallMs === undefined
+        ? undefined : Math.max(0, health.nextChangeWallMs - nowWallMs);
+      const nextMs = again === undefined ? faultyInMs : Math.min(again, faultyInMs ?? again);
+      const nothingToWrite = !changed && recordWrites.put.size === 0 &&
+        recordWrites.remove.length === 0;
+      if (nothingToWrite) return nextMs;
+      const outcome = await writeReplicaMapFenced(client, keys, term.fence, {
+        map: changed ? next.map : undefined, expectedModRevision: stored.modRevision,
+        recordsToPut: recordWrites.put, recordsToDelete: recordWrites.remove,
+      });
+      if (outcome === "written") {
+        this.#stats.writes += 1;
+        logger.info("replica map written", { added: next.added, removed: next.removed,
+          rebalanced: next.rebalanced, underReplicated: next.underReplicated.length });
+        return nextMs;
+      }
+      if (outcome === "deposed") {
+        this.#stats.deposed += 1;
+        throw new PfsError("FAILED_PRECONDITION", "deposed: the election key is gone");
+      }
+    }
+    logger.warn("the replica map kept changing under the controller; retrying later");
+    return this.#options.rebalanceRoundMs ?? rebalanceRoundMs;
+  }
+
+  /** Stops: ends the current term (revoking its lease) and waits for the loop to finish. */
+  async close(): Promise<void> {
+    this.#closing.abort(new PfsError("FAILED_PRECONDITION", "placement controller closed"));
+    this.#wake?.();
+    const term = this.#term;
+    await this.#run;
+    if (term !== undefined && !term.over.aborted) {
+      await term.resign().catch((error: unknown) => {
+        this.#options.logger.warn("cannot resign the placement controller", { error });
+      });
+    }
+  }
+}
