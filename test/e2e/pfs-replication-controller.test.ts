@@ -4,7 +4,7 @@
 // is offline first (nothing moves, its offline record is written) and after the dead time
 // faulty (its replicas move); when the leader's lease is revoked the other controller takes
 // over and keeps the stored offline clock, and a write fenced with the deposed controller's
-// token is refused.
+// token is refused; deleting a leader's election key deposes it at once.
 // Method: one single-member store per kind; real node registrations (pkg/pfs/placement) on
 // leases, a 2 s dead time and fast rebalancing rounds; assertions poll the stored map.
 import test, { type ExecutionContext } from "ava";
@@ -126,6 +126,19 @@ async function controllerFlow(t: ExecutionContext, kind: MemberKind): Promise<vo
     settledOn(await mapOf(admin, keys), ["n1", "n2", "n3", "n4", "n5"]) &&
     !(await readOfflineRecords(admin, keys)).has("n2"));
   t.true(follower.stats.writes > 0);
+
+  // Deleting the new leader's election key (its lease alive) deposes it at once: it stops,
+  // gives up its lease, and the first controller, campaigning again, takes over and places.
+  const deletedFence = follower.fence;
+  if (deletedFence === undefined) throw new Error("the follower lost its fence");
+  await admin.delete().key(deletedFence.key);
+  await eventually("the first controller leads again", 15_000, () => leader.leading);
+  t.false(follower.leading);
+  const writesAfter = follower.stats.writes;
+  registrations.set("n6", await register(store.client(), root, "n6"));
+  await eventually("n6 is placed by the first controller", 15_000, async () =>
+    settledOn(await mapOf(admin, keys), ["n1", "n2", "n3", "n4", "n5", "n6"]));
+  t.is(follower.stats.writes, writesAfter, "the deposed controller wrote nothing more");
 }
 
 for (const kind of kinds) {

@@ -108,6 +108,29 @@ function waitElected(campaign: Campaign, signal: AbortSignal | undefined): Promi
 }
 
 /**
+ * Ends the term (aborts `over`) when the election key is deleted by anyone, even while the
+ * lease lives on (an operator or a stale tool deleting it): the holder then stops at once
+ * instead of learning it at its next refused write. The watch ends with the term.
+ */
+async function watchKeyDeletion(options: CampaignOptions, fence: Fence, readRevision: bigint,
+  over: AbortController): Promise<void> {
+  const watcher = await options.client.watch().key(fence.key)
+    .startRevision((readRevision + 1n).toString()).create()
+    .catch((error: unknown) => { throw unavailable(`cannot watch ${fence.key}`, error); });
+  watcher.on("delete", () => {
+    over.abort(new PfsError("FAILED_PRECONDITION", `the election key ${fence.key} was deleted`));
+  });
+  watcher.on("error", (error: unknown) => {
+    options.logger.warn("election key watch error (the client re-establishes it)", { error });
+  });
+  const cancel = (): void => {
+    watcher.cancel().catch(() => undefined);
+  };
+  if (over.signal.aborted) cancel();
+  else over.signal.addEventListener("abort", cancel, { once: true });
+}
+
+/**
  * Campaigns and resolves once elected, with the term's fence read back from the store.
  * Rejects UNAVAILABLE when the lease or the store fails first (the lease is then lost; campaign
  * again), FAILED_PRECONDITION when `signal` aborts first.
@@ -139,6 +162,13 @@ export async function campaignForTerm(options: CampaignOptions): Promise<LeaderT
   }
   const fence = { key, revision: BigInt(kv.create_revision) };
   assert(fence.revision > 0n, () => `election key ${key} has create revision ${fence.revision}`);
+  try {
+    await watchKeyDeletion(options, fence, BigInt(response.header.revision), over);
+  } catch (error: unknown) {
+    over.abort(error);
+    campaign.resign().catch(() => undefined);
+    throw error;
+  }
   options.logger.info("elected", { election: options.name, key, revision: String(fence.revision) });
   return new LeaderTerm(fence, campaign, over);
 }

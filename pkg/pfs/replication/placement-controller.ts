@@ -29,6 +29,13 @@ import {
 } from "./replica-map-store.js";
 import { computeReplicaMap, encodeReplicaMap } from "./replica-map.js";
 
+/** A fenced write found the term over: the round ends the term instead of retrying. */
+class DeposedError extends PfsError {
+  constructor(key: string) {
+    super("FAILED_PRECONDITION", `deposed: the election key ${key} is gone`);
+  }
+}
+
 export interface PlacementControllerOptions {
   /** A root client (fence keys are full keys). */
   readonly client: Etcd3;
@@ -124,7 +131,18 @@ export class PlacementController {
         });
         this.#term = term;
         this.#stats.terms += 1;
-        await this.#lead(term);
+        try {
+          await this.#lead(term);
+        } finally {
+          // A term that ends here for any other reason than a lost lease is given up, so
+          // the next campaign (ours or another's) is not stuck behind our own key.
+          this.#term = undefined;
+          if (!term.over.aborted) {
+            await term.resign().catch((error: unknown) => {
+              logger.warn("cannot resign the controller term (its lease will expire)", { error });
+            });
+          }
+        }
       } catch (error: unknown) {
         if (!this.#closed()) logger.warn("placement controller term ended", { error });
       }
@@ -153,6 +171,7 @@ export class PlacementController {
         if (dirty) {
           dirty = false;
           nextMs = await this.#round(term, nodes).catch((error: unknown) => {
+            if (error instanceof DeposedError) throw error;
             logger.error("placement round failed; retrying", { error });
             return rebalanceRoundMs;
           });
@@ -239,7 +258,7 @@ export class PlacementController {
       }
       if (outcome === "deposed") {
         this.#stats.deposed += 1;
-        throw new PfsError("FAILED_PRECONDITION", "deposed: the election key is gone");
+        throw new DeposedError(term.fence.key);
       }
     }
     logger.warn("the replica map kept changing under the controller; retrying later");
@@ -250,12 +269,6 @@ export class PlacementController {
   async close(): Promise<void> {
     this.#closing.abort(new PfsError("FAILED_PRECONDITION", "placement controller closed"));
     this.#wake?.();
-    const term = this.#term;
     await this.#run;
-    if (term !== undefined && !term.over.aborted) {
-      await term.resign().catch((error: unknown) => {
-        this.#options.logger.warn("cannot resign the placement controller", { error });
-      });
-    }
   }
 }
