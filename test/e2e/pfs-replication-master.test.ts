@@ -1,8 +1,9 @@
 // Goal: per-shard master election is safe and quick on both coordination stores (real etcd
 // 3.4.23 and pfsd's embedded layer): a replica that is not up to date cannot campaign and
-// writes nothing; of two candidates one is master and routers see it through the watch; when
-// the master's lease is revoked or expires the other takes over, the observer follows, and a
-// transaction fenced with the old master's token is refused while the new one's succeeds.
+// writes nothing, nor keeps a mastership it won while falling behind; of two candidates one is
+// master and routers see it through the watch; when the master's lease is revoked or expires
+// the other takes over, the observer follows, and a transaction fenced with the old master's
+// token is refused while the new one's succeeds.
 // Method: one single-member store per kind for the file; each test uses its own shard, its
 // own clients and the real election API (master lease 3 s, the default). Closing an etcd3
 // client does not stop its lease keep-alives (seen: the TTL stays renewed), so the master that
@@ -77,6 +78,17 @@ for (const kind of kinds) {
       t.deepEqual(await keysUnder(store.client(), `${root}/election/shard-master/1/`), []);
       t.is(lagging.term, undefined);
       t.throws(() => lagging.fencedTxn(), { instanceOf: PfsError });
+      // up to date when it campaigns, behind once elected: it resigns and reports it
+      let asked = 0;
+      const fellBehind = candidate(store, 1, "n2", () => {
+        asked += 1;
+        return asked === 1;
+      });
+      const behind = await t.throwsAsync(fellBehind.campaign(), { instanceOf: PfsError });
+      t.is(behind.code, "FAILED_PRECONDITION");
+      t.is(asked, 2);
+      t.deepEqual(await keysUnder(store.client(), `${root}/election/shard-master/1/`), []);
+      t.is(fellBehind.term, undefined);
     });
 
   test(`${kind}: revoked master hands over; the old token is refused, the new one accepted`,

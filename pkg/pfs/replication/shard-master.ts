@@ -2,11 +2,12 @@
  * Per-shard masters (DESIGN.md §4): the replicas of a shard elect one master through the etcd
  * election API on a short lease (`--master-lease-ttl`, default 3 s), under
  * `<root>/election/shard-master/<shard>/`. A replica campaigns only when the caller's
- * predicate says it holds every finished commit of the shard, so a new master never lacks an
- * acknowledged commit. The master's election key create revision is its fencing token;
- * `fencedTxn()` starts every metadata transaction the master makes with the compare on it, so
- * a deposed master (its lease lapsed, even while it was stopped and has not noticed) changes
- * nothing.
+ * predicate says it holds every finished commit of the shard, and keeps the mastership only
+ * if the predicate still holds once it is elected (then the old master can finish no more
+ * commits), so a new master never lacks an acknowledged commit. The create revision of the
+ * master's election key is its fencing token; `fencedTxn()` starts every metadata transaction
+ * the master makes with the compare on it, so a deposed master (its lease lapsed, even while
+ * it was stopped and has not noticed) changes nothing.
  *
  * Routers learn the master by `MasterObserver`, a watch on the election: the value it returns
  * is the watch's latest, never a cached answer with its own lifetime (the early Pachyderm
@@ -38,7 +39,11 @@ export interface ShardMasterOptions {
   readonly node: string;
   /** The election lease TTL in seconds (default 3; at least etcd's 2 s). */
   readonly masterLeaseTtlSeconds?: number;
-  /** True when this replica holds every finished commit of the shard (may read the store). */
+  /**
+   * True when this replica holds every finished commit of the shard. Asked before the
+   * campaign (to spare a useless one) and again once elected, where it decides: it must then
+   * compare with the finished commits in the store (a linearizable read), not a cached view.
+   */
   readonly isUpToDate: () => boolean | Promise<boolean>;
   readonly logger: Logger;
 }
@@ -81,8 +86,17 @@ export class ShardMasterCandidate {
         value: node, leaseTtlSeconds: this.#ttlSeconds, logger: this.#options.logger,
         ...(signal === undefined ? {} : { signal }),
       };
-      this.#term = await campaignForTerm(campaign);
-      return this.#term;
+      const term = await campaignForTerm(campaign);
+      // Checked again once elected, and this check is the one that counts: the previous
+      // master's term is over, so its fenced writes can finish no more commits, and every
+      // commit it did finish is in the store the predicate reads.
+      if (!(await this.#options.isUpToDate())) {
+        await term.resign();
+        throw new PfsError("FAILED_PRECONDITION", `${node} fell behind on shard ${shard} ` +
+          `while it waited to be elected; it resigned and may campaign once it has caught up`);
+      }
+      this.#term = term;
+      return term;
     } finally {
       this.#campaigning = false;
     }
