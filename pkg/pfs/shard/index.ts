@@ -7,4 +7,5 @@ export type {
   ShardReplica,
 } from "./shard-api.js";
 export { type LocalShardOptions, LocalShard } from "./local-shard.js";
+export type { StoredCommit } from "../storage/index.js";
 export * as shardLimits from "./limits.js";

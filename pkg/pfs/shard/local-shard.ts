@@ -36,7 +36,8 @@ import {
 import type { ChunkRef, CommitId, FileEntry, Sha256Hex } from "../model.js";
 import { compileGlob, isNormalizedPath } from "../path/index.js";
 import {
-  CommitStore, type Manifest, comparePaths, diffManifests, emptyManifest, isAtOrUnder,
+  CommitStore, type Manifest, type StoredCommit, comparePaths, diffManifests, emptyManifest,
+  isAtOrUnder,
 } from "../storage/index.js";
 import { hashOfContent, stagedEntry } from "./appended-content.js";
 import { shardChunkIdsPerCallMax, shardPutChunksBytesMax } from "./limits.js";
@@ -375,6 +376,22 @@ export class LocalShard implements ShardReplica {
     } finally {
       release();
     }
+  }
+
+  /** Every commit with a manifest or staging log on this replica (see CommitStore). */
+  async storedCommits(): Promise<StoredCommit[]> {
+    this.#checkOpen();
+    return await this.#commits.storedCommits();
+  }
+
+  /**
+   * Drops a commit's manifest and staging log (a failed commit, or one the metadata no longer
+   * has), waiting for writes recording into it; its chunks become garbage. Idempotent.
+   */
+  async dropCommit(commit: ShardCommit): Promise<void> {
+    this.#checkOpen();
+    await this.#commitLocks.with(commitKey(commit), true,
+      () => this.#commits.drop(commit.repo, commit.id));
   }
 
   async close(): Promise<void> {

@@ -51,6 +51,19 @@ function checkCommit(repo: string, commitId: string): void {
   }
 }
 
+/**
+ * A commit with data in this store: its manifest (finished here), its staging log (open here),
+ * or both (a finish that crashed before removing the log), and when either file last changed.
+ */
+export interface StoredCommit {
+  readonly repo: string;
+  readonly id: CommitId;
+  readonly finished: boolean;
+  readonly staged: boolean;
+  /** The latest modification time of its files, in ms since the epoch. */
+  readonly modifiedMs: number;
+}
+
 /** Options of `CommitStore.open`. */
 export interface CommitStoreOptions {
   /** The shard replica's storage directory; created if missing. */
@@ -264,6 +277,45 @@ export class CommitStore {
   }
 
   /**
+   * Drops every file of commit `commitId` here, its staging log and its manifest, durably: for
+   * a commit the metadata no longer has, or has as failed (garbage collection decides that;
+   * this store does not know commit states). Open writers of its log fail afterwards. Does
+   * nothing for a commit with no files. Errors: INVALID_ARGUMENT for bad names.
+   */
+  async drop(repo: string, commitId: CommitId): Promise<void> {
+    checkCommit(repo, commitId);
+    await this.#serially(repo, commitId, async () => {
+      await this.#closeLog(repo, commitId).catch((error: unknown) => {
+        this.#logger.warn("staging log failed before drop", { repo, commitId, error });
+      });
+      await removeDurable(this.stagingPath(repo, commitId));
+      await removeDurable(this.manifestPath(repo, commitId));
+    });
+  }
+
+  /**
+   * Every commit with a manifest or a staging log here, by repo then id, with the time its
+   * files last changed. A file removed while listing is left out.
+   */
+  async storedCommits(): Promise<StoredCommit[]> {
+    const stored: StoredCommit[] = [];
+    for (const repo of await this.repos()) {
+      const finished = new Set(await this.finishedCommits(repo));
+      const staged = new Set(await this.openCommits(repo));
+      for (const id of [...new Set([...finished, ...staged])].sort()) {
+        const times = await Promise.all([
+          finished.has(id) ? modifiedMsOf(this.manifestPath(repo, id)) : -1,
+          staged.has(id) ? modifiedMsOf(this.stagingPath(repo, id)) : -1,
+        ]);
+        const modifiedMs = Math.max(...times);
+        if (modifiedMs < 0) continue;
+        stored.push({ repo, id, finished: times[0] !== -1, staged: times[1] !== -1, modifiedMs });
+      }
+    }
+    return stored;
+  }
+
+  /**
    * Opens the manifest of the finished commit `commitId`; the caller closes it. Errors:
    * NOT_FOUND if it is not finished here; DATA_CORRUPTED if damaged.
    */
@@ -392,6 +444,16 @@ function addOpChunks(ids: Set<string>, op: StagingOp): void {
   if (op.kind === "put") addChunks(ids, op.entry.chunks);
   else if (op.kind === "append") addChunks(ids, op.chunks);
   else if (op.kind === "copy") addChunks(ids, op.from.chunks);
+}
+
+/** The modification time of `file` in ms, or -1 when it does not exist. */
+async function modifiedMsOf(file: string): Promise<number> {
+  try {
+    return (await fs.stat(file)).mtimeMs;
+  } catch (error) {
+    if (isNotFound(error)) return -1;
+    throw error;
+  }
 }
 
 async function listNames(dir: string): Promise<string[]> {

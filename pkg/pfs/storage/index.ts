@@ -20,4 +20,4 @@ export {
   type StagingRecovery, StagingLog, createStagingLog, openStagingLog,
 } from "./staging-log.js";
 export { materialize } from "./materialize.js";
-export { type CommitStoreOptions, CommitStore } from "./commit-store.js";
+export { type CommitStoreOptions, type StoredCommit, CommitStore } from "./commit-store.js";
