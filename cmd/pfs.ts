@@ -8,6 +8,7 @@ import { Command, CommanderError } from "commander";
 import { AssertionError, PfsError, limits, pfsVersion } from "../pkg/common/index.js";
 import { deployLocal, deployLocalDown, deployNodesMax } from "./deploy-local.js";
 import { addFileCommands } from "./pfs-files.js";
+import { addGcCommand } from "./pfs-gc.js";
 import { addMetadataCommands } from "./pfs-metadata.js";
 import { addSyncCommand } from "./pfs-sync.js";
 
@@ -36,6 +37,7 @@ function buildProgram(): Command {
   addMetadataCommands(program);
   addFileCommands(program);
   addSyncCommand(program);
+  addGcCommand(program);
   addDeploy(program);
   return program;
 }

@@ -11,8 +11,13 @@
  * service on that address (pkg/pfs/api `PfsNode`), its metadata in the embedded member (through
  * its own client URL) or, with --etcd-endpoints, in an external etcd — then no embedded member
  * is started at all. The data directory is locked (`<data-dir>/pfsd.lock`) for the process's
- * life so a node never runs twice on it; shard data lives under `<data-dir>/pfs/`.
+ * life so a node never runs twice on it; shard data lives under `<data-dir>/pfs/`. pkg/pfs is
+ * imported only when --pfs-address is given, so an etcd-only member never loads it. The pfs
+ * node's client of the embedded member uses the member's client TLS settings (--cert-file,
+ * --key-file, --trusted-ca-file; its own certificate as the client's with --client-cert-auth).
+ * --pfs-gc-interval sets how often the node collects its shards' garbage (0 = off).
  */
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import {
@@ -30,10 +35,10 @@ import {
   resolvePfsdConfig,
 } from "../pkg/common/index.js";
 import { EtcdDaemon } from "../pkg/etcdserver/index.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; api/index.ts is its API
-import { DataDirLock, PfsNode } from "../pkg/pfs/api/index.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; shard/index.ts is its API
-import { LocalShard } from "../pkg/pfs/shard/index.js";
+// eslint-disable-next-line pfs/boundaries -- the lock alone: pkg/pfs itself loads lazily
+import { DataDirLock } from "../pkg/pfs/api/data-dir-lock.js";
+// eslint-disable-next-line pfs/boundaries -- a type only (erased): pkg/pfs itself loads lazily
+import type { PfsNode, PfsNodeOptions } from "../pkg/pfs/api/index.js";
 
 /** Exit codes: 0 success, 1 member failure, 2 bad usage or configuration, 70 internal error. */
 const exitFailure = 1;
@@ -135,6 +140,24 @@ function embeddedClientUrl(config: PfsdConfig): string {
   return url.origin;
 }
 
+/**
+ * The TLS of the pfs node's client of the embedded member: none unless the member serves its
+ * clients with TLS; then its trusted CA as the root (the system roots without one) and, when
+ * the member requires client certificates, its own certificate and key (etcd's certificates
+ * allow client use for the same reason: its gateway dials the member with them).
+ */
+async function embeddedClientTls(config: PfsdConfig):
+  Promise<PfsNodeOptions["etcdCredentials"]> {
+  if (config.certFile === undefined || config.keyFile === undefined) return undefined;
+  if (config.trustedCaFile === undefined) return undefined;
+  const rootCertificate = await readFile(config.trustedCaFile);
+  if (!config.clientCertAuth) return { rootCertificate };
+  return {
+    rootCertificate, certChain: await readFile(config.certFile),
+    privateKey: await readFile(config.keyFile),
+  };
+}
+
 /** Starts the member (unless external) and pfs (when asked); stops what started on failure. */
 async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
   onFatal: (error: unknown) => void): Promise<Running> {
@@ -143,6 +166,9 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
   if (config.pfsAddress === undefined) return { daemon, pfs: undefined, lock };
   const pfsLogger = logger.child({ component: "pfs" });
   try {
+    const { PfsNode } = await import("../pkg/pfs/api/index.js");
+    const { LocalShard } = await import("../pkg/pfs/shard/index.js");
+    const etcdCredentials = external ? undefined : await embeddedClientTls(config);
     const pfs = await PfsNode.start({
       name: config.name,
       listen: `${config.pfsAddress.host}:${config.pfsAddress.port}`,
@@ -152,6 +178,8 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
         dir: join(config.dataDir, "pfs", `shard-${shard}`), shard, logger: pfsLogger,
       }),
       logger: pfsLogger,
+      gcIntervalSeconds: config.pfsGcInterval,
+      ...(etcdCredentials === undefined ? {} : { etcdCredentials }),
     });
     return { daemon, pfs, lock };
   } catch (error: unknown) {

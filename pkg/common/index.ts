@@ -51,6 +51,7 @@ export {
   type InitialMember,
   pfsdSchema,
   pfsdEnvPrefix,
+  pfsGcIntervalSecondsDefault,
   resolvePfsdConfig,
   effectiveWriteQuorum,
 } from "./pfsd-config.js";

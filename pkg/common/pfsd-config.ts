@@ -66,6 +66,13 @@ function initialClusterField(): FieldSpec<readonly InitialMember[]> {
   };
 }
 
+/**
+ * Seconds between the periodic garbage collections of a pfs node's shards (a deletion seen on
+ * the metadata also starts one soon after): hourly, because a run reads every manifest and
+ * staging log of the node's shards.
+ */
+export const pfsGcIntervalSecondsDefault: number = 3_600;
+
 /** etcd's upper bound on --election-timeout (ms). */
 const electionTimeoutMsMax = 50_000;
 
@@ -107,6 +114,9 @@ export const pfsdSchema = {
     "TTL (s) of a shard master's lease", pfsMasterLeaseTtlSecondsDefault, pfsMasterLeaseTtlSecondsMin, 60, "SECONDS",
   ),
   deadTime: integerField("seconds offline before a node is faulty", pfsDeadTimeSecondsDefault, 1, 86_400, "SECONDS"),
+  pfsGcInterval: integerField(
+    "seconds between garbage collections of a node's shards (0 = off)", pfsGcIntervalSecondsDefault, 0, 604_800, "SECONDS",
+  ),
   logLevel: enumField("log level", "info", logLevels),
   logFormat: enumField("log format (auto: text on a terminal, else JSON)", "auto", logFormats),
 } as const;
@@ -117,7 +127,7 @@ export type PfsdConfig = ConfigOf<typeof pfsdSchema>;
 /** The pfs-specific keys; everything else is one of etcd's flags. */
 const pfsKeys: ReadonlySet<string> = new Set([
   "pfsAddress", "shards", "replicas", "writeQuorum", "etcdEndpoints", "masterLeaseTtl",
-  "deadTime", "logLevel", "logFormat",
+  "deadTime", "pfsGcInterval", "logLevel", "logFormat",
 ]);
 
 /** Environment prefix of a key: `PFSD_` for pfs's flags, `ETCD_` for etcd's. */

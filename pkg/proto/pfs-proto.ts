@@ -166,6 +166,8 @@ export interface CopyFileRequest {
   append: boolean;
 }
 export interface CopyFileResponse { commit: string; files_written: number }
+export type CollectGarbageRequest = Record<string, never>;
+export interface CollectGarbageResponse { chunks_freed: WireInt64; bytes_freed: WireInt64 }
 
 // ---- Methods ---------------------------------------------------------------------------------
 
@@ -197,6 +199,7 @@ export const pfsMethods = {
   DiffFile: "unary",
   DeleteFile: "unary",
   CopyFile: "unary",
+  CollectGarbage: "unary",
 } as const satisfies Record<string, PfsCallKind>;
 
 export type PfsMethodName = keyof typeof pfsMethods;
@@ -226,6 +229,7 @@ export interface PfsMessages {
   DiffFile: [DiffFileRequest, DiffFileResponse];
   DeleteFile: [DeleteFileRequest, DeleteFileResponse];
   CopyFile: [CopyFileRequest, CopyFileResponse];
+  CollectGarbage: [CollectGarbageRequest, CollectGarbageResponse];
 }
 
 /** The grpc-js handler type of an RPC of streaming kind `K` (pfs.API's and pfs.Shard's). */

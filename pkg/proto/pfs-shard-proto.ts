@@ -68,6 +68,8 @@ export interface ShardChunkIdsResponse { ids: string[] }
 export interface ShardReadChunkRequest { shard: number; id: string }
 export interface ShardChunkMessage { ref: ShardChunkRefMessage | null; bytes: Buffer }
 export interface ShardPutChunksRequest { shard: number; chunks: ShardChunkMessage[] }
+export interface ShardCollectGarbageRequest { shard: number }
+export interface ShardCollectGarbageResponse { chunks_freed: WireInt64; bytes_freed: WireInt64 }
 
 /** Every rpc of pfs.Shard with its streaming kind. */
 export const pfsShardMethods = {
@@ -86,6 +88,7 @@ export const pfsShardMethods = {
   MissingChunks: "unary",
   ReadChunk: "unary",
   PutChunks: "unary",
+  CollectGarbage: "unary",
 } as const satisfies Record<string, PfsCallKind>;
 
 export type PfsShardMethodName = keyof typeof pfsShardMethods;
@@ -106,6 +109,7 @@ export interface PfsShardMessages {
   MissingChunks: [ShardChunkIdsRequest, ShardChunkIdsResponse];
   ReadChunk: [ShardReadChunkRequest, ShardDataMessage];
   PutChunks: [ShardPutChunksRequest, ShardEmpty];
+  CollectGarbage: [ShardCollectGarbageRequest, ShardCollectGarbageResponse];
 }
 
 export type PfsShardHandler<M extends PfsShardMethodName> =

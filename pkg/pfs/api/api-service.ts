@@ -49,6 +49,8 @@ export interface PfsApiOptions {
   readonly meta: MetaStore;
   readonly router: ShardRouter;
   readonly logger: Logger;
+  /** Collects garbage on every node (pfs-node.ts); what CollectGarbage answers. */
+  readonly collectGarbage: () => Promise<{ chunksFreed: number; bytesFreed: number }>;
 }
 
 /** The pfs.API handlers. */
@@ -68,6 +70,10 @@ export function pfsApiHandlers(options: PfsApiOptions): PfsServiceHandlers {
     },
     ...fileReadHandlers(commits, router, logger),
     ...fileWriteHandlers(commits, router, logger),
+    CollectGarbage: unary("CollectGarbage", logger, async () => {
+      const freed = await options.collectGarbage();
+      return { chunks_freed: String(freed.chunksFreed), bytes_freed: String(freed.bytesFreed) };
+    }),
   };
 }
 

@@ -13,12 +13,15 @@ import type {
   ShardByteRange, ShardCommit, ShardDirectoryChild, ShardFileChange, ShardFinishResult,
   ShardReplica,
 } from "../shard/shard-api.js";
+import { gcLimits } from "../gc/index.js";
 import { errorOfStatus } from "./grpc-errors.js";
 import { shardCallDeadlineMs } from "./limits.js";
 import {
-  changeOfWire, childOfWire, commitToWire, entryOfWire, entryToWire, safeCount,
+  changeOfWire, childOfWire, commitToWire, entryOfWire, entryToWire, freedOfWire, safeCount,
 } from "./shard-wire.js";
 import { boundedPieces, writeMessage } from "./stream-kit.js";
+
+const { gcCallDeadlineMs } = gcLimits;
 
 type UnaryMethod = (request: unknown, options: { deadline: number },
   callback: (error: ServiceError | null, response?: unknown) => void) => unknown;
@@ -41,11 +44,11 @@ export class RemoteShard implements ShardReplica {
     return method.bind(this.#client);
   }
 
-  #call<M extends PfsShardMethodName>(name: M, request: Omit<PfsShardMessages[M][0], "shard">):
-    Promise<PfsShardMessages[M][1]> {
+  #call<M extends PfsShardMethodName>(name: M, request: Omit<PfsShardMessages[M][0], "shard">,
+    deadlineMs: number = shardCallDeadlineMs): Promise<PfsShardMessages[M][1]> {
     const method = this.#method(name);
     return new Promise((resolve, reject) => {
-      method({ ...request, shard: this.shard }, { deadline: Date.now() + shardCallDeadlineMs },
+      method({ ...request, shard: this.shard }, { deadline: Date.now() + deadlineMs },
         (error, response) => {
           if (error !== null) reject(errorOfStatus(error, this.#what(name)));
           else resolve(response as PfsShardMessages[M][1]);
@@ -179,10 +182,12 @@ export class RemoteShard implements ShardReplica {
     })) });
   }
 
-  /** Nothing to do: the caller owns the channel and the remote replica stays open. */
-  /** Garbage is collected by the node that holds the replica; nothing is freed from here. */
-  collectGarbage(): Promise<{ readonly chunksFreed: number; readonly bytesFreed: number }> {
-    return Promise.resolve({ chunksFreed: 0, bytesFreed: 0 });
+  /**
+   * Asks the node holding the replica to collect its garbage (it reconciles the replica with
+   * the metadata first); a collection reads every manifest, so its deadline is long.
+   */
+  async collectGarbage(): Promise<{ readonly chunksFreed: number; readonly bytesFreed: number }> {
+    return freedOfWire(await this.#call("CollectGarbage", {}, gcCallDeadlineMs));
   }
 
   /** Nothing to close: the channel belongs to the router. */

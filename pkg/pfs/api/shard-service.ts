@@ -16,12 +16,16 @@ import type { FileEntry } from "../model.js";
 import type { ShardReplica } from "../shard/shard-api.js";
 import { statusOf } from "./grpc-errors.js";
 import {
-  changeToWire, childToWire, commitOfWire, entryOfWire, entryToWire, safeCount,
+  changeToWire, childToWire, freedToWire, commitOfWire, entryOfWire, entryToWire, safeCount,
 } from "./shard-wire.js";
 import { boundedPieces, dataParts, writeMessage } from "./stream-kit.js";
 
 /** Finds the local replica of a shard placed on this node. */
 export type LocalShardLookup = (shard: number) => Promise<ShardReplica>;
+
+/** Collects a local replica's garbage (the node's collector: reconcile, then free chunks). */
+export type LocalShardCollect =
+  (replica: ShardReplica) => Promise<{ chunksFreed: number; bytesFreed: number }>;
 
 type Unary<M extends PfsShardMethodName> =
   (request: PfsShardMessages[M][0], shard: ShardReplica) => Promise<PfsShardMessages[M][1]>;
@@ -68,8 +72,12 @@ async function* entryMessages(entries: AsyncIterable<FileEntry>):
   for await (const entry of entries) yield entryToWire(entry);
 }
 
-/** The pfs.Shard handlers over `lookup`. */
-export function shardServiceHandlers(lookup: LocalShardLookup, logger: Logger):
+/**
+ * The pfs.Shard handlers over `lookup`; CollectGarbage runs `collect` (default: the replica's
+ * own `collectGarbage`, which frees chunks without reconciling).
+ */
+export function shardServiceHandlers(lookup: LocalShardLookup, logger: Logger,
+  collect: LocalShardCollect = (replica) => replica.collectGarbage()):
   PfsShardServiceHandlers {
   const fail = (call: ServerWritableStream<unknown, unknown>, name: string) =>
     (error: unknown): void => {
@@ -129,6 +137,8 @@ export function shardServiceHandlers(lookup: LocalShardLookup, logger: Logger):
         .map(changeToWire),
     })),
     ...chunkHandlers(lookup, logger),
+    CollectGarbage: unary("CollectGarbage", lookup, logger, async (_request, shard) =>
+      freedToWire(await collect(shard))),
   };
 }
 

@@ -7,8 +7,8 @@
 import { PfsError } from "../../common/index.js";
 import type { FileEntry } from "../model.js";
 import type {
-  ShardCommitMessage, ShardDirectoryChildMessage, ShardFileChangeMessage,
-  ShardFileEntryMessage,
+  ShardCollectGarbageResponse, ShardCommitMessage, ShardDirectoryChildMessage,
+  ShardFileChangeMessage, ShardFileEntryMessage,
 } from "../../proto/index.js";
 import type {
   ShardCommit, ShardDirectoryChild, ShardFileChange,
@@ -72,5 +72,19 @@ export function changeOfWire(message: ShardFileChangeMessage): ShardFileChange {
   return {
     path: message.path, change,
     oldSize: safeCount(message.old_size, "size"), newSize: safeCount(message.new_size, "size"),
+  };
+}
+
+/** What a collection freed, as its wire response. */
+export function freedToWire(freed: { readonly chunksFreed: number; readonly bytesFreed: number }):
+  ShardCollectGarbageResponse {
+  return { chunks_freed: String(freed.chunksFreed), bytes_freed: String(freed.bytesFreed) };
+}
+
+export function freedOfWire(message: ShardCollectGarbageResponse):
+  { chunksFreed: number; bytesFreed: number } {
+  return {
+    chunksFreed: safeCount(message.chunks_freed, "chunks freed"),
+    bytesFreed: safeCount(message.bytes_freed, "bytes freed"),
   };
 }

@@ -28,7 +28,7 @@ import {
   type DeleteFileResponse, type DeleteRepoResponse, type FileDiffMessage, type FileInfoMessage,
   type FileRefMessage, type GetFileResponse, type PfsMessages, type PfsMethodName,
   type PutFileHeaderMessage, type PutFileRequest, type PutFileResponse, type RepoInfoMessage,
-  type CopyFileResponse, loadPfsService, type pfsMethods,
+  type CopyFileResponse, type CollectGarbageResponse, loadPfsService, type pfsMethods,
 } from "./proto.js";
 
 /** The RPCs that take one request and answer one response. */
@@ -323,5 +323,15 @@ export class PfsClient {
 
   copyFile(src: FileRefMessage, dst: FileRefMessage, append = false): Promise<CopyFileResponse> {
     return this.#unary("CopyFile", { src, dst, append });
+  }
+
+  // ---- maintenance -----------------------------------------------------------------------
+
+  /**
+   * Collects garbage on every node now: the chunks and bytes freed. No deadline: a collection
+   * reads every manifest of every shard, so its length follows the data.
+   */
+  collectGarbage(): Promise<CollectGarbageResponse> {
+    return this.#unary("CollectGarbage", {}, Infinity);
   }
 }
