@@ -266,10 +266,7 @@ export class CommitStore {
   async abort(repo: string, commitId: CommitId): Promise<void> {
     checkCommit(repo, commitId);
     await this.#serially(repo, commitId, async () => {
-      await this.#closeLog(repo, commitId).catch((error: unknown) => {
-        this.#logger.warn("staging log failed before abort", { repo, commitId, error });
-      });
-      await removeDurable(this.stagingPath(repo, commitId));
+      await this.#removeLog(repo, commitId, "abort");
       if (await exists(this.manifestPath(repo, commitId))) {
         throw new PfsError("FAILED_PRECONDITION", `commit ${repo}@${commitId} is finished`);
       }
@@ -285,12 +282,17 @@ export class CommitStore {
   async drop(repo: string, commitId: CommitId): Promise<void> {
     checkCommit(repo, commitId);
     await this.#serially(repo, commitId, async () => {
-      await this.#closeLog(repo, commitId).catch((error: unknown) => {
-        this.#logger.warn("staging log failed before drop", { repo, commitId, error });
-      });
-      await removeDurable(this.stagingPath(repo, commitId));
+      await this.#removeLog(repo, commitId, "drop");
       await removeDurable(this.manifestPath(repo, commitId));
     });
+  }
+
+  /** Closes (a failure is only logged: the log goes anyway) and durably removes a log. */
+  async #removeLog(repo: string, commitId: CommitId, why: string): Promise<void> {
+    await this.#closeLog(repo, commitId).catch((error: unknown) => {
+      this.#logger.warn(`staging log failed before ${why}`, { repo, commitId, error });
+    });
+    await removeDurable(this.stagingPath(repo, commitId));
   }
 
   /**

@@ -8,7 +8,7 @@
 // directories with seeded random contents and a metadata stand-in (a Map of commit states)
 // whose reader can run writes between the reconcile's listing and its metadata read; the node
 // collector on a simulated clock.
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import fc from "fast-check";
 import { Prng, SimulatedClock, silentLogger } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; gc/ is the API.
@@ -110,13 +110,23 @@ async function putSome(shard: LocalShard, prng: Prng, commit: ShardCommit, count
   return entries;
 }
 
-test("reconcile + collect frees exactly failed and deleted commits' chunks", async (t) => {
+/** Runs `body` over a fresh shard, a fresh metadata stand-in and a seeded PRNG (logged). */
+async function withShard(t: ExecutionContext,
+  body: (shard: LocalShard, meta: FakeMeta, prng: Prng) => Promise<void>): Promise<void> {
   const seed = testSeed();
   t.log(`seed ${seed}`);
-  const prng = new Prng(seed);
   await withTempDir(async (dir) => {
     const shard = await openShard(dir);
-    const meta = new FakeMeta();
+    try {
+      await body(shard, new FakeMeta(), new Prng(seed));
+    } finally {
+      await shard.close();
+    }
+  });
+}
+
+test("reconcile + collect frees exactly failed and deleted commits' chunks", async (t) => {
+  await withShard(t, async (shard, meta, prng) => {
     const commits = {
       finished: { repo: "b", id: commitId(1) }, open: { repo: "b", id: commitId(2) },
       failed: { repo: "b", id: commitId(3) }, deletedRepo: { repo: "a", id: commitId(4) },
@@ -155,17 +165,11 @@ test("reconcile + collect frees exactly failed and deleted commits' chunks", asy
       const bytes = await collect(shard.getFile(commits.finished, entry.path));
       t.is(sha256(bytes), entry.hash);
     }
-    await shard.close();
   });
 });
 
 test("a commit created while a reconcile runs is never dropped, in either order", async (t) => {
-  const seed = testSeed();
-  t.log(`seed ${seed}`);
-  const prng = new Prng(seed);
-  await withTempDir(async (dir) => {
-    const shard = await openShard(dir);
-    const meta = new FakeMeta();
+  await withShard(t, async (shard, meta, prng) => {
     const old = { repo: "r", id: commitId(1) };
     await putSome(shard, prng, old, 1);
     // Record first, then data (the API's order), both between the listing and the read.
@@ -192,7 +196,6 @@ test("a commit created while a reconcile runs is never dropped, in either order"
     for (const entry of written.slice(0, 2)) {
       t.is(sha256(await collect(shard.getFile(recordFirst, entry.path))), entry.hash);
     }
-    await shard.close();
   });
 });
 
