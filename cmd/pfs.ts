@@ -99,7 +99,18 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, " ").trim();
 }
 
+/**
+ * A rejection nobody awaited is a bug, but the contract still holds: one line on stderr and
+ * a non-zero exit, never a stack trace or a hang.
+ */
+function exitOnUnhandled(reason: unknown): void {
+  const message = reason instanceof Error ? reason.message : String(reason);
+  process.stderr.write(`pfs: internal error: ${oneLine(message)}\n`);
+  process.exit(exitSoftware);
+}
+
 async function main(): Promise<void> {
+  process.on("unhandledRejection", exitOnUnhandled);
   try {
     process.exitCode = await run(process.argv);
   } catch (error: unknown) {

@@ -77,3 +77,15 @@ export function clientError(error: unknown, method: string, address: string): Pf
       return new PfsClientError(code, details, error.code);
   }
 }
+
+/**
+ * The failure of a data call (put, get, wait, subscribe) whose channel did not connect within
+ * `deadlineMs`: those calls have no deadline of their own, so without this a server that
+ * accepts TCP and never speaks gRPC would hold them forever.
+ */
+export function notConnectedError(method: string, address: string, deadlineMs: number):
+  PfsError {
+  return new PfsClientError("UNAVAILABLE",
+    `cannot reach the pfs API at ${address} (${method}): no gRPC connection within ` +
+    `${deadlineMs} ms`, status.UNAVAILABLE);
+}

@@ -5,10 +5,15 @@
  * - Every call that moves no data has a deadline (`callDeadlineMsDefault` unless the options
  *   say otherwise); `putFile`, `getFile`, `subscribeCommit` and `waitCommit` have none,
  *   because their length depends on the data or on other clients, not on the server's health.
+ *   They first wait for the channel to connect, within that same deadline, so a server that
+ *   is down or never speaks gRPC fails them as fast as a data-less call.
  * - `putFile` streams from any async iterable of bytes with backpressure: it writes the next
  *   message only once gRPC has taken the previous ones, so memory stays flat whatever the size.
  *   A source that fails cancels the call, so the server discards what it staged.
- * - `getFile` pipes the server's stream into a Writable with backpressure.
+ * - `getFile` pipes the server's stream into a Writable with backpressure. A stream that
+ *   fails part way (the server's error, a dropped connection) or a Writable that fails cancels
+ *   the call and rejects; the Writable is then destroyed, never ended (a connection that
+ *   never came up rejects before `out` is touched: the caller disposes of it).
  * - Every failure is a `PfsError` (client-error.ts): the server's code and message.
  *
  * Messages are the decoded wire forms of pfs-proto (snake_case, int64 as decimal strings).
@@ -21,7 +26,7 @@ import {
   type ServiceError, credentials,
 } from "@grpc/grpc-js";
 import { type PfsError, assert } from "../../common/index.js";
-import { clientError } from "./client-error.js";
+import { clientError, notConnectedError } from "./client-error.js";
 import { callDeadlineMsDefault, grpcMessageBytesMax, putMessageBytes } from "./limits.js";
 import {
   type BranchInfoMessage, type CommitInfoMessage, type CommitRefMessage,
@@ -124,6 +129,20 @@ export class PfsClient {
     });
   }
 
+  /**
+   * Resolves once the channel is connected; rejects with UNAVAILABLE if it is not within the
+   * data-less deadline. The data calls start with it (see the module comment).
+   */
+  #connected(method: PfsMethodName): Promise<void> {
+    const deadlineMs = this.#callDeadlineMs;
+    return new Promise((resolve, reject) => {
+      this.#client.waitForReady(Date.now() + deadlineMs, (error) => {
+        if (error === undefined) resolve();
+        else reject(notConnectedError(method, this.address, deadlineMs));
+      });
+    });
+  }
+
   // ---- repos -----------------------------------------------------------------------------
 
   createRepo(name: string, description = ""): Promise<RepoInfoMessage> {
@@ -164,8 +183,12 @@ export class PfsClient {
     return (await this.#unary("ListCommit", { repo, branch, limit })).commits;
   }
 
-  /** Blocks until the commit is finished or failed: no deadline unless `deadlineMs` is given. */
-  waitCommit(commit: CommitRefMessage, deadlineMs = Infinity): Promise<CommitInfoMessage> {
+  /**
+   * Blocks until the commit is finished or failed: no deadline unless `deadlineMs` is given
+   * (the connection itself must come up within the data-less deadline).
+   */
+  async waitCommit(commit: CommitRefMessage, deadlineMs = Infinity): Promise<CommitInfoMessage> {
+    await this.#connected("WaitCommit");
     return this.#unary("WaitCommit", { commit }, deadlineMs);
   }
 
@@ -176,22 +199,30 @@ export class PfsClient {
 
   /** The branch's finished commits (history first unless `newOnly`), until cancelled. */
   subscribeCommit(repo: string, branch: string, newOnly = false): CommitSubscription {
-    const call = (this.#method("SubscribeCommit") as ServerStreamFunction)(
-      { repo, branch, new_only: newOnly }, {}) as ClientReadableStream<CommitInfoMessage>;
-    let cancelled = false;
+    const state: { cancelled: boolean; call?: ClientReadableStream<CommitInfoMessage> } =
+      { cancelled: false };
+    const open = async (): Promise<ClientReadableStream<CommitInfoMessage> | undefined> => {
+      await this.#connected("SubscribeCommit");
+      if (state.cancelled) return undefined;
+      state.call = (this.#method("SubscribeCommit") as ServerStreamFunction)(
+        { repo, branch, new_only: newOnly }, {}) as ClientReadableStream<CommitInfoMessage>;
+      return state.call;
+    };
     const address = this.address;
     async function* commits(): AsyncGenerator<CommitInfoMessage> {
+      const call = await open();
+      if (call === undefined) return;
       try {
         for await (const commit of call) yield commit as CommitInfoMessage;
       } catch (error: unknown) {
-        if (!cancelled) throw clientError(error, "SubscribeCommit", address);
+        if (!state.cancelled) throw clientError(error, "SubscribeCommit", address);
       }
     }
     return {
       commits: commits(),
       cancel: () => {
-        cancelled = true;
-        call.cancel();
+        state.cancelled = true;
+        state.call?.cancel();
       },
     };
   }
@@ -226,6 +257,7 @@ export class PfsClient {
    */
   async putFile(header: PutFileHeaderMessage, source: AsyncIterable<Uint8Array | string>,
     onBytes?: ByteListener): Promise<PutFileResponse> {
+    await this.#connected("PutFile");
     let answer: ((error: ServiceError | null, response?: unknown) => void) | undefined;
     const ended: { failure?: PfsError } = {};
     const done = new Promise<PutFileResponse>((resolve, reject) => {
@@ -278,6 +310,7 @@ export class PfsClient {
     const offset = range.offset ?? 0n;
     const length = range.length ?? 0n;
     assert(offset >= 0n && length >= 0n, () => `byte range ${offset}+${length}`);
+    await this.#connected("GetFile");
     const call = (this.#method("GetFile") as ServerStreamFunction)(
       { file, offset: offset.toString(), length: length.toString() }, {}) as
       ClientReadableStream<GetFileResponse>;

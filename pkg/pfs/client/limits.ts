@@ -13,6 +13,10 @@ const mebibyte = 1024 * kibibyte;
  * that a dead server fails a script instead of hanging it.
  */
 export const callDeadlineMsDefault: number = 30_000;
+/** Smallest deadline `--deadline-ms` accepts: below it even a healthy local call fails. */
+export const callDeadlineMsMin: number = 100;
+/** Largest deadline `--deadline-ms` accepts: an hour is a hang by any other name. */
+export const callDeadlineMsMax: number = 3_600_000;
 /**
  * Bytes of one PutFile data message: big enough that framing costs nothing, small enough that
  * the bytes in flight (this times the stream's buffered messages) keep memory flat.
@@ -32,4 +36,6 @@ export const walkFilesMax: number = 1_000_000;
 export const listCommitLimitDefault: number = 0;
 
 assert(putMessageBytes < grpcMessageBytesMax, "a PutFile message must fit the gRPC limit");
+assert(callDeadlineMsMin <= callDeadlineMsDefault && callDeadlineMsDefault <= callDeadlineMsMax,
+  "the default call deadline must lie in [callDeadlineMsMin, callDeadlineMsMax]");
 assert(progressRedrawMsMin < callDeadlineMsDefault, "redraw interval above call deadline");

@@ -3,7 +3,8 @@
  * to a temporary file next to the output, fsynced, renamed over it and its directory fsynced;
  * a directory (the server sends it as a tar stream) is extracted into a temporary directory
  * next to the output, every file fsynced, then swapped in for the output the same way. A
- * failure removes the temporary and leaves the old output as it was.
+ * failure (the server's stream failing part way included) removes the temporary and leaves
+ * the old output as it was, so a partial copy is never left pretending to be complete.
  *
  * Tar entries are checked with pkg/pfs/path's `checkTarEntry` (no links, no devices, nothing
  * that climbs out), so a hostile server cannot write outside the output directory.
@@ -12,9 +13,9 @@ import { createWriteStream } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import tar from "tar-stream";
-import { Prng, systemSeed } from "../../common/index.js";
+import { PfsError, Prng, systemSeed } from "../../common/index.js";
 import { checkTarEntry, rootPath } from "../path/index.js";
 
 /** fsyncs a file or directory by path. */
@@ -35,17 +36,25 @@ export function temporaryNextTo(path: string): string {
   return join(dirname(path), `.${basename(path)}.pfs-${process.pid}-${tag}`);
 }
 
-/** Writes what `fill` streams into a Writable to `out`, atomically and durably. */
+/**
+ * Writes what `fill` streams into a Writable to `out`, atomically and durably. If `fill`
+ * rejects (a stream that failed part way), the temporary file is closed and removed and `out`
+ * is left as it was: a partial copy is never renamed into place.
+ */
 export async function writeFileAtomically(out: string,
   fill: (sink: Writable) => Promise<unknown>): Promise<void> {
   const temporary = temporaryNextTo(out);
+  const sink = createWriteStream(temporary, { flags: "wx" });
   try {
-    const sink = createWriteStream(temporary, { flags: "wx" });
     await fill(sink);
     await fsyncPath(temporary);
     await rename(temporary, out);
     await fsyncPath(dirname(out));
   } catch (error: unknown) {
+    // Wait for the stream to be closed: it opens its file asynchronously, so removing the
+    // file before then could leave it behind.
+    sink.destroy();
+    await finished(sink).catch(() => undefined);
     await rm(temporary, { force: true });
     throw error;
   }
@@ -56,6 +65,8 @@ async function extractTar(source: Readable, directory: string): Promise<number> 
   const extract = tar.extract();
   let files = 0;
   const done = pipeline(source, extract);
+  // Observed now: the loop below may throw first, and `done` then fails unawaited.
+  done.catch(() => undefined);
   for await (const entry of extract) {
     const target = checkTarEntry(entry.header, rootPath);
     if (!target.ok) {
@@ -78,9 +89,37 @@ async function extractTar(source: Readable, directory: string): Promise<number> 
 }
 
 /**
+ * Runs `fill` into a stream and `extractTar` from it, both to the end: whichever fails first
+ * destroys the stream, so the other one fails too instead of waiting forever (a get whose
+ * extraction failed is cancelled; an extraction whose get failed stops). Rejects with the
+ * extraction's own refusal (a PfsError: a hostile entry, a limit), else with the get's error,
+ * which is the cause when the server failed or the connection dropped.
+ */
+async function fillAndExtract(fill: (sink: Writable) => Promise<unknown>, directory: string):
+  Promise<number> {
+  const stream = new PassThrough();
+  const stopOnFailure = async <T>(work: Promise<T>): Promise<{ ok: T } | { error: unknown }> => {
+    try {
+      return { ok: await work };
+    } catch (error: unknown) {
+      stream.destroy(error instanceof Error ? error : new Error(String(error)));
+      return { error };
+    }
+  };
+  const [filled, extracted] = await Promise.all([
+    stopOnFailure(fill(stream)), stopOnFailure(extractTar(stream, directory)),
+  ]);
+  if ("error" in extracted && extracted.error instanceof PfsError) throw extracted.error;
+  if ("error" in filled) throw filled.error;
+  if ("error" in extracted) throw extracted.error;
+  return extracted.ok;
+}
+
+/**
  * Replaces the directory `out` with the tar stream `fill` produces, extracted. Resolves with
  * the number of files written. `out` may be absent; an existing file or directory there is
- * replaced only once the new directory is complete.
+ * replaced only once the new directory is complete. If `fill` or the extraction fails, the
+ * temporary directory is removed and `out` is left as it was.
  */
 export async function writeDirectoryAtomically(out: string,
   fill: (sink: Writable) => Promise<unknown>): Promise<number> {
@@ -88,8 +127,7 @@ export async function writeDirectoryAtomically(out: string,
   const retired = temporaryNextTo(out);
   await mkdir(temporary);
   try {
-    const stream = new PassThrough();
-    const [, files] = await Promise.all([fill(stream), extractTar(stream, temporary)]);
+    const files = await fillAndExtract(fill, temporary);
     await fsyncPath(temporary);
     await rename(out, retired).catch((error: unknown) => {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
