@@ -19,7 +19,7 @@
  * Messages are the decoded wire forms of pfs-proto (snake_case, int64 as decimal strings).
  */
 import { once } from "node:events";
-import type { Writable } from "node:stream";
+import { type Writable, finished } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   type CallOptions, type Client, type ClientReadableStream, type ClientWritableStream,
@@ -315,6 +315,11 @@ export class PfsClient {
       { file, offset: offset.toString(), length: length.toString() }, {}) as
       ClientReadableStream<GetFileResponse>;
     let total = 0n;
+    // A Writable that fails or is destroyed while the server is quiet would leave the pipeline
+    // waiting on the call forever: cancelling the call ends it.
+    const stopWatchingOut = finished(out, (error) => {
+      if (error !== undefined && error !== null) call.cancel();
+    });
     try {
       await pipeline(call, async function* (messages: AsyncIterable<GetFileResponse>) {
         for await (const message of messages) {
@@ -326,6 +331,8 @@ export class PfsClient {
     } catch (error: unknown) {
       call.cancel();
       throw clientError(error, "GetFile", this.address);
+    } finally {
+      stopWatchingOut();
     }
     return total;
   }

@@ -5,9 +5,13 @@
 // pipes the stream into a Writable with the byte range on the wire; server errors keep their
 // code and message; an unreachable server and a silent one fail with one clear message.
 // Also the local side: a directory walked, packed as tar and extracted again is identical,
-// and symlinks are refused. Method: seeded random data (the seed is printed on failure),
+// and symlinks are refused. A get that fails part way (the server's error after some bytes)
+// rejects with that error and leaves -o's old file or directory as it was, with no temporary
+// behind; an extraction that refuses an entry cancels the get; data calls to a server that
+// never speaks gRPC fail within the call deadline. Method: seeded random data (the seed is printed on failure),
 // temp dirs removed afterwards.
 import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { type AddressInfo, type Socket, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { type Hash, createHash } from "node:crypto";
 import { join } from "node:path";
@@ -18,6 +22,7 @@ import {
   type sendUnaryData,
 } from "@grpc/grpc-js";
 import test from "ava";
+import tarStream from "tar-stream";
 import { PfsError, Prng, systemSeed } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import {
@@ -44,6 +49,10 @@ interface Fake {
   refusePut: boolean;
   getRequest?: GetFileRequest;
   getData: Buffer[];
+  /** After getData, GetFile fails with this status (or holds the stream open: "hold"). */
+  getEnd?: { code: number; details: string } | "hold";
+  getCancelled: Promise<void>;
+  cancelGet: () => void;
   putEnded: Promise<void>;
   endPut: () => void;
 }
@@ -94,8 +103,11 @@ async function serve(fake: Fake): Promise<{ address: string; server: Server }> {
   };
   handlers["GetFile"] = (call: ServerWritableStream<GetFileRequest, GetFileResponse>): void => {
     fake.getRequest = call.request;
+    call.on("cancelled", () => { fake.cancelGet(); });
     for (const data of fake.getData) call.write({ data });
-    call.end();
+    if (fake.getEnd === "hold") return;
+    if (fake.getEnd === undefined) call.end();
+    else call.emit("error", fake.getEnd);
   };
   server.addService(service, handlers as never);
   const port = await new Promise<number>((resolve, reject) => {
@@ -110,9 +122,11 @@ async function serve(fake: Fake): Promise<{ address: string; server: Server }> {
 function newFake(): Fake {
   let endPut: () => void = () => undefined;
   const putEnded = new Promise<void>((resolve) => { endPut = resolve; });
+  let cancelGet: () => void = () => undefined;
+  const getCancelled = new Promise<void>((resolve) => { cancelGet = resolve; });
   return {
     received: 0, parts: [], dataBytesMax: 0, digest: createHash("sha256"), refusePut: false,
-    getData: [], putEnded, endPut,
+    getData: [], putEnded, endPut, getCancelled, cancelGet,
   };
 }
 
@@ -273,5 +287,100 @@ test(`a directory walked, packed as tar and extracted again is identical (seed $
       t.regex(refused.message, /link is a symbolic link; pfs puts only regular files/);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+/** A tar stream of `entries` (name → content), cut to its first `keepBytes` when given. */
+async function tarBytes(entries: readonly { name: string; data?: string; symlink?: string }[],
+  keepBytes?: number): Promise<Buffer> {
+  const pack = tarStream.pack();
+  for (const entry of entries) {
+    if (entry.symlink === undefined) pack.entry({ name: entry.name }, entry.data ?? "");
+    else pack.entry({ name: entry.name, type: "symlink", linkname: entry.symlink });
+  }
+  pack.finalize();
+  const pieces: Buffer[] = [];
+  for await (const piece of pack as AsyncIterable<Buffer>) pieces.push(piece);
+  const whole = Buffer.concat(pieces);
+  return keepBytes === undefined ? whole : whole.subarray(0, keepBytes);
+}
+
+const fileAt = { commit: { repo: "images", commit: "master" }, path: "/x" };
+
+test(`a get that fails part way leaves -o as it was, file or directory (seed ${seed})`,
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "pfs-cli-partial-"));
+    try {
+      await withFake(async (client, fake) => {
+        fake.getData = [randomBytes(new Prng(seed), 3 * mib)];
+        fake.getEnd = { code: status.DATA_LOSS, details: "chunk 3 fails its checksum" };
+        const out = join(dir, "file.out");
+        await writeFile(out, "the old copy");
+        const error = await t.throwsAsync(
+          writeFileAtomically(out, (sink) => client.getFile(fileAt, sink)),
+          { instanceOf: PfsError });
+        t.is(error.code, "DATA_CORRUPTED");
+        t.is(error.message, "chunk 3 fails its checksum");
+        t.is(await readFile(out, "utf8"), "the old copy");
+        const tree = join(dir, "tree");
+        await mkdir(join(tree, "kept"), { recursive: true });
+        fake.getData = [await tarBytes([{ name: "a", data: "aaaa" }, { name: "b", data: "bb" }],
+          1024 + 512)];
+        const partial = await t.throwsAsync(
+          writeDirectoryAtomically(tree, (sink) => client.getFile(fileAt, sink)),
+          { instanceOf: PfsError });
+        t.is(partial.message, "chunk 3 fails its checksum");
+        t.deepEqual(await readdir(tree), ["kept"]);
+        t.deepEqual((await readdir(dir)).sort(), ["file.out", "tree"], "no temporary left");
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+test("an extraction that refuses an entry cancels the get and keeps the refusal", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "pfs-cli-refuse-"));
+  try {
+    await withFake(async (client, fake) => {
+      fake.getData = [await tarBytes([{ name: "ok", data: "fine" },
+        { name: "evil", symlink: "/etc/passwd" }])];
+      fake.getEnd = "hold";
+      const error = await t.throwsAsync(
+        writeDirectoryAtomically(join(dir, "tree"), (sink) => client.getFile(fileAt, sink)),
+        { instanceOf: PfsError });
+      t.regex(error.message, /^invalid tar entry "evil": it is a symlink/);
+      await fake.getCancelled;
+      t.deepEqual(await readdir(dir), [], "no temporary left");
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("data calls to a server that never speaks gRPC fail within the call deadline",
+  async (t) => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => { sockets.push(socket); });
+    await new Promise<void>((resolve) => { silent.listen(0, "127.0.0.1", resolve); });
+    const { port } = silent.address() as AddressInfo;
+    const client = new PfsClient({ address: `127.0.0.1:${port}`, callDeadlineMs: 500 });
+    try {
+      const get = await t.throwsAsync(client.getFile(fileAt, new PassThrough()),
+        { instanceOf: PfsError });
+      t.is(get.code, "UNAVAILABLE");
+      t.regex(get.message, /\(GetFile\): no gRPC connection within 500 ms$/);
+      const put = await t.throwsAsync(client.putFile(header, Readable.from([Buffer.from("x")])),
+        { instanceOf: PfsError });
+      t.regex(put.message, /\(PutFile\): no gRPC connection within 500 ms$/);
+      await t.throwsAsync(client.waitCommit({ repo: "images", commit: "master" }),
+        { message: /\(WaitCommit\): no gRPC connection/ });
+      const subscription = client.subscribeCommit("images", "master");
+      await t.throwsAsync(async () => {
+        for await (const commit of subscription.commits) t.fail(commit.id);
+      }, { message: /\(SubscribeCommit\): no gRPC connection/ });
+    } finally {
+      client.close();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
     }
   });
