@@ -241,7 +241,7 @@ test("server errors keep code and message; silent and unreachable servers fail c
       t.regex(silent.message, /^InspectRepo to 127\.0\.0\.1:\d+ did not answer before its deadline$/);
       const missing = await t.throwsAsync(client.listBranch("x"), { instanceOf: PfsError });
       t.regex(missing.message, /does not serve ListBranch/);
-    }, 1_500);
+    }, 4_000);
     const nowhere = new PfsClient({ address: "127.0.0.1:1" });
     try {
       const error = await t.throwsAsync(nowhere.listRepo(), { instanceOf: PfsError });
