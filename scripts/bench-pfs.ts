@@ -2,9 +2,10 @@
 // `node dist/scripts/bench-pfs.js [--quick] [--megabytes N] [--files N] [--file-bytes N]
 // [--changed-percent P] [--dir D]`; `--quick` is 256 MiB and 2,000 files, for iterating). Drives `LocalShard` directly on this machine's disk and
 // prints a markdown table of:
-//   (a) put and get of one generated stream (default 2 GiB) with the process's peak RSS, next to
-//       the disk's limits measured in the same run (`dd … conv=fdatasync` to write, `dd` reading
-//       the file back from the page cache);
+//   (a) put and get of one generated stream (default 2 GiB) with the process's peak RSS and
+//       the put's CPU time a MiB (all threads), next to the disk's limits measured in the same
+//       run (`dd … conv=fdatasync` to write, just before and just after the put, and pfs's
+//       speed over their mean; `dd` reading the file back from the page cache);
 //   (b) many small files (default 10,000 of 4 KiB) put into one commit, next to `git add -A &&
 //       git commit` of the same tree;
 //   (c) the same files re-committed with 1% changed (deduplication), next to git again;
@@ -103,14 +104,28 @@ function commitId(n: number): string {
   return n.toString(16).padStart(32, "0");
 }
 
+/** Seconds `dd` takes to write `bytes` of zeros to a file in `root` and fdatasync it. */
+function ddWriteSeconds(root: string, bytes: number): number {
+  const seconds = run("dd", ["if=/dev/zero", `of=${join(root, "dd.bin")}`, "bs=1M",
+    `count=${Math.ceil(bytes / mebibyte)}`, "conv=fdatasync"], root);
+  return seconds;
+}
+
 async function bigFile(root: string, bytes: number, rows: string[]): Promise<void> {
   const shard = await LocalShard.open({ dir: join(root, "big-shard"), shard: 0 });
   const commit = { repo: "big", id: commitId(1) };
   const pool = keystream(poolBytes, 1);
+  // dd just before and just after the put: on a shared machine the disk's speed drifts, and
+  // the two bracket what the put had.
+  const ddBefore = ddWriteSeconds(root, bytes);
+  await rm(join(root, "dd.bin"), { force: true });
   let started = performance.now();
+  const cpuStarted = process.cpuUsage();
   await shard.putFile(commit, "", "/big.bin", generated(bytes, pool));
   await shard.finishCommit(commit, "");
   const putSeconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStarted);
+  const cpuMsPerMebibyte = (cpu.user + cpu.system) / 1000 / (bytes / mebibyte);
   const peakRss = process.resourceUsage().maxRSS * 1024;
   started = performance.now();
   let read = 0;
@@ -120,13 +135,14 @@ async function bigFile(root: string, bytes: number, rows: string[]): Promise<voi
   await shard.close();
   const stored = diskBytes(join(root, "big-shard"));
   const ddOut = join(root, "dd.bin");
-  const count = String(Math.ceil(bytes / mebibyte));
-  const ddWrite = run("dd", ["if=/dev/zero", `of=${ddOut}`, "bs=1M", `count=${count}`,
-    "conv=fdatasync"], root);
+  const ddAfter = ddWriteSeconds(root, bytes);
   const ddRead = run("dd", [`if=${ddOut}`, "of=/dev/null", "bs=1M"], root);
   await rm(ddOut, { force: true });
+  const ratio = ((ddBefore + ddAfter) / 2 / putSeconds).toFixed(2);
   rows.push(`| (a) put ${mib(bytes)} stream, finish | ${rate(bytes, putSeconds)} | ` +
-    `dd conv=fdatasync ${rate(bytes, ddWrite)} | peak RSS ${mib(peakRss)}, stored ${mib(stored)} |`);
+    `dd conv=fdatasync ${rate(bytes, ddBefore)} before, ${rate(bytes, ddAfter)} after | ` +
+    `pfs/dd ${ratio}; CPU ${cpuMsPerMebibyte.toFixed(1)} ms/MiB (all threads); ` +
+    `peak RSS ${mib(peakRss)}, stored ${mib(stored)} |`);
   rows.push(`| (a) get ${mib(bytes)} (hash-verified) | ${rate(bytes, getSeconds)} | ` +
     `dd read, page cache ${rate(bytes, ddRead)} | |`);
 }
