@@ -20,6 +20,7 @@ import {
   branchToWire, childToFileInfo, commitToWire, fileToWire, repoToWire, requestCount,
   requireCommitRef, requireFileRef,
 } from "./api-wire.js";
+import type { AutoCommitOwner } from "./commit-recovery.js";
 import { CommitResolver, shardCommitOf } from "./commit-resolver.js";
 import {
   diffFiles, fileAt, globFiles, listChildren, readFile, tarDirectory,
@@ -51,12 +52,14 @@ export interface PfsApiOptions {
   readonly logger: Logger;
   /** Collects garbage on every node (pfs-node.ts); what CollectGarbage answers. */
   readonly collectGarbage: () => Promise<{ chunksFreed: number; bytesFreed: number }>;
+  /** Names the auto-commits this node starts, for recovery after a crash (commit-recovery.ts). */
+  readonly owner?: AutoCommitOwner;
 }
 
 /** The pfs.API handlers. */
 export function pfsApiHandlers(options: PfsApiOptions): PfsServiceHandlers {
   const { meta, router, logger } = options;
-  const commits = new CommitResolver(meta, router, logger);
+  const commits = new CommitResolver(meta, router, logger, options.owner);
   return {
     ...repoHandlers(meta, router, logger),
     ...commitHandlers(meta, commits, logger),
@@ -107,7 +110,8 @@ function commitHandlers(meta: MetaStore, commits: CommitResolver, logger: Logger
     FinishCommit: unary("FinishCommit", logger, async (request) => {
       const ref = requireCommitRef(request.commit, "commit");
       const commit = await meta.inspectCommit(ref.repo, ref.commit);
-      if (commit.state !== "open") {
+      // A finishing commit is one whose finish a crash cut off: finishing resumes it.
+      if (commit.state !== "open" && commit.state !== "finishing") {
         throw new PfsError("FAILED_PRECONDITION",
           `commit ${commit.repo}@${commit.id} is ${commit.state}; only an open commit can finish`);
       }

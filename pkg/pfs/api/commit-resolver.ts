@@ -10,7 +10,11 @@
  *   succeeded and deletes (with its staged data) when it failed, so a refused write leaves
  *   nothing behind.
  * - **Finish** = setFinishing → every shard seals its part → finished with the summed size;
- *   any failure fails the commit with the reason (the branch head does not move).
+ *   any failure fails the commit with the reason (the branch head does not move). A commit
+ *   already finishing (a finish a crash cut off) resumes from the seals, which are idempotent;
+ *   a finish that finds the commit finished by a concurrent one returns it.
+ * - **Auto-commits** carry their owner (node and run) in their description, so a restarted
+ *   node can delete the ones a crash interrupted (commit-recovery.ts).
  */
 import { type Logger, PfsError } from "../../common/index.js";
 import { type MetaStore, isCommitId, parseCommitRef } from "../meta/index.js";
@@ -18,6 +22,7 @@ import { type CommitInfo, defaultBranch } from "../model.js";
 import type { CommitRefMessage } from "../../proto/index.js";
 import type { ShardCommit } from "../shard/shard-api.js";
 import type { ShardRouter } from "./shard-router.js";
+import { type AutoCommitOwner, autoCommitDescription } from "./commit-recovery.js";
 
 /** A commit to write to, and whether the API started it for this one write. */
 export interface WriteTarget {
@@ -33,11 +38,14 @@ export class CommitResolver {
   readonly #meta: MetaStore;
   readonly #router: ShardRouter;
   readonly #logger: Logger;
+  /** The description of the auto-commits started here ("" names no owner). */
+  readonly #autoDescription: string;
 
-  constructor(meta: MetaStore, router: ShardRouter, logger: Logger) {
+  constructor(meta: MetaStore, router: ShardRouter, logger: Logger, owner?: AutoCommitOwner) {
     this.#meta = meta;
     this.#router = router;
     this.#logger = logger;
+    this.#autoDescription = owner === undefined ? "" : autoCommitDescription(owner);
   }
 
   /** The finished commit `ref` names. */
@@ -83,7 +91,9 @@ export class CommitResolver {
     }
     const open = await this.#openOf(ref.repo, parsed.value.base);
     if (open !== "") return { commit: await this.#meta.inspectCommit(ref.repo, open), own: false };
-    return { commit: await this.#meta.startCommit(ref.repo, parsed.value.base), own: true };
+    const started = await this.#meta.startCommit(ref.repo, parsed.value.base,
+      { description: this.#autoDescription });
+    return { commit: started, own: true };
   }
 
   async #openOf(repo: string, branch: string): Promise<string> {
@@ -134,15 +144,15 @@ export class CommitResolver {
     await Promise.all(replicas.map((replica) => replica.abortCommit(shardCommitOf(commit))));
   }
 
-  /** Finishes an open commit (see the module comment); returns it finished. */
+  /**
+   * Finishes an open commit, or resumes a finishing one (see the module comment); returns it
+   * finished.
+   */
   async finish(commit: CommitInfo): Promise<CommitInfo> {
-    await this.#meta.setFinishing(commit.repo, commit.id);
-    let sizeBytes = 0;
+    if (commit.state !== "finishing") await this.#meta.setFinishing(commit.repo, commit.id);
+    let sizeBytes: number;
     try {
-      const replicas = await this.#router.all();
-      const results = await Promise.all(replicas.map((replica) =>
-        replica.finishCommit(shardCommitOf(commit), commit.parent)));
-      for (const result of results) sizeBytes += result.sizeBytes;
+      sizeBytes = await this.#sealEverywhere(commit);
     } catch (error: unknown) {
       const reason = error instanceof Error ? error.message : String(error);
       await this.#meta.failCommit(commit.repo, commit.id, `finishing failed: ${reason}`);
@@ -152,7 +162,40 @@ export class CommitResolver {
       });
       throw error;
     }
-    return this.#meta.finishCommit(commit.repo, commit.id, sizeBytes);
+    return this.#markFinished(commit, sizeBytes);
+  }
+
+  /** Seals `commit` on every shard (idempotent); resolves with its total size. */
+  async #sealEverywhere(commit: CommitInfo): Promise<number> {
+    const replicas = await this.#router.all();
+    const results = await Promise.all(replicas.map((replica) =>
+      replica.finishCommit(shardCommitOf(commit), commit.parent)));
+    return results.reduce((sum, result) => sum + result.sizeBytes, 0);
+  }
+
+  /** Marks the sealed `commit` finished; one that a concurrent finish marked is returned. */
+  async #markFinished(commit: CommitInfo, sizeBytes: number): Promise<CommitInfo> {
+    try {
+      return await this.#meta.finishCommit(commit.repo, commit.id, sizeBytes);
+    } catch (error: unknown) {
+      if (!(error instanceof PfsError && error.code === "FAILED_PRECONDITION")) throw error;
+      const now = await this.#meta.inspectCommit(commit.repo, commit.id);
+      if (now.state === "finished") return now;
+      throw error;
+    }
+  }
+
+  /**
+   * Resumes a finishing commit a crash interrupted (commit-recovery.ts): seals every shard and
+   * marks it finished. Unlike `finish`, a failure leaves it finishing (a shard's node may be
+   * back later) and is thrown.
+   */
+  async resumeFinish(commit: CommitInfo): Promise<CommitInfo> {
+    if (commit.state !== "finishing") {
+      throw new PfsError("FAILED_PRECONDITION",
+        `commit ${commit.repo}@${commit.id} is ${commit.state}, not finishing`);
+    }
+    return this.#markFinished(commit, await this.#sealEverywhere(commit));
   }
 
   /** Fails an open commit with `reason` and drops its staged data. */

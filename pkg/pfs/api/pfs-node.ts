@@ -10,6 +10,9 @@
  * soon after a deletion; pfs.API CollectGarbage asks the collector of every node holding a
  * placed shard (through pfs.Shard CollectGarbage) and sums what they freed.
  *
+ * Once serving, the node settles the commits a crash of its previous run left half-done
+ * (commit-recovery.ts) before `start` resolves.
+ *
  * Start-up retries while the coordination store is UNAVAILABLE (a fresh cluster is still
  * electing) for at most pfsNodeStartMsMax; `close()` stops the collector, unregisters, stops
  * the server (running calls get a short grace), and closes shards and the client.
@@ -27,6 +30,8 @@ import { NodeRegistration, ShardPlacement, checkNodeName } from "../placement/in
 import { loadPfsService, loadPfsShardService } from "../../proto/index.js";
 import type { ShardReplica } from "../shard/shard-api.js";
 import { pfsApiHandlers } from "./api-service.js";
+import { newAutoCommitOwner, recoverCommits } from "./commit-recovery.js";
+import { CommitResolver } from "./commit-resolver.js";
 import { ShardRouter } from "./shard-router.js";
 import { shardServiceHandlers } from "./shard-service.js";
 
@@ -183,14 +188,18 @@ export class PfsNode {
         "grpc.max_send_message_length": limits.pfsGrpcMessageBytesMax,
       });
       opened.server = server;
+      const owner = newAutoCommitOwner(options.name);
       server.addService(loadPfsService().service,
-        pfsApiHandlers({ meta, router, logger, collectGarbage }));
+        pfsApiHandlers({ meta, router, logger, collectGarbage, owner }));
       server.addService(loadPfsShardService().service, shardServiceHandlers(
         (shard) => router.local(shard), logger, (replica) => collector.collectShard(replica)));
       const address = await listen(server, options.listen);
       const registration = await untilAvailable("registration", logger, () =>
         NodeRegistration.register(client, root, { name: options.name, address }, logger));
       logger.info("serving pfs", { address, shards: config.shards });
+      // Commits a crash of this node's previous run left half-done (commit-recovery.ts).
+      await recoverCommits(meta, new CommitResolver(meta, router, logger, owner), owner, logger)
+        .catch((error: unknown) => { logger.warn("commit recovery failed", { error }); });
       return new PfsNode({
         address, client, placement, router, server, registration, logger, collector,
       });

@@ -68,18 +68,23 @@ export class RemoteShard implements ShardReplica {
     const answer = new Promise<ShardFileEntryMessage>((resolve, reject) => {
       settle = (result) => { result.then(resolve, reject); };
     });
+    // The other node may fail the call while data is still flowing (it died, say): then stop
+    // writing at once (a write to its closed stream would wait for a 'drain' that never comes)
+    // and report its error. `failed` never resolves; it rejects when the answer does.
+    const failed = new Promise<never>((_, reject) => { answer.catch(reject); });
+    failed.catch(() => undefined);
     const stream = start((error, response) => {
       settle(error !== null || response === undefined
         ? Promise.reject(errorOfStatus(error, this.#what("PutFile")))
         : Promise.resolve(response));
     });
     try {
-      await writeMessage(stream, { part: "header", header: {
+      await Promise.race([failed, writeMessage(stream, { part: "header", header: {
         shard: this.shard, commit: commitToWire(commit), parent, path,
         append: options?.append ?? false,
-      } });
+      } })]);
       for await (const piece of boundedPieces(data)) {
-        await writeMessage(stream, { part: "data", data: piece });
+        await Promise.race([failed, writeMessage(stream, { part: "data", data: piece })]);
       }
       stream.end();
     } catch (error: unknown) {
