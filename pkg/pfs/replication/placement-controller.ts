@@ -173,7 +173,7 @@ export class PlacementController {
           nextMs = await this.#round(term, nodes).catch((error: unknown) => {
             if (error instanceof DeposedError) throw error;
             logger.error("placement round failed; retrying", { error });
-            return rebalanceRoundMs;
+            return this.#options.rebalanceRoundMs ?? rebalanceRoundMs;
           });
         }
         await new Promise<void>((resolve) => {
