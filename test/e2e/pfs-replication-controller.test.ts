@@ -63,7 +63,9 @@ async function mapOf(client: Etcd3, keys: ReplicaMapKeys): Promise<ReplicaMap | 
 
 async function controllerFlow(t: ExecutionContext, kind: MemberKind): Promise<void> {
   const store = storeOf(kind);
-  const root = `/pfs-${kind}`;
+  // Unique per process: a port race between test processes on one machine can leave a client
+  // talking to another process's store, and then keys must still not collide.
+  const root = `/pfs-${kind}-${process.pid}`;
   const keys = new ReplicaMapKeys(root);
   const admin = store.client();
   const registrations = new Map<string, NodeRegistration>();

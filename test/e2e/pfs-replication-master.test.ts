@@ -22,7 +22,8 @@ import type { MemberKind } from "../support/member-cluster.js";
 import { eventually } from "./support-etcd3/etcd3-cluster.js";
 import { type Store, keysUnder, revokeLeaseOfKey, useStores } from "./pfs-replication-support.js";
 
-const root = "/pfs";
+// Unique per process (see pfs-replication-controller.test.ts).
+const root = `/pfs-${process.pid}`;
 const kinds: readonly MemberKind[] = ["etcd", "pfsd"];
 const storeOf = useStores(kinds);
 

@@ -69,10 +69,9 @@ export async function keysUnder(client: Etcd3, prefix: string): Promise<string[]
 export function useStores(kinds: readonly MemberKind[]): (kind: MemberKind) => Store {
   const stores = new Map<MemberKind, Store>();
   test.before(async () => {
-    const started = await Promise.allSettled(kinds.map(async (kind) => {
-      stores.set(kind, await startStore(kind));
-    }));
-    for (const outcome of started) if (outcome.status === "rejected") throw outcome.reason;
+    // One after the other: ports are probed free and bound later, so two members started at
+    // once could be handed the same port.
+    for (const kind of kinds) stores.set(kind, await startStore(kind));
   });
   test.after.always(async () => {
     await Promise.all([...stores.values()].map((store) => store.stop()));
