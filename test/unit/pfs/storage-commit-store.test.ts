@@ -1,7 +1,7 @@
 // Goal: the CommitStore lays out manifests and staging logs per repo and commit, finishes a
 // commit by materializing its log over its parent's manifest, stays correct when a finish is
 // interrupted by a crash at any step (finishing again is idempotent and yields the same bytes),
-// recovers staging logs across a restart, aborts and deletes repos durably, refuses bad names,
+// recovers staging logs across a restart (a damaged log fails only its own commit), aborts and deletes repos durably, refuses bad names,
 // and reports every chunk referenced by manifests and staging logs.
 // Method: real directories in a temp dir; a "crash" is simulated by putting back the files a
 // crash would leave (the staging log, a temporary manifest) and reopening the store.
@@ -112,6 +112,36 @@ test("an open commit survives a restart: its log is recovered and writes go on",
     await again.put(entryOf("/c", "c", [3]));
     await store.finish("r", commitA, "");
     t.deepEqual(await paths(store, "r", commitA), ["/a:1", "/b:2", "/c:3"]);
+    await store.close();
+  });
+});
+
+test("a damaged middle record fails only its commit, with DATA_CORRUPTED; others go on", async (t) => {
+  await withTempDir(async (dir) => {
+    let store = await storage.CommitStore.open({ dir });
+    const damagedLog = await store.openStaging("r", commitA);
+    await damagedLog.put(entryOf("/a", "a", [1]));
+    const firstEnd = damagedLog.durableBytes;
+    await damagedLog.put(entryOf("/b", "b", [2]));
+    const other = await store.openStaging("r", commitB);
+    await other.put(entryOf("/x", "x", [4]));
+    await store.close();
+    // Bit rot in the first record: the second one (acknowledged) must not be silently cut.
+    const file = store.stagingPath("r", commitA);
+    const bytes = await readFile(file);
+    const flipAt = firstEnd - 3;
+    bytes[flipAt] = (bytes[flipAt] ?? 0) ^ 0x01;
+    await writeFile(file, bytes);
+    store = await storage.CommitStore.open({ dir });
+    const refused = await t.throwsAsync(store.openStaging("r", commitA));
+    t.is(codeOf(refused), "DATA_CORRUPTED");
+    t.regex(refused.message, /offset 8 /);
+    t.is(codeOf(await t.throwsAsync(store.finish("r", commitA, ""))), "DATA_CORRUPTED");
+    t.deepEqual(await readFile(file), bytes, "the damaged log is kept as it was");
+    const carriedOn = await store.openStaging("r", commitB);
+    await carriedOn.put(entryOf("/y", "y", [5]));
+    await store.finish("r", commitB, "");
+    t.deepEqual(await paths(store, "r", commitB), ["/x:4", "/y:5"]);
     await store.close();
   });
 });
