@@ -22,6 +22,19 @@ export const pfsdScript = fileURLToPath(new URL("../../cmd/pfsd.js", import.meta
 const memberStartMsMax = 30_000;
 /** How long a member gets to exit after SIGTERM before SIGKILL. */
 const memberStopMsMax = 10_000;
+/**
+ * Tries at starting a cluster on fresh ports when one was taken between the probe and the
+ * member's bind (another test process got it): probed ports are free, not reserved.
+ */
+const clusterStartAttemptsMax = 3;
+
+/** A member lost a probed port to another process; the cluster is retried on new ports. */
+class PortClashError extends Error {}
+
+/** Whether a member's log says a listen failed on a taken address. */
+function portClashed(log: string): boolean {
+  return /address already in use|EADDRINUSE/i.test(log);
+}
 
 /** Client TLS for every member (PEM file paths); clients must then use https and the CA. */
 export interface ClusterTls {
@@ -161,6 +174,29 @@ class MemberProcess implements ClusterMember {
     return this.#stderr;
   }
 
+  /**
+   * Throws PortClashError unless the server answering on our client port lists our peer URL:
+   * a member that lost its port to another test's server exits, but until it does, that
+   * other server answers in its place.
+   */
+  async #checkIdentity(deadline: number): Promise<void> {
+    const Cluster = etcdService("etcdserverpb.Cluster");
+    const client = new Cluster(this.clientAddress, this.grpcCredentials());
+    try {
+      const response = await unary(client, "MemberList", {},
+        Math.min(5_000, Math.max(1, deadline - Date.now()))) as
+        { members?: { peerURLs?: string[] }[] };
+      const ours = (response.members ?? []).some((member) =>
+        (member.peerURLs ?? []).includes(this.peerUrl));
+      if (!ours) {
+        throw new PortClashError(`${this.name}: ${this.clientAddress} is served by another ` +
+          "cluster (its member list lacks our peer URL)");
+      }
+    } finally {
+      client.close();
+    }
+  }
+
   spawn(): void {
     const [executable, ...args] = this.command;
     if (executable === undefined) throw new Error("empty command line");
@@ -215,12 +251,17 @@ class MemberProcess implements ClusterMember {
     const deadline = Date.now() + timeoutMs;
     try {
       for (;;) {
-        if (!this.running) throw new Error(`${this.name} exited:\n${this.log()}`);
+        if (!this.running) {
+          const message = `${this.name} exited:\n${this.log()}`;
+          throw portClashed(this.log()) ? new PortClashError(message) : new Error(message);
+        }
         try {
           await unary(client, "Range", { key: Buffer.from("health") },
             Math.min(5_000, Math.max(1, deadline - Date.now())));
+          await this.#checkIdentity(deadline);
           return;
         } catch (error: unknown) {
+          if (error instanceof PortClashError) throw error;
           if (Date.now() > deadline) {
             throw new Error(`${this.name} not serving: ${String(error)}\n${this.log()}`,
               { cause: error });
@@ -236,6 +277,16 @@ class MemberProcess implements ClusterMember {
 
 /** Starts `size` members of `kind` on free loopback ports; resolves once all serve. */
 export async function startCluster(options: ClusterOptions): Promise<MemberCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(options);
+    } catch (error: unknown) {
+      if (!(error instanceof PortClashError) || attempt >= clusterStartAttemptsMax) throw error;
+    }
+  }
+}
+
+async function startClusterOnce(options: ClusterOptions): Promise<MemberCluster> {
   const size = options.size ?? 1;
   const host = options.host ?? "127.0.0.1";
   const scheme = options.clientTls === undefined ? "http" : "https";
