@@ -387,6 +387,7 @@ function errorTests(cli: () => Cli): void {
       ["put", "file", `refusals@${finishedId}:/late`, "-f", "-"],
       ["list", "repo", "--address", "127.0.0.1:1"],
       ["list", "repo", "--deadline-ms", "0"],
+      ["get", "file", "refusals@master:/a", "-o", "/nonexistent-pfs-dir/out"],
     ];
     const runs = await Promise.all(cases.map((args, i) =>
       pfs(i, args, { input: Buffer.from("refused bytes") })));

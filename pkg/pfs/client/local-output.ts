@@ -44,15 +44,19 @@ export function temporaryNextTo(path: string): string {
 export async function writeFileAtomically(out: string,
   fill: (sink: Writable) => Promise<unknown>): Promise<void> {
   const temporary = temporaryNextTo(out);
-  const sink = createWriteStream(temporary, { flags: "wx" });
+  // Opened before anything is asked of `fill`: a directory that is missing or not writable
+  // fails here, as a rejection, not later as an 'error' event with no listener.
+  const handle = await open(temporary, "wx").catch((error: unknown) => {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new PfsError("INVALID_ARGUMENT", `cannot write ${out} (${reason})`);
+  });
+  const sink = handle.createWriteStream();
   try {
     await fill(sink);
     await fsyncPath(temporary);
     await rename(temporary, out);
     await fsyncPath(dirname(out));
   } catch (error: unknown) {
-    // Wait for the stream to be closed: it opens its file asynchronously, so removing the
-    // file before then could leave it behind.
     sink.destroy();
     await finished(sink).catch(() => undefined);
     await rm(temporary, { force: true });

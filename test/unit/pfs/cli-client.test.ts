@@ -332,6 +332,15 @@ test(`a get that fails part way leaves -o as it was, file or directory (seed ${s
         t.is(partial.message, "chunk 3 fails its checksum");
         t.deepEqual(await readdir(tree), ["kept"]);
         t.deepEqual((await readdir(dir)).sort(), ["file.out", "tree"], "no temporary left");
+        // An output whose directory is missing fails before any byte is asked for.
+        let asked = false;
+        const nowhere = join(dir, "missing", "out");
+        const refused = await t.throwsAsync(writeFileAtomically(nowhere, async () => {
+          asked = true;
+          await Promise.resolve();
+        }), { instanceOf: PfsError });
+        t.is(refused.message, `cannot write ${nowhere} (ENOENT)`);
+        t.false(asked);
       });
     } finally {
       await rm(dir, { recursive: true, force: true });
