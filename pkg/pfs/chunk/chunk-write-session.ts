@@ -9,10 +9,7 @@
  * adding past that waits. `commit` waits for the writes, renames each temp file into its
  * fan-out directory under the chunks' locks, fsyncs each touched directory once, and unpins.
  * Nothing a session adds is durable, or visible under its id, before `commit` resolves; after
- * it, all of it is. A chunk in a pooled buffer (buffer-pool.ts) is the session's from `write`
- * on: its buffer goes back to the pool as soon as its temp file is fsynced (or it turns out
- * not to be needed), before `commit`, since renaming needs only the file. A failed write
- * fails `commit`, which then removes the session's temp files.
+ * it, all of it is. A failed write fails `commit`, which then removes the session's temp files.
  *
  * Invariants: `add`/`write` calls may overlap; none after `commit` or `abort` started. Locks of
  * a commit are taken in ascending id order, the only multi-key locking in the store, so it

@@ -16,10 +16,9 @@
  * `maxBytes - 1` bytes of its own between calls (the unfinished chunk), whatever the stream's
  * length: as small copies up to `chunkerPendingCopyBytesMax`, past that in one buffer of
  * `maxBytes` from its pool, which becomes the chunk's memory when it is cut (one copy of each
- * byte, no concatenation; the chunk's consumer gives the buffer back to the pool). Fed by
- * `push`, it also names each chunk and hashes the whole content (sha256), which a `FileEntry`
- * records besides the chunk list; fed by `cut`, it leaves both to the caller (a file writer
- * hands them to a hasher thread, chunk-hasher.ts). It counts the content's bytes either way.
+ * byte, no concatenation; the chunk's consumer gives the buffer back to the pool). It also
+ * hashes the whole content (sha256) and counts its bytes, which a `FileEntry` records besides
+ * the chunk list.
  */
 import { createHash, type Hash } from "node:crypto";
 import { PfsError, assert, limits } from "../../common/index.js";
@@ -150,7 +149,7 @@ export class Chunker {
    * returned chunks may alias `bytes` (no copy is made for a chunk that lies inside it).
    */
   push(bytes: Uint8Array): Chunk[] {
-    this.#enter("here");
+    this.#named("here");
     this.#contentHash.update(bytes);
     return this.#split(bytes).map(named);
   }
@@ -161,19 +160,19 @@ export class Chunker {
    * `push`/`finish` or all `cut`/`cutLast`.
    */
   cut(bytes: Uint8Array): CutChunk[] {
-    this.#enter("caller");
+    this.#named("caller");
     return this.#split(bytes);
   }
 
   /** Ends the stream of a chunker fed by `cut`: its last chunk (if any), unnamed, and size. */
   cutLast(): { readonly chunks: readonly CutChunk[]; readonly sizeBytes: number } {
-    this.#enter("caller");
+    this.#named("caller");
     this.#finished = true;
     const chunks = this.#length > 0 ? [this.#cut(new Uint8Array(0))] : [];
     return { chunks, sizeBytes: this.#contentBytes };
   }
 
-  #enter(naming: "here" | "caller"): void {
+  #named(naming: "here" | "caller"): void {
     assert(!this.#finished, "a call after the stream ended");
     this.#naming ??= naming;
     assert(this.#naming === naming, () => `chunks named ${naming} by a chunker naming ` +
@@ -201,7 +200,7 @@ export class Chunker {
 
   /** Ends the stream: returns its last chunk (none for an empty stream), size and sha256. */
   finish(): ChunkingEnd {
-    this.#enter("here");
+    this.#named("here");
     this.#finished = true;
     const chunks = this.#length > 0 ? [named(this.#cut(new Uint8Array(0)))] : [];
     return { chunks, sizeBytes: this.#contentBytes, hash: this.#contentHash.digest("hex") };
