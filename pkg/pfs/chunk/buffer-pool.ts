@@ -12,22 +12,18 @@
  * → write session) and whose last holder calls `give` once, after its last read. Invariants:
  * a buffer is either free here or held by exactly one owner; `give` of a buffer this pool did
  * not hand out (or of one already given) keeps nothing; at most `chunkBufferPoolBytesMax`
- * bytes are kept free, the rest are left to the garbage collector; and free buffers are kept
- * only while someone uses the pool (`use`): when the last user is done they are all dropped,
- * so an idle store holds none.
+ * bytes are kept free, the rest are left to the garbage collector.
  */
 import { assert } from "../../common/index.js";
 import { chunkBufferPoolBytesMax, chunkBytesMaxLimit } from "./limits.js";
 
 export class BufferPool {
   /** Free buffers per capacity (bytes). Their total capacity is `#freeBytes`. */
-  readonly #free = new Map<number, SharedArrayBuffer[]>();
+  readonly #free = new Map<number, ArrayBuffer[]>();
   #freeBytes = 0;
   /** The memory of buffers handed out and not given back yet. */
-  readonly #lent = new WeakSet<SharedArrayBuffer>();
+  readonly #lent = new WeakSet<ArrayBuffer>();
   readonly #freeBytesMax: number;
-  /** Users (write sessions) between `use` and its release. */
-  #users = 0;
 
   /** `freeBytesMax`: how much free memory the pool keeps (tests pass small values). */
   constructor(freeBytesMax: number = chunkBufferPoolBytesMax) {
@@ -36,32 +32,13 @@ export class BufferPool {
     this.#freeBytesMax = freeBytesMax;
   }
 
-  /**
-   * Marks a user of the pool (a write session) until the returned function is called (once);
-   * free buffers are dropped when the last user is done.
-   */
-  use(): () => void {
-    this.#users += 1;
-    let released = false;
-    return () => {
-      assert(!released, "a pool use released twice");
-      released = true;
-      this.#users -= 1;
-      if (this.#users === 0) {
-        this.#free.clear();
-        this.#freeBytes = 0;
-      }
-    };
-  }
-
   /** Bytes of free buffers kept. */
   get freeBytes(): number {
     return this.#freeBytes;
   }
 
   /**
-   * A buffer of exactly `capacity` bytes (its own shared memory, so a chunk hasher thread
-   * reads it without a copy; contents undefined), free from the
+   * A buffer of exactly `capacity` bytes (its own memory, contents undefined), free from the
    * pool when one is, else newly allocated. The caller owns it until it calls `give`.
    */
   take(capacity: number): Buffer {
@@ -69,7 +46,7 @@ export class BufferPool {
       () => `buffer capacity ${capacity} outside [1, ${chunkBytesMaxLimit}]`);
     const reused = this.#free.get(capacity)?.pop();
     if (reused !== undefined) this.#freeBytes -= capacity;
-    const memory = reused ?? new SharedArrayBuffer(capacity);
+    const memory = reused ?? new ArrayBuffer(capacity);
     assert(memory.byteLength === capacity,
       () => `pooled buffer of ${memory.byteLength} bytes, wanted ${capacity}`);
     assert(!this.#lent.has(memory), "a lent buffer was in the free list");
@@ -84,7 +61,7 @@ export class BufferPool {
    */
   give(view: Uint8Array): void {
     const memory = view.buffer;
-    if (!(memory instanceof SharedArrayBuffer) || !this.#lent.delete(memory)) return;
+    if (!(memory instanceof ArrayBuffer) || !this.#lent.delete(memory)) return;
     const capacity = memory.byteLength;
     if (this.#freeBytes + capacity > this.#freeBytesMax) return;
     const list = this.#free.get(capacity) ?? [];

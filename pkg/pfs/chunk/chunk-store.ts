@@ -19,7 +19,6 @@ import type { Sha256Hex } from "../model.js";
 import { checkChunkId, chunkPath, fanOutDirName, isChunkId, sha256Hex } from "./chunk-id.js";
 import { BufferPool } from "./buffer-pool.js";
 import { ChunkGuard } from "./chunk-guard.js";
-import { ChunkHasher } from "./chunk-hasher.js";
 import { ChunkWriteSession, type PutResult } from "./chunk-write-session.js";
 import { isNotFound, makeDirDurable, syncDir } from "../durable-fs.js";
 import { GarbageCollection } from "./garbage-collection.js";
@@ -47,8 +46,6 @@ export class ChunkStore {
   readonly #guard = new ChunkGuard();
   /** Buffers big chunks are assembled in on their way into this store (buffer-pool.ts). */
   readonly #bufferPool = new BufferPool();
-  /** Names big files' chunks on a worker thread (chunk-hasher.ts); stops itself when idle. */
-  readonly #hasher = new ChunkHasher();
   readonly #logger: Logger;
 
   private constructor(dir: string, logger: Logger) {
@@ -90,7 +87,7 @@ export class ChunkStore {
   /** Starts a write session (see chunk-write-session.ts): many puts, one round of fsyncs. */
   openSession(): ChunkWriteSession {
     return new ChunkWriteSession({ dir: this.dir, tempDir: this.#tempDir }, this.#guard,
-      this.#bufferPool, this.#hasher);
+      this.#bufferPool);
   }
 
   /** Stores one chunk durably; resolves once it is. A chunk already stored is not rewritten. */

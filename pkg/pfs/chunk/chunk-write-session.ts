@@ -23,7 +23,6 @@ import type { ChunkRef, Sha256Hex } from "../model.js";
 import { chunkPath, fanOutDirName, sha256Hex } from "./chunk-id.js";
 import type { BufferPool } from "./buffer-pool.js";
 import type { ChunkGuard } from "./chunk-guard.js";
-import type { ChunkHasher } from "./chunk-hasher.js";
 import type { Chunk } from "./chunker.js";
 import { forEachBounded, isNotFound, syncDir } from "../durable-fs.js";
 import {
@@ -55,8 +54,6 @@ export class ChunkWriteSession {
   readonly #guard: ChunkGuard;
   /** The store's pool: chunkers writing into this session assemble big chunks in it. */
   readonly bufferPool: BufferPool;
-  /** The store's hasher thread: writers into this session name big files' chunks there. */
-  readonly hasher: ChunkHasher;
   /** Per id added: its write, resolving to its temp file ("" when the store already had it). */
   readonly #writes = new Map<Sha256Hex, Promise<string>>();
   /** Ids pinned by this session (a write pins its id before it touches the disk). */
@@ -66,16 +63,11 @@ export class ChunkWriteSession {
   /** Adds waiting for room in the in-flight bounds, woken in order. */
   readonly #waiting: (() => void)[] = [];
   #state: SessionState = "open";
-  /** Ends this session's use of the buffer pool (its free buffers go when no session is open). */
-  readonly #poolUse: () => void;
 
-  constructor(paths: SessionPaths, guard: ChunkGuard, bufferPool: BufferPool,
-    hasher: ChunkHasher) {
+  constructor(paths: SessionPaths, guard: ChunkGuard, bufferPool: BufferPool) {
     this.#paths = paths;
     this.#guard = guard;
     this.bufferPool = bufferPool;
-    this.hasher = hasher;
-    this.#poolUse = bufferPool.use();
   }
 
   /** Chunks added so far (distinct ids). */
@@ -212,7 +204,6 @@ export class ChunkWriteSession {
     }
     this.#unpinAll();
     this.#state = "committed";
-    this.#poolUse();
   }
 
   /** Renames the temp files into place under their locks; fsyncs each touched directory once. */
@@ -252,7 +243,6 @@ export class ChunkWriteSession {
     }
     this.#unpinAll();
     this.#state = "aborted";
-    this.#poolUse();
   }
 
   #unpinAll(): void {

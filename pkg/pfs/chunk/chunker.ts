@@ -58,18 +58,10 @@ export const defaultChunking: ChunkingOptions = Object.freeze({
  * before that memory is reused). With `pool`, `bytes` lie in a buffer lent by that pool, now
  * owned by whoever holds the chunk: its last consumer calls `pool.give(bytes)` once.
  */
-export interface Chunk extends CutChunk {
+export interface Chunk {
   readonly id: Sha256Hex;
-}
-
-/** A chunk not named yet (see `Chunker.cut`); `bytes` and `pool` as in `Chunk`. */
-export interface CutChunk {
   readonly bytes: Uint8Array;
   readonly pool?: BufferPool;
-}
-
-function named(chunk: CutChunk): Chunk {
-  return { ...chunk, id: sha256Hex(chunk.bytes) };
 }
 
 /** What `finish` returns: the last chunk (if any) and the whole content's size and sha256. */
@@ -110,9 +102,9 @@ export class Chunker {
   readonly #maskLarge: number;
   /** Where the chunker's buffers for big chunks come from. */
   readonly #pool: BufferPool;
-  /** Small copies of the unfinished chunk's bytes (total `#length`) while it has no assembly. */
+  /** Small copies of the unfinished chunk's bytes (total `#length`) while there is no assembly. */
   #pending: Uint8Array[] = [];
-  /** Once the unfinished chunk outgrew small copies: a pooled buffer of its `#length` bytes. */
+  /** Small copies of the unfinished chunk's bytes (total `#length`) while it has no assembly. */
   #assembly: Buffer | undefined;
   /** Bytes of the unfinished chunk so far; always < maxBytes between calls. */
   #length = 0;
@@ -121,8 +113,6 @@ export class Chunker {
   readonly #contentHash: Hash = createHash("sha256");
   #contentBytes = 0;
   #finished = false;
-  /** Whether chunks are named here (`push`) or by the caller (`cut`); fixed by the first call. */
-  #naming: "here" | "caller" | undefined;
 
   /**
    * `pool` lends the buffers big chunks are assembled in (a chunk store's, so its sessions
@@ -149,39 +139,10 @@ export class Chunker {
    * returned chunks may alias `bytes` (no copy is made for a chunk that lies inside it).
    */
   push(bytes: Uint8Array): Chunk[] {
-    this.#named("here");
+    assert(!this.#finished, "push after finish");
     this.#contentHash.update(bytes);
-    return this.#split(bytes).map(named);
-  }
-
-  /**
-   * Like `push`, but the chunks are not named and the content is not hashed: the caller
-   * hashes them (on another thread, chunk-hasher.ts). The calls of one chunker are either all
-   * `push`/`finish` or all `cut`/`cutLast`.
-   */
-  cut(bytes: Uint8Array): CutChunk[] {
-    this.#named("caller");
-    return this.#split(bytes);
-  }
-
-  /** Ends the stream of a chunker fed by `cut`: its last chunk (if any), unnamed, and size. */
-  cutLast(): { readonly chunks: readonly CutChunk[]; readonly sizeBytes: number } {
-    this.#named("caller");
-    this.#finished = true;
-    const chunks = this.#length > 0 ? [this.#cut(new Uint8Array(0))] : [];
-    return { chunks, sizeBytes: this.#contentBytes };
-  }
-
-  #named(naming: "here" | "caller"): void {
-    assert(!this.#finished, "a call after the stream ended");
-    this.#naming ??= naming;
-    assert(this.#naming === naming, () => `chunks named ${naming} by a chunker naming ` +
-      (this.#naming ?? "?"));
-  }
-
-  #split(bytes: Uint8Array): CutChunk[] {
     this.#contentBytes += bytes.length;
-    const chunks: CutChunk[] = [];
+    const chunks: Chunk[] = [];
     let from = 0;
     while (from < bytes.length) {
       const end = this.#scan(bytes, from);
@@ -200,9 +161,9 @@ export class Chunker {
 
   /** Ends the stream: returns its last chunk (none for an empty stream), size and sha256. */
   finish(): ChunkingEnd {
-    this.#named("here");
+    assert(!this.#finished, "finish called twice");
     this.#finished = true;
-    const chunks = this.#length > 0 ? [named(this.#cut(new Uint8Array(0)))] : [];
+    const chunks = this.#length > 0 ? [this.#cut(new Uint8Array(0))] : [];
     return { chunks, sizeBytes: this.#contentBytes, hash: this.#contentHash.digest("hex") };
   }
 
@@ -261,29 +222,31 @@ export class Chunker {
    * `chunk` (returned by the last `push`) in memory of its own: itself unless it aliases
    * `input`, else a copy, in a pooled buffer when it is big. The caller then owns the copy.
    */
-  detach<T extends CutChunk>(chunk: T, input: Uint8Array): T {
+  detach(chunk: Chunk, input: Uint8Array): Chunk {
     if (chunk.pool !== undefined || chunk.bytes.buffer !== input.buffer) return chunk;
     if (chunk.bytes.length <= chunkerPendingCopyBytesMax) {
-      return { ...chunk, bytes: Buffer.from(chunk.bytes) };
+      return { id: chunk.id, bytes: Buffer.from(chunk.bytes) };
     }
     const buffer = this.#pool.take(this.#maxBytes);
     buffer.set(chunk.bytes);
-    return { ...chunk, bytes: buffer.subarray(0, chunk.bytes.length), pool: this.#pool };
+    return { id: chunk.id, bytes: buffer.subarray(0, chunk.bytes.length), pool: this.#pool };
   }
 
   /** Completes the unfinished chunk with `tail` and resets the rolling state. */
-  #cut(tail: Uint8Array): CutChunk {
+  #cut(tail: Uint8Array): Chunk {
     const length = this.#length + tail.length;
     assert(length > 0 && length <= this.#maxBytes, () =>
       `chunk of ${length} bytes outside [1, ${this.#maxBytes}]`);
     const assembly = this.#assembly;
-    let chunk: CutChunk;
+    let chunk: Chunk;
     if (assembly === undefined) {
       const pieces = this.#pending;
-      chunk = { bytes: pieces.length === 0 ? tail : Buffer.concat([...pieces, tail]) };
+      const bytes = pieces.length === 0 ? tail : Buffer.concat([...pieces, tail]);
+      chunk = { id: sha256Hex(bytes), bytes };
     } else {
       assembly.set(tail, this.#length);
-      chunk = { bytes: assembly.subarray(0, length), pool: this.#pool };
+      const bytes = assembly.subarray(0, length);
+      chunk = { id: sha256Hex(bytes), bytes, pool: this.#pool };
     }
     this.#pending = [];
     this.#assembly = undefined;

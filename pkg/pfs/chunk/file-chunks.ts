@@ -3,18 +3,15 @@
  * what a `FileEntry` records (size, sha256, chunk list); `readFile` streams a byte range of a
  * chunk list back, reading only the chunks the range overlaps.
  *
- * Memory: `writeFile` holds the chunks being named (at most `chunkNamesInFlightMax`) and the
- * unfinished one besides the piece the source yields (and 72 bytes or so per chunk
- * reference), and its session's in-flight writes; `readFile` holds one chunk at a time.
+ * Memory: `writeFile` holds at most one chunk's bytes besides the piece the source yields (and
+ * 72 bytes or so per chunk reference); `readFile` holds one chunk at a time.
  */
 import { LimitError, PfsError, assert } from "../../common/index.js";
 import type { ChunkRef, Sha256Hex } from "../model.js";
-import type { HashStream } from "./chunk-hasher.js";
-import { sha256Hex } from "./chunk-id.js";
 import type { ChunkStore } from "./chunk-store.js";
 import { ChunkWriteSession } from "./chunk-write-session.js";
-import { type CutChunk, Chunker, type ChunkingOptions, defaultChunking } from "./chunker.js";
-import { chunkBytesMaxLimit, chunkNamesInFlightMax } from "./limits.js";
+import { type Chunk, Chunker, type ChunkingOptions, defaultChunking } from "./chunker.js";
+import { chunkBytesMaxLimit } from "./limits.js";
 
 /** A written file's content: what a `FileEntry` records besides its path. */
 export interface WrittenFile {
@@ -53,67 +50,27 @@ export async function writeFile(
   return written;
 }
 
-/** A cut chunk on its way to the session, its name coming from the hasher thread. */
-interface Naming {
-  readonly chunk: CutChunk;
-  readonly id: Promise<Sha256Hex>;
-}
-
-/**
- * Cuts `source` into `session`, in order. A file whose only chunk is cut when it ends (every
- * small file) is named here, and that id is also its hash. Otherwise, from the first cut on,
- * every chunk goes to the hasher thread, which names it and hashes the whole file, and each
- * goes on to the session once named; up to `chunkNamesInFlightMax` are being named at once
- * while this thread cuts the next.
- */
 async function chunkInto(
   session: ChunkWriteSession,
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   chunking: ChunkingOptions,
 ): Promise<WrittenFile> {
   const chunker = new Chunker(chunking, session.bufferPool);
-  const refs: ChunkRef[] = [];
-  const naming: Naming[] = [];
-  let stream: HashStream | undefined;
-  const writeNext = async (): Promise<void> => {
-    const next = naming.shift();
-    assert(next !== undefined, "a chunk to write");
-    const id = await next.id;
-    refs.push({ id, size: next.chunk.bytes.length });
-    await session.write({ ...next.chunk, id });
-  };
-  const send = async (chunks: readonly CutChunk[]): Promise<void> => {
-    for (const chunk of chunks) {
-      stream ??= session.hasher.openStream();
-      const id = stream.name(chunk.bytes);
-      id.catch(() => undefined); // Awaited in order by `writeNext`; not unhandled meanwhile.
-      naming.push({ chunk, id });
-      if (naming.length > chunkNamesInFlightMax) await writeNext();
+  const chunks: ChunkRef[] = [];
+  const store = async (list: readonly Chunk[], piece: Uint8Array | undefined): Promise<void> => {
+    for (const chunk of list) {
+      chunks.push({ id: chunk.id, size: chunk.bytes.length });
+      // The session writes in the background and the source may reuse its piece: a chunk
+      // that aliases the piece is copied. The session owns the chunk from here.
+      await session.write(piece === undefined ? chunk : chunker.detach(chunk, piece));
     }
   };
-  try {
-    for await (const piece of source) {
-      // The source may reuse its piece: a chunk that aliases it is copied.
-      await send(chunker.cut(piece).map((chunk) => chunker.detach(chunk, piece)));
-    }
-    const end = chunker.cutLast();
-    const only = stream === undefined && end.chunks.length === 1 ? end.chunks[0] : undefined;
-    if (only !== undefined) {
-      const id = sha256Hex(only.bytes);
-      refs.push({ id, size: only.bytes.length });
-      await session.write({ ...only, id });
-      return { size: end.sizeBytes, hash: id, chunks: refs };
-    }
-    await send(end.chunks);
-    while (naming.length > 0) await writeNext();
-    const hash = stream === undefined ? sha256Hex(new Uint8Array(0)) : await stream.finish();
-    const total = refs.reduce((sum, ref) => sum + ref.size, 0);
-    assert(total === end.sizeBytes, () => `chunks hold ${total} bytes, stream had ${end.sizeBytes}`);
-    return { size: end.sizeBytes, hash, chunks: refs };
-  } catch (error) {
-    stream?.drop();
-    throw error;
-  }
+  for await (const piece of source) await store(chunker.push(piece), piece);
+  const end = chunker.finish();
+  await store(end.chunks, undefined);
+  const total = chunks.reduce((sum, chunk) => sum + chunk.size, 0);
+  assert(total === end.sizeBytes, () => `chunks hold ${total} bytes, stream had ${end.sizeBytes}`);
+  return { size: end.sizeBytes, hash: end.hash, chunks };
 }
 
 /** A byte range `[start, end)` of a file; `start` defaults to 0, `end` to the file's size. */

@@ -10,7 +10,6 @@ export {
 export { isChunkId, checkChunkId, sha256Hex } from "./chunk-id.js";
 export { gearTable } from "./gear-table.js";
 export { BufferPool } from "./buffer-pool.js";
-export { ChunkHasher, HashStream } from "./chunk-hasher.js";
 export { ChunkStore, type ChunkStoreOptions } from "./chunk-store.js";
 export { ChunkWriteSession, type PutResult } from "./chunk-write-session.js";
 export {

@@ -47,6 +47,12 @@ export const chunkSessionBytesInFlightMax: number = 64 * mebibyte;
  */
 export const chunkFsyncConcurrencyMax: number = 16;
 
+/**
+ * Free memory a chunk store's buffer pool (buffer-pool.ts) keeps for assembling chunks: as
+ * much as a write session holds in flight, so a steady stream of big chunks reuses buffers
+ * instead of allocating fresh ones. Beyond it, given-back buffers go to the garbage collector.
+ */
+export const chunkBufferPoolBytesMax: number = chunkSessionBytesInFlightMax;
 
 /**
  * Bytes of an unfinished chunk a `Chunker` keeps as plain copies before it moves them into a
@@ -54,27 +60,6 @@ export const chunkFsyncConcurrencyMax: number = 16;
  * take a pooled buffer, so many small puts at once hold little memory.
  */
 export const chunkerPendingCopyBytesMax: number = 64 * kibibyte;
-
-/**
- * Chunks of one file a writer has cut and sent to the chunk hasher thread (chunk-hasher.ts)
- * whose names it has not yet received. Enough to keep that thread busy while the main thread
- * cuts the next ones; each holds a pooled buffer (up to the maximum chunk size).
- */
-export const chunkNamesInFlightMax: number = 8;
-
-/**
- * Free memory a chunk store's buffer pool (buffer-pool.ts) keeps for assembling chunks while
- * a write session is open: as many maximum-size buffers as one big file has in use at once
- * (its session's in-flight writes, the chunks being named, the unfinished one), so a steady
- * stream of big chunks reuses buffers instead of allocating fresh ones. Beyond it, given-back
- * buffers go to the garbage collector, and all go when no session is open.
- */
-export const chunkBufferPoolBytesMax: number = chunkSessionBytesInFlightMax +
-  (chunkNamesInFlightMax + 1) * limits.pfsChunkBytesMax;
-
-/** How long the chunk hasher thread stays up without work before it stops. */
-export const chunkHasherIdleMs: number = 2000;
-
 
 /** Fan-out directories of a chunk store: one per value of the id's first byte ("00".."ff"). */
 export const chunkFanOutDirs: number = 256;
