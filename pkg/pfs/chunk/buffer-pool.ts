@@ -12,7 +12,9 @@
  * → write session) and whose last holder calls `give` once, after its last read. Invariants:
  * a buffer is either free here or held by exactly one owner; `give` of a buffer this pool did
  * not hand out (or of one already given) keeps nothing; at most `chunkBufferPoolBytesMax`
- * bytes are kept free, the rest are left to the garbage collector.
+ * bytes are kept free, the rest are left to the garbage collector; and free buffers are kept
+ * only while someone uses the pool (`use`): when the last user is done they are all dropped,
+ * so an idle store holds none.
  */
 import { assert } from "../../common/index.js";
 import { chunkBufferPoolBytesMax, chunkBytesMaxLimit } from "./limits.js";
@@ -24,12 +26,32 @@ export class BufferPool {
   /** The memory of buffers handed out and not given back yet. */
   readonly #lent = new WeakSet<ArrayBuffer>();
   readonly #freeBytesMax: number;
+  /** Users (write sessions) between `use` and its release. */
+  #users = 0;
 
   /** `freeBytesMax`: how much free memory the pool keeps (tests pass small values). */
   constructor(freeBytesMax: number = chunkBufferPoolBytesMax) {
     assert(Number.isSafeInteger(freeBytesMax) && freeBytesMax >= 0,
       () => `pool bound ${freeBytesMax} is not a size`);
     this.#freeBytesMax = freeBytesMax;
+  }
+
+  /**
+   * Marks a user of the pool (a write session) until the returned function is called (once);
+   * free buffers are dropped when the last user is done.
+   */
+  use(): () => void {
+    this.#users += 1;
+    let released = false;
+    return () => {
+      assert(!released, "a pool use released twice");
+      released = true;
+      this.#users -= 1;
+      if (this.#users === 0) {
+        this.#free.clear();
+        this.#freeBytes = 0;
+      }
+    };
   }
 
   /** Bytes of free buffers kept. */

@@ -9,7 +9,10 @@
  * adding past that waits. `commit` waits for the writes, renames each temp file into its
  * fan-out directory under the chunks' locks, fsyncs each touched directory once, and unpins.
  * Nothing a session adds is durable, or visible under its id, before `commit` resolves; after
- * it, all of it is. A failed write fails `commit`, which then removes the session's temp files.
+ * it, all of it is. A chunk in a pooled buffer (buffer-pool.ts) is the session's from `write`
+ * on: its buffer goes back to the pool as soon as its temp file is fsynced (or it turns out
+ * not to be needed), before `commit`, since renaming needs only the file. A failed write
+ * fails `commit`, which then removes the session's temp files.
  *
  * Invariants: `add`/`write` calls may overlap; none after `commit` or `abort` started. Locks of
  * a commit are taken in ascending id order, the only multi-key locking in the store, so it
@@ -63,11 +66,14 @@ export class ChunkWriteSession {
   /** Adds waiting for room in the in-flight bounds, woken in order. */
   readonly #waiting: (() => void)[] = [];
   #state: SessionState = "open";
+  /** Ends this session's use of the buffer pool (its free buffers go when no session is open). */
+  readonly #poolUse: () => void;
 
   constructor(paths: SessionPaths, guard: ChunkGuard, bufferPool: BufferPool) {
     this.#paths = paths;
     this.#guard = guard;
     this.bufferPool = bufferPool;
+    this.#poolUse = bufferPool.use();
   }
 
   /** Chunks added so far (distinct ids). */
@@ -204,6 +210,7 @@ export class ChunkWriteSession {
     }
     this.#unpinAll();
     this.#state = "committed";
+    this.#poolUse();
   }
 
   /** Renames the temp files into place under their locks; fsyncs each touched directory once. */
@@ -243,6 +250,7 @@ export class ChunkWriteSession {
     }
     this.#unpinAll();
     this.#state = "aborted";
+    this.#poolUse();
   }
 
   #unpinAll(): void {

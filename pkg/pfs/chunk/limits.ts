@@ -48,11 +48,13 @@ export const chunkSessionBytesInFlightMax: number = 64 * mebibyte;
 export const chunkFsyncConcurrencyMax: number = 16;
 
 /**
- * Free memory a chunk store's buffer pool (buffer-pool.ts) keeps for assembling chunks: as
- * much as a write session holds in flight, so a steady stream of big chunks reuses buffers
- * instead of allocating fresh ones. Beyond it, given-back buffers go to the garbage collector.
+ * Free memory a chunk store's buffer pool (buffer-pool.ts) keeps for assembling chunks while
+ * a write session is open: what a write session holds in flight and one more, so a stream of
+ * big chunks reuses buffers instead of allocating fresh ones. Beyond it, given-back buffers go
+ * to the garbage collector, and all go when no session is open.
  */
-export const chunkBufferPoolBytesMax: number = chunkSessionBytesInFlightMax;
+export const chunkBufferPoolBytesMax: number = chunkSessionBytesInFlightMax +
+  limits.pfsChunkBytesMax; // and the chunk being assembled
 
 /**
  * Bytes of an unfinished chunk a `Chunker` keeps as plain copies before it moves them into a

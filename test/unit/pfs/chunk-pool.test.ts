@@ -50,6 +50,18 @@ test("a pool reuses what is given back, ignores foreign and repeated give-backs,
   t.is(pool.take(2 * mebibyte).length, 2 * mebibyte, "another capacity is allocated anew");
 });
 
+test("a pool keeps free buffers only while it has a user", (t) => {
+  const pool = new BufferPool(8 * mebibyte);
+  const first = pool.use();
+  const second = pool.use();
+  pool.give(pool.take(mebibyte));
+  first();
+  t.is(pool.freeBytes, mebibyte, "another user remains");
+  second();
+  t.is(pool.freeBytes, 0, "the last user is done: nothing kept");
+  t.throws(second, { message: /released twice/ });
+});
+
 test("pooled assembly cuts the same chunks whatever the read sizes, and they rebuild the file", (t) => {
   const seed = systemSeed();
   t.log(`seed ${seed}`);
