@@ -22,7 +22,9 @@
  * while it checks its chunks exist and records them; the collector holds it exclusively from
  * beginning the collection to the end of the sweep. So every chunk is, during a sweep, either
  * pinned by an open session, marked as put since the collection began, or named by a record the
- * reference scan read. Lock order: a commit's lock, then the gate. Chunks pushed by
+ * reference scan read. A finish holds the gate shared too: it moves a commit's references from
+ * its staging log to its manifest, and a scan must not read the manifests before it and the
+ * logs after it. Lock order: a commit's lock, then the gate. Chunks pushed by
  * `putChunks` are unreferenced until a `putEntry` names them: a collection between the two
  * frees them, and the `putEntry` then fails with NOT_FOUND (the caller pushes again).
  */
@@ -162,15 +164,22 @@ export class LocalShard implements ShardReplica {
     }
   }
 
-  /** Commits `session` and runs `write` (the staging record) inside the GC gate. */
-  async #record(session: ChunkWriteSession, write: () => Promise<void>): Promise<void> {
+  /** Runs `step` holding the GC gate shared (no collection scans or sweeps meanwhile). */
+  async #insideGate<T>(step: () => Promise<T>): Promise<T> {
     const release = await this.#gcGate.acquireShared();
     try {
-      await session.commit();
-      await write();
+      return await step();
     } finally {
       release();
     }
+  }
+
+  /** Commits `session` and runs `write` (the staging record) inside the GC gate. */
+  async #record(session: ChunkWriteSession, write: () => Promise<void>): Promise<void> {
+    await this.#insideGate(async () => {
+      await session.commit();
+      await write();
+    });
   }
 
   async #openParent(repo: string, parent: CommitId): Promise<Manifest> {
@@ -207,8 +216,11 @@ export class LocalShard implements ShardReplica {
 
   async finishCommit(commit: ShardCommit, parent: CommitId): Promise<ShardFinishResult> {
     this.#checkOpen();
+    // Inside the GC gate: a finish moves the commit's references from its staging log to its
+    // manifest, and a reference scan that read the manifests before and the logs after would
+    // see neither (and free the commit's chunks).
     const summary = await this.#commitLocks.with(commitKey(commit), true,
-      () => this.#commits.finish(commit.repo, commit.id, parent));
+      () => this.#insideGate(() => this.#commits.finish(commit.repo, commit.id, parent)));
     return { files: summary.entryCount, sizeBytes: summary.totalSizeBytes };
   }
 

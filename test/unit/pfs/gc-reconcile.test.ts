@@ -253,3 +253,18 @@ test("the node collector runs by its timer, after a deletion and on request, nev
       await shard.close();
     });
   });
+
+test("a finish racing a collection's reference scan keeps the commit's chunks", async (t) => {
+  // Without the finish inside the GC gate, a scan that lists the manifests before the finish
+  // and the staging logs after it sees the commit in neither and frees its chunks.
+  await withShard(t, async (shard, _meta, prng) => {
+    for (let round = 0; round < 12; round += 1) {
+      const commit = { repo: "race", id: commitId(100 + round) };
+      const entries = await putSome(shard, prng, commit, 2);
+      await Promise.all([
+        shard.collectGarbage(), shard.finishCommit(commit, ""), shard.collectGarbage(),
+      ]);
+      t.deepEqual(await shard.missingChunks(idsOf(entries)), [], `round ${round}`);
+    }
+  });
+});
