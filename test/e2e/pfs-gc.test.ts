@@ -6,10 +6,21 @@
 // every shard); seeded distinct files of a few MiB; the chunk files on disk before and after
 // each step say which chunks each write added and which the collection removed; reads compare
 // sha256 with what was written.
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import test from "ava";
 import { type MemberCluster, startCluster } from "../support/member-cluster.js";
 import { PfsClient, pfsAddresses } from "./pfs-api-support.js";
 import { added, chunkFiles, contentOf, sha256, sorted } from "./pfs-gc-support.js";
+
+const pfsScript = fileURLToPath(new URL("../../cmd/pfs.js", import.meta.url));
+
+/** Runs the `pfs` CLI; its stdout. */
+async function pfs(args: readonly string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [pfsScript, ...args]);
+  return stdout;
+}
 
 const seed = Number(process.env["PFS_SEED"] ?? Date.now() % 1_000_000_000);
 const mebibyte = 1024 * 1024;
@@ -90,6 +101,9 @@ test.serial("CollectGarbage frees exactly a deleted repo's and a deleted commit'
       await checkFiles(t, node, "apib", files);
       const again = await node.client.call("CollectGarbage", {});
       t.is(again.chunks_freed, "0");
+      const cli = ["gc", "--address", node.client.address];
+      t.deepEqual(JSON.parse(await pfs([...cli, "--json"])), { chunks_freed: "0", bytes_freed: "0" });
+      t.regex(await pfs(cli), /^freed 0 chunks, 0 ?B\n$/);
 
       // A put streamed slowly while collections run: its chunks are new and unreferenced
       // until its record lands, and the collections must keep them.
