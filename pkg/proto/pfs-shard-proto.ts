@@ -39,6 +39,10 @@ export interface ShardPutEntryRequest {
   entry: ShardFileEntryMessage | null;
 }
 export interface ShardPathRequest { shard: number; commit: ShardCommitMessage | null; path: string }
+export interface ShardDeleteFileRequest {
+  shard: number; commit: ShardCommitMessage | null; path: string; parent: string; file_only: boolean;
+}
+export interface ShardDeleteFileResponse { files: WireInt64 }
 export interface ShardCommitRequest {
   shard: number; commit: ShardCommitMessage | null; parent: string;
 }
@@ -96,7 +100,7 @@ export type PfsShardMethodName = keyof typeof pfsShardMethods;
 export interface PfsShardMessages {
   PutFile: [ShardPutFileRequest, ShardFileEntryMessage];
   PutEntry: [ShardPutEntryRequest, ShardFileEntryMessage];
-  DeleteFile: [ShardPathRequest, ShardEmpty];
+  DeleteFile: [ShardDeleteFileRequest, ShardDeleteFileResponse];
   FinishCommit: [ShardCommitRequest, ShardFinishResponse];
   AbortCommit: [ShardCommitRequest, ShardEmpty];
   DeleteRepo: [ShardRepoRequest, ShardEmpty];

@@ -87,6 +87,13 @@ export class PfsClient {
     return Buffer.concat(pieces);
   }
 
+  /** The raw GetFile stream (its events: data, error, end), with a deadline. */
+  getFileStream(repo: string, commit: string, path: string, deadline: number):
+    NodeJS.EventEmitter {
+    return this.#method("GetFile")({ file: { commit: { repo, commit }, path }, offset: "0",
+      length: "0" }, { deadline }) as NodeJS.EventEmitter;
+  }
+
   /** The first `count` commit ids SubscribeCommit streams; then the stream is cancelled. */
   async subscribe(repo: string, branch: string, count: number): Promise<string[]> {
     const stream = this.#method("SubscribeCommit")({ repo, branch, new_only: false }) as

@@ -13,7 +13,7 @@ import type { MetaStore } from "../meta/index.js";
 import type { CommitInfo } from "../model.js";
 import { rootPath } from "../path/index.js";
 import type {
-  CommitInfoMessage, FileDiffMessage, FileInfoMessage, PfsMessages, PfsMethodName,
+  CommitInfoMessage, FileDiffMessage, PfsMessages, PfsMethodName,
   PfsServiceHandlers, PutFileRequest, PutFileResponse,
 } from "../../proto/index.js";
 import {
@@ -23,13 +23,13 @@ import {
 import type { AutoCommitOwner } from "./commit-recovery.js";
 import { CommitResolver, shardCommitOf } from "./commit-resolver.js";
 import {
-  diffFiles, fileAt, globFiles, listChildren, readFile, tarDirectory,
+  diffEntries, fileAt, globFiles, listChildren, readFile, tarDirectory,
 } from "./file-reads.js";
 import { statusOf } from "./grpc-errors.js";
 import { listCommitsDefault } from "./limits.js";
 import { copyFiles, deleteFiles, putData, requestPath } from "./put-file.js";
 import type { ShardRouter } from "./shard-router.js";
-import { boundedPieces, dataParts, writeMessage } from "./stream-kit.js";
+import { boundedPieces, dataParts, endWithStatus, writeMessage } from "./stream-kit.js";
 
 type Body<M extends PfsMethodName> = (request: PfsMessages[M][0]) => Promise<PfsMessages[M][1]>;
 
@@ -43,7 +43,7 @@ function unary<M extends PfsMethodName>(name: M, logger: Logger, body: Body<M>) 
 
 function failStream(call: ServerWritableStream<unknown, unknown>, logger: Logger, name: string):
   (error: unknown) => void {
-  return (error) => { call.destroy(statusOf(error, logger, name)); };
+  return (error) => { endWithStatus(call, statusOf(error, logger, name)); };
 }
 
 export interface PfsApiOptions {
@@ -282,12 +282,11 @@ async function diffFile(request: PfsMessages["DiffFile"][0], commits: CommitReso
     }
     base = (await commits.readable({ repo: newRef.commit.repo, commit: oldRef.commit.commit })).id;
   }
-  const changes = await diffFiles(router, shardCommitOf(newCommit), base, path, request.shallow);
-  const info = (changePath: string, size: number, commit: string): FileInfoMessage =>
-    ({ path: changePath, type: "FILE", size_bytes: String(size), hash: "", chunks: [], commit });
+  const changes = await diffEntries(router, shardCommitOf(newCommit), base, path,
+    request.shallow);
   const diffs: FileDiffMessage[] = changes.map((change) => ({
-    new_file: change.change === "deleted" ? null : info(change.path, change.newSize, newCommit.id),
-    old_file: change.change === "added" ? null : info(change.path, change.oldSize, base),
+    new_file: change.after === undefined ? null : fileToWire(change.after, newCommit.id, false),
+    old_file: change.before === undefined ? null : fileToWire(change.before, base, false),
   }));
   return { diffs };
 }
@@ -297,9 +296,12 @@ function fileWriteHandlers(commits: CommitResolver, router: ShardRouter, logger:
     DeleteFile: unary("DeleteFile", logger, async (request) => {
       const ref = requireFileRef(request.file, "file");
       const path = requestPath(ref.path, "file.path");
-      const { commit } = await commits.withWrite(ref.commit, (target: CommitInfo) =>
-        deleteFiles(router, shardCommitOf(target), path, request.recursive));
-      return { commit: commit.id, files_deleted: 0 };
+      if (path === rootPath && !request.recursive) {
+        throw new PfsError("INVALID_ARGUMENT", "deleting / needs recursive");
+      }
+      const { result, commit } = await commits.withWrite(ref.commit, (target: CommitInfo) =>
+        deleteFiles(router, shardCommitOf(target), target.parent, path, request.recursive));
+      return { commit: commit.id, files_deleted: result };
     }),
     CopyFile: unary("CopyFile", logger, async (request) => {
       const sourceRef = requireFileRef(request.src, "src");

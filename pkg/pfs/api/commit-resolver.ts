@@ -5,10 +5,12 @@
  * - **Reads** take a finished commit. A bare branch (no `^N`) reads its head, the last
  *   finished commit, even while another commit is open on it; a commit id or an ancestry
  *   reference must name a finished commit (FAILED_PRECONDITION otherwise, naming its state).
- * - **Writes** take an open commit: a commit id must be open; a branch writes to its open
- *   commit, or, when it has none, to a commit of its own that the API finishes once the write
- *   succeeded and deletes (with its staged data) when it failed, so a refused write leaves
- *   nothing behind.
+ * - **Writes** take an open commit: a commit id must be open; a branch writes to the commit a
+ *   user opened on it, or, when it has none, to an auto-commit of its own that the API finishes
+ *   once the write succeeded and deletes (with its staged data, and the branch when the write
+ *   created it) when it failed, so a refused write leaves nothing behind. A write never joins
+ *   another write's auto-commit: it waits for the branch (bounded), so concurrent writes into
+ *   one branch all succeed, each in its own commit.
  * - **Finish** = setFinishing → every shard seals its part → finished with the summed size;
  *   any failure fails the commit with the reason (the branch head does not move). A commit
  *   already finishing (a finish a crash cut off) resumes from the seals, which are idempotent;
@@ -16,11 +18,15 @@
  * - **Auto-commits** carry their owner (node and run) in their description, so a restarted
  *   node can delete the ones a crash interrupted (commit-recovery.ts).
  */
-import { type Logger, PfsError } from "../../common/index.js";
-import { type MetaStore, isCommitId, parseCommitRef } from "../meta/index.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { LimitError, type Logger, PfsError } from "../../common/index.js";
+import {
+  type BranchRecord, type DeleteCommitOptions, type MetaStore, isCommitId, parseCommitRef,
+} from "../meta/index.js";
 import { type CommitInfo, defaultBranch } from "../model.js";
 import type { CommitRefMessage } from "../../proto/index.js";
 import type { ShardCommit } from "../shard/shard-api.js";
+import { autoCommitPauseMsMax, autoCommitPauseMsMin, autoCommitWaitMsMax } from "./limits.js";
 import type { ShardRouter } from "./shard-router.js";
 import { type AutoCommitOwner, autoCommitDescription } from "./commit-recovery.js";
 
@@ -28,6 +34,8 @@ import { type AutoCommitOwner, autoCommitDescription } from "./commit-recovery.j
 export interface WriteTarget {
   readonly commit: CommitInfo;
   readonly own: boolean;
+  /** The write's own commit created its branch (a failed write deletes the branch again). */
+  readonly newBranch: boolean;
 }
 
 export function shardCommitOf(commit: CommitInfo): ShardCommit {
@@ -87,22 +95,54 @@ export class CommitResolver {
           `commit ${commit.repo}@${commit.id} is ${commit.state}; writes go to an open commit`,
           { repo: commit.repo, commit: commit.id });
       }
-      return { commit, own: false };
+      return { commit, own: false, newBranch: false };
     }
-    const open = await this.#openOf(ref.repo, parsed.value.base);
-    if (open !== "") return { commit: await this.#meta.inspectCommit(ref.repo, open), own: false };
-    const started = await this.#meta.startCommit(ref.repo, parsed.value.base,
-      { description: this.#autoDescription });
-    return { commit: started, own: true };
+    return this.#branchWrite(ref.repo, parsed.value.base);
   }
 
-  async #openOf(repo: string, branch: string): Promise<string> {
+  /**
+   * A write into a branch: the commit a user opened on it, else an auto-commit of its own.
+   * While another write's auto-commit holds the branch, waits for the branch (polling with a
+   * growing pause, at most autoCommitWaitMsMax in all, then LIMIT_EXCEEDED), so concurrent
+   * writes into one branch each get their own commit, one after another.
+   */
+  async #branchWrite(repo: string, branch: string): Promise<WriteTarget> {
+    let waitedMs = 0;
+    let pauseMs = autoCommitPauseMsMin;
+    for (;;) {
+      const record = await this.#branchOf(repo, branch);
+      if (record !== undefined && record.open !== "" && record.openAuto !== true) {
+        return { commit: await this.#meta.inspectCommit(repo, record.open), own: false,
+          newBranch: false };
+      }
+      if (record === undefined || record.open === "") {
+        try {
+          const commit = await this.#meta.startCommit(repo, branch,
+            { auto: true, description: this.#autoDescription });
+          return { commit, own: true, newBranch: record === undefined };
+        } catch (error: unknown) {
+          // Another write started a commit on the branch first: look again.
+          if (!(error instanceof PfsError && error.code === "FAILED_PRECONDITION")) throw error;
+        }
+      }
+      if (waitedMs >= autoCommitWaitMsMax) {
+        throw new LimitError(`milliseconds waiting for branch ${repo}@${branch}, held by other ` +
+          "writes' commits (autoCommitWaitMsMax)", autoCommitWaitMsMax, waitedMs);
+      }
+      await delay(pauseMs, undefined, { ref: false });
+      waitedMs += pauseMs;
+      pauseMs = Math.min(pauseMs * 2, autoCommitPauseMsMax);
+    }
+  }
+
+  /** The record of `repo@branch`, or undefined when the branch does not exist (the repo does). */
+  async #branchOf(repo: string, branch: string): Promise<BranchRecord | undefined> {
     try {
-      return (await this.#meta.inspectBranch(repo, branch)).open;
+      return await this.#meta.inspectBranch(repo, branch);
     } catch (error: unknown) {
       if (error instanceof PfsError && error.code === "NOT_FOUND") {
         await this.#meta.inspectRepo(repo);
-        return "";
+        return undefined;
       }
       throw error;
     }
@@ -121,7 +161,8 @@ export class CommitResolver {
     } catch (error: unknown) {
       // The write's own error is what the caller sees; a failed clean-up is logged.
       if (target.own) {
-        await this.discard(target.commit).catch((cleanup: unknown) => {
+        const options = { dropEmptyBranch: target.newBranch };
+        await this.discard(target.commit, options).catch((cleanup: unknown) => {
           this.#logger.error("cannot delete a commit after its write failed",
             { repo: target.commit.repo, commit: target.commit.id, error: cleanup });
         });
@@ -133,8 +174,8 @@ export class CommitResolver {
   }
 
   /** Deletes an open commit and its staged data on every shard (best effort on the data). */
-  async discard(commit: CommitInfo): Promise<CommitInfo> {
-    const deleted = await this.#meta.deleteCommit(commit.repo, commit.id);
+  async discard(commit: CommitInfo, options: DeleteCommitOptions = {}): Promise<CommitInfo> {
+    const deleted = await this.#meta.deleteCommit(commit.repo, commit.id, options);
     await this.#abortEverywhere(commit);
     return deleted;
   }

@@ -1,7 +1,8 @@
 /**
  * Reads of a finished commit across shards: a file is read from the shard its path hashes to
  * (`shardOf`); a directory's listing, a glob and a diff fan out to every shard and merge by
- * path; a directory's content streams as a tar archive built from every shard's files in path
+ * path (a diff then looks up each changed file on its shard for its hash); a directory's
+ * content streams as a tar archive built from every shard's files in path
  * order (a k-way merge of the shards' sorted walks), one file's bytes at a time, so memory
  * stays flat whatever the sizes.
  */
@@ -14,7 +15,7 @@ import type {
 } from "../shard/shard-api.js";
 import { pack } from "tar-stream";
 import { LimitError } from "../../common/index.js";
-import { listingFilesMax } from "./limits.js";
+import { diffLookupsInFlightMax, listingFilesMax } from "./limits.js";
 import type { ShardRouter } from "./shard-router.js";
 
 function byPath<T extends { readonly path: string }>(a: T, b: T): number {
@@ -73,6 +74,41 @@ export async function diffFiles(router: ShardRouter, commit: ShardCommit, base: 
   const changes = lists.flat().filter((change) =>
     isUnder(directory, change.path) && (!shallow || parentPath(change.path) === directory));
   return bounded(changes.sort(byPath));
+}
+
+/** One difference between two commits, with the file on each side (absent: none there). */
+export interface FileDiff {
+  readonly path: string;
+  readonly before: FileEntry | undefined;
+  readonly after: FileEntry | undefined;
+}
+
+/**
+ * `diffFiles` with each side's file entry (so its hash): the entries are looked up on the
+ * path's shard, at most diffLookupsInFlightMax at a time.
+ */
+export async function diffEntries(router: ShardRouter, commit: ShardCommit, base: string,
+  directory: string, shallow: boolean): Promise<FileDiff[]> {
+  const changes = await diffFiles(router, commit, base, directory, shallow);
+  const baseCommit: ShardCommit = { repo: commit.repo, id: base };
+  const lookup = async (change: ShardFileChange): Promise<FileDiff> => {
+    const [before, after] = await Promise.all([
+      change.change === "added" ? undefined : fileAt(router, baseCommit, change.path),
+      change.change === "deleted" ? undefined : fileAt(router, commit, change.path),
+    ]);
+    if ((change.change !== "added" && before === undefined) ||
+      (change.change !== "deleted" && after === undefined)) {
+      throw new PfsError("DATA_CORRUPTED", `the diff of ${commit.repo}@${commit.id} names ` +
+        `${change.path} (${change.change}) but a side lacks it`, { path: change.path });
+    }
+    return { path: change.path, before, after };
+  };
+  const diffs: FileDiff[] = [];
+  for (let start = 0; start < changes.length; start += diffLookupsInFlightMax) {
+    const batch = changes.slice(start, start + diffLookupsInFlightMax);
+    diffs.push(...await Promise.all(batch.map(lookup)));
+  }
+  return diffs;
 }
 
 /** The bytes of the file at `path` in `range`. */

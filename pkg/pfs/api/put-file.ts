@@ -3,8 +3,8 @@
  * through CommitResolver.withWrite, so a write into a branch without an open commit gets a
  * commit of its own, finished after the write or deleted when it failed).
  */
-import { PfsError, type Result, err, ok } from "../../common/index.js";
-import { joinPath, normalizePath, relativePath, shardOf } from "../path/index.js";
+import { PfsError, type Result, assert, err, ok } from "../../common/index.js";
+import { joinPath, normalizePath, relativePath, rootPath, shardOf } from "../path/index.js";
 import type { FileEntry } from "../model.js";
 import type { ShardCommit } from "../shard/shard-api.js";
 import { copyChunksPerCallMax } from "./limits.js";
@@ -28,6 +28,7 @@ export function requestPath(raw: string, field: string): string {
 
 export interface PutResult {
   readonly files: number;
+  /** Bytes received from the client (an append's new bytes, not the file's new size). */
   readonly bytes: number;
 }
 
@@ -41,8 +42,15 @@ export async function putData(router: ShardRouter, commit: ShardCommit, parent: 
   }
   if (path === "/") throw new PfsError("INVALID_ARGUMENT", "cannot put a file at /: name a file");
   const replica = await router.replica(shardOf(path, router.shards));
-  const entry = await replica.putFile(commit, parent, path, data, { append });
-  return { files: 1, bytes: entry.size };
+  let bytes = 0;
+  const counted = (async function* counting(): AsyncIterable<Uint8Array> {
+    for await (const piece of data) {
+      bytes += piece.length;
+      yield piece;
+    }
+  })();
+  await replica.putFile(commit, parent, path, counted, { append });
+  return { files: 1, bytes };
 }
 
 /** Copies one finished file's chunks to `target`'s shard (no client re-upload), then records it. */
@@ -96,15 +104,25 @@ export async function copyFiles(router: ShardRouter, source: ShardCommit, source
   return files;
 }
 
-/** Deletes a file, or (recursive) a directory, in the open `commit`. */
-export async function deleteFiles(router: ShardRouter, commit: ShardCommit, path: string,
-  recursive: boolean): Promise<void> {
-  if (!recursive) {
-    if (path === "/") throw new PfsError("INVALID_ARGUMENT", "deleting / needs recursive");
-    const replica = await router.replica(shardOf(path, router.shards));
-    await replica.deleteFile(commit, path);
-    return;
+/**
+ * Deletes a file, or (recursive) a file or a directory with everything below it, in the open
+ * `commit` whose parent is `parent`; resolves with the number of files deleted. Nothing there
+ * is NOT_FOUND (as `git rm` of a path that matches nothing: a mistyped path must not pass
+ * silently, nor make an empty commit); a directory without `recursive` is NOT_FOUND too,
+ * saying so. The caller refuses a non-recursive "/" before anything starts.
+ */
+export async function deleteFiles(router: ShardRouter, commit: ShardCommit, parent: string,
+  path: string, recursive: boolean): Promise<number> {
+  assert(recursive || path !== rootPath, "a non-recursive delete of / reached deleteFiles");
+  const replicas = recursive ? await router.all()
+    : [await router.replica(shardOf(path, router.shards))];
+  const counts = await Promise.all(replicas.map((replica) =>
+    replica.deleteFile(commit, path, { parent, recursive })));
+  const files = counts.reduce((sum, count) => sum + count, 0);
+  if (files === 0) {
+    throw new PfsError("NOT_FOUND", `no ${recursive ? "file or directory" : "file"} ${path} in ` +
+      `${commit.repo}@${commit.id}${recursive ? "" : " (a directory needs recursive)"}`,
+    { path });
   }
-  const replicas = await router.all();
-  await Promise.all(replicas.map((replica) => replica.deleteFile(commit, path)));
+  return files;
 }

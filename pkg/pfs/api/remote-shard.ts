@@ -10,8 +10,8 @@ import type {
   PfsShardMessages, PfsShardMethodName, ShardFileEntryMessage, ShardPutFileRequest,
 } from "../../proto/index.js";
 import type {
-  ShardByteRange, ShardCommit, ShardDirectoryChild, ShardFileChange, ShardFinishResult,
-  ShardReplica,
+  ShardByteRange, ShardCommit, ShardDeleteOptions, ShardDirectoryChild, ShardFileChange,
+  ShardFinishResult, ShardReplica,
 } from "../shard/shard-api.js";
 import { gcLimits } from "../gc/index.js";
 import { errorOfStatus } from "./grpc-errors.js";
@@ -100,8 +100,11 @@ export class RemoteShard implements ShardReplica {
       { commit: commitToWire(commit), path, entry: entryToWire(entry) }));
   }
 
-  async deleteFile(commit: ShardCommit, path: string): Promise<void> {
-    await this.#call("DeleteFile", { commit: commitToWire(commit), path });
+  async deleteFile(commit: ShardCommit, path: string, options: ShardDeleteOptions = {}):
+    Promise<number> {
+    const answer = await this.#call("DeleteFile", { commit: commitToWire(commit), path,
+      parent: options.parent ?? "", file_only: options.recursive === false });
+    return safeCount(answer.files, "deleted files");
   }
 
   async finishCommit(commit: ShardCommit, parent: CommitId): Promise<ShardFinishResult> {

@@ -18,7 +18,7 @@ import { statusOf } from "./grpc-errors.js";
 import {
   changeToWire, childToWire, freedToWire, commitOfWire, entryOfWire, entryToWire, safeCount,
 } from "./shard-wire.js";
-import { boundedPieces, dataParts, writeMessage } from "./stream-kit.js";
+import { boundedPieces, dataParts, endWithStatus, writeMessage } from "./stream-kit.js";
 
 /** Finds the local replica of a shard placed on this node. */
 export type LocalShardLookup = (shard: number) => Promise<ShardReplica>;
@@ -81,7 +81,7 @@ export function shardServiceHandlers(lookup: LocalShardLookup, logger: Logger,
   PfsShardServiceHandlers {
   const fail = (call: ServerWritableStream<unknown, unknown>, name: string) =>
     (error: unknown): void => {
-      call.destroy(statusOf(error, logger, name));
+      endWithStatus(call, statusOf(error, logger, name));
     };
   return {
     PutFile: (call, callback) => {
@@ -91,10 +91,10 @@ export function shardServiceHandlers(lookup: LocalShardLookup, logger: Logger,
     PutEntry: unary("PutEntry", lookup, logger, async (request, shard) => entryToWire(
       await shard.putEntry(commitOfWire(request.commit), request.path,
         entryOfWire(request.entry)))),
-    DeleteFile: unary("DeleteFile", lookup, logger, async (request, shard) => {
-      await shard.deleteFile(commitOfWire(request.commit), request.path);
-      return {};
-    }),
+    DeleteFile: unary("DeleteFile", lookup, logger, async (request, shard) => ({
+      files: String(await shard.deleteFile(commitOfWire(request.commit), request.path,
+        { parent: request.parent, recursive: !request.file_only })),
+    })),
     FinishCommit: unary("FinishCommit", lookup, logger, async (request, shard) => {
       const result = await shard.finishCommit(commitOfWire(request.commit), request.parent);
       return { files: String(result.files), size_bytes: String(result.sizeBytes) };

@@ -3,12 +3,23 @@
  * waits for 'drain' whenever grpc-js reports its buffer full (HTTP/2 flow control then holds
  * the sender), a reader pulls messages one at a time through async iteration (the stream
  * pauses while the consumer is busy), and data is cut into messages of at most
- * streamMessageBytesMax bytes.
+ * streamMessageBytesMax bytes. A failed stream ends with its status at once (`endWithStatus`).
  */
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { PfsError } from "../../common/index.js";
 import { streamMessageBytesMax } from "./limits.js";
+
+/**
+ * Ends a server stream with an error status, promptly. grpc-js sends a server stream's status
+ * from the stream's `_final`, which `destroy` skips: the client would then wait for its
+ * deadline. Emitting 'error' makes grpc-js record the status and end the stream, so the status
+ * follows the messages already written. A stream already ended or gone is left alone.
+ */
+export function endWithStatus(stream: Writable, status: Error): void {
+  if (stream.writableEnded || stream.destroyed) return;
+  stream.emit("error", status);
+}
 
 /** Writes one message, resolving once the stream can take more. */
 export async function writeMessage(stream: Writable, message: unknown): Promise<void> {

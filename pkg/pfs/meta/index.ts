@@ -7,7 +7,7 @@ export {
   MetaStore,
   type MetaStoreOptions,
   type CreateRepoOptions,
-  type StartCommitOptions,
+  type StartCommitOptions, type DeleteCommitOptions,
   type ListCommitsOptions,
   type SubscribeCommitsOptions,
   type DeletedRepo,

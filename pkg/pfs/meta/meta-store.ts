@@ -13,6 +13,11 @@
  *   commit is FAILED_PRECONDITION naming that commit; of concurrent starters exactly one wins,
  *   because each one's transaction compares the branch's revision. The branch is created when
  *   missing. The parent is the branch head unless another finished commit of the repo is named.
+ * - **Auto-commits.** A commit started with `auto` (the API's own commit for one write into a
+ *   branch without an open commit) is marked on the branch record (`openAuto`) until it
+ *   finishes, fails or is deleted, so the API can tell it from a user's open commit: writes
+ *   join a user's open commit but wait for an auto-commit. Deleting a failed write's commit
+ *   may drop the branch it created (`dropEmptyBranch`), so the failed write changes nothing.
  * - **The head moves on finish.** A branch record keeps `head` (its last finished commit) and
  *   `open` (its open commit, or ""). `finishCommit` marks the commit finished, sets
  *   `head` to it and clears `open` in one transaction that holds only if the branch's `open` is
@@ -73,6 +78,19 @@ export interface StartCommitOptions {
   /** A finished commit of the repo to build on (default: the branch head). */
   readonly parent?: CommitId;
   readonly description?: string;
+  /**
+   * An auto-commit (the API's own commit for one write): the branch record says so
+   * (`openAuto`), so other writes wait for it rather than join it.
+   */
+  readonly auto?: boolean;
+}
+
+export interface DeleteCommitOptions {
+  /**
+   * Also delete the commit's branch when it has no finished commit (head ""): the branch was
+   * created by the write that started this commit, and that write failed.
+   */
+  readonly dropEmptyBranch?: boolean;
 }
 
 export interface SubscribeCommitsOptions {
@@ -108,6 +126,11 @@ function truncateUtf8(text: string, bytesMax: number): string {
   let out = text;
   while (Buffer.byteLength(out, "utf8") > bytesMax) out = out.slice(0, -1);
   return out;
+}
+
+/** `branch` with no open commit and `head` as its head (an auto-commit mark goes too). */
+function closedBranch(branch: BranchRecord, head: CommitId): BranchRecord {
+  return { repo: branch.repo, name: branch.name, head, open: "" };
 }
 
 function defaultCommitId(): CommitId {
@@ -262,11 +285,12 @@ export class MetaStore {
     const description = options.description ?? "";
     checkText("commit description", description, metaDescriptionBytesMax);
     if (options.parent !== undefined) checkCommitId(options.parent);
-    return this.#withRetries(() => this.#startAttempt(repo, branch, description, options.parent));
+    return this.#withRetries(() => this.#startAttempt(repo, branch, description, options.parent,
+      options.auto === true));
   }
 
   async #startAttempt(repo: string, branch: string, description: string,
-    explicitParent: CommitId | undefined): Promise<Attempt<CommitInfo>> {
+    explicitParent: CommitId | undefined, auto: boolean): Promise<Attempt<CommitInfo>> {
     const id = this.#newCommitId();
     checkCommitId(id);
     const keys = [
@@ -296,7 +320,9 @@ export class MetaStore {
       repo, id, branch, parent, state: "open", description, startedMs: this.#clock.wallMs(),
       finishedMs: 0, sizeBytes: 0, error: "", provenance: [],
     };
-    const record: BranchRecord = { repo, name: branch, head: current.head, open: id };
+    const record: BranchRecord = {
+      repo, name: branch, head: current.head, open: id, ...(auto ? { openAuto: true } : {}),
+    };
     const written = await this.#commitTxn(states, [
       putOp(commitState.key, encodeRecord(commit)), putOp(branchState.key, encodeRecord(record)),
     ]);
@@ -327,11 +353,11 @@ export class MetaStore {
 
   /**
    * One state change of commit `repo@id`: reads the commit and its branch together, lets
-   * `decide` compute the new commit (or undefined to delete it) and the new branch record,
-   * and writes both if neither changed meanwhile.
+   * `decide` compute the new commit (or undefined to delete it) and the new branch record
+   * (or undefined to delete it), and writes both if neither changed meanwhile.
    */
   async #transition(repo: string, id: string, decide: (commit: CommitInfo,
-    branch: BranchRecord) => { commit: CommitInfo | undefined; branch: BranchRecord }):
+    branch: BranchRecord) => { commit: CommitInfo | undefined; branch: BranchRecord | undefined }):
     Promise<CommitInfo> {
     checkRepoName(repo);
     checkCommitId(id);
@@ -348,7 +374,8 @@ export class MetaStore {
       const commitOp = next.commit === undefined
         ? deleteOp(commitKey)
         : putOp(commitKey, encodeRecord(next.commit));
-      const ops = [commitOp, putOp(branchKey, encodeRecord(next.branch))];
+      const ops = [commitOp, next.branch === undefined
+        ? deleteOp(branchKey) : putOp(branchKey, encodeRecord(next.branch))];
       const written = await this.#commitTxn([commitState, branchState], ops);
       return written ? (next.commit ?? commit) : lostRace;
     });
@@ -391,7 +418,7 @@ export class MetaStore {
       const finishedMs = Math.max(this.#clock.wallMs(), commit.startedMs);
       return {
         commit: { ...commit, state: "finished", finishedMs, sizeBytes },
-        branch: { ...branch, head: commit.id, open: "" },
+        branch: closedBranch(branch, commit.id),
       };
     });
   }
@@ -403,16 +430,23 @@ export class MetaStore {
       this.#requireState(commit, branch, "fail", ["open", "finishing"]);
       const finishedMs = Math.max(this.#clock.wallMs(), commit.startedMs);
       return {
-        commit: { ...commit, state: "failed", finishedMs, error }, branch: { ...branch, open: "" },
+        commit: { ...commit, state: "failed", finishedMs, error },
+        branch: closedBranch(branch, branch.head),
       };
     });
   }
 
-  /** Deletes an open commit (returned as it was); FAILED_PRECONDITION in any other state. */
-  async deleteCommit(repo: string, id: CommitId): Promise<CommitInfo> {
+  /**
+   * Deletes an open commit (returned as it was); FAILED_PRECONDITION in any other state. With
+   * `dropEmptyBranch`, a branch left without any finished commit goes too, in the same
+   * transaction.
+   */
+  async deleteCommit(repo: string, id: CommitId, options: DeleteCommitOptions = {}):
+    Promise<CommitInfo> {
     return this.#transition(repo, id, (commit, branch) => {
       this.#requireState(commit, branch, "delete", ["open"]);
-      return { commit: undefined, branch: { ...branch, open: "" } };
+      const drop = options.dropEmptyBranch === true && branch.head === "";
+      return { commit: undefined, branch: drop ? undefined : closedBranch(branch, branch.head) };
     });
   }
 

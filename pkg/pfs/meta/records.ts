@@ -21,6 +21,12 @@ export interface ClusterConfig {
  */
 export interface BranchRecord extends BranchInfo {
   readonly open: string;
+  /**
+   * Present (true) only while `open` is an auto-commit: one the API started for a single
+   * write into a branch without an open commit. No other write joins it; they wait for the
+   * branch instead. Records written before this field existed lack it (no auto-commit).
+   */
+  readonly openAuto?: true;
 }
 
 type Fields = Readonly<Record<string, unknown>>;
@@ -99,6 +105,7 @@ export function decodeBranchRecord(key: string, value: Buffer): BranchRecord {
     name: stringField(key, fields, "name"),
     head: stringField(key, fields, "head"),
     open: stringField(key, fields, "open"),
+    ...(fields["openAuto"] === true ? { openAuto: true as const } : {}),
   };
 }
 

@@ -41,12 +41,12 @@ import {
   CommitStore, type Manifest, type StoredCommit, comparePaths, diffManifests, emptyManifest,
   isAtOrUnder,
 } from "../storage/index.js";
-import { hashOfContent, stagedEntry } from "./appended-content.js";
+import { hashOfContent, stagedCount, stagedEntry } from "./appended-content.js";
 import { shardChunkIdsPerCallMax, shardPutChunksBytesMax } from "./limits.js";
 import { KeyedReadWriteLock, ReadWriteLock } from "./read-write-lock.js";
 import type {
-  ShardByteRange, ShardCommit, ShardDirectoryChild, ShardFileChange, ShardFinishResult,
-  ShardReplica,
+  ShardByteRange, ShardCommit, ShardDeleteOptions, ShardDirectoryChild, ShardFileChange,
+  ShardFinishResult, ShardReplica,
 } from "./shard-api.js";
 
 /** Options of `LocalShard.open`. */
@@ -207,11 +207,26 @@ export class LocalShard implements ShardReplica {
     return recorded;
   }
 
-  async deleteFile(commit: ShardCommit, filePath: string): Promise<void> {
+  async deleteFile(commit: ShardCommit, filePath: string, options: ShardDeleteOptions = {}):
+    Promise<number> {
     this.#checkOpen();
     checkPath(filePath, "path", true);
+    const recursive = options.recursive ?? true;
     const log = await this.#commits.openStaging(commit.repo, commit.id);
-    await this.#commitLocks.with(commitKey(commit), false, () => log.delete(filePath));
+    // Exclusive: the count and the delete see the same staged state.
+    return await this.#commitLocks.with(commitKey(commit), true, async () => {
+      const parent = await this.#openParent(commit.repo, options.parent ?? "");
+      let count: number;
+      try {
+        count = await stagedCount(log, parent, filePath, recursive);
+      } finally {
+        await parent.close();
+      }
+      // A recursive delete of nothing is harmless to log; a non-recursive one must not reach
+      // the files of a directory at the path.
+      if (recursive || count > 0) await log.delete(filePath);
+      return count;
+    });
   }
 
   async finishCommit(commit: ShardCommit, parent: CommitId): Promise<ShardFinishResult> {

@@ -49,6 +49,14 @@ export interface ShardFileChange {
   readonly newSize: number;
 }
 
+/** How `deleteFile` deletes and counts. */
+export interface ShardDeleteOptions {
+  /** The commit's parent ("" = none), so the count includes the files it inherits. */
+  readonly parent?: CommitId;
+  /** Delete a directory's files too (default true); false deletes only a file at the path. */
+  readonly recursive?: boolean;
+}
+
 /** What sealing a commit's part on this shard produced. */
 export interface ShardFinishResult {
   /** Files and total bytes in the commit on this shard (after applying its staging log). */
@@ -74,8 +82,14 @@ export interface ShardReplica {
    * or pushed with `putChunks`) under `path` in `commit`. NOT_FOUND if a chunk is missing.
    */
   putEntry(commit: ShardCommit, path: string, entry: FileEntry): Promise<FileEntry>;
-  /** Deletes a file, or everything under a directory, in `commit` (this shard's part). */
-  deleteFile(commit: ShardCommit, path: string): Promise<void>;
+  /**
+   * Deletes a file, or (`recursive`, the default) a file or everything under a directory, in
+   * `commit` (this shard's part). Resolves with how many files it removed from the commit as
+   * staged so far over `options.parent` (default "": the count then covers only the files
+   * this commit wrote). Without `recursive`, only a file at exactly `path` is deleted: a
+   * directory there is left alone (count 0).
+   */
+  deleteFile(commit: ShardCommit, path: string, options?: ShardDeleteOptions): Promise<number>;
   /**
    * Seals `commit` on this shard: applies its staging log over `parent`'s manifest ("" = an
    * empty parent), writes the manifest atomically, drops the log. Idempotent: sealing a
