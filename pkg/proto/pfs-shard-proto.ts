@@ -40,7 +40,8 @@ export interface ShardPutEntryRequest {
 }
 export interface ShardPathRequest { shard: number; commit: ShardCommitMessage | null; path: string }
 export interface ShardDeleteFileRequest {
-  shard: number; commit: ShardCommitMessage | null; path: string; parent: string; file_only: boolean;
+  shard: number; commit: ShardCommitMessage | null; path: string; parent: string;
+  file_only: boolean;
 }
 export interface ShardDeleteFileResponse { files: WireInt64 }
 export interface ShardCommitRequest {

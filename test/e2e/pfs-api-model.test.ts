@@ -22,6 +22,7 @@ import {
   type ModelCommit, type ModelFiles, PfsModel, type Refusal, type WriteTo, grpcCode,
   isAtOrUnder, modelChildren, modelDiff, modelGlob, modelSize, refusal, sha256,
 } from "./pfs-api-model-support.js";
+import { seededBytes } from "./pfs-api-flow.js";
 import { PfsClient, pfsAddresses } from "./pfs-api-support.js";
 
 const seed = Number(process.env["PFS_TEST_SEED"] ?? Date.now() % 1_000_000);
@@ -92,17 +93,6 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
     kind: fc.constantFrom("finish" as const, "deleteCommit" as const), repo: nat, commit: nat,
     node: nat }) },
 );
-
-/** Deterministic bytes of `length` from `fill`. */
-function bytesOf(length: number, fill: number): Buffer {
-  const bytes = Buffer.alloc(length);
-  let state = fill >>> 0;
-  for (let i = 0; i < length; i += 1) {
-    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
-    bytes[i] = state >>> 24;
-  }
-  return bytes;
-}
 
 function pick<T>(items: readonly T[], at: number): T {
   const item = items[at % items.length];
@@ -328,7 +318,7 @@ class Run {
   async #put(op: Extract<Op, { kind: "put" }>, repo: string, client: PfsClient): Promise<void> {
     const target = this.#target(repo, op.target);
     const path = pick(filePaths, op.file);
-    const data = bytesOf(op.size, op.fill);
+    const data = seededBytes(op.fill, op.size);
     let written = "";
     await this.#write(`PutFile ${path} (${data.length} bytes${op.append ? ", append" : ""})`,
       repo, target, () => undefined, async () => {
@@ -573,7 +563,10 @@ const profile = new Map<string, number>();
 
 test(`random op sequences through every node agree with the model (seed ${seed})`, async (t) => {
   t.log(`seed ${seed} (replay with PFS_TEST_SEED=${seed})`);
-  const property = fc.asyncProperty(fc.array(opArbitrary, { minLength: 20, maxLength: 40 }),
+  // One long test: each run is a few seconds of real cluster calls, and shrinking a failure
+  // re-runs many sequences.
+  t.timeout(20 * 60_000);
+  const property = fc.asyncProperty(fc.array(opArbitrary, { minLength: 20, maxLength: 30 }),
     async (ops) => {
       runs += 1;
       const run = new Run(runs);
@@ -590,7 +583,7 @@ test(`random op sequences through every node agree with the model (seed ${seed})
       }
       await run.finish();
     });
-  const numRuns = Number(process.env["PFS_MODEL_RUNS"] ?? "15");
+  const numRuns = Number(process.env["PFS_MODEL_RUNS"] ?? "12");
   await fc.assert(property, {
     seed, numRuns, includeErrorInReport: true, interruptAfterTimeLimit: 600_000,
     ...(process.env["PFS_MODEL_NO_SHRINK"] === "1" ? { endOnFailure: true } : {}),
@@ -652,7 +645,7 @@ test("a chunk that fails its hash ends GetFile promptly with DATA_CORRUPTED", as
   await client.call("CreateRepo", { name: repo });
   // Several chunks of bytes no other test writes; the last one is damaged on disk, so the
   // read fails after data has already gone out.
-  const data = bytesOf(6 * 1024 * 1024, seed * 7 + 1);
+  const data = seededBytes(seed * 7 + 1, 6 * 1024 * 1024);
   await client.putFile({ repo, commit: "master", path: "/big.bin" }, [data]);
   const file = await client.call("InspectFile",
     { file: { commit: { repo, commit: "master" }, path: "/big.bin" } });
