@@ -12,14 +12,22 @@
  *   runs is recorded in that collection's mark set, so it is spared even when it is not yet in
  *   the references the collection was given.
  *
+ * - holds: an id pushed for a file recorded in a later call (a cross-shard copy: `putChunks`,
+ *   then `putEntry`), or found present by `ChunkStore.hasAndHold` for the same purpose, is held
+ *   for `chunkHoldMs` (at most `chunkHoldsMax` ids, the oldest dropped first). Ordinary puts
+ *   record their file right after their session, inside the shard's GC gate, and take no hold,
+ *   so garbage they leave is freed by the next collection.
+ *
  * Invariant: the collector deletes id X only while holding X's lock and after seeing X
- * neither pinned nor marked; a writer pins and marks X while holding X's lock before it looks
- * at the disk. So a put that returns has its chunk on disk, and no collection removes it
- * unless the collection began after the put's session ended and X is unreferenced.
+ * neither pinned, marked nor held; a writer pins and marks (or holds) X while holding X's
+ * lock before it looks at the disk. So a put that returns has its chunk on disk, and no
+ * collection removes it unless X is unreferenced, the collection began after the put's
+ * session ended, and any hold on X ran out.
  */
 import { assert } from "../../common/index.js";
 import type { Sha256Hex } from "../model.js";
 import { KeyedLock } from "./keyed-lock.js";
+import { chunkHoldMs, chunkHoldsMax } from "./limits.js";
 
 /** The ids put while one collection runs. */
 export type GarbageMarks = Set<Sha256Hex>;
@@ -31,10 +39,35 @@ export class ChunkGuard {
   /** The mark sets of the collections running now. */
   readonly #marks = new Set<GarbageMarks>();
 
+  /** Ids held, each with when its hold ends (monotonic ms), oldest first. */
+  readonly #holds = new Map<Sha256Hex, number>();
+  readonly #nowMs: () => number;
+
+  /** `nowMs` is a monotonic clock (tests pass their own). */
+  constructor(nowMs: () => number = () => performance.now()) {
+    this.#nowMs = nowMs;
+  }
+
   /** Pins `id` and marks it in every running collection. Call while holding `id`'s lock. */
   pinAndMark(id: Sha256Hex): void {
     this.#pins.set(id, (this.#pins.get(id) ?? 0) + 1);
     for (const marks of this.#marks) marks.add(id);
+  }
+
+  /** Holds `id` for `chunkHoldMs` from now (module comment). Call holding `id`'s lock. */
+  hold(id: Sha256Hex): void {
+    const now = this.#nowMs();
+    this.#holds.delete(id);
+    this.#holds.set(id, now + chunkHoldMs);
+    for (const [oldest, endsMs] of this.#holds) {
+      if (endsMs > now && this.#holds.size <= chunkHoldsMax) break;
+      this.#holds.delete(oldest);
+    }
+  }
+
+  /** Ids held now (some may have run out since the last hold), for tests. */
+  get heldCount(): number {
+    return this.#holds.size;
   }
 
   /** Drops one pin of `id` (its session ended). */
@@ -64,6 +97,8 @@ export class ChunkGuard {
 
   /** True when the collection owning `marks` must spare `id`. Call while holding `id`'s lock. */
   isProtected(id: Sha256Hex, marks: GarbageMarks): boolean {
-    return this.#pins.has(id) || marks.has(id);
+    const holdEndsMs = this.#holds.get(id);
+    return this.#pins.has(id) || marks.has(id) ||
+      (holdEndsMs !== undefined && holdEndsMs > this.#nowMs());
   }
 }

@@ -157,6 +157,30 @@ export class ChunkStore {
     }
   }
 
+  /**
+   * Holds `id` from collection for `chunkHoldMs` (chunk-guard.ts), then says whether the store
+   * has it: for a caller that will push it if absent and record a file naming it in a later
+   * call. Held first, under its lock, so no collection deletes it after the answer.
+   */
+  async hasAndHold(id: Sha256Hex): Promise<boolean> {
+    const release = await this.#guard.lock.acquire(id);
+    try {
+      this.#guard.hold(id);
+      return await this.has(id);
+    } finally {
+      release();
+    }
+  }
+
+  /** Holds each of `ids` from collection for `chunkHoldMs` (chunk-guard.ts), under its lock. */
+  async hold(ids: Iterable<Sha256Hex>): Promise<void> {
+    for (const id of ids) {
+      const release = await this.#guard.lock.acquire(id);
+      this.#guard.hold(id);
+      release();
+    }
+  }
+
   /** The size in bytes of chunk `id`; NOT_FOUND when missing. */
   async size(id: Sha256Hex): Promise<number> {
     checkChunkId(id);

@@ -63,6 +63,22 @@ export const chunkBufferPoolBytesMax: number = chunkSessionBytesInFlightMax +
  */
 export const chunkerPendingCopyBytesMax: number = 64 * kibibyte;
 
+/**
+ * How long a chunk stays safe from garbage collection after it was put or found present by a
+ * caller about to refer to it (chunk-guard.ts holds): the gap a cross-shard copy leaves
+ * between pushing chunks (`putChunks`, or `missingChunks` saying they are there) and recording
+ * the file that refers to them (`putEntry`). Ten minutes: far more than that gap, and only
+ * delays the freeing of true garbage to a later collection.
+ */
+export const chunkHoldMs: number = 10 * 60_000;
+
+/**
+ * Most chunk ids held at once; past it the oldest holds end early (a copy that lost its hold
+ * to a collection is refused by `putEntry`'s missing-chunk check, never left dangling). About
+ * 150 bytes an id: at most ~40 MiB.
+ */
+export const chunkHoldsMax: number = 262_144;
+
 /** Fan-out directories of a chunk store: one per value of the id's first byte ("00".."ff"). */
 export const chunkFanOutDirs: number = 256;
 

@@ -194,7 +194,10 @@ export class LocalShard implements ShardReplica {
     await this.#commitLocks.with(commitKey(commit), false, async () => {
       const release = await this.#gcGate.acquireShared();
       try {
-        const missing = await this.missingChunks(entry.chunks.map((chunk) => chunk.id));
+        const missing: Sha256Hex[] = [];
+        for (const chunk of entry.chunks) {
+          if (!(await this.#chunks.has(chunk.id))) missing.push(chunk.id);
+        }
         if (missing.length > 0) {
           throw new PfsError("NOT_FOUND", `${missing.length} chunks of ${filePath} are not in ` +
             `shard ${this.shard}, e.g. ${missing[0] ?? ""}`, { chunk: missing[0] ?? "" });
@@ -353,8 +356,9 @@ export class LocalShard implements ShardReplica {
     this.#checkOpen();
     checkChunkCount(ids.length);
     const missing: Sha256Hex[] = [];
+    // Held: the caller is about to push the missing ones and record a file naming them all.
     for (const id of new Set(ids)) {
-      if (!(await this.#chunks.has(id))) missing.push(id);
+      if (!(await this.#chunks.hasAndHold(id))) missing.push(id);
     }
     return missing;
   }
@@ -376,6 +380,8 @@ export class LocalShard implements ShardReplica {
     const session = this.#chunks.openSession();
     try {
       await Promise.all(chunks.map((chunk) => session.add(chunk.bytes, chunk.ref)));
+      // Held while still pinned: the putEntry naming them comes in a later call.
+      await this.#chunks.hold(chunks.map((chunk) => chunk.ref.id));
     } catch (error) {
       await session.abort();
       throw error;

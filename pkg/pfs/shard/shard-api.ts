@@ -118,7 +118,10 @@ export interface ShardReplica {
 
   // ---- chunks (copying between shards without a client re-upload) ---------------------
 
-  /** Which of `ids` this shard's store lacks. */
+  /**
+   * Which of `ids` this shard's store lacks. The ones it has are held from garbage collection
+   * for a while (chunkHoldMs), so a `putEntry` that follows can still refer to them.
+   */
   missingChunks(ids: readonly Sha256Hex[]): Promise<Sha256Hex[]>;
   /** The bytes of one chunk, verified. */
   readChunk(id: Sha256Hex): Promise<Uint8Array>;

@@ -1,12 +1,15 @@
 // Goal: garbage collection deletes exactly the stored chunks that are neither referenced nor
 // protected, and never deletes a chunk put (written or deduplicated) while it runs, nor one
-// held by an open write session. Method: real stores in temp directories; seeded random
-// chunk sets and reference sets; a collection racing many concurrent puts, with the puts'
-// chunks deliberately absent from the references.
+// held by an open write session or a hold (pushed for a later putEntry). Method: real stores
+// in temp directories; seeded random chunk sets and reference sets; a collection racing many
+// concurrent puts, with the puts' chunks deliberately absent from the references; holds on an
+// injected clock.
 import test from "ava";
 import { Prng } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts yet; chunk/ is the API.
-import { ChunkStore, collectGarbage } from "../../../pkg/pfs/chunk/index.js";
+import { ChunkStore, chunkLimits, collectGarbage } from "../../../pkg/pfs/chunk/index.js";
+// eslint-disable-next-line pfs/boundaries -- the guard's clock is injected only here.
+import { ChunkGuard } from "../../../pkg/pfs/chunk/chunk-guard.js";
 import { randomBytesFrom, withTempDir } from "./chunk-fixture.js";
 
 async function listAll(store: ChunkStore): Promise<string[]> {
@@ -101,5 +104,41 @@ test("a chunk re-put after a collection began is spared even if it was garbage b
     t.is(result.chunksFreed, 0);
     t.true(await store.has(id));
     t.is((await collectGarbage(store, new Set())).chunksFreed, 1, "the next collection frees it");
+  });
+});
+
+test("a held chunk is spared until its hold runs out; the oldest holds end past the bound", (t) => {
+  let nowMs = 1_000;
+  const guard = new ChunkGuard(() => nowMs);
+  const marks = guard.beginMarks();
+  guard.hold("a");
+  t.true(guard.isProtected("a", marks));
+  nowMs += chunkLimits.chunkHoldMs - 1;
+  t.true(guard.isProtected("a", marks), "still within the hold");
+  nowMs += 2;
+  t.false(guard.isProtected("a", marks), "the hold ran out");
+  guard.hold("a");
+  t.true(guard.isProtected("a", marks), "a new hold starts from now");
+  for (let i = 0; i < chunkLimits.chunkHoldsMax; i += 1) guard.hold(`id-${i}`);
+  t.is(guard.heldCount, chunkLimits.chunkHoldsMax);
+  t.false(guard.isProtected("a", marks), "the oldest hold ended early at the bound");
+  t.true(guard.isProtected("id-0", marks));
+  guard.endMarks(marks);
+});
+
+test("chunks held by the store (hold, hasAndHold) survive a collection that does not name them", async (t) => {
+  await withTempDir(async (dir) => {
+    const store = await ChunkStore.open({ dir });
+    const pushed = await store.put(Buffer.from("pushed for a file recorded in a later call"));
+    const found = await store.put(Buffer.from("garbage, then found present by a copy"));
+    const garbage = await store.put(Buffer.from("garbage nobody asked about"));
+    await store.hold([pushed.id]);
+    t.true(await store.hasAndHold(found.id));
+    t.false(await store.hasAndHold("0".repeat(64)), "an absent chunk is reported absent");
+    const result = await collectGarbage(store, new Set());
+    t.is(result.chunksFreed, 1, "only the unheld garbage is freed");
+    t.true(await store.has(pushed.id));
+    t.true(await store.has(found.id));
+    t.false(await store.has(garbage.id));
   });
 });

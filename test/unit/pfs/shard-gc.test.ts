@@ -179,3 +179,33 @@ test("a put that ends between a collection's reference scan and its sweep keeps 
     await shard.close();
   });
 });
+
+test("a cross-shard copy's chunks survive collections between putChunks and putEntry", async (t) => {
+  const seed = testSeed();
+  t.log(`seed ${seed}`);
+  const prng = new Prng(seed);
+  await withTempDir(async (dir) => {
+    const from = await openShard(`${dir}/from`);
+    const to = await openShard(`${dir}/to`);
+    const source = { repo: "src", id: commitId(1) };
+    const entry = await from.putFile(source, "", "/f", streamOf(randomBytes(prng, 9000)));
+    await from.finishCommit(source, "");
+    // One chunk is on the target already (an earlier, interrupted copy pushed it): the copy
+    // finds it present and does not push it; the rest it pushes.
+    const first = entry.chunks[0];
+    if (first === undefined) throw new Error("no chunks");
+    await to.putChunks([{ ref: first, bytes: await from.readChunk(first.id) }]);
+    const missing = await to.missingChunks(entry.chunks.map((chunk) => chunk.id));
+    t.false(missing.includes(first.id));
+    const moving = entry.chunks.filter((chunk) => missing.includes(chunk.id));
+    await to.putChunks(await Promise.all(moving.map(async (ref) =>
+      ({ ref, bytes: await from.readChunk(ref.id) }))));
+    t.deepEqual(await to.collectGarbage(), { chunksFreed: 0, bytesFreed: 0 },
+      `seed ${seed}: nothing pushed or found present is freed before its file is recorded`);
+    const target = { repo: "dst", id: commitId(2) };
+    await to.putEntry(target, "/g", { ...entry, path: "/g" });
+    await to.finishCommit(target, "");
+    t.is(sha256(await collect(to.getFile(target, "/g"))), entry.hash, `seed ${seed}`);
+    await Promise.all([from.close(), to.close()]);
+  });
+});
