@@ -6,9 +6,10 @@
  * - **Auto-commits.** A put, copy or delete into a branch without an open commit runs in a
  *   commit the API starts for it (CommitResolver.withWrite) and finishes before replying. Its
  *   description names the node and the run (one start of the process) that drives it
- *   (`autoCommitDescription`). One still *open* that names this node but an earlier run was cut
- *   off by a crash before its reply: nothing of it was acknowledged, so it is deleted with its
- *   staged data, as a failed write would have been.
+ *   (`autoCommitDescription`), and its branch record marks it (`openAuto`). One still *open*,
+ *   so marked, that names this node but an earlier run was cut off by a crash before its
+ *   reply: nothing of it was acknowledged, so it is deleted with its staged data, as a failed
+ *   write would have been.
  * - **Finishing commits.** A commit in `finishing` was complete when its finish began (the
  *   finish is the user's acknowledged intent, or an auto-commit whose write succeeded). Every
  *   shard's seal is idempotent, so the node resumes it: seal every shard, then mark it finished
@@ -79,7 +80,7 @@ export async function recoverCommits(meta: MetaStore, commits: CommitResolver,
       const name = `${repo.name}@${branch.open}`;
       try {
         const commit = await meta.inspectCommit(repo.name, branch.open);
-        if (await settle(commit, commits, owner)) {
+        if (await settle(commit, branch.openAuto === true, commits, owner)) {
           (commit.state === "finishing" ? recovery.finished : recovery.deleted).push(name);
         }
       } catch (error: unknown) {
@@ -95,15 +96,20 @@ export async function recoverCommits(meta: MetaStore, commits: CommitResolver,
   return recovery;
 }
 
-/** Settles one commit; false when it needs nothing. */
-async function settle(commit: CommitInfo, commits: CommitResolver, owner: AutoCommitOwner):
-  Promise<boolean> {
+/**
+ * Settles one commit; false when it needs nothing. `auto`: its branch record marks it as an
+ * auto-commit (`openAuto`, which only the API's own writes set), so a user's commit whose
+ * description happens to read like an auto-commit's is never deleted.
+ */
+async function settle(commit: CommitInfo, auto: boolean, commits: CommitResolver,
+  owner: AutoCommitOwner): Promise<boolean> {
   if (commit.state === "finishing") {
     await commits.resumeFinish(commit);
     return true;
   }
   const driver = autoCommitOwnerOf(commit.description);
-  if (commit.state !== "open" || driver?.node !== owner.node || driver.run === owner.run) {
+  if (!auto || commit.state !== "open" || driver?.node !== owner.node ||
+    driver.run === owner.run) {
     return false;
   }
   try {
