@@ -15,6 +15,7 @@ import { LimitError, PfsError } from "../../common/index.js";
 import { checkTarEntry, shardOf } from "../path/index.js";
 import type { FileEntry } from "../model.js";
 import type { ShardCommit, ShardReplica } from "../shard/shard-api.js";
+import { shardLimits } from "../shard/index.js";
 import { tarEntriesMax } from "./limits.js";
 import type { ShardRouter } from "./shard-router.js";
 
@@ -66,6 +67,34 @@ async function stageArchive(data: AsyncIterable<Uint8Array>, directory: string,
   await feeding;
 }
 
+/**
+ * Before anything is recorded: asks each shard for the staged chunks, which holds them from
+ * garbage collection for a while (`missingChunks`, chunk-guard.ts), and refuses the whole put
+ * if any is gone. A scratch commit has no metadata record, so a collection may take its log
+ * for a leftover once it was untouched for the collector's grace (a long archive whose other
+ * entries kept streaming); then nothing is recorded, rather than part of the archive.
+ */
+async function holdStagedChunks(staged: ReadonlyMap<string, Staged>): Promise<void> {
+  const idsByReplica = new Map<ShardReplica, Set<string>>();
+  for (const { replica, entry } of staged.values()) {
+    const ids = idsByReplica.get(replica) ?? new Set<string>();
+    for (const chunk of entry.chunks) ids.add(chunk.id);
+    idsByReplica.set(replica, ids);
+  }
+  for (const [replica, ids] of idsByReplica) {
+    const all = [...ids];
+    for (let start = 0; start < all.length; start += shardLimits.shardChunkIdsPerCallMax) {
+      const missing = await replica.missingChunks(
+        all.slice(start, start + shardLimits.shardChunkIdsPerCallMax));
+      if (missing.length > 0) {
+        throw new PfsError("UNAVAILABLE", `the tar put lost ${missing.length} staged chunks of ` +
+          `shard ${replica.shard} to garbage collection before it could record them; nothing ` +
+          "was recorded: retry the put", { shard: replica.shard, chunk: missing[0] ?? "" });
+      }
+    }
+  }
+}
+
 /** Puts the archive `data` below `directory` of the open `commit` (see the module comment). */
 export async function putTar(data: AsyncIterable<Uint8Array>, directory: string,
   commit: ShardCommit, router: ShardRouter): Promise<TarPutResult> {
@@ -74,6 +103,7 @@ export async function putTar(data: AsyncIterable<Uint8Array>, directory: string,
   const touched = new Set<ShardReplica>();
   try {
     await stageArchive(data, directory, scratch, router, staged, touched);
+    await holdStagedChunks(staged);
     let bytes = 0;
     for (const [path, { replica, entry }] of staged) {
       await replica.putEntry(commit, path, entry);
