@@ -194,10 +194,7 @@ export class LocalShard implements ShardReplica {
     await this.#commitLocks.with(commitKey(commit), false, async () => {
       const release = await this.#gcGate.acquireShared();
       try {
-        const missing: Sha256Hex[] = [];
-        for (const chunk of entry.chunks) {
-          if (!(await this.#chunks.has(chunk.id))) missing.push(chunk.id);
-        }
+        const missing = await this.#missing(entry.chunks.map((chunk) => chunk.id), false);
         if (missing.length > 0) {
           throw new PfsError("NOT_FOUND", `${missing.length} chunks of ${filePath} are not in ` +
             `shard ${this.shard}, e.g. ${missing[0] ?? ""}`, { chunk: missing[0] ?? "" });
@@ -354,11 +351,17 @@ export class LocalShard implements ShardReplica {
 
   async missingChunks(ids: readonly Sha256Hex[]): Promise<Sha256Hex[]> {
     this.#checkOpen();
+    // Held: the caller is about to push the missing ones and record a file naming them all.
+    return this.#missing(ids, true);
+  }
+
+  /** Which of `ids` the store lacks; with `hold`, every one is held (ChunkStore.hasAndHold). */
+  async #missing(ids: readonly Sha256Hex[], hold: boolean): Promise<Sha256Hex[]> {
     checkChunkCount(ids.length);
     const missing: Sha256Hex[] = [];
-    // Held: the caller is about to push the missing ones and record a file naming them all.
     for (const id of new Set(ids)) {
-      if (!(await this.#chunks.hasAndHold(id))) missing.push(id);
+      const present = hold ? await this.#chunks.hasAndHold(id) : await this.#chunks.has(id);
+      if (!present) missing.push(id);
     }
     return missing;
   }
