@@ -26,3 +26,7 @@ export {
 export {
   type PlacementControllerOptions, type PlacementControllerStats, PlacementController,
 } from "./placement-controller.js";
+export {
+  type ReplicaStatusRecord, type ReplicaStatusKeyParts, replicaStatusPrefix, replicaStatusKey,
+  parseReplicaStatusKey, encodeReplicaStatus, decodeReplicaStatus,
+} from "./replica-status.js";
