@@ -7,7 +7,13 @@
  * (node-health.ts) and the next map (replica-map.ts); write what changed in one transaction
  * fenced by its election key's create revision and the map's mod revision
  * (replica-map-store.ts). A round runs when a node's lease key appears or goes, when an
- * offline node reaches its dead time, and, while the load is uneven, every `rebalanceRoundMs`.
+ * offline node reaches its dead time, when a node is retired, and, while the load is uneven,
+ * every `rebalanceRoundMs`.
+ *
+ * Retired nodes (`<root>/retired/<node>`, written by `pfs cluster remove-node`, a watched copy
+ * like the live nodes) are gone at once, without waiting for the dead time: they are left out
+ * of the health decision and of the map, and their offline records are deleted. A retired
+ * node whose lease key appears again (it registered anew) is ignored, with a warning.
  *
  * When its lease is lost (or a fenced write finds it deposed) it stops at once, writes nothing
  * more, and campaigns again after `controllerRecampaignMs`. A deposed controller that has not
@@ -23,7 +29,7 @@ import {
   controllerLeaseTtlSeconds, controllerRecampaignMs, healthRecordWritesPerRoundMax, nodesMax,
   placementTxnAttemptsMax, rebalanceMovesPerRoundMax, rebalanceRoundMs,
 } from "./limits.js";
-import { type NodeHealthOutcome, decideNodeHealth } from "./node-health.js";
+import { type NodeHealthOutcome, type OfflineRecord, decideNodeHealth } from "./node-health.js";
 import {
   type ReplicaMapKeys, readOfflineRecords, readReplicaMap, writeReplicaMapFenced,
 } from "./replica-map-store.js";
@@ -68,14 +74,30 @@ export interface PlacementControllerStats {
   readonly deposed: number;
 }
 
-/** The health writes of one round, cut to what one transaction may carry. */
-function boundedRecordWrites(health: NodeHealthOutcome): {
+/**
+ * The health writes of one round (plus deleting the records of retired nodes), cut to what
+ * one transaction may carry.
+ */
+function boundedRecordWrites(health: NodeHealthOutcome, retiredRecords: readonly string[]): {
   put: Map<string, { offlineSinceWallMs: number }>; remove: string[]; cut: boolean;
 } {
+  const deletes = [...retiredRecords, ...health.recordsToDelete];
   const put = new Map([...health.recordsToPut].slice(0, healthRecordWritesPerRoundMax));
-  const remove = health.recordsToDelete.slice(0, healthRecordWritesPerRoundMax - put.size);
-  const cut = put.size + remove.length < health.recordsToPut.size + health.recordsToDelete.length;
+  const remove = deletes.slice(0, healthRecordWritesPerRoundMax - put.size);
+  const cut = put.size + remove.length < health.recordsToPut.size + deletes.length;
   return { put, remove, cut };
+}
+
+/** Splits the offline records into those of nodes in service and the retired nodes' ones. */
+function withoutRetired(all: ReadonlyMap<string, OfflineRecord>, retired: ReadonlySet<string>):
+  { records: Map<string, OfflineRecord>; retiredRecords: string[] } {
+  const records = new Map<string, OfflineRecord>();
+  const retiredRecords: string[] = [];
+  for (const [node, record] of all) {
+    if (retired.has(node)) retiredRecords.push(node);
+    else records.set(node, record);
+  }
+  return { records, retiredRecords };
 }
 
 export class PlacementController {
@@ -85,6 +107,8 @@ export class PlacementController {
   #run: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #stats = { terms: 0, rounds: 0, writes: 0, deposed: 0 };
+  /** Retired nodes seen live, already warned about (so a round does not warn again). */
+  readonly #warnedRetiredLive = new Set<string>();
 
   constructor(options: PlacementControllerOptions) {
     assert(options.deadTimeMs > 0, () => `dead time ${options.deadTimeMs} ms`);
@@ -155,13 +179,18 @@ export class PlacementController {
   async #lead(term: LeaderTerm): Promise<void> {
     const { client, keys, logger, clock } = this.#options;
     const nodes = new PrefixCache(client, keys.nodes, logger);
+    const retired = new PrefixCache(client, keys.retired, logger);
     await nodes.start();
+    await retired.start().catch(async (error: unknown) => {
+      await nodes.close();
+      throw error;
+    });
     let dirty = true;
     const wake = (): void => {
       dirty = true;
       this.#wake?.();
     };
-    const removeListener = nodes.onChange(wake);
+    const removeListeners = [nodes.onChange(wake), retired.onChange(wake)];
     const stop = (): void => { this.#wake?.(); };
     term.over.addEventListener("abort", stop);
     this.#closing.signal.addEventListener("abort", stop);
@@ -170,7 +199,8 @@ export class PlacementController {
         let nextMs: number | undefined;
         if (dirty) {
           dirty = false;
-          nextMs = await this.#round(term, nodes).catch((error: unknown) => {
+          const retiredNow = new Set(retired.entries.keys());
+          nextMs = await this.#round(term, nodes, retiredNow).catch((error: unknown) => {
             if (error instanceof DeposedError) throw error;
             logger.error("placement round failed; retrying", { error });
             return this.#options.rebalanceRoundMs ?? rebalanceRoundMs;
@@ -188,23 +218,36 @@ export class PlacementController {
       }
     } finally {
       this.#wake = undefined;
-      removeListener();
+      for (const removeListener of removeListeners) removeListener();
       term.over.removeEventListener("abort", stop);
       this.#closing.signal.removeEventListener("abort", stop);
-      await nodes.close();
+      await Promise.all([nodes.close(), retired.close()]);
     }
   }
 
-  /** The live nodes: the names under `<root>/nodes/` that can name a node. */
-  #liveNodes(nodes: PrefixCache): Set<string> {
+  /**
+   * The live nodes: the names under `<root>/nodes/` that can name a node and are not retired
+   * (a retired node that registered again is warned about once while it stays live).
+   */
+  #liveNodes(nodes: PrefixCache, retired: ReadonlySet<string>): Set<string> {
     const live = new Set<string>();
     for (const name of nodes.entries.keys()) {
       try {
         checkNodeName(name);
-        live.add(name);
       } catch {
         this.#options.logger.warn("ignoring a node key with an invalid name", { name });
+        continue;
       }
+      if (!retired.has(name)) {
+        live.add(name);
+      } else if (!this.#warnedRetiredLive.has(name)) {
+        this.#warnedRetiredLive.add(name);
+        this.#options.logger.warn("ignoring a retired node that registered again " +
+          "(pfs cluster remove-node retires a node for good; give it a new --name)", { name });
+      }
+    }
+    for (const name of this.#warnedRetiredLive) {
+      if (!nodes.entries.has(name)) this.#warnedRetiredLive.delete(name);
     }
     return live;
   }
@@ -213,7 +256,8 @@ export class PlacementController {
    * One round: decide and write. Resolves with the wait before the next timed round
    * (undefined: only a change wakes it). Ends the term when the store says it is deposed.
    */
-  async #round(term: LeaderTerm, nodes: PrefixCache): Promise<number | undefined> {
+  async #round(term: LeaderTerm, nodes: PrefixCache, retired: ReadonlySet<string>):
+    Promise<number | undefined> {
     const { client, keys, shards, replicas, clock, logger } = this.#options;
     for (let attempt = 0; attempt < placementTxnAttemptsMax; attempt += 1) {
       if (term.over.aborted) return undefined;
@@ -223,11 +267,13 @@ export class PlacementController {
         throw new PfsError("FAILED_PRECONDITION", `the stored replica map has ` +
           `${stored.map.shards} shards; this cluster has ${shards}`);
       }
-      const records = await readOfflineRecords(client, keys);
+      const { records, retiredRecords } = withoutRetired(
+        await readOfflineRecords(client, keys), retired);
       const nowWallMs = clock.wallMs();
       const health = decideNodeHealth({
-        live: this.#liveNodes(nodes), records, nowWallMs, deadTimeMs: this.#options.deadTimeMs,
-        mapped: new Set(stored.map?.placement.flat() ?? []),
+        live: this.#liveNodes(nodes, retired), records, nowWallMs,
+        deadTimeMs: this.#options.deadTimeMs,
+        mapped: new Set((stored.map?.placement.flat() ?? []).filter((node) => !retired.has(node))),
       });
       if (health.states.size > nodesMax) {
         throw new LimitError("nodesMax", nodesMax, health.states.size);
@@ -237,7 +283,7 @@ export class PlacementController {
         nodes: health.states, rebalanceMovesMax: movesMax });
       const changed = stored.map === undefined ||
         encodeReplicaMap(stored.map) !== encodeReplicaMap(next.map);
-      const recordWrites = boundedRecordWrites(health);
+      const recordWrites = boundedRecordWrites(health, retiredRecords);
       const roundMs = this.#options.rebalanceRoundMs ?? rebalanceRoundMs;
       const again = recordWrites.cut || (movesMax > 0 && !next.balanced) ? roundMs : undefined;
       const faultyInMs = health.nextChangeWallMs === undefined

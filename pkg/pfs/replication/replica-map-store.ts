@@ -2,8 +2,10 @@
  * The replica map and the offline records in the coordination store: where they live, how
  * they are read, and the one fenced transaction that writes them.
  *
- * Keys: `<root>/replica-map` (the map, replica-map.ts's JSON) and
- * `<root>/node-health/<node>` (an offline record, node-health.ts). Only the elected placement
+ * Keys: `<root>/replica-map` (the map, replica-map.ts's JSON),
+ * `<root>/node-health/<node>` (an offline record, node-health.ts) and `<root>/retired/<node>`
+ * (a node retired for good by `pfs cluster remove-node`; written by pkg/pfs/status, never
+ * deleted, only its presence counts). Only the elected placement
  * controller writes them, and only through `writeReplicaMapFenced`: a transaction that
  * succeeds only if the controller's election key still has its create revision (it is still
  * the controller) and the map's mod revision is the one it read (nobody wrote in between).
@@ -23,12 +25,15 @@ export class ReplicaMapKeys {
   readonly health: string;
   /** Prefix of the node lease keys (node-registry.ts), ending in "/". */
   readonly nodes: string;
+  /** Prefix of the retired nodes' keys, ending in "/"; a retired node is gone for good. */
+  readonly retired: string;
 
   constructor(root: string) {
     assert(root.startsWith("/") && !root.endsWith("/"), () => `key root ${root}`);
     this.map = `${root}/replica-map`;
     this.health = `${root}/node-health/`;
     this.nodes = `${root}/nodes/`;
+    this.retired = `${root}/retired/`;
   }
 }
 
