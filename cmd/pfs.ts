@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { AssertionError, PfsError, limits, pfsVersion } from "../pkg/common/index.js";
 import { deployLocal, deployLocalDown, deployNodesMax } from "./deploy-local.js";
+import { addClusterCommands } from "./pfs-cluster.js";
 import { addFileCommands } from "./pfs-files.js";
 import { addGcCommand } from "./pfs-gc.js";
 import { addMetadataCommands } from "./pfs-metadata.js";
@@ -38,6 +39,7 @@ function buildProgram(): Command {
   addFileCommands(program);
   addSyncCommand(program);
   addGcCommand(program);
+  addClusterCommands(program);
   addDeploy(program);
   return program;
 }

@@ -168,6 +168,45 @@ export interface CopyFileRequest {
 export interface CopyFileResponse { commit: string; files_written: number }
 export type CollectGarbageRequest = Record<string, never>;
 export interface CollectGarbageResponse { chunks_freed: WireInt64; bytes_freed: WireInt64 }
+export type ClusterStatusRequest = Record<string, never>;
+export interface NodeStatusMessage {
+  id: string;
+  address: string;
+  raft_role: "" | "leader" | "follower" | "learner";
+  online: boolean;
+  faulty: boolean;
+  shards_mastered: number[];
+  shards_held: number[];
+}
+export interface ReplicaStatusMessage {
+  node: string;
+  lag: number;
+  finished: number;
+  online: boolean;
+}
+export interface ShardStatusMessage {
+  shard: number;
+  master: string;
+  replicas: string[];
+  lag: number;
+  under_replicated: boolean;
+  r: number;
+  replica_status: ReplicaStatusMessage[];
+}
+export interface ClusterStatusResponse {
+  nodes: NodeStatusMessage[];
+  shards: ShardStatusMessage[];
+}
+export interface RemoveNodeRequest { id: string; force: boolean }
+export interface RemoveNodeResponse {
+  id: string;
+  was_online: boolean;
+  already_retired: boolean;
+  node_key_deleted: boolean;
+  health_record_deleted: boolean;
+  member_removed: boolean;
+  member_id: string;
+}
 
 // ---- Methods ---------------------------------------------------------------------------------
 
@@ -200,6 +239,8 @@ export const pfsMethods = {
   DeleteFile: "unary",
   CopyFile: "unary",
   CollectGarbage: "unary",
+  ClusterStatus: "unary",
+  RemoveNode: "unary",
 } as const satisfies Record<string, PfsCallKind>;
 
 export type PfsMethodName = keyof typeof pfsMethods;
@@ -230,6 +271,8 @@ export interface PfsMessages {
   DeleteFile: [DeleteFileRequest, DeleteFileResponse];
   CopyFile: [CopyFileRequest, CopyFileResponse];
   CollectGarbage: [CollectGarbageRequest, CollectGarbageResponse];
+  ClusterStatus: [ClusterStatusRequest, ClusterStatusResponse];
+  RemoveNode: [RemoveNodeRequest, RemoveNodeResponse];
 }
 
 /** The grpc-js handler type of an RPC of streaming kind `K` (pfs.API's and pfs.Shard's). */

@@ -12,6 +12,7 @@ import { type Logger, PfsError } from "../../common/index.js";
 import type { MetaStore } from "../meta/index.js";
 import type { CommitInfo } from "../model.js";
 import { rootPath } from "../path/index.js";
+import { type ClusterOperations, serveClusterStatus, serveRemoveNode } from "../status/index.js";
 import type {
   CommitInfoMessage, FileDiffMessage, PfsMessages, PfsMethodName,
   PfsServiceHandlers, PutFileRequest, PutFileResponse,
@@ -46,7 +47,7 @@ function failStream(call: ServerWritableStream<unknown, unknown>, logger: Logger
   return (error) => { endWithStatus(call, statusOf(error, logger, name)); };
 }
 
-export interface PfsApiOptions {
+export interface PfsApiOptions extends ClusterOperations {
   readonly meta: MetaStore;
   readonly router: ShardRouter;
   readonly logger: Logger;
@@ -77,6 +78,8 @@ export function pfsApiHandlers(options: PfsApiOptions): PfsServiceHandlers {
       const freed = await options.collectGarbage();
       return { chunks_freed: String(freed.chunksFreed), bytes_freed: String(freed.bytesFreed) };
     }),
+    ClusterStatus: unary("ClusterStatus", logger, () => serveClusterStatus(options)),
+    RemoveNode: unary("RemoveNode", logger, (request) => serveRemoveNode(options, request)),
   };
 }
 
