@@ -9,7 +9,7 @@
 // written by the test; the real pfs.API handlers (pkg/pfs/api) served by an in-test gRPC
 // server with readClusterStatus and removeNode bound to the store; the built CLI
 // (dist/cmd/pfs.js) run against it.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import test, { type ExecutionContext } from "ava";
@@ -53,6 +53,25 @@ function pfs(address: string, args: readonly string[]): Promise<Run> {
       "--deadline-ms", "10000"], { cwd: repoRoot }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
       resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Runs `pfs cluster status --watch 0.5 --json` until it printed `objects` lines, then sends
+ * SIGINT; resolves with the lines and the exit code.
+ */
+function watchLines(address: string, objects: number): Promise<{ lines: string[]; code: number }> {
+  const child = spawn(process.execPath, [`${repoRoot}dist/cmd/pfs.js`, "cluster", "status",
+    "--watch", "0.5", "--json", "--address", address], { cwd: repoRoot });
+  let stdout = "";
+  child.stdout.on("data", (piece: Buffer) => {
+    stdout += piece.toString("utf8");
+    if (stdout.split("\n").length > objects) child.kill("SIGINT");
+  });
+  return new Promise((resolve) => {
+    child.on("close", (code) => {
+      resolve({ lines: stdout.trim().split("\n"), code: code ?? -1 });
     });
   });
 }
@@ -137,6 +156,10 @@ test("status: the CLI's JSON and table show what the store says", async (t) => {
   t.regex(table.stdout, /^ID +ADDRESS +RAFT +ONLINE +MASTERED +HELD$/m);
   t.regex(table.stdout, /^n3 +- +- +FAULTY +- +1$/m);
   t.regex(table.stdout, /^1 +- +n1,n2,n3 +\? +under-replicated \(2\/3 online\), no master$/m);
+  const watched = await watchLines(address, 2);
+  t.is(watched.code, 0, "Ctrl-C ends --watch cleanly");
+  t.true(watched.lines.length >= 2);
+  for (const line of watched.lines) t.deepEqual(JSON.parse(line), status);
   const badWatch = await pfs(address, ["cluster", "status", "--watch", "0"]);
   t.is(badWatch.code, 1);
   t.regex(badWatch.stderr, /--watch must be in/);
