@@ -3,9 +3,9 @@
  * (writers.ts) and the nemesis's kills (nemesis.ts) against the cluster:
  * 1. every "ok" commit is FINISHED, and each of its files reads back with its sha256 through
  *    pfs.API from several different nodes;
- * 2. every node the replica map names for a shard the commit wrote to holds the commit's
- *    manifest, byte-identical to the others' (read on disk; waits up to healMsMax for
- *    lagging replicas to catch up);
+ * 2. every node the replica map names for a shard a finished commit wrote to holds its
+ *    manifest, byte-identical to the others', and every chunk of its files there, each
+ *    hashing to its id (read on disk; waits up to healMsMax for lagging replicas);
  * 3. no "failed-definite" commit is FINISHED, and none of its files is visible on the branch;
  * 4. an "indeterminate" commit that FINISHED shows only files its writer sent, each whole;
  * 5. the branch head shows exactly the directories of the commits that finished;
@@ -28,6 +28,9 @@ export interface ChaosVerdict {
   readonly resumeDelaysMs: (number | undefined)[];
   readonly counts: Record<"ok" | "failed-definite" | "indeterminate" | "finished", number>;
 }
+
+/** Commits checked at once (reads of small files are latency-bound). */
+const checkConcurrency = 8;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -59,38 +62,75 @@ function shardsOf(cluster: PfsCluster, record: CommitRecord): number[] {
   return [...shards].sort((a, b) => a - b);
 }
 
+/** Failures of the chunks of `files` on `node`: each chunk file must hash to its id. */
+async function checkChunkFiles(cluster: PfsCluster, node: string, shard: number,
+  chunks: readonly { readonly path: string; readonly ids: readonly string[] }[]):
+  Promise<string[]> {
+  const failures: string[] = [];
+  for (const file of chunks) {
+    for (const id of file.ids) {
+      const bytes = await readFile(cluster.chunkPath(node, shard, id)).catch(() => undefined);
+      const sha = bytes === undefined ? "missing"
+        : createHash("sha256").update(bytes).digest("hex");
+      if (sha !== id) failures.push(`${file.path}: chunk ${id} on ${node} is ${sha}`);
+    }
+  }
+  return failures;
+}
+
+/** The chunk ids of each file of `record` on `shard`, as the metadata names them. */
+async function chunksOf(cluster: PfsCluster, node: string, record: CommitRecord, shard: number):
+  Promise<{ path: string; ids: string[] }[]> {
+  const files = record.files.filter((file) =>
+    shardOf(file.path, cluster.options.shards) === shard);
+  return Promise.all(files.map(async (file) => {
+    const info = await cluster.client(node).call("InspectFile",
+      { file: { commit: { repo: record.repo, commit: record.commit }, path: file.path } })
+      .catch(() => ({ chunks: [] }));
+    return { path: file.path, ids: info.chunks.map((chunk) => chunk.id) };
+  }));
+}
+
 /**
  * Waits until every holder of every shard the commit wrote holds its manifest, then compares
- * them; returns failures.
+ * them and checks that each holder has every chunk of the commit's files there, intact (its
+ * file on disk hashes to its id); returns failures.
  */
-export async function checkManifests(cluster: PfsCluster, record: CommitRecord,
+export async function checkReplicas(cluster: PfsCluster, node: string, record: CommitRecord,
   deadlineMs: number): Promise<string[]> {
   const name = `${record.repo}@${record.commit} (${record.dir})`;
+  const failures: string[] = [];
   for (const shard of shardsOf(cluster, record)) {
     for (;;) {
       const holders = await cluster.holders(shard);
-      const copies = await Promise.all(holders.map((node) =>
-        readFile(cluster.manifestPath(node, shard, record.repo, record.commit))
+      const copies = await Promise.all(holders.map((holder) =>
+        readFile(cluster.manifestPath(holder, shard, record.repo, record.commit))
           .catch(() => undefined)));
       const missing = holders.filter((_, index) => copies[index] === undefined);
-      if (holders.length > 0 && missing.length === 0) {
-        const first = copies[0];
-        const differing = holders.filter((_, index) => copies[index]?.equals(first ?? Buffer.of())
-          !== true);
+      const chunks = await chunksOf(cluster, node, record, shard);
+      const damaged = missing.length > 0 ? [] : (await Promise.all(holders.map((holder) =>
+        checkChunkFiles(cluster, holder, shard, chunks)))).flat();
+      if (holders.length > 0 && missing.length === 0 && damaged.length === 0) {
+        const first = copies[0] ?? Buffer.of();
+        const differing = holders.filter((_, index) => copies[index]?.equals(first) !== true);
         if (differing.length > 0) {
-          return [`${name}: shard ${shard}'s manifest differs on ${differing.join(",")} from ` +
-            `${holders[0] ?? "?"}'s`];
+          failures.push(`${name}: shard ${shard}'s manifest differs on ${differing.join(",")} ` +
+            `from ${holders[0] ?? "?"}'s`);
         }
         break;
       }
       if (Date.now() > deadlineMs) {
         const where = holders.length === 0 ? "every node (no holders)" : missing.join(",");
-        return [`${name}: shard ${shard}'s manifest is missing on ${where}`];
+        if (missing.length > 0 || holders.length === 0) {
+          failures.push(`${name}: shard ${shard}'s manifest is missing on ${where}`);
+        }
+        failures.push(...damaged.map((failure) => `${name}: ${failure}`));
+        break;
       }
       await sleep(pollMs);
     }
   }
-  return [];
+  return failures;
 }
 
 /** Reads every file of a finished commit from up to readBackNodes nodes; returns failures. */
@@ -162,7 +202,7 @@ export async function checkChaosRun(cluster: PfsCluster, writers: WriterLog,
   const counts = { "ok": 0, "failed-definite": 0, "indeterminate": 0, "finished": 0 };
   const finishedDirs = new Map<string, Set<string>>();
   const deadlineMs = Date.now() + healMsMax;
-  for (const [index, record] of writers.records.entries()) {
+  const checkOne = async (index: number, record: CommitRecord): Promise<void> => {
     counts[record.outcome] += 1;
     const node = nodes[index % nodes.length] ?? "";
     const state = await stateOf(cluster, node, record).catch((error: unknown) =>
@@ -180,12 +220,16 @@ export async function checkChaosRun(cluster: PfsCluster, writers: WriterLog,
       const readers = Array.from({ length: Math.min(readBackNodes, nodes.length) },
         (_, k) => nodes[(index + k) % nodes.length] ?? "");
       failures.push(...await checkReads(cluster, record, readers, record.files));
-      failures.push(...await checkManifests(cluster, record, deadlineMs));
     } else if (record.outcome === "failed-definite" && finished) {
       failures.push(`${name}: failed definitely (${record.error}), but it is FINISHED`);
     } else if (record.outcome === "indeterminate" && finished) {
       failures.push(...await checkIndeterminate(cluster, node, record));
     }
+    if (finished) failures.push(...await checkReplicas(cluster, node, record, deadlineMs));
+  };
+  for (let start = 0; start < writers.records.length; start += checkConcurrency) {
+    await Promise.all(writers.records.slice(start, start + checkConcurrency)
+      .map((record, offset) => checkOne(start + offset, record)));
   }
   failures.push(...await checkHeads(cluster, nodes, finishedDirs, writerCount));
   const delays = resumeDelays(kills, writers.records.filter((record) => record.outcome === "ok")

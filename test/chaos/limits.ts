@@ -40,8 +40,11 @@ export const bigFileBytesRange: readonly [number, number] = [1536 * 1024, 3 * 10
 /** Share of files that are multi-chunk. */
 export const bigFileShare: number = 0.08;
 
-/** Different nodes every finished file is read back from by the checker (at most the live). */
-export const readBackNodes: number = 3;
+/**
+ * Different nodes every acknowledged file is read back from through pfs.API by the checker
+ * (besides, every replica's copy of its chunks is hashed on disk).
+ */
+export const readBackNodes: number = 2;
 
 /** Pause of a writer after a failed attempt before the next, [min, max] ms. */
 export const writerBackoffMsRange: readonly [number, number] = [100, 600];
