@@ -75,6 +75,10 @@ export interface ShardChunkMessage { ref: ShardChunkRefMessage | null; bytes: Bu
 export interface ShardPutChunksRequest { shard: number; chunks: ShardChunkMessage[] }
 export interface ShardCollectGarbageRequest { shard: number }
 export interface ShardCollectGarbageResponse { chunks_freed: WireInt64; bytes_freed: WireInt64 }
+export interface ShardHasCommitResponse { present: boolean }
+export type ShardInstallManifestRequest =
+  | { part: "header"; header: ShardCommitRequest; data?: null }
+  | { part: "data"; data: Buffer; header?: null };
 
 /** Every rpc of pfs.Shard with its streaming kind. */
 export const pfsShardMethods = {
@@ -94,6 +98,9 @@ export const pfsShardMethods = {
   ReadChunk: "unary",
   PutChunks: "unary",
   CollectGarbage: "unary",
+  HasCommit: "unary",
+  ReadManifest: "server-stream",
+  InstallManifest: "client-stream",
 } as const satisfies Record<string, PfsCallKind>;
 
 export type PfsShardMethodName = keyof typeof pfsShardMethods;
@@ -115,6 +122,9 @@ export interface PfsShardMessages {
   ReadChunk: [ShardReadChunkRequest, ShardDataMessage];
   PutChunks: [ShardPutChunksRequest, ShardEmpty];
   CollectGarbage: [ShardCollectGarbageRequest, ShardCollectGarbageResponse];
+  HasCommit: [ShardCommitRequest, ShardHasCommitResponse];
+  ReadManifest: [ShardCommitRequest, ShardDataMessage];
+  InstallManifest: [ShardInstallManifestRequest, ShardEmpty];
 }
 
 export type PfsShardHandler<M extends PfsShardMethodName> =

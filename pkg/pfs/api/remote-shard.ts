@@ -2,12 +2,17 @@
  * `RemoteShard`: a ShardReplica on another node, reached through that node's pfs.Shard
  * service. Unary calls get a deadline (shardCallDeadlineMs); data streams have none but honour
  * flow control, so putFile and getFile move any size in flat memory. A failed call becomes the
- * PfsError the other node raised (grpc-errors.ts), or UNAVAILABLE when it could not answer.
+ * PfsError the other node raised (grpc-errors.ts), or UNAVAILABLE when it could not answer;
+ * a NOT_FOUND keeps what was missing (`details.missing`: "commit", "file" or "chunks") from
+ * the `missingKey` trailer (shard-service.ts). Manifests travel as streams of data messages
+ * under the unary deadline and are held whole (at most storage's manifestTransferBytesMax).
  */
 import type { Client, ClientReadableStream, ClientWritableStream, ServiceError } from "@grpc/grpc-js";
 import type { ChunkRef, CommitId, FileEntry, Sha256Hex } from "../model.js";
+import { PfsError } from "../../common/index.js";
 import type {
-  PfsShardMessages, PfsShardMethodName, ShardFileEntryMessage, ShardPutFileRequest,
+  PfsShardMessages, PfsShardMethodName, ShardFileEntryMessage, ShardInstallManifestRequest,
+  ShardPutFileRequest,
 } from "../../proto/index.js";
 import type {
   ShardByteRange, ShardCommit, ShardDeleteOptions, ShardDirectoryChild, ShardFileChange,
@@ -17,11 +22,20 @@ import { gcLimits } from "../gc/index.js";
 import { errorOfStatus } from "./grpc-errors.js";
 import { shardCallDeadlineMs } from "./limits.js";
 import {
-  changeOfWire, childOfWire, commitToWire, entryOfWire, entryToWire, freedOfWire, safeCount,
+  changeOfWire, childOfWire, commitToWire, entryOfWire, entryToWire, freedOfWire,
+  manifestOfParts, missingKey, oneBuffer, safeCount,
 } from "./shard-wire.js";
 import { boundedPieces, writeMessage } from "./stream-kit.js";
 
 const { gcCallDeadlineMs } = gcLimits;
+
+/** The PfsError of a failed call (grpc-errors.ts), with the missing kind its trailer names. */
+function remoteError(error: unknown, what: string): PfsError {
+  const rebuilt = errorOfStatus(error, what);
+  const missing = (error as Partial<ServiceError>).metadata?.get(missingKey)[0];
+  if (typeof missing !== "string" || error instanceof PfsError) return rebuilt;
+  return new PfsError(rebuilt.code, rebuilt.message, { ...rebuilt.details, missing });
+}
 
 type UnaryMethod = (request: unknown, options: { deadline: number },
   callback: (error: ServiceError | null, response?: unknown) => void) => unknown;
@@ -50,7 +64,7 @@ export class RemoteShard implements ShardReplica {
     return new Promise((resolve, reject) => {
       method({ ...request, shard: this.shard }, { deadline: Date.now() + deadlineMs },
         (error, response) => {
-          if (error !== null) reject(errorOfStatus(error, this.#what(name)));
+          if (error !== null) reject(remoteError(error, this.#what(name)));
           else resolve(response as PfsShardMessages[M][1]);
         });
     });
@@ -75,7 +89,7 @@ export class RemoteShard implements ShardReplica {
     failed.catch(() => undefined);
     const stream = start((error, response) => {
       settle(error !== null || response === undefined
-        ? Promise.reject(errorOfStatus(error, this.#what("PutFile")))
+        ? Promise.reject(remoteError(error, this.#what("PutFile")))
         : Promise.resolve(response));
     });
     try {
@@ -139,7 +153,7 @@ export class RemoteShard implements ShardReplica {
     try {
       for await (const message of stream as AsyncIterable<{ data: Buffer }>) yield message.data;
     } catch (error: unknown) {
-      throw errorOfStatus(error, this.#what("GetFile"));
+      throw remoteError(error, this.#what("GetFile"));
     } finally {
       stream.cancel();
     }
@@ -164,7 +178,7 @@ export class RemoteShard implements ShardReplica {
         yield entryOfWire(message);
       }
     } catch (error: unknown) {
-      throw errorOfStatus(error, this.#what("Walk"));
+      throw remoteError(error, this.#what("Walk"));
     } finally {
       stream.cancel();
     }
@@ -173,6 +187,55 @@ export class RemoteShard implements ShardReplica {
   async diff(commit: ShardCommit, base: CommitId, directory: string): Promise<ShardFileChange[]> {
     const response = await this.#call("Diff", { commit: commitToWire(commit), base, directory });
     return response.changes.map(changeOfWire);
+  }
+
+  async hasCommit(commit: ShardCommit): Promise<boolean> {
+    return (await this.#call("HasCommit", { commit: commitToWire(commit), parent: "" })).present;
+  }
+
+  async readManifest(commit: ShardCommit): Promise<Uint8Array> {
+    const method = this.#method("ReadManifest") as unknown as (request: object,
+      options: { deadline: number }) => ClientReadableStream<{ data: Buffer }>;
+    const stream = method({ shard: this.shard, commit: commitToWire(commit), parent: "" },
+      { deadline: Date.now() + shardCallDeadlineMs });
+    try {
+      return await manifestOfParts(dataOf(stream as AsyncIterable<{ data: Buffer }>));
+    } catch (error: unknown) {
+      throw remoteError(error, this.#what("ReadManifest"));
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  async installManifest(commit: ShardCommit, manifest: Uint8Array): Promise<void> {
+    const start = this.#method("InstallManifest") as unknown as (options: { deadline: number },
+      callback: (error: ServiceError | null) => void) =>
+      ClientWritableStream<ShardInstallManifestRequest>;
+    let stream: ClientWritableStream<ShardInstallManifestRequest> | undefined;
+    const answer = new Promise<void>((resolve, reject) => {
+      stream = start({ deadline: Date.now() + shardCallDeadlineMs }, (error) => {
+        if (error === null) resolve();
+        else reject(remoteError(error, this.#what("InstallManifest")));
+      });
+    });
+    answer.catch(() => undefined);
+    if (stream === undefined) throw new PfsError("INTERNAL", "InstallManifest started no stream");
+    const writer = stream;
+    // Rejects when the other node fails the call early: stop writing then (see putFile).
+    const failed = answer.then(() => new Promise<never>(() => undefined));
+    failed.catch(() => undefined);
+    try {
+      await Promise.race([failed, writeMessage(writer, { part: "header", header: {
+        shard: this.shard, commit: commitToWire(commit), parent: "" } })]);
+      for await (const piece of boundedPieces(oneBuffer(manifest))) {
+        await Promise.race([failed, writeMessage(writer, { part: "data", data: piece })]);
+      }
+      writer.end();
+    } catch (error: unknown) {
+      writer.cancel();
+      throw error;
+    }
+    await answer;
   }
 
   async missingChunks(ids: readonly Sha256Hex[]): Promise<Sha256Hex[]> {
@@ -202,4 +265,8 @@ export class RemoteShard implements ShardReplica {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+async function* dataOf(messages: AsyncIterable<{ data: Buffer }>): AsyncIterable<Buffer> {
+  for await (const message of messages) yield message.data;
 }

@@ -2,21 +2,27 @@
  * The server side of pfs.Shard: the handlers that expose this node's local shard replicas to
  * the other nodes. Each handler finds the replica (`localShard`, which refuses a shard not
  * placed here with FAILED_PRECONDITION), decodes, calls, encodes; errors travel as statuses
- * with their pfs code (grpc-errors.ts). Data streams honour flow control both ways.
+ * with their pfs code (grpc-errors.ts) and, for NOT_FOUND, what is missing (`missingKey`
+ * trailer: "commit", "file" or "chunks", from the error's `details.missing`), so a caller can
+ * tell a replica lacking a commit from a file that does not exist. Data streams honour flow
+ * control both ways; a manifest travels as a stream of data messages and is held whole (at
+ * most storage's manifestTransferBytesMax).
  */
 import type {
-  ServerReadableStream, ServerWritableStream, sendUnaryData,
+  ServerErrorResponse, ServerReadableStream, ServerWritableStream, sendUnaryData,
 } from "@grpc/grpc-js";
 import { type Logger, PfsError } from "../../common/index.js";
 import type {
-  PfsShardMessages, PfsShardMethodName, PfsShardServiceHandlers, ShardFileEntryMessage,
-  ShardPutFileRequest,
+  PfsShardMessages, PfsShardMethodName, PfsShardServiceHandlers, ShardCommitRequest,
+  ShardDataMessage, ShardEmpty, ShardFileEntryMessage, ShardInstallManifestRequest,
+  ShardPutFileHeaderMessage, ShardPutFileRequest,
 } from "../../proto/index.js";
 import type { FileEntry } from "../model.js";
 import type { ShardReplica } from "../shard/shard-api.js";
 import { statusOf } from "./grpc-errors.js";
 import {
-  changeToWire, childToWire, freedToWire, commitOfWire, entryOfWire, entryToWire, safeCount,
+  changeToWire, childToWire, freedToWire, commitOfWire, entryOfWire, entryToWire,
+  manifestOfParts, missingKey, oneBuffer, safeCount,
 } from "./shard-wire.js";
 import { boundedPieces, dataParts, endWithStatus, writeMessage } from "./stream-kit.js";
 
@@ -30,28 +36,57 @@ export type LocalShardCollect =
 type Unary<M extends PfsShardMethodName> =
   (request: PfsShardMessages[M][0], shard: ShardReplica) => Promise<PfsShardMessages[M][1]>;
 
+/** The status of `error` (grpc-errors.ts `statusOf`), with what is missing when it says. */
+function shardStatusOf(error: unknown, logger: Logger, method: string): ServerErrorResponse {
+  const status = statusOf(error, logger, method);
+  const missing = error instanceof PfsError ? error.details["missing"] : undefined;
+  if (typeof missing === "string") status.metadata?.set(missingKey, missing);
+  return status;
+}
+
 function unary<M extends PfsShardMethodName>(name: M, lookup: LocalShardLookup, logger: Logger,
   body: Unary<M>) {
   return (call: { request: PfsShardMessages[M][0] & { shard: number } },
     callback: sendUnaryData<PfsShardMessages[M][1]>): void => {
     lookup(call.request.shard).then((shard) => body(call.request, shard)).then(
       (response) => { callback(null, response); },
-      (error: unknown) => { callback(statusOf(error, logger, name), null); });
+      (error: unknown) => { callback(shardStatusOf(error, logger, name), null); });
   };
+}
+
+/**
+ * The header of a client stream of one header then data messages, and the data parts after
+ * it; INVALID_ARGUMENT naming `what` when the stream does not start with a header.
+ */
+async function headerThenData<H,
+  M extends { part: string; header?: H | null; data?: Buffer | null }>(
+  call: AsyncIterable<M>, what: string): Promise<{ header: H; data: AsyncIterable<Buffer> }> {
+  const messages = call[Symbol.asyncIterator]();
+  const first = await messages.next();
+  const header = first.done === true || first.value.part !== "header" ? null : first.value.header;
+  if (header === null || header === undefined) {
+    throw new PfsError("INVALID_ARGUMENT", `a ${what} stream must start with its header`);
+  }
+  return { header, data: dataParts(messages) };
 }
 
 async function putFile(call: ServerReadableStream<ShardPutFileRequest, ShardFileEntryMessage>,
   lookup: LocalShardLookup): Promise<ShardFileEntryMessage> {
-  const messages = call[Symbol.asyncIterator]() as AsyncIterator<ShardPutFileRequest>;
-  const first = await messages.next();
-  if (first.done === true || first.value.part !== "header") {
-    throw new PfsError("INVALID_ARGUMENT", "a shard put stream must start with its header");
-  }
-  const header = first.value.header;
+  const { header, data } = await headerThenData<ShardPutFileHeaderMessage, ShardPutFileRequest>(
+    call, "shard put");
   const shard = await lookup(header.shard);
   const entry = await shard.putFile(commitOfWire(header.commit), header.parent, header.path,
-    dataParts(messages), { append: header.append });
+    data, { append: header.append });
   return entryToWire(entry);
+}
+
+async function installManifest(
+  call: ServerReadableStream<ShardInstallManifestRequest, ShardEmpty>, lookup: LocalShardLookup,
+): Promise<void> {
+  const { header, data } = await headerThenData<ShardCommitRequest, ShardInstallManifestRequest>(
+    call, "manifest");
+  const shard = await lookup(header.shard);
+  await shard.installManifest(commitOfWire(header.commit), await manifestOfParts(data));
 }
 
 async function streamOut<T>(call: ServerWritableStream<unknown, T>, items: AsyncIterable<T>):
@@ -81,12 +116,12 @@ export function shardServiceHandlers(lookup: LocalShardLookup, logger: Logger,
   PfsShardServiceHandlers {
   const fail = (call: ServerWritableStream<unknown, unknown>, name: string) =>
     (error: unknown): void => {
-      endWithStatus(call, statusOf(error, logger, name));
+      endWithStatus(call, shardStatusOf(error, logger, name));
     };
   return {
     PutFile: (call, callback) => {
       putFile(call, lookup).then((entry) => { callback(null, entry); },
-        (error: unknown) => { callback(statusOf(error, logger, "PutFile"), null); });
+        (error: unknown) => { callback(shardStatusOf(error, logger, "PutFile"), null); });
     },
     PutEntry: unary("PutEntry", lookup, logger, async (request, shard) => entryToWire(
       await shard.putEntry(commitOfWire(request.commit), request.path,
@@ -137,8 +172,30 @@ export function shardServiceHandlers(lookup: LocalShardLookup, logger: Logger,
         .map(changeToWire),
     })),
     ...chunkHandlers(lookup, logger),
+    ...manifestHandlers(lookup, logger),
     CollectGarbage: unary("CollectGarbage", lookup, logger, async (_request, shard) =>
       freedToWire(await collect(shard))),
+  };
+}
+
+function manifestHandlers(lookup: LocalShardLookup, logger: Logger) {
+  return {
+    HasCommit: unary("HasCommit", lookup, logger, async (request, shard) => ({
+      present: await shard.hasCommit(commitOfWire(request.commit)),
+    })),
+    ReadManifest: (call: ServerWritableStream<ShardCommitRequest, ShardDataMessage>) => {
+      lookup(call.request.shard)
+        .then((shard) => shard.readManifest(commitOfWire(call.request.commit)))
+        .then((manifest) => streamOut(call, dataMessages(oneBuffer(manifest))))
+        .catch((error: unknown) => {
+          endWithStatus(call, shardStatusOf(error, logger, "ReadManifest"));
+        });
+    },
+    InstallManifest: (call: ServerReadableStream<ShardInstallManifestRequest, ShardEmpty>,
+      callback: sendUnaryData<ShardEmpty>) => {
+      installManifest(call, lookup).then(() => { callback(null, {}); },
+        (error: unknown) => { callback(shardStatusOf(error, logger, "InstallManifest"), null); });
+    },
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import { PfsError } from "../../common/index.js";
 import type { FileEntry } from "../model.js";
+import { checkManifestTransferSize } from "../storage/index.js";
 import type {
   ShardCollectGarbageResponse, ShardCommitMessage, ShardDirectoryChildMessage,
   ShardFileChangeMessage, ShardFileEntryMessage,
@@ -13,6 +14,30 @@ import type {
 import type {
   ShardCommit, ShardDirectoryChild, ShardFileChange,
 } from "../shard/shard-api.js";
+
+/** The trailer carrying a NOT_FOUND error's `details.missing` (shard-service, RemoteShard). */
+export const missingKey = "pfs-missing";
+
+/** `bytes` as a stream of one piece (cut into messages by stream-kit's `boundedPieces`). */
+export async function* oneBuffer(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  await Promise.resolve();
+  yield bytes;
+}
+
+/**
+ * The manifest bytes sent as the data `parts` of a stream, joined; LIMIT_EXCEEDED as soon as
+ * they pass storage's manifestTransferBytesMax (nothing more is read).
+ */
+export async function manifestOfParts(parts: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const pieces: Uint8Array[] = [];
+  let total = 0;
+  for await (const piece of parts) {
+    total += piece.length;
+    checkManifestTransferSize(total, "a manifest on the wire");
+    pieces.push(piece);
+  }
+  return Buffer.concat(pieces, total);
+}
 
 /** A wire 64-bit integer as a safe integer. */
 export function safeCount(text: string, what: string): number {

@@ -12,7 +12,8 @@
  * exists is never rewritten by a put (dedup). One process owns a store directory: the locks,
  * pins and marks that make puts and garbage collection safe together live in its memory.
  */
-import { mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import * as path from "node:path";
 import { PfsError, type Logger, silentLogger } from "../../common/index.js";
 import type { Sha256Hex } from "../model.js";
@@ -124,6 +125,45 @@ export class ChunkStore {
         `hash to ${actual}`, { chunk: id, dir: this.dir });
     }
     return bytes;
+  }
+
+  /**
+   * Replaces the stored copy of chunk `id` with `bytes` (which must hash to `id`:
+   * INVALID_ARGUMENT otherwise, and nothing changes): for a copy found damaged, repaired from
+   * another replica. Durable when it resolves: the bytes go to a temp file that is fsynced,
+   * renamed over the chunk's file under its lock, and the fan-out directory is fsynced. A
+   * reader sees the old file or the new one whole. The chunk is held from collection
+   * (`chunkHoldMs`), as for a pushed chunk. Works whether or not a copy is there now.
+   */
+  async replace(id: Sha256Hex, bytes: Uint8Array): Promise<void> {
+    checkChunkId(id);
+    const actual = sha256Hex(bytes);
+    if (actual !== id || bytes.length > chunkBytesMaxLimit) {
+      throw new PfsError("INVALID_ARGUMENT", `replacement for chunk ${id} hashes to ${actual} ` +
+        `(${bytes.length} bytes)`, { chunk: id });
+    }
+    const tempPath = path.join(this.#tempDir, `${id}.${randomBytes(6).toString("hex")}.tmp`);
+    const handle = await open(tempPath, "wx");
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await rm(tempPath, { force: true });
+      throw error;
+    }
+    await handle.close();
+    const release = await this.#guard.lock.acquire(id);
+    try {
+      this.#guard.hold(id);
+      await rename(tempPath, chunkPath(this.dir, id));
+      await syncDir(path.join(this.dir, fanOutDirName(id)));
+    } catch (error) {
+      await rm(tempPath, { force: true });
+      throw error;
+    } finally {
+      release();
+    }
   }
 
   async #readRaw(id: Sha256Hex): Promise<Uint8Array> {

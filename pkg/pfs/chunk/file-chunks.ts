@@ -73,6 +73,15 @@ async function chunkInto(
   return { size: end.sizeBytes, hash: end.hash, chunks };
 }
 
+/**
+ * Where `readFile` gets a chunk's verified bytes: a `ChunkStore`, or a reader over one that
+ * does more on a failure (a shard replica repairing a damaged chunk from another replica).
+ */
+export interface ChunkSource {
+  /** The bytes of chunk `id`, hashing to `id`; NOT_FOUND or DATA_CORRUPTED otherwise. */
+  get(id: Sha256Hex): Promise<Uint8Array>;
+}
+
 /** A byte range `[start, end)` of a file; `start` defaults to 0, `end` to the file's size. */
 export interface ByteRange {
   readonly start?: number;
@@ -86,7 +95,7 @@ export interface ByteRange {
  * `[0, size]` or with end < start, before anything is read.
  */
 export async function* readFile(
-  store: ChunkStore,
+  store: ChunkSource,
   chunks: readonly ChunkRef[],
   range: ByteRange = {},
 ): AsyncGenerator<Uint8Array> {

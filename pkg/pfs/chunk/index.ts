@@ -17,6 +17,6 @@ export {
   GarbageCollection, collectGarbage,
 } from "./garbage-collection.js";
 export {
-  type WrittenFile, type WriteFileOptions, type ByteRange, writeFile, readFile,
+  type WrittenFile, type WriteFileOptions, type ByteRange, type ChunkSource, writeFile, readFile,
 } from "./file-chunks.js";
 export * as chunkLimits from "./limits.js";

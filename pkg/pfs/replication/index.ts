@@ -30,3 +30,4 @@ export {
   type ReplicaStatusRecord, type ReplicaStatusKeyParts, replicaStatusPrefix, replicaStatusKey,
   parseReplicaStatusKey, encodeReplicaStatus, decodeReplicaStatus,
 } from "./replica-status.js";
+export * from "./transfer.js";

@@ -13,7 +13,7 @@
  * delete counts the files it removes the same way (`stagedCount`).
  */
 import { type Hash, createHash } from "node:crypto";
-import { type ChunkStore, readFile } from "../chunk/index.js";
+import { type ChunkSource, readFile } from "../chunk/index.js";
 import type { FileEntry } from "../model.js";
 import {
   type EntrySource, type StagingLog, type Manifest, isAtOrUnder, materialize,
@@ -52,7 +52,7 @@ export async function stagedCount(log: StagingLog, parent: Manifest, path: strin
 }
 
 /** A sha256 state that has consumed the bytes of `entry` (verified), or an empty one. */
-export async function hashOfContent(store: ChunkStore, entry: FileEntry | undefined):
+export async function hashOfContent(store: ChunkSource, entry: FileEntry | undefined):
   Promise<Hash> {
   const hash = createHash("sha256");
   if (entry === undefined) return hash;

@@ -6,6 +6,6 @@ export type {
   ShardCommit, ShardByteRange, ShardDirectoryChild, ShardFileChange, ShardFinishResult,
   ShardReplica,
 } from "./shard-api.js";
-export { type LocalShardOptions, LocalShard } from "./local-shard.js";
+export { type LocalShardOptions, type RepairChunk, LocalShard } from "./local-shard.js";
 export type { StoredCommit } from "../storage/index.js";
 export * as shardLimits from "./limits.js";

@@ -32,14 +32,14 @@ import { type Hash } from "node:crypto";
 import * as path from "node:path";
 import { type Logger, PfsError, silentLogger } from "../../common/index.js";
 import {
-  ChunkStore, type ChunkWriteSession, type ChunkingOptions, type WrittenFile, defaultChunking,
-  readFile, writeFile,
+  ChunkStore, type ChunkSource, type ChunkWriteSession, type ChunkingOptions, type WrittenFile,
+  defaultChunking, readFile, sha256Hex, writeFile,
 } from "../chunk/index.js";
 import type { ChunkRef, CommitId, FileEntry, Sha256Hex } from "../model.js";
 import { compileGlob, isNormalizedPath } from "../path/index.js";
 import {
   CommitStore, type Manifest, type StoredCommit, comparePaths, diffManifests, emptyManifest,
-  isAtOrUnder,
+  isAtOrUnder, readManifestBytes,
 } from "../storage/index.js";
 import { hashOfContent, stagedCount, stagedEntry } from "./appended-content.js";
 import { shardChunkIdsPerCallMax, shardPutChunksBytesMax } from "./limits.js";
@@ -63,7 +63,18 @@ export interface LocalShardOptions {
    * so a test can run writes exactly there (where a missing gate would lose their chunks).
    */
   readonly beforeSweep?: () => Promise<void>;
+  /**
+   * Fetches a good copy of a chunk from another replica (see `setRepairChunk`); absent: a
+   * damaged chunk is DATA_CORRUPTED and stays damaged.
+   */
+  readonly repairChunk?: RepairChunk;
 }
+
+/**
+ * Fetches the bytes of chunk `id` from another replica (its `readChunk`, which never repairs).
+ * The shard checks they hash to `id` before using them.
+ */
+export type RepairChunk = (id: Sha256Hex) => Promise<Uint8Array>;
 
 function commitKey(commit: ShardCommit): string {
   return `${commit.repo}/${commit.id}`;
@@ -83,6 +94,10 @@ export class LocalShard implements ShardReplica {
   readonly #commits: CommitStore;
   readonly #chunking: ChunkingOptions;
   readonly #beforeSweep: () => Promise<void>;
+  readonly #logger: Logger;
+  #repairChunk: RepairChunk | undefined;
+  /** Where file reads get chunk bytes: the store, with a damaged chunk repaired if it can be. */
+  readonly #chunkSource: ChunkSource = { get: (id) => this.#readRepairing(id) };
   readonly #commitLocks = new KeyedReadWriteLock();
   /** Shared: a writer between committing its chunks and recording them. Exclusive: GC. */
   readonly #gcGate = new ReadWriteLock();
@@ -95,6 +110,18 @@ export class LocalShard implements ShardReplica {
     this.#commits = commits;
     this.#chunking = options.chunking ?? defaultChunking;
     this.#beforeSweep = options.beforeSweep ?? (() => Promise.resolve());
+    this.#logger = options.logger ?? silentLogger;
+    this.#repairChunk = options.repairChunk;
+  }
+
+  /**
+   * Sets (or, with undefined, removes) how a chunk that fails its hash check on a file read
+   * (getFile, and an append reading the file's current content) is repaired: `repair` fetches
+   * it from another replica; the bytes must hash to the id, then they replace the local copy
+   * durably (ChunkStore.replace) and are served. `readChunk` never repairs.
+   */
+  setRepairChunk(repair: RepairChunk | undefined): void {
+    this.#repairChunk = repair;
   }
 
   /** Opens (creating) the replica in `options.dir`, recovering what a crash left there. */
@@ -137,7 +164,7 @@ export class LocalShard implements ShardReplica {
       } finally {
         await parentManifest.close();
       }
-      const hash = await hashOfContent(this.#chunks, base);
+      const hash = await hashOfContent(this.#chunkSource, base);
       const session = this.#chunks.openSession();
       const added = await this.#chunkInto(session, data, hash);
       const entry: FileEntry = {
@@ -183,7 +210,22 @@ export class LocalShard implements ShardReplica {
   }
 
   async #openParent(repo: string, parent: CommitId): Promise<Manifest> {
-    return parent === "" ? emptyManifest() : await this.#commits.manifest(repo, parent);
+    return parent === "" ? emptyManifest() : await this.#openFinished({ repo, id: parent });
+  }
+
+  /** Opens the manifest of a finished commit; NOT_FOUND `{ missing: "commit" }` if absent. */
+  async #openFinished(commit: ShardCommit): Promise<Manifest> {
+    try {
+      return await this.#commits.manifest(commit.repo, commit.id);
+    } catch (error) {
+      if (error instanceof PfsError && error.code === "NOT_FOUND") throw this.#missingCommit(commit);
+      throw error;
+    }
+  }
+
+  #missingCommit(commit: ShardCommit): PfsError {
+    return new PfsError("NOT_FOUND", `commit ${commit.repo}@${commit.id} is not on this replica ` +
+      `of shard ${this.shard}`, { missing: "commit", repo: commit.repo, commit: commit.id });
   }
 
   async putEntry(commit: ShardCommit, filePath: string, entry: FileEntry): Promise<FileEntry> {
@@ -256,7 +298,7 @@ export class LocalShard implements ShardReplica {
   async #withManifest<T>(commit: ShardCommit, read: (manifest: Manifest) => Promise<T>):
     Promise<T> {
     this.#checkOpen();
-    const manifest = await this.#commits.manifest(commit.repo, commit.id);
+    const manifest = await this.#openFinished(commit);
     try {
       return await read(manifest);
     } finally {
@@ -269,7 +311,7 @@ export class LocalShard implements ShardReplica {
     const entry = await this.#withManifest(commit, (manifest) => manifest.get(filePath));
     if (entry === undefined) {
       throw new PfsError("NOT_FOUND", `file ${commit.repo}@${commit.id}:${filePath} not found`,
-        { path: filePath });
+        { missing: "file", path: filePath });
     }
     return entry;
   }
@@ -283,7 +325,7 @@ export class LocalShard implements ShardReplica {
         `is not within ${filePath}'s ${entry.size} bytes`, { path: filePath });
     }
     const end = Math.min(range.end ?? entry.size, entry.size);
-    yield* readFile(this.#chunks, entry.chunks, { start: range.start, end });
+    yield* readFile(this.#chunkSource, entry.chunks, { start: range.start, end });
   }
 
   async listDirectory(commit: ShardCommit, directory: string): Promise<ShardDirectoryChild[]> {
@@ -316,7 +358,7 @@ export class LocalShard implements ShardReplica {
   async *walk(commit: ShardCommit, directory: string): AsyncGenerator<FileEntry> {
     checkPath(directory, "directory", true);
     this.#checkOpen();
-    const manifest = await this.#commits.manifest(commit.repo, commit.id);
+    const manifest = await this.#openFinished(commit);
     try {
       yield* manifest.under(directory);
     } finally {
@@ -345,6 +387,125 @@ export class LocalShard implements ShardReplica {
         await before.close();
       }
     });
+  }
+
+  // ---- sealed commits between replicas ----------------------------------------------------
+
+  async hasCommit(commit: ShardCommit): Promise<boolean> {
+    this.#checkOpen();
+    if (!(await this.#commits.hasManifest(commit.repo, commit.id))) return false;
+    try {
+      // Header, footer and index: a damaged copy counts as absent, so a catch-up replaces it.
+      const manifest = await this.#commits.manifest(commit.repo, commit.id);
+      await manifest.close();
+      return true;
+    } catch (error) {
+      if (!(error instanceof PfsError && error.code === "DATA_CORRUPTED")) throw error;
+      this.#logger.warn("a sealed manifest here is damaged", { shard: this.shard, error });
+      return false;
+    }
+  }
+
+  async readManifest(commit: ShardCommit): Promise<Uint8Array> {
+    this.#checkOpen();
+    let bytes: Buffer;
+    try {
+      bytes = await this.#commits.manifestBytes(commit.repo, commit.id);
+    } catch (error) {
+      if (error instanceof PfsError && error.code === "NOT_FOUND") throw this.#missingCommit(commit);
+      throw error;
+    }
+    readManifestBytes(bytes, `manifest of ${commitKey(commit)} on shard ${this.shard}`);
+    return bytes;
+  }
+
+  async installManifest(commit: ShardCommit, manifest: Uint8Array): Promise<void> {
+    this.#checkOpen();
+    const contents = readManifestBytes(manifest,
+      `manifest of ${commitKey(commit)} received by shard ${this.shard}`);
+    // Exclusive: writes still recording into the commit's log finish (and later ones fail)
+    // before the log goes. In the GC gate: the chunks checked stay until the manifest names them.
+    await this.#commitLocks.with(commitKey(commit), true, () => this.#insideGate(async () => {
+      const stored = await this.#storedCopy(commit, manifest);
+      if (stored === "same") {
+        await this.#commits.installManifest(commit.repo, commit.id, manifest);
+        return;
+      }
+      const missing = await this.#absentChunks(contents.chunkIds);
+      if (missing.length > 0) {
+        throw new PfsError("NOT_FOUND", `${missing.length} of the ${contents.chunkIds.length} ` +
+          `chunks of ${commitKey(commit)} are not in shard ${this.shard}, e.g. ${missing[0] ?? ""}`,
+        { missing: "chunks", chunks: missing.length, chunk: missing[0] ?? "" });
+      }
+      await this.#commits.installManifest(commit.repo, commit.id, manifest,
+        { replace: stored === "damaged" });
+      if (stored === "damaged") {
+        this.#logger.warn("replaced a damaged sealed manifest", { shard: this.shard,
+          repo: commit.repo, commit: commit.id });
+      }
+    }));
+  }
+
+  /**
+   * How the manifest stored for `commit` compares with `manifest`: none here, the same bytes,
+   * or damaged (replaceable). Intact but different bytes are DATA_CORRUPTED: a sealed commit
+   * never changes, so one of the two replicas is wrong and nothing here is overwritten.
+   */
+  async #storedCopy(commit: ShardCommit, manifest: Uint8Array):
+    Promise<"absent" | "same" | "damaged"> {
+    if (!(await this.#commits.hasManifest(commit.repo, commit.id))) return "absent";
+    const stored = await this.#commits.manifestBytes(commit.repo, commit.id);
+    if (stored.equals(manifest)) return "same";
+    try {
+      readManifestBytes(stored, `manifest of ${commitKey(commit)} on shard ${this.shard}`);
+    } catch (error) {
+      if (error instanceof PfsError && error.code === "DATA_CORRUPTED") return "damaged";
+      throw error;
+    }
+    throw new PfsError("DATA_CORRUPTED", `commit ${commitKey(commit)} is sealed on shard ` +
+      `${this.shard} with a different manifest (${stored.length} bytes here, ` +
+      `${manifest.length} received)`, { repo: commit.repo, commit: commit.id });
+  }
+
+  /** The ids of `ids` the chunk store lacks (any number of them; each looked up once). */
+  async #absentChunks(ids: readonly Sha256Hex[]): Promise<Sha256Hex[]> {
+    const absent: Sha256Hex[] = [];
+    for (const id of new Set(ids)) if (!(await this.#chunks.has(id))) absent.push(id);
+    return absent;
+  }
+
+  /**
+   * Chunk `id` for a file read: from the store, or, when the copy there is damaged or gone and
+   * a repair is set, from another replica — checked against the id, written over the local
+   * copy durably, then served. If the repair fails the original error stands; bad bytes are
+   * never served.
+   */
+  async #readRepairing(id: Sha256Hex): Promise<Uint8Array> {
+    try {
+      return await this.#chunks.get(id);
+    } catch (error) {
+      const repair = this.#repairChunk;
+      if (repair === undefined || !isDamagedChunk(error, id)) throw error;
+      const bytes = await repair(id).catch((repairError: unknown) => {
+        this.#logger.warn("could not repair a damaged chunk", { shard: this.shard, chunk: id,
+          error: repairError });
+        return null;
+      });
+      if (bytes === null) throw error;
+      if (sha256Hex(bytes) !== id) {
+        this.#logger.warn("a repair brought bytes that do not match the chunk id",
+          { shard: this.shard, chunk: id });
+        throw error;
+      }
+      await this.#chunks.replace(id, bytes).then(
+        () => { this.#logger.warn("repaired a damaged chunk", { shard: this.shard, chunk: id }); },
+        (replaceError: unknown) => {
+          // The bytes are good: serve them; the next read tries the repair again.
+          this.#logger.error("could not write a repaired chunk", { shard: this.shard, chunk: id,
+            error: replaceError });
+        });
+      return bytes;
+    }
   }
 
   // ---- chunks ---------------------------------------------------------------------------
@@ -444,6 +605,12 @@ async function* hashing(data: AsyncIterable<Uint8Array>, hash: Hash):
     hash.update(piece);
     yield piece;
   }
+}
+
+/** True for the store's error about chunk `id` itself: damaged bytes or a missing file. */
+function isDamagedChunk(error: unknown, id: Sha256Hex): boolean {
+  return error instanceof PfsError && error.details["chunk"] === id &&
+    (error.code === "DATA_CORRUPTED" || error.code === "NOT_FOUND");
 }
 
 function checkChunkCount(count: number): void {

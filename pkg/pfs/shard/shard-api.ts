@@ -13,7 +13,9 @@
  * and belongs to this shard, except directory arguments (`listDirectory`, `glob`, `diff`,
  * `deleteFile` of a directory), which cover only this shard's part of the tree.
  *
- * Errors are PfsErrors: NOT_FOUND (no such file, or no such commit data on this shard),
+ * Errors are PfsErrors: NOT_FOUND (no such file: details `{ missing: "file" }`; or no such
+ * commit on this replica: details `{ missing: "commit" }`, when a read names a finished
+ * commit whose manifest this replica lacks — another replica may have it),
  * FAILED_PRECONDITION (a write to a commit this shard has sealed), INVALID_ARGUMENT,
  * DATA_CORRUPTED (a chunk or manifest failed its hash or checksum).
  */
@@ -116,6 +118,28 @@ export interface ShardReplica {
   /** Differences of this shard's files from `base` ("" = empty) to `commit`, sorted. */
   diff(commit: ShardCommit, base: CommitId, directory: string): Promise<ShardFileChange[]>;
 
+  // ---- sealed commits between replicas (replication, catch-up) ----------------------------
+
+  /** True when this replica holds the sealed manifest of `commit` (intact at a glance). */
+  hasCommit(commit: ShardCommit): Promise<boolean>;
+  /**
+   * The sealed manifest of `commit` as stored (self-checking bytes, checked whole before they
+   * are returned: DATA_CORRUPTED otherwise). NOT_FOUND with details `{ missing: "commit" }`
+   * when this replica does not hold it; LIMIT_EXCEEDED past storage's manifestTransferBytesMax.
+   */
+  readManifest(commit: ShardCommit): Promise<Uint8Array>;
+  /**
+   * Installs a sealed manifest another replica produced: checks its checksums and format
+   * (DATA_CORRUPTED otherwise), that every chunk it names is in this store (NOT_FOUND naming
+   * how many are missing otherwise, details `{ missing: "chunks", chunks: count }` — the
+   * caller pushes them and retries), then writes it atomically and durably (file + directory
+   * fsync) and drops any staging log of that commit here. Idempotent: the same bytes again
+   * change nothing; different bytes for a commit already sealed here are DATA_CORRUPTED
+   * (commits are immutable) unless the copy here is itself damaged, which they then replace.
+   * The chunks it names are held from garbage collection between the check and the write.
+   */
+  installManifest(commit: ShardCommit, manifest: Uint8Array): Promise<void>;
+
   // ---- chunks (copying between shards without a client re-upload) ---------------------
 
   /**
@@ -123,7 +147,10 @@ export interface ShardReplica {
    * for a while (chunkHoldMs), so a `putEntry` that follows can still refer to them.
    */
   missingChunks(ids: readonly Sha256Hex[]): Promise<Sha256Hex[]>;
-  /** The bytes of one chunk, verified. */
+  /**
+   * The bytes of one chunk, verified: DATA_CORRUPTED for a damaged local copy (never repaired
+   * here, so two replicas asking each other cannot loop).
+   */
   readChunk(id: Sha256Hex): Promise<Uint8Array>;
   /** Stores chunks (their ids are recomputed and must match: INVALID_ARGUMENT otherwise). */
   putChunks(chunks: readonly { readonly ref: ChunkRef; readonly bytes: Uint8Array }[]):

@@ -22,11 +22,12 @@ import * as path from "node:path";
 import { type Logger, PfsError, silentLogger } from "../../common/index.js";
 import type { CommitId } from "../model.js";
 import {
-  exists, isNotFound, makeDirDurable, publishTemporary, removeDurable, syncDir, temporaryMarker,
-  writeTemporary,
+  exists, isNotFound, makeDirDurable, openExisting, publishTemporary, removeDurable, syncDir,
+  temporaryMarker, writeTemporary,
 } from "../durable-fs.js";
 import { type Manifest, emptyManifest, openManifest } from "./manifest.js";
 import { materialize } from "./materialize.js";
+import { checkManifestTransferSize } from "./manifest-bytes.js";
 import { type ManifestSummary, writeManifest } from "./manifest-writer.js";
 import { repoNameBytesMax } from "./limits.js";
 import {
@@ -233,15 +234,18 @@ export class CommitStore {
   /**
    * Installs the manifest of the finished commit `commitId` as received from another replica
    * (its file's bytes): written to a temporary file and fsynced, checked in full (every CRC
-   * and block), then published atomically and durably. If the commit's manifest is here
-   * already, nothing changes (a finished commit is immutable). Errors: INVALID_ARGUMENT for
-   * bad names; DATA_CORRUPTED if `bytes` are not a whole, intact manifest (nothing published).
+   * and block), then published atomically and durably; then the commit's staging log, if any,
+   * is dropped (the commit is sealed here now). If the commit's manifest is here already,
+   * nothing changes (a finished commit is immutable) unless `options.replace` (the caller
+   * found the copy here damaged): then the new bytes are published over it. Errors:
+   * INVALID_ARGUMENT for bad names; DATA_CORRUPTED if `bytes` are not a whole, intact manifest
+   * (nothing published).
    */
-  async installManifest(repo: string, commitId: CommitId, bytes: Uint8Array):
-    Promise<ManifestSummary> {
+  async installManifest(repo: string, commitId: CommitId, bytes: Uint8Array,
+    options: { readonly replace?: boolean } = {}): Promise<ManifestSummary> {
     const target = this.manifestPath(repo, commitId);
     return await this.#serially(repo, commitId, async () => {
-      if (!(await exists(target))) {
+      if (options.replace === true || !(await exists(target))) {
         await makeDirDurable(path.dirname(target));
         const temporary = await writeTemporary(target, bytes);
         try {
@@ -252,10 +256,32 @@ export class CommitStore {
           await fs.rm(temporary, { force: true });
         }
       }
+      await this.#removeLog(repo, commitId, "install");
       const manifest = await openManifest(target);
       await manifest.close();
       return { entryCount: manifest.entryCount, totalSizeBytes: manifest.totalSizeBytes };
     });
+  }
+
+  /** True when the finished commit `commitId` has a manifest file here (not checked). */
+  async hasManifest(repo: string, commitId: CommitId): Promise<boolean> {
+    return await exists(this.manifestPath(repo, commitId));
+  }
+
+  /**
+   * The bytes of the manifest of the finished commit `commitId`, as stored (not checked here:
+   * the caller checks them, see `readManifestBytes`). Errors: NOT_FOUND if it is not finished
+   * here; LIMIT_EXCEEDED past `manifestTransferBytesMax`.
+   */
+  async manifestBytes(repo: string, commitId: CommitId): Promise<Buffer> {
+    const file = this.manifestPath(repo, commitId);
+    const handle = await openExisting(file, "r", "manifest");
+    try {
+      checkManifestTransferSize((await handle.stat()).size, `manifest ${file}`);
+      return await handle.readFile();
+    } finally {
+      await handle.close();
+    }
   }
 
   /**

@@ -13,6 +13,9 @@ export {
   type DirectoryChild, type EntrySource, type OpenManifestOptions, Manifest, openManifest,
   emptyManifest, listChildren,
 } from "./manifest.js";
+export {
+  type ManifestContents, checkManifestTransferSize, manifestChunkIds, readManifestBytes,
+} from "./manifest-bytes.js";
 export { type ManifestSummary, ManifestWriter, writeManifest } from "./manifest-writer.js";
 export { type ManifestChange, diffManifests, contentDiffers } from "./manifest-diff.js";
 export { type StagingOp, checkStagingOp } from "./staging-record.js";

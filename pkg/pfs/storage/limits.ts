@@ -52,10 +52,18 @@ export const stagingPendingBytesMax: number = 64 * 1024 * 1024;
 /** The read buffer of a staging log replay; a larger record is read whole by itself. */
 export const stagingReadBufferBytes: number = 1024 * 1024;
 
+/**
+ * The largest manifest replicas move whole (read into memory, sent, checked, installed): a
+ * million small files make a manifest of about 130 MiB, so this leaves room for longer paths
+ * and multi-chunk files while bounding the memory one transfer takes on each side.
+ */
+export const manifestTransferBytesMax: number = 512 * 1024 * 1024;
+
 /** The longest repo name, in bytes: one file-name component of the store's directories. */
 export const repoNameBytesMax: number = 255;
 
 assert(stagingRecordBytesMax > manifestBlockBytesTarget, "a record may exceed a block");
 assert(stagingPendingBytesMax >= stagingBatchBytesMax, "a full batch can be pending");
 assert(stagingReadBufferBytes <= stagingBatchBytesMax, "replay buffer within one batch");
+assert(manifestTransferBytesMax > manifestIndexBytesMax, "a transfer holds the largest index");
 assert(manifestBlockCacheBlocks >= 2, "a walk needs at least two cached blocks");

@@ -47,7 +47,8 @@ export interface EntrySource {
   entries(prefix?: string): AsyncIterable<FileEntry>;
 }
 
-function corrupted(file: string, message: string, details: Record<string, number> = {}):
+/** DATA_CORRUPTED naming the manifest `file` and what is wrong with it. */
+export function corrupted(file: string, message: string, details: Record<string, number> = {}):
   PfsError {
   return new PfsError("DATA_CORRUPTED", `manifest ${file}: ${message}`, { file, ...details });
 }
@@ -198,17 +199,23 @@ export class Manifest implements EntrySource {
     if (bytesRead !== row.length) {
       throw corrupted(this.file, `block ${number} is cut short`, { block: number });
     }
-    const actual = crc32(bytes);
-    if (actual !== row.crc) {
-      throw corrupted(this.file, `block ${number} checksum ${actual} != ${row.crc}`,
-        { block: number, offset: row.offset });
-    }
-    const problem = checkBlockFraming(bytes, row);
-    if (problem !== null) {
-      throw corrupted(this.file, `block ${number}: ${problem}`, { block: number });
-    }
+    checkBlock(this.file, bytes, row, number);
     return bytes;
   }
+}
+
+/**
+ * Checks block `number` (its bytes, read whole) against its index row: CRC, then entry
+ * framing. Throws DATA_CORRUPTED naming `file` and the block.
+ */
+export function checkBlock(file: string, bytes: Buffer, row: BlockRow, number: number): void {
+  const actual = crc32(bytes);
+  if (actual !== row.crc) {
+    throw corrupted(file, `block ${number} checksum ${actual} != ${row.crc}`,
+      { block: number, offset: row.offset });
+  }
+  const problem = checkBlockFraming(bytes, row);
+  if (problem !== null) throw corrupted(file, `block ${number}: ${problem}`, { block: number });
 }
 
 /** Offset of an entry's chunk count from the end of its path: size u64 + hash. */
@@ -296,28 +303,47 @@ async function readExactly(handle: fs.FileHandle, length: number, position: numb
   return bytes;
 }
 
-async function readLayout(handle: fs.FileHandle):
-  Promise<{ footer: ManifestFooter; rows: BlockRow[] }> {
-  const { size } = await handle.stat();
-  if (size < manifestHeaderBytes + manifestFooterBytes) {
-    throw new MalformedPayloadError(`file of ${size} B is too short`);
-  }
-  const header = await readExactly(handle, manifestHeaderBytes, 0);
-  const footerBytes = await readExactly(handle, manifestFooterBytes, size - manifestFooterBytes);
+/**
+ * The footer of a manifest of `size` bytes from its first and last bytes, checked against its
+ * CRC and the file's size. Throws `MalformedPayloadError`.
+ */
+export function checkedFooter(size: number, header: Buffer, footerBytes: Buffer): ManifestFooter {
   const footer = decodeFooter(header, footerBytes);
   if (footer.indexLength > manifestIndexBytesMax ||
     footer.indexOffset + footer.indexLength + manifestFooterBytes !== size) {
     throw new MalformedPayloadError(`index of ${footer.indexLength} B at ${footer.indexOffset} ` +
       `does not fit a file of ${size} B`);
   }
-  const index = await readExactly(handle, footer.indexLength, footer.indexOffset);
+  return footer;
+}
+
+/** The index rows, checked against the index CRC and the footer. Throws `MalformedPayloadError`. */
+export function checkedRows(footer: ManifestFooter, index: Buffer): BlockRow[] {
   const actual = crc32(index);
   if (actual !== footer.indexCrc) {
     throw new MalformedPayloadError(`index checksum ${actual} != ${footer.indexCrc}`);
   }
   const rows = decodeIndex(index, footer.blockCount);
   checkRows(footer, rows);
-  return { footer, rows };
+  return rows;
+}
+
+/** Throws `MalformedPayloadError` when `size` bytes cannot hold a manifest's header and footer. */
+export function checkManifestSize(size: number): void {
+  if (size < manifestHeaderBytes + manifestFooterBytes) {
+    throw new MalformedPayloadError(`file of ${size} B is too short`);
+  }
+}
+
+async function readLayout(handle: fs.FileHandle):
+  Promise<{ footer: ManifestFooter; rows: BlockRow[] }> {
+  const { size } = await handle.stat();
+  checkManifestSize(size);
+  const header = await readExactly(handle, manifestHeaderBytes, 0);
+  const footerBytes = await readExactly(handle, manifestFooterBytes, size - manifestFooterBytes);
+  const footer = checkedFooter(size, header, footerBytes);
+  const index = await readExactly(handle, footer.indexLength, footer.indexOffset);
+  return { footer, rows: checkedRows(footer, index) };
 }
 
 /** Options of `openManifest`. */
