@@ -15,7 +15,7 @@
  * written is UNAVAILABLE; running the command again finishes it.
  */
 import type { Etcd3, IKeyValue } from "etcd3";
-import { PfsError, assert } from "../../common/index.js";
+import { type Clock, PfsError, SystemClock, assert } from "../../common/index.js";
 import type { RemoveNodeResponse } from "../../proto/index.js";
 import { checkNodeName } from "../placement/index.js";
 import { ReplicaMapKeys, readReplicaMap } from "../replication/index.js";
@@ -32,8 +32,8 @@ export interface RemoveNodeOptions {
   readonly id: string;
   /** Retire it even while its lease key says it is online. */
   readonly force: boolean;
-  /** The wall clock (Unix epoch ms) stored in the retired record; default `Date.now`. */
-  readonly wallMs?: () => number;
+  /** Whose wall time the retired record keeps; default the system clock. */
+  readonly clock?: Clock;
 }
 
 /** The retired record as stored. */
@@ -130,7 +130,7 @@ export async function removeNode(options: RemoveNodeOptions): Promise<RemoveNode
   const refused = refusal(id, facts, force);
   if (refused !== undefined) throw refused;
   const written = await retireKeys(client, keys, id, force,
-    facts.retired ? undefined : (options.wallMs ?? Date.now)());
+    facts.retired ? undefined : (options.clock ?? new SystemClock()).wallMs());
   let memberRemoved = false;
   if (facts.member !== undefined) {
     const memberId = facts.member.id;

@@ -14,7 +14,9 @@
  * shows what it can. Members that cannot be read leave every Raft role "".
  */
 import type { Etcd3, IKeyValue } from "etcd3";
-import { LimitError, PfsError, assert } from "../../common/index.js";
+import {
+  type Clock, LimitError, PfsError, SystemClock, assert,
+} from "../../common/index.js";
 import { parseNodeRecord } from "../placement/index.js";
 import {
   type ReplicaStatusRecord, ReplicaMapKeys, decodeReplicaStatus, parseReplicaStatusKey,
@@ -33,8 +35,8 @@ export interface ClusterStatusOptions {
   readonly shards: number;
   /** `--dead-time` in milliseconds: offline this long is faulty. */
   readonly deadTimeMs: number;
-  /** The wall clock (Unix epoch ms); default `Date.now`. */
-  readonly wallMs?: () => number;
+  /** Whose wall time decides offline against faulty; default the system clock. */
+  readonly clock?: Clock;
 }
 
 /** UNAVAILABLE for a store call that failed. */
@@ -132,6 +134,6 @@ export async function readClusterStatus(options: ClusterStatusOptions): Promise<
     shards, live, offline, map, masters, replicaStatus, deadTimeMs,
     retired: new Set(retiredKeys.map((kv) => suffixOf(kv, keys.retired))),
     members: raft.members, leaderMemberId: raft.leaderMemberId,
-    nowWallMs: (options.wallMs ?? Date.now)(),
+    nowWallMs: (options.clock ?? new SystemClock()).wallMs(),
   });
 }
