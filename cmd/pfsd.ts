@@ -16,6 +16,11 @@
  * node's client of the embedded member uses the member's client TLS settings (--cert-file,
  * --key-file, --trusted-ca-file; its own certificate as the client's with --client-cert-auth).
  * --pfs-gc-interval sets how often the node collects its shards' garbage (0 = off).
+ *
+ * `--join URL,…` (cmd/pfsd-join.ts): a node whose data dir holds no member yet adds itself to
+ * that cluster as a learner before its member starts; a node that joined so (now or on an
+ * earlier start) runs a loop promoting it while there are fewer than 5 voters. The pfs node of
+ * a learner uses the voters' client URLs, since a learner refuses linearizable requests.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -39,6 +44,9 @@ import { EtcdDaemon } from "../pkg/etcdserver/index.js";
 import { DataDirLock } from "../pkg/pfs/api/data-dir-lock.js";
 // eslint-disable-next-line pfs/boundaries -- a type only (erased): pkg/pfs itself loads lazily
 import type { PfsNode, PfsNodeOptions } from "../pkg/pfs/api/index.js";
+import {
+  LearnerPromotion, joinedConfig, pfsEtcdEndpoints, promotionSeeds,
+} from "./pfsd-join.js";
 
 /** Exit codes: 0 success, 1 member failure, 2 bad usage or configuration, 70 internal error. */
 const exitFailure = 1;
@@ -90,15 +98,18 @@ function configure(argv: readonly string[], env: NodeJS.ProcessEnv): PfsdConfig 
   return resolved.value;
 }
 
-/** What runs: the embedded member (absent with --etcd-endpoints) and the pfs node. */
+/** What runs: the embedded member (absent with --etcd-endpoints), its promotion loop (a
+ * node that joined with --join) and the pfs node. */
 interface Running {
   readonly daemon: EtcdDaemon | undefined;
+  readonly promotion: LearnerPromotion | undefined;
   readonly pfs: PfsNode | undefined;
   readonly lock: DataDirLock;
 }
 
 /** Stops in reverse start order: pfs first (it uses the member), then the member, the lock. */
 async function stopAll(running: Running, logger: Logger): Promise<void> {
+  await running.promotion?.close();
   try {
     await running.pfs?.close();
   } catch (error: unknown) {
@@ -162,17 +173,24 @@ async function embeddedClientTls(config: PfsdConfig):
 async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
   onFatal: (error: unknown) => void): Promise<Running> {
   const external = config.etcdEndpoints.length > 0;
-  const daemon = external ? undefined : await EtcdDaemon.start(config, { logger, onFatal });
-  if (config.pfsAddress === undefined) return { daemon, pfs: undefined, lock };
+  const etcdCredentials = external ? undefined : await embeddedClientTls(config);
+  const memberConfig = external ? config : await joinedConfig(config, etcdCredentials, logger);
+  const seeds = external ? undefined : await promotionSeeds(config);
+  const daemon = external ? undefined : await EtcdDaemon.start(memberConfig, { logger, onFatal });
+  const promotion = daemon === undefined || seeds === undefined ? undefined
+    : LearnerPromotion.start({ member: daemon.member, seedUrls: seeds, tls: etcdCredentials,
+      logger: logger.child({ component: "join" }) });
+  if (config.pfsAddress === undefined) return { daemon, promotion, pfs: undefined, lock };
   const pfsLogger = logger.child({ component: "pfs" });
   try {
     const { PfsNode } = await import("../pkg/pfs/api/index.js");
     const { LocalShard } = await import("../pkg/pfs/shard/index.js");
-    const etcdCredentials = external ? undefined : await embeddedClientTls(config);
+    const etcdEndpoints = daemon === undefined ? config.etcdEndpoints.map(String)
+      : await pfsEtcdEndpoints(daemon.member, embeddedClientUrl(config), seeds ?? [], pfsLogger);
     const pfs = await PfsNode.start({
       name: config.name,
       listen: `${config.pfsAddress.host}:${config.pfsAddress.port}`,
-      etcdEndpoints: external ? config.etcdEndpoints.map(String) : [embeddedClientUrl(config)],
+      etcdEndpoints,
       shards: config.shards,
       openLocal: (shard) => LocalShard.open({
         dir: join(config.dataDir, "pfs", `shard-${shard}`), shard, logger: pfsLogger,
@@ -181,8 +199,9 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
       gcIntervalSeconds: config.pfsGcInterval,
       ...(etcdCredentials === undefined ? {} : { etcdCredentials }),
     });
-    return { daemon, pfs, lock };
+    return { daemon, promotion, pfs, lock };
   } catch (error: unknown) {
+    await promotion?.close();
     await daemon?.close();
     throw error;
   }

@@ -110,6 +110,10 @@ export const pfsdSchema = {
   replicas: integerField("replicas of each shard (R)", pfsReplicasDefault, 1, pfsReplicasMax),
   writeQuorum: integerField("acknowledgements a commit waits for (W; 0 = majority of R)", 0, 0, pfsReplicasMax),
   etcdEndpoints: urlListField("use this external etcd cluster instead of the embedded one", [], { allowEmpty: true }),
+  join: urlListField(
+    "join the cluster of these members' client URLs as a Raft learner (ignored once --data-dir holds a member)",
+    [], { allowEmpty: true },
+  ),
   masterLeaseTtl: integerField(
     "TTL (s) of a shard master's lease", pfsMasterLeaseTtlSecondsDefault, pfsMasterLeaseTtlSecondsMin, 60, "SECONDS",
   ),
@@ -127,7 +131,7 @@ export type PfsdConfig = ConfigOf<typeof pfsdSchema>;
 /** The pfs-specific keys; everything else is one of etcd's flags. */
 const pfsKeys: ReadonlySet<string> = new Set([
   "pfsAddress", "shards", "replicas", "writeQuorum", "etcdEndpoints", "masterLeaseTtl",
-  "deadTime", "pfsGcInterval", "logLevel", "logFormat",
+  "deadTime", "pfsGcInterval", "join", "logLevel", "logFormat",
 ]);
 
 /** Environment prefix of a key: `PFSD_` for pfs's flags, `ETCD_` for etcd's. */
@@ -185,6 +189,25 @@ function checkCluster(config: PfsdConfig): ConfigError | undefined {
   return undefined;
 }
 
+/**
+ * `--join` builds --initial-cluster and --initial-cluster-state from the running cluster, so
+ * it goes with neither of them (beyond the defaults naming this member alone), and it needs
+ * the embedded member, so not --etcd-endpoints.
+ */
+function checkJoin(config: PfsdConfig): ConfigError | undefined {
+  if (config.join.length === 0) return undefined;
+  if (config.etcdEndpoints.length > 0) {
+    return new ConfigError("--join", "joins the embedded member's cluster; --etcd-endpoints " +
+      "turns the embedded member off");
+  }
+  const others = config.initialCluster.filter((member) => member.name !== config.name);
+  if (others.length > 0 || config.initialClusterState === "existing") {
+    return new ConfigError("--join", "builds --initial-cluster and --initial-cluster-state " +
+      "from the running cluster; give neither");
+  }
+  return undefined;
+}
+
 function checkPfs(config: PfsdConfig): ConfigError | undefined {
   if (config.writeQuorum > config.replicas) {
     return new ConfigError("--write-quorum", `${config.writeQuorum} is above --replicas ${config.replicas}`);
@@ -203,7 +226,7 @@ function completePfsdConfig(config: PfsdConfig): Result<PfsdConfig, ConfigError>
     initialCluster,
   };
   const problem = checkTiming(completed) ?? checkTls(completed) ?? checkCluster(completed) ??
-    checkPfs(completed);
+    checkJoin(completed) ?? checkPfs(completed);
   return problem === undefined ? ok(completed) : err(problem);
 }
 
