@@ -33,18 +33,20 @@
  * Learners refuse most client requests ("etcdserver: rpc not supported for learner", as etcd
  * 3.4), so the pfs node of a learner talks to the voters' client URLs (`pfsEtcdEndpoints`).
  */
-import { mkdir, open, readFile, rename, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Etcd3, type IOptions } from "etcd3";
 import {
-  ConfigError, PfsError, assert, type InitialMember, type Logger, type PfsdConfig,
+  ConfigError, PfsError, assert, type InitialMember, type Logger, type NodeId, type PfsdConfig,
   type Result, deepFreeze, err, nodeId, ok,
 } from "../pkg/common/index.js";
 import {
-  type EtcdMember, computeClusterId, computeMemberId,
+  type EtcdMember, type Member, computeClusterId, computeMemberId,
 } from "../pkg/etcdserver/index.js";
 // eslint-disable-next-line pfs/boundaries -- the data-dir layout alone, to see a member's there
 import { memberDirs } from "../pkg/etcdserver/server/member-bootstrap.js";
+// eslint-disable-next-line pfs/boundaries -- the durable-write steps alone (no pfs is loaded)
+import { makeDirDurable, publishTemporary, writeTemporary } from "../pkg/pfs/durable-fs.js";
 
 /** Most voting members a joining node promotes itself into (DESIGN.md §1: up to 5 voters). */
 export const raftVotersMax = 5;
@@ -70,19 +72,10 @@ export const joinMarkerFile = "pfs-join.json";
 /** The TLS of the node's etcd clients, as etcd3 takes it (cmd/pfsd.ts builds it). */
 export type JoinClientTls = IOptions["credentials"];
 
-/** A member as the join logic sees it (IDs as bigint). */
-export interface ListedMember {
-  readonly id: bigint;
-  readonly name: string;
-  readonly peerUrls: readonly string[];
-  readonly clientUrls: readonly string[];
-  readonly isLearner: boolean;
-}
-
 /** What the cluster answered: its ID and members. */
 export interface ClusterView {
   readonly clusterId: bigint;
-  readonly members: readonly ListedMember[];
+  readonly members: readonly Member[];
 }
 
 function etcdClient(hosts: readonly string[], tls: JoinClientTls): Etcd3 {
@@ -113,8 +106,8 @@ function sameUrls(a: readonly string[], b: readonly string[]): boolean {
  * Decides how `name` with `peerUrls` joins `members`: the ID of an unstarted member with
  * those peer URLs to reuse, undefined to add a new learner, or a ConfigError.
  */
-export function planJoin(members: readonly ListedMember[], name: string,
-  peerUrls: readonly string[]): Result<bigint | undefined, ConfigError> {
+export function planJoin(members: readonly Member[], name: string,
+  peerUrls: readonly string[]): Result<NodeId | undefined, ConfigError> {
   assert(peerUrls.length > 0, "a joining member advertises peer URLs");
   const named = members.find((member) => member.name === name);
   if (named !== undefined && !sameUrls(named.peerUrls, peerUrls)) {
@@ -144,7 +137,7 @@ export function joinInitialCluster(view: ClusterView, self: InitialMember,
   const bootstrap = view.members.filter((member) => member.peerUrls.length > 0 &&
     member.id === computeMemberId(member.peerUrls, token));
   const made = bootstrap.length === 0
-    ? undefined : computeClusterId(bootstrap.map((member) => nodeId(member.id)));
+    ? undefined : computeClusterId(bootstrap.map((member) => member.id));
   if (made !== view.clusterId) {
     return err(new ConfigError("--initial-cluster-token", `${JSON.stringify(token)} does not ` +
       `give cluster ${view.clusterId.toString(16)}'s ID from its members; give the token the ` +
@@ -163,9 +156,9 @@ interface WireMember {
   readonly isLearner?: boolean;
 }
 
-function listedMember(wire: WireMember): ListedMember {
+function listedMember(wire: WireMember): Member {
   return {
-    id: BigInt(wire.ID), name: wire.name, peerUrls: wire.peerURLs.map(origin),
+    id: nodeId(BigInt(wire.ID)), name: wire.name, peerUrls: wire.peerURLs.map(origin),
     clientUrls: wire.clientURLs.map(origin), isLearner: wire.isLearner === true,
   };
 }
@@ -184,24 +177,10 @@ export async function clusterView(client: Etcd3): Promise<ClusterView> {
   };
 }
 
-/** Writes `text` to `file` durably: a temp file, fsync, rename, then the directory's fsync. */
+/** Writes `text` to `file` durably: a fsynced temporary renamed over it, then the dir's fsync. */
 async function writeDurably(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const temp = `${file}.tmp`;
-  const handle = await open(temp, "w");
-  try {
-    await handle.writeFile(text, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, file);
-  const directory = await open(dirname(file), "r");
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
+  await makeDirDurable(dirname(file));
+  await publishTemporary(await writeTemporary(file, new TextEncoder().encode(text)), file);
 }
 
 /** The --join URLs recorded in `dataDir`'s marker; empty when the node never joined. */
@@ -283,7 +262,8 @@ export async function joinedConfig(config: PfsdConfig, tls: JoinClientTls,
       lastError = error;
       logger.warn("cannot join yet", { attempt, join: config.join, error: String(error) });
       if (attempt < joinAttemptsMax) {
-        await new Promise((resolve) => { setTimeout(resolve, joinRetryDelayMs).unref(); });
+        // Not unref'd: before the member starts, nothing else keeps the process alive.
+        await new Promise((resolve) => { setTimeout(resolve, joinRetryDelayMs); });
       }
     }
   }
@@ -296,9 +276,9 @@ export async function joinedConfig(config: PfsdConfig, tls: JoinClientTls,
 export type JoinedMember = Pick<EtcdMember, "memberId" | "memberList" | "raftStatus">;
 
 /** This member's own record in its local member list; undefined until it applied its add. */
-async function ownRecord(member: JoinedMember): Promise<ListedMember | undefined> {
+async function ownRecord(member: JoinedMember): Promise<Member | undefined> {
   const self = (await member.memberList()).find((each) => each.id === member.memberId);
-  return self === undefined ? undefined : { ...self, id: BigInt(self.id) };
+  return self;
 }
 
 /** The client URLs of the voters in this member's local member list. */
@@ -387,7 +367,7 @@ export class LearnerPromotion {
     const { member, logger } = this.#options;
     const view = await clusterView(client);
     const voters = view.members.filter((each) => !each.isLearner);
-    if (voters.some((each) => each.id === BigInt(member.memberId))) return true;
+    if (voters.some((each) => each.id === member.memberId)) return true;
     if (voters.length >= raftVotersMax) {
       return this.#wait(`staying a learner: ${voters.length} voters (at most ${raftVotersMax})`);
     }
@@ -397,9 +377,9 @@ export class LearnerPromotion {
     if (applied === 0 || applied * 100 < commit * promoteInSyncPercentMin) {
       return this.#wait(`catching up: applied ${applied} of ${commit}`);
     }
-    await client.cluster.memberPromote({ ID: BigInt(member.memberId).toString() });
+    await client.cluster.memberPromote({ ID: member.memberId.toString() });
     logger.info("promoted this learner to a voting member", {
-      memberId: BigInt(member.memberId).toString(16), voters: voters.length + 1, applied, commit,
+      memberId: member.memberId.toString(16), voters: voters.length + 1, applied, commit,
     });
     return true;
   }
