@@ -6,17 +6,25 @@
  * in `<dir>/deploy.json`, so running again on it restarts the same nodes with their data.
  * Node i (from 1) serves clients on base-port + 2(i-1) and peers on the port after it, and the
  * pfs API on pfs-base-port + (i-1) (node 1 on 30650 by default); every node gets the same
- * `--shards`, fixed when the cluster is first created. Ready means every node answers both a
- * linearizable etcd Range and a pfs ListRepo.
+ * `--shards`, `--replicas`, `--write-quorum`, `--dead-time` and `--master-lease-ttl`, fixed
+ * when the cluster is first created. Ready means every node answers both an etcd Range
+ * (linearizable; serializable on an added node, which may be a learner) and a pfs ListRepo.
+ *
+ * `pfs deploy local add-node` starts one more node, detached, that joins the running cluster
+ * with `pfsd --join` (the client URLs of every other node): a learner, promoted while there
+ * are fewer than 5 voters. deploy.json counts the added nodes, so later runs and `down`
+ * include them (their data dir holds their member, so --join is then ignored).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import {
-  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync,
+  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync,
+  writeFileSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Client, type ServiceClientConstructor, credentials } from "@grpc/grpc-js";
-import { limits } from "../pkg/common/index.js";
+import type { Command } from "commander";
+import { limits, pfsdSchema } from "../pkg/common/index.js";
 import { loadEtcdProtos } from "../pkg/proto/index.js";
 // eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import { PfsClient } from "../pkg/pfs/client/index.js";
@@ -37,13 +45,44 @@ export interface DeploySettings {
   readonly shards: number;
   /** The pfs API port of node 1; node i serves on pfsBasePort + (i-1). */
   readonly pfsBasePort: number;
+  /** pfsd --replicas of every node (R). */
+  readonly replicas: number;
+  /** pfsd --write-quorum of every node (W; 0 = a majority of R). */
+  readonly writeQuorum: number;
+  /** pfsd --dead-time of every node, in seconds. */
+  readonly deadTime: number;
+  /** pfsd --master-lease-ttl of every node, in seconds. */
+  readonly masterLeaseTtl: number;
+  /** Nodes added by `add-node` after the first `nodes` (they joined with --join). */
+  readonly joinedNodes: number;
 }
 
 /** Defaults of the settings added after the first deploy.json format (read from old files). */
 export const deploySettingsDefaults = {
   shards: limits.pfsShardsDefault,
   pfsBasePort: limits.pfsApiPortDefault,
+  writeQuorum: 0,
+  deadTime: limits.pfsDeadTimeSecondsDefault,
+  masterLeaseTtl: limits.pfsMasterLeaseTtlSecondsDefault,
+  joinedNodes: 0,
 } as const;
+
+/** The default --replicas of a cluster of `nodes`: pfsd's default, but no more than nodes. */
+export function deployReplicasDefault(nodes: number): number {
+  return Math.min(limits.pfsReplicasDefault, Math.max(1, nodes));
+}
+
+/**
+ * The settings a deploy.json holds; old files lack the later fields and get the defaults (the
+ * given ones only fill what even the oldest file holds).
+ */
+function storedSettings(file: string, given?: DeploySettings): DeploySettings {
+  const stored = JSON.parse(readFileSync(file, "utf8")) as Partial<DeploySettings>;
+  const nodes = stored.nodes ?? given?.nodes ?? 1;
+  return {
+    ...given, ...deploySettingsDefaults, replicas: deployReplicasDefault(nodes), ...stored,
+  } as DeploySettings;
+}
 
 /** One node's names, URLs and files. */
 interface NodePlan {
@@ -52,6 +91,8 @@ interface NodePlan {
   readonly peerUrl: string;
   /** host:port of its pfs API. */
   readonly pfsAddress: string;
+  /** Added by add-node: it joins with --join and may be a learner. */
+  readonly joined: boolean;
   readonly dataDir: string;
   readonly pidFile: string;
   readonly logFile: string;
@@ -59,47 +100,83 @@ interface NodePlan {
 
 const pfsdScript = fileURLToPath(new URL("./pfsd.js", import.meta.url));
 
-/** Reads the settings stored in `dir`, or takes the given ones (stored on first use). */
-export function deploySettings(dir: string, given: DeploySettings): DeploySettings {
-  const file = join(dir, "deploy.json");
-  if (existsSync(file)) {
-    const stored = JSON.parse(readFileSync(file, "utf8")) as Partial<DeploySettings>;
-    return { ...given, ...deploySettingsDefaults, ...stored };
+/**
+ * Checks that `total` nodes fit the ports of `settings`: their client and peer ports, and the
+ * pfs ports from pfsBasePort, stay in [1024, 65535] and do not overlap. Throws with the flag.
+ */
+function checkPorts(settings: DeploySettings, total: number): void {
+  const lastPort = settings.basePort + 2 * total - 1;
+  if (!Number.isInteger(settings.basePort) || settings.basePort < 1024 || lastPort > 65_535) {
+    throw new Error(`--base-port ${settings.basePort} leaves no room for ${total} nodes`);
   }
+  const lastPfsPort = settings.pfsBasePort + total - 1;
+  if (!Number.isInteger(settings.pfsBasePort) || settings.pfsBasePort < 1024 ||
+    lastPfsPort > 65_535) {
+    throw new Error(`--pfs-base-port ${settings.pfsBasePort} leaves no room for ${total} nodes`);
+  }
+  if (lastPfsPort >= settings.basePort && settings.pfsBasePort <= lastPort) {
+    throw new Error(`--pfs-base-port ${settings.pfsBasePort} overlaps the ports from ` +
+      `--base-port ${settings.basePort}`);
+  }
+}
+
+/** Checks one pfsd flag's value with pfsd's own schema; throws with the flag's name. */
+function checkPfsdFlag(key: "replicas" | "writeQuorum" | "deadTime" | "masterLeaseTtl",
+  flag: string, value: number): void {
+  const parsed = pfsdSchema[key].parse(String(value));
+  if (!parsed.ok) throw new Error(`${flag} ${value}: ${parsed.error}`);
+}
+
+/** Checks the settings of a new cluster; throws naming the flag. */
+function checkSettings(given: DeploySettings): void {
   if (!Number.isInteger(given.nodes) || given.nodes < 1 || given.nodes > deployNodesMax) {
     throw new Error(`--nodes must be between 1 and ${deployNodesMax}, got ${given.nodes}`);
-  }
-  const lastPort = given.basePort + 2 * given.nodes - 1;
-  if (!Number.isInteger(given.basePort) || given.basePort < 1024 || lastPort > 65_535) {
-    throw new Error(`--base-port ${given.basePort} leaves no room for ${given.nodes} nodes`);
   }
   if (!Number.isInteger(given.shards) || given.shards < 1 || given.shards > limits.pfsShardsMax) {
     throw new Error(`--shards must be between 1 and ${limits.pfsShardsMax}, got ${given.shards}`);
   }
-  const lastPfsPort = given.pfsBasePort + given.nodes - 1;
-  if (!Number.isInteger(given.pfsBasePort) || given.pfsBasePort < 1024 || lastPfsPort > 65_535) {
-    throw new Error(`--pfs-base-port ${given.pfsBasePort} leaves no room for ${given.nodes} nodes`);
+  checkPorts(given, given.nodes);
+  checkPfsdFlag("replicas", "--replicas", given.replicas);
+  checkPfsdFlag("writeQuorum", "--write-quorum", given.writeQuorum);
+  if (given.writeQuorum > given.replicas) {
+    throw new Error(`--write-quorum ${given.writeQuorum} is above --replicas ${given.replicas}`);
   }
-  if (lastPfsPort >= given.basePort && given.pfsBasePort <= lastPort) {
-    throw new Error(`--pfs-base-port ${given.pfsBasePort} overlaps the ports from ` +
-      `--base-port ${given.basePort}`);
-  }
+  checkPfsdFlag("deadTime", "--dead-time", given.deadTime);
+  checkPfsdFlag("masterLeaseTtl", "--master-lease-ttl", given.masterLeaseTtl);
+}
+
+/** Writes the settings to `<dir>/deploy.json` durably (file and directory fsynced). */
+function storeSettings(dir: string, settings: DeploySettings): void {
+  const file = join(dir, "deploy.json");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(file, `${JSON.stringify(given, null, 2)}\n`);
-  // The settings decide the cluster's shard count for good: make them durable.
-  for (const path of [file, dir]) {
-    const descriptor = openSync(path, "r");
-    try {
-      fsyncSync(descriptor);
-    } finally {
-      closeSync(descriptor);
-    }
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(settings, null, 2)}\n`);
+  const written = openSync(`${file}.tmp`, "r");
+  try {
+    fsyncSync(written);
+  } finally {
+    closeSync(written);
   }
+  renameSync(`${file}.tmp`, file);
+  const directory = openSync(dir, "r");
+  try {
+    fsyncSync(directory);
+  } finally {
+    closeSync(directory);
+  }
+}
+
+/** Reads the settings stored in `dir`, or takes the given ones (stored on first use). */
+export function deploySettings(dir: string, given: DeploySettings): DeploySettings {
+  const file = join(dir, "deploy.json");
+  if (existsSync(file)) return storedSettings(file, given);
+  checkSettings(given);
+  // The settings decide the cluster's shard count for good: make them durable.
+  storeSettings(dir, given);
   return given;
 }
 
 function plan(dir: string, settings: DeploySettings): NodePlan[] {
-  return Array.from({ length: settings.nodes }, (_, i) => {
+  return Array.from({ length: settings.nodes + settings.joinedNodes }, (_, i) => {
     const name = `node${i + 1}`;
     const clientPort = settings.basePort + 2 * i;
     return {
@@ -107,6 +184,7 @@ function plan(dir: string, settings: DeploySettings): NodePlan[] {
       clientUrl: `http://${settings.host}:${clientPort}`,
       peerUrl: `http://${settings.host}:${clientPort + 1}`,
       pfsAddress: `${settings.host}:${settings.pfsBasePort + i}`,
+      joined: i >= settings.nodes,
       dataDir: join(dir, name),
       pidFile: join(dir, `${name}.pid`),
       logFile: join(dir, `${name}.log`),
@@ -114,14 +192,30 @@ function plan(dir: string, settings: DeploySettings): NodePlan[] {
   });
 }
 
-function pfsdArgs(node: NodePlan, nodes: readonly NodePlan[], shards: number): string[] {
+/** The token of every deployed cluster (a joining node needs the same one). */
+const clusterToken = "pfs-deploy-local";
+
+/**
+ * pfsd's arguments for `node`: a first node names the first nodes in --initial-cluster; an
+ * added one joins through every other node's client URL.
+ */
+function pfsdArgs(node: NodePlan, nodes: readonly NodePlan[], settings: DeploySettings):
+  string[] {
+  const others = nodes.filter((each) => each !== node);
+  const membership = node.joined
+    ? ["--join", others.map((each) => each.clientUrl).join(",")]
+    : ["--initial-cluster", nodes.filter((each) => !each.joined)
+      .map((each) => `${each.name}=${each.peerUrl}`).join(","),
+    "--initial-cluster-state", "new"];
   return [
-    "--pfs-address", node.pfsAddress, "--shards", String(shards),
+    "--pfs-address", node.pfsAddress, "--shards", String(settings.shards),
+    "--replicas", String(settings.replicas), "--write-quorum", String(settings.writeQuorum),
+    "--dead-time", String(settings.deadTime),
+    "--master-lease-ttl", String(settings.masterLeaseTtl),
     "--name", node.name, "--data-dir", node.dataDir,
     "--listen-client-urls", node.clientUrl, "--advertise-client-urls", node.clientUrl,
     "--listen-peer-urls", node.peerUrl, "--initial-advertise-peer-urls", node.peerUrl,
-    "--initial-cluster", nodes.map((each) => `${each.name}=${each.peerUrl}`).join(","),
-    "--initial-cluster-state", "new", "--initial-cluster-token", "pfs-deploy-local",
+    ...membership, "--initial-cluster-token", clusterToken,
   ];
 }
 
@@ -138,11 +232,13 @@ function runningPid(file: string): number | undefined {
   }
 }
 
-function rangeOnce(client: Client, deadlineMs: number): Promise<void> {
+/** One Range of "health"; serializable for an added node (a learner refuses linearizable). */
+function rangeOnce(client: Client, deadlineMs: number, serializable: boolean): Promise<void> {
   return new Promise((resolveRange, reject) => {
     const call = (client as unknown as Record<string, unknown>)["Range"] as (
       request: object, options: object, callback: (error: Error | null) => void) => void;
-    call.call(client, { key: Buffer.from("health") }, { deadline: Date.now() + deadlineMs },
+    call.call(client, { key: Buffer.from("health"), serializable },
+      { deadline: Date.now() + deadlineMs },
       (error) => {
         if (error === null) resolveRange();
         else reject(error);
@@ -183,7 +279,7 @@ async function waitServing(nodes: readonly NodePlan[], alive: () => boolean): Pr
       for (;;) {
         if (!alive()) throw new Error(`a node exited; see ${node.logFile}`);
         try {
-          await rangeOnce(client, 1_000);
+          await rangeOnce(client, 1_000, node.joined);
           break;
         } catch (error: unknown) {
           if (Date.now() > deadline) {
@@ -200,11 +296,11 @@ async function waitServing(nodes: readonly NodePlan[], alive: () => boolean): Pr
   for (const node of nodes) await waitPfsServing(node, deadline, alive);
 }
 
-function startNode(node: NodePlan, nodes: readonly NodePlan[], shards: number,
+function startNode(node: NodePlan, nodes: readonly NodePlan[], settings: DeploySettings,
   detach: boolean): ChildProcess {
   mkdirSync(node.dataDir, { recursive: true });
   const log = openSync(node.logFile, "a");
-  const child = spawn(process.execPath, [pfsdScript, ...pfsdArgs(node, nodes, shards)], {
+  const child = spawn(process.execPath, [pfsdScript, ...pfsdArgs(node, nodes, settings)], {
     stdio: ["ignore", log, log], detached: detach,
   });
   if (child.pid !== undefined) writeFileSync(node.pidFile, `${child.pid}\n`);
@@ -253,7 +349,7 @@ export async function deployLocal(dirOption: string, given: DeploySettings, deta
     }
     progress(`starting ${node.name}: clients ${node.clientUrl}, peers ${node.peerUrl}, ` +
       `pfs ${node.pfsAddress}`);
-    children.push(startNode(node, nodes, settings.shards, detach));
+    children.push(startNode(node, nodes, settings, detach));
   }
   const alive = (): boolean => children.every((child) => child.exitCode === null);
   try {
@@ -262,7 +358,8 @@ export async function deployLocal(dirOption: string, given: DeploySettings, deta
     await Promise.all(children.map((child) => stopPid(child.pid ?? 0)));
     throw error;
   }
-  progress(`${nodes.length} node(s) serving, ${settings.shards} shards; data and logs in ${dir}`);
+  progress(`${nodes.length} node(s) serving, ${settings.shards} shards, ` +
+    `${settings.replicas} replicas; data and logs in ${dir}`);
   process.stdout.write(exports(nodes));
   if (detach) return 0;
   return foreground(children, nodes, progress);
@@ -291,13 +388,18 @@ function foreground(children: readonly ChildProcess[], nodes: readonly NodePlan[
   });
 }
 
+/** The settings of the deployment in `dir`; throws when there is none. */
+function existingSettings(dir: string): DeploySettings {
+  const file = join(dir, "deploy.json");
+  if (!existsSync(file)) throw new Error(`no deployment in ${dir}`);
+  return storedSettings(file);
+}
+
 /** `pfs deploy local down`: stops every node of a detached cluster in `dir`. */
 export async function deployLocalDown(dirOption: string,
   progress: (line: string) => void): Promise<number> {
   const dir = resolve(dirOption);
-  if (!existsSync(join(dir, "deploy.json"))) throw new Error(`no deployment in ${dir}`);
-  const stored = JSON.parse(readFileSync(join(dir, "deploy.json"), "utf8")) as DeploySettings;
-  const settings: DeploySettings = { ...deploySettingsDefaults, ...stored };
+  const settings = existingSettings(dir);
   for (const node of plan(dir, settings)) {
     const pid = runningPid(node.pidFile);
     if (pid === undefined) continue;
@@ -306,4 +408,109 @@ export async function deployLocalDown(dirOption: string,
     rmSync(node.pidFile, { force: true });
   }
   return 0;
+}
+
+/**
+ * `pfs deploy local add-node`: starts one more node of the cluster in `dir`, detached, joining
+ * through every other node (`pfsd --join`); once it serves, deploy.json counts it. The other
+ * nodes must be running. A node that fails to start is stopped; running add-node again
+ * retries the same node (its join reuses the member an earlier try added).
+ */
+export async function deployLocalAddNode(dirOption: string,
+  progress: (line: string) => void): Promise<number> {
+  const dir = resolve(dirOption);
+  const settings = existingSettings(dir);
+  const grown: DeploySettings = { ...settings, joinedNodes: settings.joinedNodes + 1 };
+  const total = grown.nodes + grown.joinedNodes;
+  if (total > deployNodesMax) {
+    throw new Error(`the cluster has ${total - 1} nodes; deploy local runs at most ${deployNodesMax}`);
+  }
+  checkPorts(grown, total);
+  const nodes = plan(dir, grown);
+  const node = nodes[nodes.length - 1];
+  if (node === undefined) throw new Error("no node planned");
+  const stopped = nodes.filter((each) => each !== node && runningPid(each.pidFile) === undefined);
+  if (stopped.length > 0) {
+    throw new Error(`${stopped.map((each) => each.name).join(", ")} not running; start the ` +
+      "cluster first (pfs deploy local --detach)");
+  }
+  progress(`adding ${node.name}: clients ${node.clientUrl}, peers ${node.peerUrl}, ` +
+    `pfs ${node.pfsAddress}`);
+  const child = startNode(node, nodes, grown, true);
+  try {
+    await waitServing([node], () => child.exitCode === null);
+  } catch (error: unknown) {
+    await stopPid(child.pid ?? 0);
+    rmSync(node.pidFile, { force: true });
+    throw error;
+  }
+  storeSettings(dir, grown);
+  progress(`${node.name} joined; ${total} node(s) in ${dir}`);
+  process.stdout.write(exports(nodes));
+  return 0;
+}
+
+interface DeployLocalOptions {
+  readonly nodes: string;
+  readonly dir: string;
+  readonly basePort: string;
+  readonly pfsBasePort: string;
+  readonly shards: string;
+  readonly replicas?: string;
+  readonly writeQuorum: string;
+  readonly deadTime: string;
+  readonly masterLeaseTtl: string;
+  readonly host: string;
+  readonly detach?: boolean;
+}
+
+/** The settings the flags give (a new cluster takes them; an existing one keeps its own). */
+function givenSettings(options: DeployLocalOptions): DeploySettings {
+  const nodes = Number(options.nodes);
+  return {
+    nodes, basePort: Number(options.basePort), host: options.host,
+    shards: Number(options.shards), pfsBasePort: Number(options.pfsBasePort),
+    replicas: options.replicas === undefined
+      ? deployReplicasDefault(nodes) : Number(options.replicas),
+    writeQuorum: Number(options.writeQuorum), deadTime: Number(options.deadTime),
+    masterLeaseTtl: Number(options.masterLeaseTtl), joinedNodes: 0,
+  };
+}
+
+/** `pfs deploy local [down|add-node]`: a loopback cluster of pfsd processes. */
+export function addDeployCommand(program: Command): void {
+  const deploy = program.command("deploy").description("run pfs clusters");
+  deploy
+    .command("local")
+    .description("run a cluster of pfsd nodes on this machine (`down` stops a detached one, " +
+      "`add-node` adds a node to a running one)")
+    .argument("[action]", "`down` to stop the detached cluster in --dir, `add-node` to add one")
+    .option("--nodes <n>", `nodes to run, 1 to ${deployNodesMax}`, "3")
+    .option("--dir <dir>", "data, logs and pid files", "./pfs-data")
+    .option("--base-port <port>", "client port of node 1; node i uses base+2(i-1) and +1", "2379")
+    .option("--shards <n>", "shards of the file system (fixed when the cluster is created)",
+      String(limits.pfsShardsDefault))
+    .option("--replicas <n>", "replicas of each shard (default: 3, at most --nodes)")
+    .option("--write-quorum <n>", "acknowledgements a commit waits for (0 = majority)", "0")
+    .option("--dead-time <seconds>", "seconds offline before a node is faulty",
+      String(limits.pfsDeadTimeSecondsDefault))
+    .option("--master-lease-ttl <seconds>", "TTL of a shard master's lease",
+      String(limits.pfsMasterLeaseTtlSecondsDefault))
+    .option("--pfs-base-port <port>", "pfs API port of node 1; node i uses base+(i-1)",
+      String(limits.pfsApiPortDefault))
+    .option("--host <host>", "loopback address to serve on", "127.0.0.1")
+    .option("--detach", "return once the cluster serves, leaving it running")
+    .action(async (action: string | undefined, options: DeployLocalOptions) => {
+      const progress = (line: string): void => { process.stderr.write(`pfs: ${line}\n`); };
+      if (action === "down") {
+        process.exitCode = await deployLocalDown(options.dir, progress);
+      } else if (action === "add-node") {
+        process.exitCode = await deployLocalAddNode(options.dir, progress);
+      } else if (action === undefined) {
+        process.exitCode = await deployLocal(options.dir, givenSettings(options),
+          options.detach === true, progress);
+      } else {
+        throw new Error(`unknown action ${JSON.stringify(action)} (only "down" or "add-node")`);
+      }
+    });
 }

@@ -5,8 +5,8 @@
  * nothing else on stdout; errors are one line on stderr with a non-zero exit code.
  */
 import { Command, CommanderError } from "commander";
-import { AssertionError, PfsError, limits, pfsVersion } from "../pkg/common/index.js";
-import { deployLocal, deployLocalDown, deployNodesMax } from "./deploy-local.js";
+import { AssertionError, PfsError, pfsVersion } from "../pkg/common/index.js";
+import { addDeployCommand } from "./deploy-local.js";
 import { addClusterCommands } from "./pfs-cluster.js";
 import { addFileCommands } from "./pfs-files.js";
 import { addGcCommand } from "./pfs-gc.js";
@@ -40,48 +40,8 @@ function buildProgram(): Command {
   addSyncCommand(program);
   addGcCommand(program);
   addClusterCommands(program);
-  addDeploy(program);
+  addDeployCommand(program);
   return program;
-}
-
-interface DeployLocalOptions {
-  readonly nodes: string;
-  readonly dir: string;
-  readonly basePort: string;
-  readonly pfsBasePort: string;
-  readonly shards: string;
-  readonly host: string;
-  readonly detach?: boolean;
-}
-
-/** `pfs deploy local [down]`: a loopback cluster of pfsd processes. */
-function addDeploy(program: Command): void {
-  const deploy = program.command("deploy").description("run pfs clusters");
-  deploy
-    .command("local")
-    .description("run a cluster of pfsd nodes on this machine (`down` stops a detached one)")
-    .argument("[action]", "`down` to stop the detached cluster in --dir")
-    .option("--nodes <n>", `nodes to run, 1 to ${deployNodesMax}`, "3")
-    .option("--dir <dir>", "data, logs and pid files", "./pfs-data")
-    .option("--base-port <port>", "client port of node 1; node i uses base+2(i-1) and +1", "2379")
-    .option("--shards <n>", "shards of the file system (fixed when the cluster is created)",
-      String(limits.pfsShardsDefault))
-    .option("--pfs-base-port <port>", "pfs API port of node 1; node i uses base+(i-1)",
-      String(limits.pfsApiPortDefault))
-    .option("--host <host>", "loopback address to serve on", "127.0.0.1")
-    .option("--detach", "return once the cluster serves, leaving it running")
-    .action(async (action: string | undefined, options: DeployLocalOptions) => {
-      const progress = (line: string): void => { process.stderr.write(`pfs: ${line}\n`); };
-      if (action !== undefined && action !== "down") {
-        throw new Error(`unknown action ${JSON.stringify(action)} (only "down")`);
-      }
-      process.exitCode = action === "down"
-        ? await deployLocalDown(options.dir, progress)
-        : await deployLocal(options.dir, {
-          nodes: Number(options.nodes), basePort: Number(options.basePort), host: options.host,
-          shards: Number(options.shards), pfsBasePort: Number(options.pfsBasePort),
-        }, options.detach === true, progress);
-    });
 }
 
 /** Parses argv and runs the chosen command; returns the exit code. */

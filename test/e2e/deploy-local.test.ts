@@ -1,7 +1,8 @@
 // Goal: `pfs deploy local` (the README's run command) starts a real 3-node pfsd cluster on
 // loopback that etcdctl can use through the printed ETCDCTL_ENDPOINTS; `--detach` leaves it
 // running with one pid file per node, a second run on the same dir reuses it, `down` stops
-// every node; in the foreground, SIGINT stops every node and exits 0; the data survives.
+// every node; in the foreground, SIGINT stops every node and exits 0; the data survives. The
+// replication flags reach every pfsd, and `add-node` joins one more node (promoted to a voter).
 import { execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -111,3 +112,70 @@ test("deploy local refuses a bad node count without starting anything", async (t
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/** pfsd's arguments of the process `pid` (from /proc), for checking what deploy passed. */
+function argsOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+}
+
+function flagValue(args: readonly string[], flag: string): string | undefined {
+  const at = args.indexOf(flag);
+  return at < 0 ? undefined : args[at + 1];
+}
+
+interface EtcdctlMember {
+  readonly name: string;
+  readonly isLearner?: boolean;
+}
+
+test.serial("deploy local passes the replication flags; add-node joins a running cluster",
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "pfs-deploy-"));
+    // 4 nodes: 8 client and peer ports from base, then 4 pfs ports.
+    const base = await freePortRange(12);
+    const args = [pfs, "deploy", "local", "--detach", "--dir", dir, "--base-port", String(base),
+      "--pfs-base-port", String(base + 8), "--nodes", "3", "--replicas", "2",
+      "--write-quorum", "1", "--dead-time", "20", "--master-lease-ttl", "2"];
+    try {
+      const up = await run(process.execPath, args);
+      t.is(up.code, 0, up.stderr);
+      for (const pid of pidsIn(dir, 3)) {
+        const pfsdArgs = argsOf(pid);
+        t.is(flagValue(pfsdArgs, "--replicas"), "2");
+        t.is(flagValue(pfsdArgs, "--write-quorum"), "1");
+        t.is(flagValue(pfsdArgs, "--dead-time"), "20");
+        t.is(flagValue(pfsdArgs, "--master-lease-ttl"), "2");
+      }
+      const added = await run(process.execPath,
+        [pfs, "deploy", "local", "add-node", "--dir", dir]);
+      t.is(added.code, 0, added.stderr);
+      t.regex(added.stderr, /node4 joined; 4 node\(s\)/);
+      const endpoints = endpointsOf(added.stdout);
+      t.is(endpoints.split(",").length, 4);
+      const pids = pidsIn(dir, 4);
+      t.is(pids.length, 4);
+      const joinedArgs = argsOf(pids[3] ?? 0);
+      t.is(flagValue(joinedArgs, "--join")?.split(",").length, 3);
+      t.is(flagValue(joinedArgs, "--replicas"), "2");
+      // Three voters: the added node is promoted within a few promotion rounds.
+      let members: EtcdctlMember[] = [];
+      for (let tries = 0; tries < 100; tries++) {
+        const list = await run("etcdctl", ["member", "list", "-w", "json"],
+          { ETCDCTL_API: "3", ETCDCTL_ENDPOINTS: endpoints });
+        members = (JSON.parse(list.stdout) as { members: EtcdctlMember[] }).members;
+        if (members.length === 4 && members.every((m) => m.isLearner !== true)) break;
+        await new Promise((wake) => setTimeout(wake, 300));
+      }
+      t.deepEqual(members.map((m) => [m.name, m.isLearner === true]).sort(),
+        [["node1", false], ["node2", false], ["node3", false], ["node4", false]]);
+      const settings = JSON.parse(readFileSync(join(dir, "deploy.json"), "utf8")) as
+        { joinedNodes: number; replicas: number };
+      t.like(settings, { joinedNodes: 1, replicas: 2 });
+      const down = await run(process.execPath, [pfs, "deploy", "local", "down", "--dir", dir]);
+      t.is(down.code, 0, down.stderr);
+      t.false(pids.some(alive));
+    } finally {
+      await run(process.execPath, [pfs, "deploy", "local", "down", "--dir", dir]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
