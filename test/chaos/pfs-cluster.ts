@@ -64,6 +64,8 @@ export class PfsCluster {
   readonly #clients = new Map<string, PfsClient>();
   readonly #shardClients = new Map<string, GrpcClient>();
   readonly #keys = new ReplicaMapKeys(pfsRoot);
+  /** Data dirs of nodes started outside the cluster (a joiner), by name. */
+  readonly #adopted = new Map<string, string>();
 
   private constructor(cluster: MemberCluster, readonly options: PfsClusterOptions) {
     this.#cluster = cluster;
@@ -243,9 +245,19 @@ export class PfsCluster {
     return node === null ? [] : [node];
   }
 
+  /**
+   * Makes a node started outside the cluster (a joiner) known by name: its pfs address (once
+   * registered) and its data dir, for `client`, `holders` and the on-disk paths.
+   */
+  async adopt(name: string, dataDir: string): Promise<void> {
+    this.#adopted.set(name, dataDir);
+    this.#addresses.set(name, await addressOf(this.etcdUrls.join(","), name));
+  }
+
   /** The directory of `name`'s replica of `shard`. */
   shardDir(name: string, shard: number): string {
-    return join(this.member(name).dataDir, "pfs", `shard-${shard}`);
+    const dataDir = this.#adopted.get(name) ?? this.member(name).dataDir;
+    return join(dataDir, "pfs", `shard-${shard}`);
   }
 
   /** Where `name` keeps the manifest of a finished commit of `shard`. */
