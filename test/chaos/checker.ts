@@ -5,7 +5,8 @@
  *    pfs.API from several different nodes;
  * 2. every node the replica map names for a shard a finished commit wrote to holds its
  *    manifest, byte-identical to the others', and every chunk of its files there, each
- *    hashing to its id (read on disk; waits up to healMsMax for lagging replicas);
+ *    hashing to its id (read on disk; waits up to healMsMax for lagging replicas), and each
+ *    holder's pfs.Shard ReadManifest (when the built pfsd has it) answers those bytes;
  * 3. no "failed-definite" commit is FINISHED, and none of its files is visible on the branch;
  * 4. an "indeterminate" commit that FINISHED shows only files its writer sent, each whole;
  * 5. the branch head shows exactly the directories of the commits that finished;
@@ -15,7 +16,9 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { shardOf } from "../../pkg/pfs/index.js";
+import { features } from "./features.js";
 import type { PfsCluster } from "./pfs-cluster.js";
+import { shardReadManifest } from "./shard-calls.js";
 import type { KillRecord } from "./nemesis.js";
 import {
   type CommitRecord, type WriterLog, Writers, describeError, withDeadline,
@@ -91,6 +94,25 @@ async function chunksOf(cluster: PfsCluster, node: string, record: CommitRecord,
   }));
 }
 
+/** Each holder's pfs.Shard ReadManifest answers `expected` (its bytes on disk). */
+async function checkServedManifests(cluster: PfsCluster, record: CommitRecord, shard: number,
+  holders: readonly string[], expected: Buffer): Promise<string[]> {
+  const target = { shard, repo: record.repo, commit: record.commit, parent: "" };
+  const failures: string[] = [];
+  for (const holder of holders) {
+    const served = await shardReadManifest(cluster.shardClient(holder), target)
+      .catch((error: unknown) => describeError(error));
+    if (typeof served === "string") {
+      failures.push(`${record.repo}@${record.commit}: ReadManifest of shard ${shard} on ` +
+        `${holder} failed: ${served}`);
+    } else if (!served.equals(expected)) {
+      failures.push(`${record.repo}@${record.commit}: ReadManifest of shard ${shard} on ` +
+        `${holder} answers other bytes than its disk holds`);
+    }
+  }
+  return failures;
+}
+
 /**
  * Waits until every holder of every shard the commit wrote holds its manifest, then compares
  * them and checks that each holder has every chunk of the commit's files there, intact (its
@@ -116,6 +138,9 @@ export async function checkReplicas(cluster: PfsCluster, node: string, record: C
         if (differing.length > 0) {
           failures.push(`${name}: shard ${shard}'s manifest differs on ${differing.join(",")} ` +
             `from ${holders[0] ?? "?"}'s`);
+        }
+        if (features.readManifest) {
+          failures.push(...await checkServedManifests(cluster, record, shard, holders, first));
         }
         break;
       }

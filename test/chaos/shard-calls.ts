@@ -60,3 +60,14 @@ export function shardFinishCommit(client: GrpcClient, target: ShardCommitTarget)
     });
   });
 }
+
+/** pfs.Shard ReadManifest: the sealed manifest's bytes of the target's commit on its shard. */
+export async function shardReadManifest(client: GrpcClient, target: ShardCommitTarget):
+  Promise<Buffer> {
+  const stream = method(client, "ReadManifest")({ shard: target.shard,
+    commit: { repo: target.repo, id: target.commit }, parent: target.parent },
+  { deadline: Date.now() + callDeadlineMs }) as AsyncIterable<{ data: Buffer }>;
+  const pieces: Buffer[] = [];
+  for await (const message of stream) pieces.push(message.data);
+  return Buffer.concat(pieces);
+}
