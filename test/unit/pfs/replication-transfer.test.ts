@@ -1,0 +1,279 @@
+// Goal: copyCommit moves a sealed commit between replicas whatever side is remote (real gRPC
+// through pfs.Shard), resumes after a failure pushing only what is still missing, and honours
+// its signal; replicateCommit counts acknowledgements (resolves once enough peers hold the
+// commit, rejects UNAVAILABLE as soon as too many failed, retries transient errors a bounded
+// number of times) and lets the remaining copies finish in the background.
+// Method: real LocalShards in temp directories (default chunking for the copies in batches, a
+// file of ~14 MiB so pushes take several putChunks calls); peers are proxies around real shards
+// that fail, stall or count calls; seeded contents (seed printed; PFS_SEED=<n> replays it).
+import * as path from "node:path";
+import test from "ava";
+import {
+  type Clock, MemoryLogger, PfsError, Prng, SystemClock,
+} from "../../../pkg/common/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; replication/ is the API.
+import { copyCommit, replicateCommit } from "../../../pkg/pfs/replication/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; shard/ is the API.
+import { LocalShard, type ShardReplica } from "../../../pkg/pfs/shard/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; storage/ is the API.
+import { manifestChunkIds } from "../../../pkg/pfs/storage/index.js";
+import { randomBytesFrom } from "./chunk-fixture.js";
+import {
+  expectReads, failure, sealCommit, seededFiles, withRemote,
+} from "./replication-transfer-fixture.js";
+import { collect, commitId, openShard, streamOf, testSeed, withTempDir } from "./shard-fixture.js";
+
+const commit = { repo: "r", id: commitId(1) };
+
+function seeded(t: { log: (message: string) => void }): Prng {
+  const seed = testSeed();
+  t.log(`seed ${seed} (replay with PFS_SEED=${seed})`);
+  return new Prng(seed);
+}
+
+/**
+ * Files with one large file: with the default chunking (1 MiB average) about 9 chunks, more
+ * than one putChunks batch (transferBatchBytesMax).
+ */
+function largeFiles(prng: Prng): Map<string, Buffer> {
+  const files = seededFiles(prng);
+  files.set("/large.bin", randomBytesFrom(prng, 9 * 1024 * 1024 + prng.intBetween(0, 1000)));
+  return files;
+}
+
+/** A replica with the cluster's default chunking (big chunks) in `dir`. */
+function openDefault(dir: string): Promise<LocalShard> {
+  return LocalShard.open({ dir, shard: 0 });
+}
+
+/** `replica` with some methods replaced (the others reach the real replica). */
+function wrap(replica: ShardReplica, overrides: Partial<ShardReplica>): ShardReplica {
+  return new Proxy(replica, {
+    get(target, property, receiver) {
+      const override = (overrides as Record<string | symbol, unknown>)[property];
+      if (override !== undefined) return override;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? (value as () => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** A promise and the function that resolves it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((done) => { resolve = done; });
+  return { promise, resolve };
+}
+
+/** `real` whose installManifest waits for `gate`, then resolves `done` once it installed. */
+function gatedInstall(real: LocalShard, gate: Promise<void>, done: () => void): ShardReplica {
+  return wrap(real, { installManifest: async (target, manifest) => {
+    await gate;
+    await real.installManifest(target, manifest);
+    done();
+  } });
+}
+
+/** A clock whose pauses end at once (the retry pauses of replicateCommit). */
+function instantClock(): Clock {
+  const system = new SystemClock();
+  return {
+    nowMs: () => system.nowMs(), wallMs: () => system.wallMs(),
+    setTimer: (delayMs, callback) => system.setTimer(delayMs, callback),
+    sleep: () => Promise.resolve(),
+  };
+}
+
+test("copyCommit to a remote target and from a remote source, over real gRPC", async (t) => {
+  const files = largeFiles(seeded(t));
+  await withTempDir(async (dir) => {
+    const a = await openDefault(path.join(dir, "a"));
+    const b = await openDefault(path.join(dir, "b"));
+    const c = await openDefault(path.join(dir, "c"));
+    await sealCommit(a, commit, files);
+    await withRemote(b, async (remoteB) => {
+      t.false(await remoteB.hasCommit(commit));
+      const absent = { repo: "r", id: commitId(7) };
+      t.like(failure(await t.throwsAsync(remoteB.inspectFile(absent, "/a"))),
+        { code: "NOT_FOUND", missing: "commit" }, "what is missing survives the wire");
+      t.like(failure(await t.throwsAsync(remoteB.readManifest(absent))),
+        { code: "NOT_FOUND", missing: "commit" });
+      t.like(failure(await t.throwsAsync(remoteB.installManifest(commit,
+        await a.readManifest(commit)))), { code: "NOT_FOUND", missing: "chunks" });
+      await copyCommit(a, remoteB, commit);
+      t.true(await remoteB.hasCommit(commit));
+      t.like(failure(await t.throwsAsync(remoteB.inspectFile(commit, "/nope"))),
+        { code: "NOT_FOUND", missing: "file" });
+      await expectReads(t, remoteB, commit, files, "remote target");
+    });
+    await expectReads(t, b, commit, files, "target, locally");
+    await withRemote(a, async (remoteA) => {
+      t.true(Buffer.from(await remoteA.readManifest(commit))
+        .equals(Buffer.from(await a.readManifest(commit))), "the manifest crosses whole");
+      await copyCommit(remoteA, c, commit);
+    });
+    await expectReads(t, c, commit, files, "copied from a remote source");
+  });
+});
+
+test("an interrupted copy resumes and pushes only what is still missing", async (t) => {
+  const files = largeFiles(seeded(t));
+  await withTempDir(async (dir) => {
+    const a = await openDefault(path.join(dir, "a"));
+    const b = await openDefault(path.join(dir, "b"));
+    await sealCommit(a, commit, files);
+    const all = manifestChunkIds(await a.readManifest(commit));
+    const pushed: string[][] = [[], []];
+    const target = (attempt: 0 | 1, failCall: number): ShardReplica => {
+      let calls = 0;
+      return wrap(b, {
+        putChunks: async (chunks) => {
+          calls += 1;
+          if (calls === failCall) throw new PfsError("UNAVAILABLE", "the target went away");
+          await b.putChunks(chunks);
+          pushed[attempt]?.push(...chunks.map((chunk) => chunk.ref.id));
+        },
+      });
+    };
+    t.like(failure(await t.throwsAsync(copyCommit(a, target(0, 2), commit))),
+      { code: "UNAVAILABLE" });
+    t.false(await b.hasCommit(commit), "no manifest before every chunk is there");
+    const first = pushed[0] ?? [];
+    t.true(first.length > 0 && first.length < all.length,
+      `the first attempt pushed part of it (${first.length} of ${all.length})`);
+    await copyCommit(a, target(1, 0), commit);
+    t.deepEqual([...(pushed[1] ?? [])].sort(), all.filter((id) => !first.includes(id)).sort(),
+      "the retry pushed exactly the chunks the first attempt had not");
+    await expectReads(t, b, commit, files, "after the retry");
+    pushed[1] = [];
+    await copyCommit(a, target(1, 0), commit);
+    t.deepEqual(pushed[1], [], "a copy of a commit the target has is a no-op");
+  });
+});
+
+test("copyCommit stops when its signal aborts", async (t) => {
+  const files = largeFiles(seeded(t));
+  await withTempDir(async (dir) => {
+    const a = await openDefault(path.join(dir, "a"));
+    const b = await openDefault(path.join(dir, "b"));
+    await sealCommit(a, commit, files);
+    const controller = new AbortController();
+    let calls = 0;
+    const target = wrap(b, {
+      putChunks: async (chunks) => {
+        calls += 1;
+        await b.putChunks(chunks);
+        controller.abort(new Error("shutting down"));
+      },
+    });
+    const error = await t.throwsAsync(copyCommit(a, target, commit, { signal: controller.signal }));
+    t.is(error.message, "shutting down");
+    t.is(calls, 1, "nothing pushed after the abort");
+    t.false(await b.hasCommit(commit));
+  });
+});
+
+/** Peers over real shards in `dir`, each made by `make` from its real replica. */
+async function peersIn(dir: string, names: readonly string[],
+  make: (name: string, replica: LocalShard) => ShardReplica):
+  Promise<{ node: string; replica: ShardReplica; real: LocalShard }[]> {
+  return await Promise.all(names.map(async (name) => {
+    const real = await openShard(path.join(dir, name));
+    return { node: name, replica: make(name, real), real };
+  }));
+}
+
+test("replicateCommit resolves once enough peers acknowledged; the rest finish behind", async (t) => {
+  const files = seededFiles(seeded(t));
+  await withTempDir(async (dir) => {
+    const master = await openShard(path.join(dir, "master"));
+    await sealCommit(master, commit, files);
+    const gate = deferred();
+    const slowInstalled = deferred();
+    const peers = await peersIn(dir, ["fast", "slow", "broken"], (name, real) => {
+      if (name === "slow") return gatedInstall(real, gate.promise, slowInstalled.resolve);
+      if (name === "broken") {
+        return wrap(real, { putChunks: () => Promise.reject(new PfsError("DATA_CORRUPTED", "disk")) });
+      }
+      return real;
+    });
+    const logger = new MemoryLogger();
+    const acked = await replicateCommit(master, peers, commit, 1, logger);
+    t.deepEqual(acked, ["fast"]);
+    t.false(await peers[1]?.real.hasCommit(commit), "the slow copy is still going");
+    gate.resolve();
+    await slowInstalled.promise;
+    t.true(await peers[1]?.real.hasCommit(commit), "and completes in the background");
+    await expectReads(t, peers[1]?.real ?? master, commit, files, "slow peer");
+    t.false(await peers[2]?.real.hasCommit(commit));
+    t.true(logger.records.some((record) => record.level === "warn" &&
+      record.fields["node"] === "broken"), "the failed copy is logged");
+  });
+});
+
+test("replicateCommit rejects UNAVAILABLE as soon as the quorum cannot be reached", async (t) => {
+  const files = seededFiles(seeded(t));
+  await withTempDir(async (dir) => {
+    const master = await openShard(path.join(dir, "master"));
+    await sealCommit(master, commit, files);
+    // The good peer's copy never gets past hasCommit: the verdict cannot wait for it.
+    const goodGate = deferred().promise;
+    const peers = await peersIn(dir, ["good", "bad1", "bad2"], (name, real) => name === "good"
+      ? wrap(real, { hasCommit: async (target) => {
+        await goodGate;
+        return await real.hasCommit(target);
+      } })
+      : wrap(real, { missingChunks: () => Promise.reject(new PfsError("INTERNAL", "bug")) }));
+    const error = await t.throwsAsync(replicateCommit(master, peers, commit, 2, new MemoryLogger()));
+    t.like(failure(error), { code: "UNAVAILABLE" });
+    t.regex(error.message,
+      /^only 0 of 3 replicas of shard 0 acknowledged commit r@0+1; need 2$/);
+    const few = await t.throwsAsync(replicateCommit(master, peers.slice(0, 1), commit, 2,
+      new MemoryLogger()));
+    t.like(failure(few), { code: "UNAVAILABLE" }, "fewer peers than acknowledgements needed");
+    t.deepEqual(await replicateCommit(master, [], commit, 0, new MemoryLogger()), []);
+  });
+});
+
+test("replicateCommit retries transient errors a bounded number of times", async (t) => {
+  const files = seededFiles(seeded(t));
+  await withTempDir(async (dir) => {
+    const master = await openShard(path.join(dir, "master"));
+    await sealCommit(master, commit, files);
+    const attempts = new Map<string, number>();
+    const peers = await peersIn(dir, ["flaky", "down"], (name, real) => wrap(real, {
+      hasCommit: async (target) => {
+        const attempt = (attempts.get(name) ?? 0) + 1;
+        attempts.set(name, attempt);
+        if (name === "down" || attempt <= 2) throw new PfsError("UNAVAILABLE", "no route");
+        return await real.hasCommit(target);
+      },
+    }));
+    const clock = instantClock();
+    t.deepEqual(await replicateCommit(master, peers.slice(0, 1), commit, 1, new MemoryLogger(),
+      { clock }), ["flaky"]);
+    t.is(attempts.get("flaky"), 3, "two transient failures, then the copy");
+    await t.throwsAsync(replicateCommit(master, peers.slice(1), commit, 1, new MemoryLogger(),
+      { clock }));
+    t.is(attempts.get("down"), 4, "one attempt and three retries");
+  });
+});
+
+test("acksNeeded 0 resolves at once and the copies still happen", async (t) => {
+  const files = seededFiles(seeded(t));
+  await withTempDir(async (dir) => {
+    const master = await openShard(path.join(dir, "master"));
+    await sealCommit(master, commit, files);
+    const gate = deferred();
+    const installed = deferred();
+    const peers = await peersIn(dir, ["p"],
+      (_name, real) => gatedInstall(real, gate.promise, installed.resolve));
+    t.deepEqual(await replicateCommit(master, peers, commit, 0, new MemoryLogger()), []);
+    t.false(await peers[0]?.real.hasCommit(commit), "resolved before the copy was done");
+    gate.resolve();
+    await installed.promise;
+    t.true(await peers[0]?.real.hasCommit(commit));
+    t.true((await collect(peers[0]?.real.getFile(commit, "/d/small-1.txt") ??
+      streamOf(Buffer.alloc(0)))).equals(files.get("/d/small-1.txt") ?? Buffer.alloc(1)));
+  });
+});
