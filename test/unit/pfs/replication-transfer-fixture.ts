@@ -6,14 +6,23 @@ import { readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { credentials, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ExecutionContext } from "ava";
-import { PfsError, type Prng, limits, silentLogger } from "../../../pkg/common/index.js";
+import { PfsError, Prng, limits, silentLogger } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; api/ is the API.
 import { RemoteShard, shardServiceHandlers } from "../../../pkg/pfs/api/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; shard/ is the API.
 import type { ShardCommit, ShardReplica } from "../../../pkg/pfs/shard/index.js";
 import { loadPfsShardService } from "../../../pkg/proto/index.js";
 import { randomBytesFrom } from "./chunk-fixture.js";
-import { collect, modelChildren, modelWalk, sha256, streamOf, type ModelFiles } from "./shard-fixture.js";
+import {
+  collect, modelChildren, modelWalk, sha256, streamOf, testSeed, type ModelFiles,
+} from "./shard-fixture.js";
+
+/** A PRNG from the test's seed (PFS_SEED or fresh), printed so a failure can be replayed. */
+export function seeded(t: { log: (message: string) => void }): Prng {
+  const seed = testSeed();
+  t.log(`seed ${seed} (replay with PFS_SEED=${seed})`);
+  return new Prng(seed);
+}
 
 /** A seeded commit's files: a file of many small chunks, small files, an empty one, a copy. */
 export function seededFiles(prng: Prng): Map<string, Buffer> {
@@ -32,6 +41,15 @@ export async function sealCommit(shard: ShardReplica, commit: ShardCommit,
   files: ModelFiles, parent = ""): Promise<void> {
   for (const [file, bytes] of files) await shard.putFile(commit, parent, file, streamOf(bytes));
   await shard.finishCommit(commit, parent);
+}
+
+/** Replicas "a" and "b" opened by `open` under `dir`, with `files` sealed as `commit` on a. */
+export async function sealedPair<S extends ShardReplica>(dir: string, commit: ShardCommit,
+  files: ModelFiles, open: (replicaDir: string) => Promise<S>): Promise<{ a: S; b: S }> {
+  const a = await open(path.join(dir, "a"));
+  const b = await open(path.join(dir, "b"));
+  await sealCommit(a, commit, files);
+  return { a, b };
 }
 
 /** Every read of `commit` on `replica` matches `files` (and, through that, any other replica). */

@@ -8,8 +8,9 @@
 // that fail, stall or count calls; seeded contents (seed printed; PFS_SEED=<n> replays it).
 import * as path from "node:path";
 import test from "ava";
+import type { Prng} from "../../../pkg/common/index.js";
 import {
-  type Clock, MemoryLogger, PfsError, Prng, SystemClock,
+  type Clock, MemoryLogger, PfsError, SystemClock,
 } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; replication/ is the API.
 import { copyCommit, replicateCommit } from "../../../pkg/pfs/replication/index.js";
@@ -19,17 +20,11 @@ import { LocalShard, type ShardReplica } from "../../../pkg/pfs/shard/index.js";
 import { manifestChunkIds } from "../../../pkg/pfs/storage/index.js";
 import { randomBytesFrom } from "./chunk-fixture.js";
 import {
-  expectReads, failure, sealCommit, seededFiles, withRemote,
+  expectReads, failure, sealCommit, sealedPair, seeded, seededFiles, withRemote,
 } from "./replication-transfer-fixture.js";
-import { collect, commitId, openShard, streamOf, testSeed, withTempDir } from "./shard-fixture.js";
+import { collect, commitId, openShard, streamOf, withTempDir } from "./shard-fixture.js";
 
 const commit = { repo: "r", id: commitId(1) };
-
-function seeded(t: { log: (message: string) => void }): Prng {
-  const seed = testSeed();
-  t.log(`seed ${seed} (replay with PFS_SEED=${seed})`);
-  return new Prng(seed);
-}
 
 /**
  * Files with one large file: with the default chunking (1 MiB average) about 9 chunks, more
@@ -119,9 +114,7 @@ test("copyCommit to a remote target and from a remote source, over real gRPC", a
 test("an interrupted copy resumes and pushes only what is still missing", async (t) => {
   const files = largeFiles(seeded(t));
   await withTempDir(async (dir) => {
-    const a = await openDefault(path.join(dir, "a"));
-    const b = await openDefault(path.join(dir, "b"));
-    await sealCommit(a, commit, files);
+    const { a, b } = await sealedPair(dir, commit, files, openDefault);
     const all = manifestChunkIds(await a.readManifest(commit));
     const pushed: string[][] = [[], []];
     const target = (attempt: 0 | 1, failCall: number): ShardReplica => {
@@ -154,9 +147,7 @@ test("an interrupted copy resumes and pushes only what is still missing", async 
 test("copyCommit stops when its signal aborts", async (t) => {
   const files = largeFiles(seeded(t));
   await withTempDir(async (dir) => {
-    const a = await openDefault(path.join(dir, "a"));
-    const b = await openDefault(path.join(dir, "b"));
-    await sealCommit(a, commit, files);
+    const { a, b } = await sealedPair(dir, commit, files, openDefault);
     const controller = new AbortController();
     let calls = 0;
     const target = wrap(b, {

@@ -9,34 +9,25 @@
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import test from "ava";
-import { Prng } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; replication/ is the API.
 import { copyCommit } from "../../../pkg/pfs/replication/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; storage/ is the API.
 import { manifestChunkIds } from "../../../pkg/pfs/storage/index.js";
 import {
-  chunkFile, expectReads, failure, flipByte, sealCommit, seededFiles,
+  chunkFile, expectReads, failure, flipByte, sealCommit, sealedPair, seeded, seededFiles,
 } from "./replication-transfer-fixture.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; shard/ is the API.
 import type { LocalShard } from "../../../pkg/pfs/shard/index.js";
 import {
-  type ModelFiles, collect, commitId, openShard, sha256, streamOf, testSeed, withTempDir,
+  type ModelFiles, collect, commitId, openShard, sha256, streamOf, withTempDir,
 } from "./shard-fixture.js";
 
 const commit = { repo: "r", id: commitId(1) };
 
-function seeded(t: { log: (message: string) => void }): Prng {
-  const seed = testSeed();
-  t.log(`seed ${seed} (replay with PFS_SEED=${seed})`);
-  return new Prng(seed);
-}
-
 test("a sealed commit moves by hand between two shards and reads back alike", async (t) => {
   const files = seededFiles(seeded(t));
   await withTempDir(async (dir) => {
-    const a = await openShard(path.join(dir, "a"));
-    const b = await openShard(path.join(dir, "b"));
-    await sealCommit(a, commit, files);
+    const { a, b } = await sealedPair(dir, commit, files, openShard);
     t.true(await a.hasCommit(commit));
     t.false(await b.hasCommit(commit));
     const manifest = await a.readManifest(commit);
@@ -65,9 +56,7 @@ test("a sealed commit moves by hand between two shards and reads back alike", as
 test("installs that must fail change nothing", async (t) => {
   const files = seededFiles(seeded(t));
   await withTempDir(async (dir) => {
-    const a = await openShard(path.join(dir, "a"));
-    const b = await openShard(path.join(dir, "b"));
-    await sealCommit(a, commit, files);
+    const { a, b } = await sealedPair(dir, commit, files, openShard);
     const manifest = Buffer.from(await a.readManifest(commit));
     const ids = manifestChunkIds(manifest);
     const push = async (which: readonly string[]): Promise<void> => {
@@ -109,9 +98,7 @@ test("installs that must fail change nothing", async (t) => {
 test("installing drops the commit's staging log on the target", async (t) => {
   const files = seededFiles(seeded(t));
   await withTempDir(async (dir) => {
-    const a = await openShard(path.join(dir, "a"));
-    const b = await openShard(path.join(dir, "b"));
-    await sealCommit(a, commit, files);
+    const { a, b } = await sealedPair(dir, commit, files, openShard);
     await b.putFile(commit, "", "/stale", streamOf(Buffer.from("a write the master lost")));
     t.like(await b.storedCommits(), [{ id: commit.id, finished: false, staged: true }]);
     await copyCommit(a, b, commit);
@@ -146,9 +133,7 @@ test("a read of a commit the replica lacks says the commit is missing, not the f
 test("a damaged manifest counts as absent and a copy replaces it", async (t) => {
   const files = seededFiles(seeded(t));
   await withTempDir(async (dir) => {
-    const a = await openShard(path.join(dir, "a"));
-    const b = await openShard(path.join(dir, "b"));
-    await sealCommit(a, commit, files);
+    const { a, b } = await sealedPair(dir, commit, files, openShard);
     await copyCommit(a, b, commit);
     const stored = path.join(dir, "b", "commits", "manifests", commit.repo, commit.id);
     const size = (await readFile(stored)).length;
@@ -172,9 +157,7 @@ interface DamagedCopy {
 
 /** Seals the seeded files on A, copies them to B, flips a byte of /big.bin's chunk `which`. */
 async function damagedCopy(dir: string, files: ModelFiles, which: number): Promise<DamagedCopy> {
-  const a = await openShard(path.join(dir, "a"));
-  const b = await openShard(path.join(dir, "b"));
-  await sealCommit(a, commit, files);
+  const { a, b } = await sealedPair(dir, commit, files, openShard);
   await copyCommit(a, b, commit);
   const entry = await b.inspectFile(commit, "/big.bin");
   const victim = entry.chunks[which]?.id ?? "";
