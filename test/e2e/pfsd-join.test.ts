@@ -5,12 +5,15 @@
 // the learner's etcd API (serializable reads served, linearizable ones refused with etcd's
 // text), restarts (without --join: the data dir wins; with --join: no second member), a voter
 // removed (the learner is promoted in its place), and refusals that change nothing: a taken
-// name, a wrong cluster token, a dead --join URL; and a retry after a member add reuses it.
+// name, a wrong cluster token, a dead --join URL; and a retry after a member add reuses it,
+// its pfs node (on a learner) serving through the voter.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { Etcd3 } from "etcd3";
+// eslint-disable-next-line pfs/boundaries -- the pfs client alone, as the CLI loads it
+import { PfsClient } from "../../pkg/pfs/client/index.js";
 import { freePort } from "../compat/support/etcd-process.js";
 import { type MemberCluster, startCluster } from "../support/member-cluster.js";
 import {
@@ -130,7 +133,9 @@ test("a refused join changes nothing; a retried join reuses its member", async (
     // An earlier try that died right after its member add: the retry reuses that member, which
     // starts (publishes its name). It stays a learner: the embedded member refuses to promote
     // into a one-voter cluster (not enough started members), unlike etcd 3.5.
-    const retried = await Joiner.create("r4", root, cluster.endpoints);
+    const pfsAddress = `127.0.0.1:${await freePort()}`;
+    const retried = await Joiner.create("r4", root, cluster.endpoints,
+      ["--pfs-address", pfsAddress, "--shards", "2"]);
     joiners.push(retried);
     const client = new Etcd3({ hosts: seeds });
     const added = await client.cluster.memberAdd({ peerURLs: [retried.peerUrl], isLearner: true });
@@ -144,6 +149,18 @@ test("a refused join changes nothing; a retried join reuses its member", async (
     t.regex(retried.log(), /reusing this node's unstarted member from an earlier join/);
     t.deepEqual(rows.map((row) => row.id).sort(),
       [...before.map((row) => row.id), added.member.ID].sort());
+    // Its pfs node, started while it was a learner, keeps its metadata through the voter.
+    t.regex(retried.log(), /this member is a learner; pfs uses the voters' client URLs/);
+    const pfsClient = new PfsClient({ address: pfsAddress, callDeadlineMs: 5_000 });
+    try {
+      await eventually(async () => {
+        await pfsClient.createRepo("made-on-learner");
+        return true;
+      }, settleMsMax, () => retried.log());
+      t.true((await pfsClient.listRepo()).some((repo) => repo.name === "made-on-learner"));
+    } finally {
+      pfsClient.close();
+    }
   } finally {
     await stopAll(joiners, cluster, root);
   }
