@@ -6,6 +6,7 @@
 // Method: real LocalShards in temp directories (default chunking for the copies in batches, a
 // file of ~14 MiB so pushes take several putChunks calls); peers are proxies around real shards
 // that fail, stall or count calls; seeded contents (seed printed; PFS_SEED=<n> replays it).
+import { mkdir, readFile } from "node:fs/promises";
 import * as path from "node:path";
 import test from "ava";
 import type { Prng} from "../../../pkg/common/index.js";
@@ -17,22 +18,24 @@ import { copyCommit, replicateCommit } from "../../../pkg/pfs/replication/index.
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; shard/ is the API.
 import { LocalShard, type ShardReplica } from "../../../pkg/pfs/shard/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; storage/ is the API.
-import { manifestChunkIds } from "../../../pkg/pfs/storage/index.js";
+import { manifestChunkIds, writeManifest } from "../../../pkg/pfs/storage/index.js";
 import { randomBytesFrom } from "./chunk-fixture.js";
 import {
   expectReads, failure, sealCommit, sealedPair, seeded, seededFiles, withRemote,
 } from "./replication-transfer-fixture.js";
-import { collect, commitId, openShard, streamOf, withTempDir } from "./shard-fixture.js";
+import {
+  collect, commitId, openShard, sha256, streamOf, withTempDir,
+} from "./shard-fixture.js";
 
 const commit = { repo: "r", id: commitId(1) };
 
 /**
- * Files with one large file: with the default chunking (1 MiB average) about 9 chunks, more
+ * Files with one large file: with the default chunking (1 MiB average) about 7 chunks, more
  * than one putChunks batch (transferBatchBytesMax).
  */
 function largeFiles(prng: Prng): Map<string, Buffer> {
   const files = seededFiles(prng);
-  files.set("/large.bin", randomBytesFrom(prng, 9 * 1024 * 1024 + prng.intBetween(0, 1000)));
+  files.set("/large.bin", randomBytesFrom(prng, 7 * 1024 * 1024 + prng.intBetween(0, 1000)));
   return files;
 }
 
@@ -266,5 +269,30 @@ test("acksNeeded 0 resolves at once and the copies still happen", async (t) => {
     t.true(await peers[0]?.real.hasCommit(commit));
     t.true((await collect(peers[0]?.real.getFile(commit, "/d/small-1.txt") ??
       streamOf(Buffer.alloc(0)))).equals(files.get("/d/small-1.txt") ?? Buffer.alloc(1)));
+  });
+});
+
+test("a manifest of several wire messages crosses whole both ways", async (t) => {
+  await withTempDir(async (dir) => {
+    const b = await openDefault(path.join(dir, "b"));
+    // A manifest of ~1.5 MiB (more than one stream message) written straight into b's store:
+    // its chunks are not there, which installManifest must report after receiving it whole.
+    const entries = Array.from({ length: 12_000 }, (_, i) => {
+      const name = `/f/${String(i).padStart(6, "0")}`;
+      return { path: name, size: 10, hash: sha256(Buffer.from(name)),
+        chunks: [{ id: sha256(Buffer.from(`chunk ${i}`)), size: 10 }] };
+    });
+    const file = path.join(dir, "b", "commits", "manifests", commit.repo, commit.id);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeManifest(file, entries);
+    const stored = await readFile(file);
+    t.true(stored.length > 1024 * 1024, `${stored.length} bytes`);
+    await withRemote(b, async (remote) => {
+      t.true(Buffer.from(await remote.readManifest(commit)).equals(stored), "read whole");
+      const other = { repo: "r", id: commitId(2) };
+      const refused = await t.throwsAsync(remote.installManifest(other, stored));
+      t.like(failure(refused), { code: "NOT_FOUND", missing: "chunks" });
+      t.regex(refused.message, /12000 of the 12000 chunks/, "received and checked whole");
+    });
   });
 });

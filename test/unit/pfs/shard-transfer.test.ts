@@ -6,7 +6,7 @@
 // chunk is repaired from another replica on a file read (and on disk), never by readChunk.
 // Method: real shards in temp directories with small chunks; seeded file contents (the seed is
 // printed; PFS_SEED=<n> replays it); damage is done by flipping bytes of the files on disk.
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import * as path from "node:path";
 import test from "ava";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; replication/ is the API.
@@ -224,5 +224,19 @@ test("an append repairs the damaged content it extends", async (t) => {
     const appended = await b.putFile(next, commit.id, "/big.bin", streamOf(tail), { append: true });
     t.is(appended.hash, sha256(Buffer.concat([big, tail])));
     t.is(sha256(await readFile(onDisk)), victim);
+  });
+});
+
+test("a chunk file gone from disk is restored by a repair too", async (t) => {
+  const files = seededFiles(seeded(t));
+  await withTempDir(async (dir) => {
+    const { a, b, victim, onDisk } = await damagedCopy(dir, files, 2);
+    await rm(onDisk);
+    t.like(failure(await t.throwsAsync(collect(b.getFile(commit, "/big.bin")))),
+      { code: "NOT_FOUND" });
+    b.setRepairChunk((id) => a.readChunk(id));
+    t.true((await collect(b.getFile(commit, "/big.bin"))).equals(files.get("/big.bin") ??
+      Buffer.alloc(1)));
+    t.is(sha256(await readFile(onDisk)), victim, "restored on disk");
   });
 });
