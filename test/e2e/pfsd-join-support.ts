@@ -4,7 +4,7 @@
 // alive when the test process exits are killed.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { Etcd3 } from "etcd3";
+import { Etcd3, type IOptions } from "etcd3";
 import { credentials } from "@grpc/grpc-js";
 import { etcdService, freePort, unary } from "../compat/support/etcd-process.js";
 import { pfsdScript } from "../support/member-cluster.js";
@@ -38,9 +38,12 @@ export class Joiner {
     readonly extraArgs: readonly string[],
   ) {}
 
+  /** A joiner of the cluster at `joinUrls`; `clientScheme` https for a cluster with client
+   * TLS (give the TLS flags in `extraArgs`). */
   static async create(name: string, root: string, joinUrls: string,
-    extraArgs: readonly string[] = []): Promise<Joiner> {
-    return new Joiner(name, `http://127.0.0.1:${await freePort()}`,
+    extraArgs: readonly string[] = [], clientScheme: "http" | "https" = "http"):
+    Promise<Joiner> {
+    return new Joiner(name, `${clientScheme}://127.0.0.1:${await freePort()}`,
       `http://127.0.0.1:${await freePort()}`, join(root, name), joinUrls, extraArgs);
   }
 
@@ -109,10 +112,12 @@ export interface MemberRow {
   readonly isLearner: boolean;
 }
 
-/** The member list through `hosts` (one fresh client per call). */
-export async function memberRows(hosts: readonly string[]): Promise<MemberRow[]> {
+/** The member list through `hosts` (one fresh client per call, with `tls` when given). */
+export async function memberRows(hosts: readonly string[],
+  tls?: IOptions["credentials"]): Promise<MemberRow[]> {
   const client = new Etcd3({
     hosts: [...hosts], defaultCallOptions: { deadline: Date.now() + 5_000 },
+    ...(tls === undefined ? {} : { credentials: tls }),
   });
   try {
     const response = await client.cluster.memberList({});
