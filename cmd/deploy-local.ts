@@ -423,7 +423,8 @@ export async function deployLocalAddNode(dirOption: string,
   const grown: DeploySettings = { ...settings, joinedNodes: settings.joinedNodes + 1 };
   const total = grown.nodes + grown.joinedNodes;
   if (total > deployNodesMax) {
-    throw new Error(`the cluster has ${total - 1} nodes; deploy local runs at most ${deployNodesMax}`);
+    throw new Error(`the cluster has ${total - 1} nodes; deploy local runs at most ` +
+      `${deployNodesMax}`);
   }
   checkPorts(grown, total);
   const nodes = plan(dir, grown);

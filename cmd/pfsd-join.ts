@@ -192,10 +192,15 @@ export async function joinedThrough(dataDir: string): Promise<readonly string[]>
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
   }
-  const parsed = JSON.parse(text) as { join?: unknown };
-  const urls = parsed.join;
+  const damaged = new ConfigError("--data-dir", `${join(dataDir, joinMarkerFile)} is damaged`);
+  let urls: unknown;
+  try {
+    urls = (JSON.parse(text) as { join?: unknown }).join;
+  } catch {
+    throw damaged;
+  }
   if (!Array.isArray(urls) || !urls.every((url): url is string => typeof url === "string")) {
-    throw new ConfigError("--data-dir", `${join(dataDir, joinMarkerFile)} is damaged`);
+    throw damaged;
   }
   return urls;
 }
@@ -277,8 +282,7 @@ export type JoinedMember = Pick<EtcdMember, "memberId" | "memberList" | "raftSta
 
 /** This member's own record in its local member list; undefined until it applied its add. */
 async function ownRecord(member: JoinedMember): Promise<Member | undefined> {
-  const self = (await member.memberList()).find((each) => each.id === member.memberId);
-  return self;
+  return (await member.memberList()).find((each) => each.id === member.memberId);
 }
 
 /** The client URLs of the voters in this member's local member list. */

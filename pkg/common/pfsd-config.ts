@@ -111,7 +111,7 @@ export const pfsdSchema = {
   writeQuorum: integerField("acknowledgements a commit waits for (W; 0 = majority of R)", 0, 0, pfsReplicasMax),
   etcdEndpoints: urlListField("use this external etcd cluster instead of the embedded one", [], { allowEmpty: true }),
   join: urlListField(
-    "join the cluster of these members' client URLs as a Raft learner (ignored once --data-dir holds a member)",
+    "join the cluster of these client URLs as a Raft learner (ignored once --data-dir holds a member)",
     [], { allowEmpty: true },
   ),
   masterLeaseTtl: integerField(
