@@ -3,7 +3,8 @@
 // restart of every node, one at a time (SIGTERM, restart on its data dir, wait until the
 // replicas caught up), keeps writes and reads available throughout: writers keep committing
 // (no gap between successful commits longer than the resume bound), and every read of an
-// earlier commit succeeds (a read whose node is being restarted is retried once elsewhere).
+// earlier commit succeeds (a failed read is retried on other nodes; it must succeed within
+// a bound, and the retries are reported).
 // Method: 5 real pfsd processes (R=3, W=2, 4 shards), seeded writers (writers.ts), a reader
 // loop, the checker's replica check on disk. The seed is in the titles; PFS_TEST_SEED
 // reproduces a run.
@@ -18,15 +19,24 @@ import { spawnPfsd } from "../e2e/pfs-api-support.js";
 import { eventually } from "../e2e/pfs-crash-support.js";
 import { checkChaosRun, checkReplicas } from "./checker.js";
 import { features, waitingFor } from "./features.js";
-import { healMsMax, writeResumeMsMax } from "./limits.js";
+import {
+  healMsMax, readRetryMsMax, readRetryPauseMs, writeResumeMsMax,
+} from "./limits.js";
 import { PfsCluster, chaosClusterDefaults } from "./pfs-cluster.js";
-import { type CommitRecord, Writers, describeError } from "./writers.js";
+import { type CommitRecord, Writers, describeError, withDeadline } from "./writers.js";
 
 const seed = Number(process.env["PFS_TEST_SEED"] ?? Date.now() % 1_000_000);
 
-/** Reads earlier commits' files from random nodes that are not being restarted. */
+/**
+ * Reads earlier commits' files from random nodes that are not being restarted. A read that
+ * fails is retried on other nodes every readRetryPauseMs; it fails only when no attempt
+ * succeeded within readRetryMsMax (a client that retries must get its data within that).
+ */
 class Reader {
   readonly failures: string[] = [];
+  /** Reads whose first attempt failed, and the last such error. */
+  retried = 0;
+  lastRetryReason = "";
   reads = 0;
   readonly restarting = new Set<string>();
   #stopped = false;
@@ -53,11 +63,34 @@ class Reader {
     const node = this.#node();
     if (node === undefined) return "no node to read from";
     try {
-      const bytes = await this.cluster.client(node).getFile(record.repo, record.commit, path);
+      const bytes = await withDeadline(
+        this.cluster.client(node).getFile(record.repo, record.commit, path),
+        readRetryMsMax, `get ${path}`);
       const got = createHash("sha256").update(bytes).digest("hex");
       return got === sha256 ? "" : `${path} from ${node}: sha256 ${got}, written ${sha256}`;
     } catch (error: unknown) {
       return `${record.repo}@${record.commit}${path} from ${node}: ${describeError(error)}`;
+    }
+  }
+
+  async #read(record: CommitRecord, path: string, sha256: string): Promise<void> {
+    const deadline = Date.now() + readRetryMsMax;
+    for (let attempt = 0; ; attempt += 1) {
+      const failure = await this.#readOnce(record, path, sha256);
+      if (failure === "") return;
+      if (failure.includes("sha256")) {
+        this.failures.push(failure);
+        return;
+      }
+      if (attempt === 0) {
+        this.retried += 1;
+        this.lastRetryReason = failure;
+      }
+      if (Date.now() > deadline) {
+        this.failures.push(`no read succeeded in ${readRetryMsMax} ms: ${failure}`);
+        return;
+      }
+      await PfsCluster.sleep(readRetryPauseMs);
     }
   }
 
@@ -67,9 +100,7 @@ class Reader {
       const record = done[this.prng.intBelow(Math.max(1, done.length))];
       const file = record?.files[this.prng.intBelow(Math.max(1, record.files.length))];
       if (record !== undefined && file !== undefined) {
-        const first = await this.#readOnce(record, file.path, file.sha256);
-        const second = first === "" ? "" : await this.#readOnce(record, file.path, file.sha256);
-        if (second !== "") this.failures.push(`${first}; then ${second}`);
+        await this.#read(record, file.path, file.sha256);
         this.reads += 1;
       }
       await PfsCluster.sleep(100);
@@ -115,19 +146,23 @@ if (!features.replication) {
       const rollStartMs = Date.now();
       for (const name of cluster.names) {
         reader.restarting.add(name);
+        const stoppedMs = Date.now();
         await cluster.terminate(name);
         await cluster.restart(name);
+        const restartedMs = Date.now();
         reader.restarting.delete(name);
         const via = cluster.names.find((other) => other !== name) ?? name;
         t.deepEqual(await caughtUp(cluster, via, writers.log.records), [],
           `replicas did not catch up after ${name} restarted`);
+        t.log(`${name}: restart ${restartedMs - stoppedMs} ms, caught up ` +
+          `${Date.now() - restartedMs} ms later`);
       }
       const rollEndMs = Date.now();
       await writers.stop();
       await reader.stop();
       const gap = longestGap(writers.okTimes(), rollStartMs, rollEndMs);
       t.log(`roll ${rollEndMs - rollStartMs} ms; longest gap between commits ${gap} ms; ` +
-        `${reader.reads} reads`);
+        `${reader.reads} reads, ${reader.retried} retried (last: ${reader.lastRetryReason})`);
       t.true(gap <= writeResumeMsMax, `no commit succeeded for ${gap} ms during the roll`);
       t.true(reader.reads > 0);
       t.deepEqual(reader.failures.slice(0, 10), []);

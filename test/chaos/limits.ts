@@ -48,3 +48,9 @@ export const readBackNodes: number = 2;
 
 /** Pause of a writer after a failed attempt before the next, [min, max] ms. */
 export const writerBackoffMsRange: readonly [number, number] = [100, 600];
+
+/** A read of a finished commit must succeed within this long, retrying (rolling restart). */
+export const readRetryMsMax: number = 15_000;
+
+/** Pause between a reader's attempts. */
+export const readRetryPauseMs: number = 250;
