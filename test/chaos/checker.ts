@@ -103,11 +103,10 @@ async function checkServedManifests(cluster: PfsCluster, record: CommitRecord, s
     const served = await shardReadManifest(cluster.shardClient(holder), target)
       .catch((error: unknown) => describeError(error));
     if (typeof served === "string") {
-      failures.push(`${record.repo}@${record.commit}: ReadManifest of shard ${shard} on ` +
-        `${holder} failed: ${served}`);
+      failures.push(`ReadManifest of shard ${shard} on ${holder} failed: ${served}`);
     } else if (!served.equals(expected)) {
-      failures.push(`${record.repo}@${record.commit}: ReadManifest of shard ${shard} on ` +
-        `${holder} answers other bytes than its disk holds`);
+      failures.push(`ReadManifest of shard ${shard} on ${holder} answers other bytes than ` +
+        "its disk holds");
     }
   }
   return failures;
@@ -120,42 +119,43 @@ async function checkServedManifests(cluster: PfsCluster, record: CommitRecord, s
  */
 export async function checkReplicas(cluster: PfsCluster, node: string, record: CommitRecord,
   deadlineMs: number): Promise<string[]> {
-  const name = `${record.repo}@${record.commit} (${record.dir})`;
   const failures: string[] = [];
   for (const shard of shardsOf(cluster, record)) {
     for (;;) {
-      const holders = await cluster.holders(shard);
-      const copies = await Promise.all(holders.map((holder) =>
-        readFile(cluster.manifestPath(holder, shard, record.repo, record.commit))
-          .catch(() => undefined)));
-      const missing = holders.filter((_, index) => copies[index] === undefined);
-      const chunks = await chunksOf(cluster, node, record, shard);
-      const damaged = missing.length > 0 ? [] : (await Promise.all(holders.map((holder) =>
-        checkChunkFiles(cluster, holder, shard, chunks)))).flat();
-      if (holders.length > 0 && missing.length === 0 && damaged.length === 0) {
-        const first = copies[0] ?? Buffer.of();
-        const differing = holders.filter((_, index) => copies[index]?.equals(first) !== true);
-        if (differing.length > 0) {
-          failures.push(`${name}: shard ${shard}'s manifest differs on ${differing.join(",")} ` +
-            `from ${holders[0] ?? "?"}'s`);
-        }
-        if (features.readManifest) {
-          failures.push(...await checkServedManifests(cluster, record, shard, holders, first));
-        }
-        break;
-      }
+      const problems = await replicaProblems(cluster, node, record, shard);
+      if (problems.length === 0) break;
       if (Date.now() > deadlineMs) {
-        const where = holders.length === 0 ? "every node (no holders)" : missing.join(",");
-        if (missing.length > 0 || holders.length === 0) {
-          failures.push(`${name}: shard ${shard}'s manifest is missing on ${where}`);
-        }
-        failures.push(...damaged.map((failure) => `${name}: ${failure}`));
+        failures.push(...problems.map((problem) =>
+          `${record.repo}@${record.commit} (${record.dir}): ${problem}`));
         break;
       }
       await sleep(pollMs);
     }
   }
   return failures;
+}
+
+/** What is wrong with `shard`'s replicas of the commit now (see checkReplicas). */
+async function replicaProblems(cluster: PfsCluster, node: string, record: CommitRecord,
+  shard: number): Promise<string[]> {
+  const holders = await cluster.holders(shard);
+  if (holders.length === 0) return [`shard ${shard} has no holders`];
+  const copies = await Promise.all(holders.map((holder) =>
+    readFile(cluster.manifestPath(holder, shard, record.repo, record.commit))
+      .catch(() => undefined)));
+  const missing = holders.filter((_, index) => copies[index] === undefined);
+  if (missing.length > 0) return [`shard ${shard}'s manifest is missing on ${missing.join(",")}`];
+  const first = copies[0] ?? Buffer.of();
+  const differing = holders.filter((_, index) => copies[index]?.equals(first) !== true);
+  if (differing.length > 0) {
+    return [`shard ${shard}'s manifest differs on ${differing.join(",")} from ` +
+      `${holders[0] ?? "?"}'s`];
+  }
+  const chunks = await chunksOf(cluster, node, record, shard);
+  const damaged = (await Promise.all(holders.map((holder) =>
+    checkChunkFiles(cluster, holder, shard, chunks)))).flat();
+  if (damaged.length > 0 || !features.readManifest) return damaged;
+  return checkServedManifests(cluster, record, shard, holders, first);
 }
 
 /** Reads every file of a finished commit from up to readBackNodes nodes; returns failures. */
