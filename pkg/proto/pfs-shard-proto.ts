@@ -47,7 +47,9 @@ export interface ShardDeleteFileResponse { files: WireInt64 }
 export interface ShardCommitRequest {
   shard: number; commit: ShardCommitMessage | null; parent: string;
 }
-export interface ShardFinishResponse { files: WireInt64; size_bytes: WireInt64 }
+export interface ShardFinishResponse {
+  files: WireInt64; size_bytes: WireInt64; fence_key: string; fence_revision: WireInt64;
+}
 export interface ShardRepoRequest { shard: number; repo: string }
 export interface ShardGetFileRequest {
   shard: number; commit: ShardCommitMessage | null; path: string;

@@ -123,7 +123,13 @@ export class RemoteShard implements ShardReplica {
 
   async finishCommit(commit: ShardCommit, parent: CommitId): Promise<ShardFinishResult> {
     const result = await this.#call("FinishCommit", { commit: commitToWire(commit), parent });
-    return { files: safeCount(result.files, "files"), sizeBytes: safeCount(result.size_bytes, "size") };
+    const files = safeCount(result.files, "files");
+    const sizeBytes = safeCount(result.size_bytes, "size");
+    if (result.fence_key === "") return { files, sizeBytes };
+    return {
+      files, sizeBytes,
+      fence: { key: result.fence_key, revision: safeCount(result.fence_revision, "fence revision") },
+    };
   }
 
   async abortCommit(commit: ShardCommit): Promise<void> {

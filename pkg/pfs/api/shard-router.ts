@@ -1,83 +1,159 @@
 /**
- * The router (DESIGN.md §3, "any node serves any request"): shard → the ShardReplica to call.
- * A shard placed on this node is its local replica, opened once on first use; a shard placed
- * elsewhere is a RemoteShard over one pfs.Shard channel per node address. Placement comes from
- * ShardPlacement (lazy, by compare-and-swap), so every node routes a shard the same way.
+ * The router (DESIGN.md §3–4, "any node serves any request"): shard → a `ShardReplica` that
+ * sends each call where it belongs, so the API layer above does not know about replicas.
  *
- * Errors: UNAVAILABLE when the shard's node is not live (its lease lapsed: no failover yet).
+ * - **Writes** (puts, deletes, finish, abort, chunk pushes) go to the shard's master, as the
+ *   election's watch names it now (`ReplicaDirectory`, never a cache with its own lifetime);
+ *   while a shard has no master they wait for one, at most `masterWaitMs`. A unary write that
+ *   reached a replica which is no longer master (UNAVAILABLE) is sent again to the new master
+ *   until that wait runs out; a put stream is not resent (its data is consumed).
+ * - **Reads** of finished commits go to any replica the map names, this node's own first, the
+ *   others in turn (spread by a per-shard counter). A replica that cannot answer (UNAVAILABLE),
+ *   lacks the commit (NOT_FOUND: it has not caught up) or finds a chunk damaged
+ *   (DATA_CORRUPTED) passes the read to the next; the read fails only when every replica did,
+ *   with NOT_FOUND when one of them said so. A stream falls over only before its first item.
+ * - This node's replicas are `ShardHost`'s hosted shards (no network); the others are
+ *   `RemoteShard`s over one pfs.Shard channel per node address.
  */
 import { type Client, credentials } from "@grpc/grpc-js";
 import { type Logger, PfsError, assert, limits } from "../../common/index.js";
 import { loadPfsShardService } from "../../proto/index.js";
-import type { ShardPlacement } from "../placement/index.js";
-import type { ShardReplica } from "../shard/shard-api.js";
+import type { ChunkRef, CommitId, FileEntry, Sha256Hex } from "../model.js";
+import {
+  type ReplicaDirectory, type ShardHost, replicationLimits,
+} from "../replication/index.js";
+import type {
+  ShardByteRange, ShardCommit, ShardDeleteOptions, ShardDirectoryChild, ShardFileChange,
+  ShardFinishResult, ShardReplica,
+} from "../shard/shard-api.js";
 import { RemoteShard } from "./remote-shard.js";
 
 export interface ShardRouterOptions {
-  readonly placement: ShardPlacement;
+  readonly directory: ReplicaDirectory;
+  readonly host: ShardHost;
   /** This node's name (as registered). */
   readonly self: string;
-  readonly shards: number;
-  /** Opens this node's replica of a shard (called at most once per shard). */
-  readonly openLocal: (shard: number) => Promise<ShardReplica>;
   readonly logger: Logger;
+  /** Longest wait for a shard's master, in ms (default replicationLimits.masterWaitMs). */
+  readonly masterWaitMs?: number;
+}
+
+/** Errors after which another replica may still answer a read. */
+function passesOn(error: unknown): boolean {
+  return error instanceof PfsError &&
+    (error.code === "UNAVAILABLE" || error.code === "NOT_FOUND" ||
+      error.code === "DATA_CORRUPTED");
 }
 
 export class ShardRouter {
   readonly #options: ShardRouterOptions;
-  readonly #local = new Map<number, Promise<ShardReplica>>();
   readonly #clients = new Map<string, Client>();
   readonly #ShardClient = loadPfsShardService().Client;
+  readonly #turns = new Map<number, number>();
 
   constructor(options: ShardRouterOptions) {
-    assert(options.shards >= 1, () => `shards ${options.shards}`);
+    assert(options.directory.shards >= 1, () => `shards ${options.directory.shards}`);
     this.#options = options;
   }
 
   get shards(): number {
-    return this.#options.shards;
+    return this.#options.directory.shards;
   }
 
-  /** The replica to call for `shard`, placing the shard first if it has no node yet. */
-  async replica(shard: number): Promise<ShardReplica> {
-    const owner = await this.#options.placement.ownerOf(shard);
-    if (owner === this.#options.self) return this.#openLocal(shard);
-    const address = this.#options.placement.addressOf(owner);
-    if (address === undefined) {
-      throw new PfsError("UNAVAILABLE",
-        `shard ${shard} is on node ${owner}, which is not live; retry once it is back`);
+  get masterWaitMs(): number {
+    return this.#options.masterWaitMs ?? replicationLimits.masterWaitMs;
+  }
+
+  #checkShard(shard: number): void {
+    if (!Number.isSafeInteger(shard) || shard < 0 || shard >= this.shards) {
+      throw new PfsError("INVALID_ARGUMENT", `shard ${shard} is not in [0, ${this.shards})`);
     }
+  }
+
+  /** The replica to call for `shard`: writes to its master, reads to any replica. */
+  async replica(shard: number): Promise<ShardReplica> {
+    this.#checkShard(shard);
+    return new RoutedShard(shard, this);
+  }
+
+  /** Every shard's routed replica, in shard order. */
+  async all(): Promise<ShardReplica[]> {
+    return Array.from({ length: this.shards }, (_, shard) => new RoutedShard(shard, this));
+  }
+
+  /** `node`'s replica of `shard`: this node's hosted one, or a RemoteShard while it is live. */
+  on(node: string, shard: number): ShardReplica | undefined {
+    if (node === this.#options.self) {
+      return this.#options.host.holds(shard) ? this.#options.host.hosted(shard) : undefined;
+    }
+    const address = this.#options.directory.addressOf(node);
+    return address === undefined ? undefined : new RemoteShard(shard, this.#client(address), address);
+  }
+
+  /** The shard's master replica, waiting for one at most `masterWaitMs`. */
+  async master(shard: number): Promise<ShardReplica> {
+    const { node, address } = await this.#options.directory.waitMaster(shard, this.masterWaitMs);
+    if (node === this.#options.self) return this.#options.host.hosted(shard);
     return new RemoteShard(shard, this.#client(address), address);
   }
 
-  /** Every shard's replica, in shard order. */
-  async all(): Promise<ShardReplica[]> {
-    const shards = Array.from({ length: this.#options.shards }, (_, shard) => shard);
-    return Promise.all(shards.map((shard) => this.replica(shard)));
+  /** The replicas to read `shard` from, in the order to try them. */
+  readOrder(shard: number): { node: string; replica: ShardReplica }[] {
+    const { directory, self } = this.#options;
+    const names = [...directory.replicasOf(shard)];
+    const master = directory.masterOf(shard);
+    if (master !== undefined && !names.includes(master)) names.push(master);
+    const turn = this.#turns.get(shard) ?? 0;
+    this.#turns.set(shard, (turn + 1) % Number.MAX_SAFE_INTEGER);
+    const others = names.filter((name) => name !== self);
+    const rotated = others.length === 0 ? []
+      : [...others.slice(turn % others.length), ...others.slice(0, turn % others.length)];
+    const order = names.includes(self) ? [self, ...rotated] : rotated;
+    const replicas: { node: string; replica: ShardReplica }[] = [];
+    for (const node of order) {
+      const replica = this.on(node, shard);
+      if (replica !== undefined) replicas.push({ node, replica });
+    }
+    return replicas;
   }
 
-  /** This node's replica of `shard`: FAILED_PRECONDITION unless the shard is placed here. */
-  async local(shard: number): Promise<ShardReplica> {
-    if (!Number.isSafeInteger(shard) || shard < 0 || shard >= this.#options.shards) {
-      throw new PfsError("INVALID_ARGUMENT",
-        `shard ${shard} is not in [0, ${this.#options.shards})`);
+  /** Runs `read` on the replicas of `shard` in turn (see the module comment). */
+  async read<T>(shard: number, what: string, read: (replica: ShardReplica) => Promise<T>):
+    Promise<T> {
+    const order = this.readOrder(shard);
+    if (order.length === 0) {
+      return read(await this.master(shard));
     }
-    const owner = await this.#options.placement.ownerOf(shard);
-    if (owner !== this.#options.self) {
-      throw new PfsError("FAILED_PRECONDITION",
-        `shard ${shard} is placed on node ${owner}, not on ${this.#options.self}`);
+    let notFound: unknown;
+    let last: unknown;
+    for (const { node, replica } of order.slice(0, replicationLimits.readAttemptsMax)) {
+      try {
+        return await read(replica);
+      } catch (error: unknown) {
+        if (!passesOn(error)) throw error;
+        if (error instanceof PfsError && error.code === "NOT_FOUND") notFound ??= error;
+        else this.#options.logger.debug("a replica could not serve a read; trying the next",
+          { shard, node, what, error });
+        last = error;
+      }
     }
-    return this.#openLocal(shard);
+    throw notFound ?? last;
   }
 
-  #openLocal(shard: number): Promise<ShardReplica> {
-    let opened = this.#local.get(shard);
-    if (opened === undefined) {
-      opened = this.#options.openLocal(shard);
-      this.#local.set(shard, opened);
-      opened.catch(() => { this.#local.delete(shard); });
+  /** Runs a retryable write on the master, again on a new master while the wait allows. */
+  async write<T>(shard: number, write: (master: ShardReplica) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.masterWaitMs;
+    for (;;) {
+      const master = await this.master(shard);
+      try {
+        return await write(master);
+      } catch (error: unknown) {
+        const retry = error instanceof PfsError && error.code === "UNAVAILABLE" &&
+          Date.now() < deadline;
+        if (!retry) throw error;
+        await new Promise((resolve) => { setTimeout(resolve, replicationLimits.candidateRetryMs); });
+      }
     }
-    return opened;
   }
 
   #client(address: string): Client {
@@ -92,14 +168,149 @@ export class ShardRouter {
     return client;
   }
 
-  /** Closes the channels and the local replicas. */
-  async close(): Promise<void> {
+  /** Closes the channels (the host closes the local replicas). */
+  close(): void {
     for (const client of this.#clients.values()) client.close();
     this.#clients.clear();
-    const opened = [...this.#local.values()];
-    this.#local.clear();
-    for (const replica of await Promise.allSettled(opened)) {
-      if (replica.status === "fulfilled") await replica.value.close();
+  }
+}
+
+/** Streams the first replica's items that starts; falls over only before its first item. */
+async function* firstStream<T>(order: readonly { node: string; replica: ShardReplica }[],
+  open: (replica: ShardReplica) => AsyncIterable<T>, fallback: () => Promise<ShardReplica>):
+  AsyncIterable<T> {
+  const candidates = order.length > 0 ? order.map((one) => one.replica) : [await fallback()];
+  let notFound: unknown;
+  let last: unknown;
+  for (const replica of candidates) {
+    let started = false;
+    try {
+      for await (const item of open(replica)) {
+        started = true;
+        yield item;
+      }
+      return;
+    } catch (error: unknown) {
+      if (started || !passesOn(error)) throw error;
+      if (error instanceof PfsError && error.code === "NOT_FOUND") notFound ??= error;
+      last = error;
     }
+  }
+  throw notFound ?? last;
+}
+
+/** One shard as the API layer sees it: writes to the master, reads to any replica. */
+class RoutedShard implements ShardReplica {
+  readonly shard: number;
+  readonly #router: ShardRouter;
+
+  constructor(shard: number, router: ShardRouter) {
+    this.shard = shard;
+    this.#router = router;
+  }
+
+  // ---- writes -------------------------------------------------------------------------
+
+  async putFile(commit: ShardCommit, parent: CommitId, path: string,
+    data: AsyncIterable<Uint8Array>, options?: { readonly append?: boolean }): Promise<FileEntry> {
+    return (await this.#router.master(this.shard)).putFile(commit, parent, path, data, options);
+  }
+
+  putEntry(commit: ShardCommit, path: string, entry: FileEntry): Promise<FileEntry> {
+    return this.#router.write(this.shard, (master) => master.putEntry(commit, path, entry));
+  }
+
+  deleteFile(commit: ShardCommit, path: string, options?: ShardDeleteOptions): Promise<number> {
+    return this.#router.write(this.shard, (master) => master.deleteFile(commit, path, options));
+  }
+
+  finishCommit(commit: ShardCommit, parent: CommitId): Promise<ShardFinishResult> {
+    return this.#router.write(this.shard, (master) => master.finishCommit(commit, parent));
+  }
+
+  abortCommit(commit: ShardCommit): Promise<void> {
+    return this.#router.write(this.shard, (master) => master.abortCommit(commit));
+  }
+
+  /** Every live replica drops the repo (one that is down is cleaned by its collector later). */
+  async deleteRepo(repo: string): Promise<void> {
+    const order = this.#router.readOrder(this.shard);
+    const results = await Promise.allSettled(order.map(({ replica }) => replica.deleteRepo(repo)));
+    for (const result of results) {
+      if (result.status === "rejected" && !passesOn(result.reason)) throw result.reason;
+    }
+  }
+
+  missingChunks(ids: readonly Sha256Hex[]): Promise<Sha256Hex[]> {
+    return this.#router.write(this.shard, (master) => master.missingChunks(ids));
+  }
+
+  putChunks(chunks: readonly { readonly ref: ChunkRef; readonly bytes: Uint8Array }[]):
+    Promise<void> {
+    return this.#router.write(this.shard, (master) => master.putChunks(chunks));
+  }
+
+  installManifest(_commit: ShardCommit, _manifest: Uint8Array): Promise<void> {
+    return Promise.reject(new PfsError("FAILED_PRECONDITION",
+      "manifests are installed on one replica, not through the router"));
+  }
+
+  // ---- reads --------------------------------------------------------------------------
+
+  inspectFile(commit: ShardCommit, path: string): Promise<FileEntry> {
+    return this.#router.read(this.shard, "inspect", (replica) => replica.inspectFile(commit, path));
+  }
+
+  getFile(commit: ShardCommit, path: string, range?: ShardByteRange): AsyncIterable<Uint8Array> {
+    return firstStream(this.#router.readOrder(this.shard),
+      (replica) => replica.getFile(commit, path, range), () => this.#router.master(this.shard));
+  }
+
+  listDirectory(commit: ShardCommit, directory: string): Promise<ShardDirectoryChild[]> {
+    return this.#router.read(this.shard, "list",
+      (replica) => replica.listDirectory(commit, directory));
+  }
+
+  glob(commit: ShardCommit, pattern: string): Promise<FileEntry[]> {
+    return this.#router.read(this.shard, "glob", (replica) => replica.glob(commit, pattern));
+  }
+
+  walk(commit: ShardCommit, directory: string): AsyncIterable<FileEntry> {
+    return firstStream(this.#router.readOrder(this.shard),
+      (replica) => replica.walk(commit, directory), () => this.#router.master(this.shard));
+  }
+
+  diff(commit: ShardCommit, base: CommitId, directory: string): Promise<ShardFileChange[]> {
+    return this.#router.read(this.shard, "diff",
+      (replica) => replica.diff(commit, base, directory));
+  }
+
+  readChunk(id: Sha256Hex): Promise<Uint8Array> {
+    return this.#router.read(this.shard, "chunk", (replica) => replica.readChunk(id));
+  }
+
+  async hasCommit(commit: ShardCommit): Promise<boolean> {
+    for (const { replica } of this.#router.readOrder(this.shard)) {
+      if (await replica.hasCommit(commit).catch(() => false)) return true;
+    }
+    return false;
+  }
+
+  readManifest(commit: ShardCommit): Promise<Uint8Array> {
+    return this.#router.read(this.shard, "manifest", (replica) => replica.readManifest(commit));
+  }
+
+  /** Collects on every live replica; the sums. */
+  async collectGarbage(): Promise<{ readonly chunksFreed: number; readonly bytesFreed: number }> {
+    const freed = await Promise.all(this.#router.readOrder(this.shard)
+      .map(({ replica }) => replica.collectGarbage()));
+    return {
+      chunksFreed: freed.reduce((sum, one) => sum + one.chunksFreed, 0),
+      bytesFreed: freed.reduce((sum, one) => sum + one.bytesFreed, 0),
+    };
+  }
+
+  async close(): Promise<void> {
+    // Nothing of its own: the router and the host own the channels and replicas.
   }
 }

@@ -132,7 +132,10 @@ export function shardServiceHandlers(lookup: LocalShardLookup, logger: Logger,
     })),
     FinishCommit: unary("FinishCommit", lookup, logger, async (request, shard) => {
       const result = await shard.finishCommit(commitOfWire(request.commit), request.parent);
-      return { files: String(result.files), size_bytes: String(result.sizeBytes) };
+      return {
+        files: String(result.files), size_bytes: String(result.sizeBytes),
+        fence_key: result.fence?.key ?? "", fence_revision: String(result.fence?.revision ?? 0),
+      };
     }),
     AbortCommit: unary("AbortCommit", lookup, logger, async (request, shard) => {
       await shard.abortCommit(commitOfWire(request.commit));

@@ -8,7 +8,7 @@ export {
   type MetaStoreOptions,
   type CreateRepoOptions,
   type StartCommitOptions, type DeleteCommitOptions,
-  type ListCommitsOptions,
+  type ListCommitsOptions, type MasterFence,
   type SubscribeCommitsOptions,
   type DeletedRepo,
 } from "./meta-store.js";

@@ -38,7 +38,7 @@
  * nothing.
  */
 import { randomBytes } from "node:crypto";
-import type { Etcd3, IRequestOp } from "etcd3";
+import type { Etcd3, ICompare, IRequestOp } from "etcd3";
 import {
   type Clock, LimitError, PfsError, type Revision, SystemClock, assert, limits,
 } from "../../common/index.js";
@@ -96,6 +96,24 @@ export interface DeleteCommitOptions {
 export interface SubscribeCommitsOptions {
   /** Skip the existing history: only commits that finish from now on. */
   readonly newOnly?: boolean;
+}
+
+/**
+ * A shard master's fencing token (pkg/pfs/replication): its election key and that key's create
+ * revision. A commit is marked finished only while the masters that sealed it hold their terms.
+ */
+export interface MasterFence {
+  readonly shard: number;
+  readonly key: string;
+  readonly revision: Revision;
+}
+
+/** The compare that holds while `fence`'s election key exists with its token. */
+function fenceHeld(fence: MasterFence): ICompare {
+  return {
+    key: Buffer.from(fence.key), target: "Create", result: "Equal",
+    create_revision: fence.revision,
+  };
 }
 
 export interface ListCommitsOptions {
@@ -258,6 +276,7 @@ export class MetaStore {
         deleteOp(key),
         deletePrefixOp(this.#keys.branchesPrefix(name)),
         deletePrefixOp(this.#keys.commitsPrefix(name)),
+        deletePrefixOp(this.#keys.stagedOnRepoPrefix(name)),
       ]);
       if (!outcome.succeeded) return lostRace;
       const deleted = (i: number): { key: string; value: Buffer }[] =>
@@ -357,7 +376,8 @@ export class MetaStore {
    * (or undefined to delete it), and writes both if neither changed meanwhile.
    */
   async #transition(repo: string, id: string, decide: (commit: CommitInfo,
-    branch: BranchRecord) => { commit: CommitInfo | undefined; branch: BranchRecord | undefined }):
+    branch: BranchRecord) => { commit: CommitInfo | undefined; branch: BranchRecord | undefined },
+  fences: readonly MasterFence[] = []):
     Promise<CommitInfo> {
     checkRepoName(repo);
     checkCommitId(id);
@@ -376,9 +396,29 @@ export class MetaStore {
         : putOp(commitKey, encodeRecord(next.commit));
       const ops = [commitOp, next.branch === undefined
         ? deleteOp(branchKey) : putOp(branchKey, encodeRecord(next.branch))];
-      const written = await this.#commitTxn([commitState, branchState], ops);
-      return written ? (next.commit ?? commit) : lostRace;
+      // A commit leaving open/finishing has no staged data any more: its staged-on marks go.
+      const settled = next.commit === undefined || next.commit.state === "finished" ||
+        next.commit.state === "failed";
+      if (settled) ops.push(deletePrefixOp(this.#keys.stagedOnCommitPrefix(repo, id)));
+      const compares = [...[commitState, branchState].map(unchanged), ...fences.map(fenceHeld)];
+      const outcome = await this.#kv.txn(compares, ops);
+      if (outcome.succeeded) return next.commit ?? commit;
+      if (fences.length > 0) await this.#checkFences(fences);
+      return lostRace;
     });
+  }
+
+  /** Throws UNAVAILABLE naming the first fence that is no longer held. */
+  async #checkFences(fences: readonly MasterFence[]): Promise<void> {
+    const states = await this.#kv.read(fences.map((fence) => fence.key));
+    for (const fence of fences) {
+      const state = states.get(fence.key);
+      if (state?.value === undefined || state.createRevision !== fence.revision) {
+        throw new PfsError("UNAVAILABLE", `the master that sealed shard ${fence.shard} lost ` +
+          `its term (${fence.key}) before the commit was marked finished; finish again`,
+        { shard: fence.shard });
+      }
+    }
   }
 
   /** Throws FAILED_PRECONDITION unless `commit` is in one of `states` and open on `branch`. */
@@ -409,7 +449,8 @@ export class MetaStore {
    * open or finishing → finished with `sizeBytes`, and the branch head moves to it, in one
    * transaction. FAILED_PRECONDITION when it is already finished or failed.
    */
-  async finishCommit(repo: string, id: CommitId, sizeBytes: number): Promise<CommitInfo> {
+  async finishCommit(repo: string, id: CommitId, sizeBytes: number,
+    fences: readonly MasterFence[] = []): Promise<CommitInfo> {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 0) {
       throw new PfsError("INVALID_ARGUMENT", `commit size ${sizeBytes} is not a byte count`);
     }
@@ -420,7 +461,7 @@ export class MetaStore {
         commit: { ...commit, state: "finished", finishedMs, sizeBytes },
         branch: closedBranch(branch, commit.id),
       };
-    });
+    }, fences);
   }
 
   /** open or finishing → failed with `reason` (cut to metaFailureReasonBytesMax); head stays. */

@@ -1,7 +1,8 @@
 /**
  * pkg/pfs/replication: replicas and masters (DESIGN.md §4, issue 6): the pure replica map and
  * node health decisions, the elected placement controller that stores the map, and the
- * per-shard master election with its fencing token. Not wired into pfsd yet.
+ * per-shard master election with its fencing token, the directory routers read, and the host
+ * that runs, catches up and elects this node's replicas.
  */
 export {
   type ReplicaMap, type ReplicaMapInput, type ReplicaMapOutcome, computeReplicaMap,
@@ -31,3 +32,8 @@ export {
   parseReplicaStatusKey, encodeReplicaStatus, decodeReplicaStatus,
 } from "./replica-status.js";
 export * from "./transfer.js";
+export { type ReplicaDirectoryOptions, ReplicaDirectory } from "./replica-directory.js";
+export {
+  type HostedShardOptions, HostedShard, type MasterStanding, type ReplicateCommit,
+} from "./hosted-shard.js";
+export { type ShardHostOptions, ShardHost, type CopyCommit } from "./shard-host.js";

@@ -60,3 +60,27 @@ assert(limits.pfsShardsMax * limits.pfsReplicasMax * 66 < replicaMapBytesMax,
 export const healthRecordWritesPerRoundMax: number = 64;
 
 assert(healthRecordWritesPerRoundMax + 1 < 128, "a round's writes must fit etcd's txn op limit");
+
+/**
+ * Commits whose staged-on mark one master term remembers (hosted-shard.ts); past it the set
+ * starts over, which costs one more fenced transaction per commit, never a wrong answer.
+ */
+export const stagedMarksMax: number = 65_536;
+
+/** Times per master lease TTL a master re-reads its election key to confirm its term. */
+export const masterConfirmsPerLease: number = 3;
+
+/**
+ * Longest wait of a write or finish for a shard that has no master, in milliseconds: a failover
+ * takes about one master lease TTL plus an election; this covers a few of them.
+ */
+export const masterWaitMs: number = 20_000;
+
+/** Pause before a replica that could not campaign (not up to date, store down) tries again. */
+export const candidateRetryMs: number = 500;
+
+/** Pause between two catch-up scans of a node's replicas, in milliseconds. */
+export const catchUpIntervalMs: number = 2_000;
+
+/** Attempts of one read on the replicas of a shard before it fails (each replica once first). */
+export const readAttemptsMax: number = 6;

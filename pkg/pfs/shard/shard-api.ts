@@ -64,6 +64,12 @@ export interface ShardFinishResult {
   /** Files and total bytes in the commit on this shard (after applying its staging log). */
   readonly files: number;
   readonly sizeBytes: number;
+  /**
+   * The fencing token of the master that sealed it (pkg/pfs/replication): the commit may be
+   * marked finished only while this election key exists with this create revision. Absent
+   * from an unreplicated replica.
+   */
+  readonly fence?: { readonly key: string; readonly revision: number };
 }
 
 export interface ShardReplica {

@@ -1,0 +1,265 @@
+/**
+ * `HostedShard`: this node's replica of one shard as the rest of the cluster sees it (DESIGN.md
+ * §4): reads, chunk transfers, manifest installs and aborts go straight to the local replica;
+ * writes to open commits and finishes are accepted only while this replica is the shard's
+ * elected master, and the master's rules are kept here:
+ *
+ * - **Staged-on marks.** The first write of a commit in a term records, in one transaction
+ *   fenced by the term, `<root>/staged-on/<repo>/<id>/<shard>` = the term's token. Open-commit
+ *   data has one copy, on the master that took it; if the mark names another term, that data
+ *   died with an earlier master: the write is refused (FAILED_PRECONDITION) and so is the
+ *   finish, so a commit never finishes without data it acknowledged.
+ * - **Finish** seals the local part (or finds it sealed already, e.g. pushed here by the master
+ *   before this one), pushes the chunks and the manifest to the other replicas of the map, waits
+ *   for W fsynced acknowledgements counting its own (W capped at the replicas the map has, so an
+ *   under-replicated shard keeps working), and returns its fence; the API marks the commit
+ *   finished in a transaction that compares every sealing master's fence (meta-store.ts), so a
+ *   master deposed meanwhile finishes nothing.
+ * - **Confirmed terms.** A master acknowledges a write only while the store confirmed its term
+ *   less than one master lease TTL ago (the host re-reads its election key several times per
+ *   lease). A master stopped past its lease (SIGSTOP) and resumed refuses at once, before any
+ *   watch has told it; safety does not rest on this clock check (the fences and staged-on marks
+ *   do), it only keeps a deposed master from acknowledging what can never finish.
+ */
+import type { Etcd3 } from "etcd3";
+import { type Clock, type Logger, PfsError } from "../../common/index.js";
+import { MetaKeys } from "../meta/index.js";
+import type { ChunkRef, CommitId, FileEntry, Sha256Hex } from "../model.js";
+import type {
+  ShardByteRange, ShardCommit, ShardDeleteOptions, ShardDirectoryChild, ShardFileChange,
+  ShardFinishResult, ShardReplica,
+} from "../shard/shard-api.js";
+import type { Fence } from "./leader-term.js";
+import { stagedMarksMax } from "./limits.js";
+
+/** The master's term as the host knows it: the fence and when the store last confirmed it. */
+export interface MasterStanding {
+  readonly fence: Fence;
+  /** Monotonic ms (Clock.nowMs) of the last confirmation. */
+  readonly confirmedMs: number;
+}
+
+/** Copies a sealed commit to peers; resolves with who acknowledged (transfer.ts). */
+export type ReplicateCommit = (source: ShardReplica,
+  peers: readonly { readonly node: string; readonly replica: ShardReplica }[],
+  commit: ShardCommit, acksNeeded: number) => Promise<string[]>;
+
+export interface HostedShardOptions {
+  readonly client: Etcd3;
+  readonly root: string;
+  readonly node: string;
+  readonly local: ShardReplica;
+  /** The term while this replica is master; undefined otherwise. */
+  readonly standing: () => MasterStanding | undefined;
+  /** The other replicas the map places this shard on that are live now. */
+  readonly peers: () => { readonly node: string; readonly replica: ShardReplica }[];
+  /** How many replicas the map places this shard on now (this one included). */
+  readonly mapped: () => number;
+  /** W: acknowledgements a finish waits for, this replica's own included. */
+  readonly writeQuorum: number;
+  /** A term confirmed longer ago than this (ms) acknowledges nothing: the master lease TTL. */
+  readonly confirmStaleMs: number;
+  readonly replicate: ReplicateCommit;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export class HostedShard implements ShardReplica {
+  readonly shard: number;
+  readonly #options: HostedShardOptions;
+  readonly #local: ShardReplica;
+  readonly #keys: MetaKeys;
+  /** `<token>/<repo>/<id>` of the commits whose staged-on mark this term wrote or saw. */
+  readonly #staged = new Set<string>();
+
+  constructor(options: HostedShardOptions) {
+    this.shard = options.local.shard;
+    this.#options = options;
+    this.#local = options.local;
+    this.#keys = new MetaKeys(options.root);
+  }
+
+  /** The term, refusing when there is none or it is not confirmed recently enough. */
+  #requireMaster(): Fence {
+    const standing = this.#options.standing();
+    const where = `node ${this.#options.node} is not the master of shard ${this.shard}`;
+    if (standing === undefined) {
+      throw new PfsError("UNAVAILABLE", `${where}; retry on the current master`,
+        { shard: this.shard });
+    }
+    const staleMs = this.#options.clock.nowMs() - standing.confirmedMs;
+    if (staleMs > this.#options.confirmStaleMs) {
+      throw new PfsError("UNAVAILABLE", `node ${this.#options.node} has not confirmed its term ` +
+        `as master of shard ${this.shard} for ${Math.round(staleMs)} ms; it may be deposed`,
+      { shard: this.shard });
+    }
+    return standing.fence;
+  }
+
+  /** Refuses unless the term that took a write is still the confirmed one. */
+  #stillMaster(fence: Fence): void {
+    const now = this.#requireMaster();
+    if (now.key !== fence.key || now.revision !== fence.revision) {
+      throw new PfsError("UNAVAILABLE", `shard ${this.shard}'s master term ended during the ` +
+        "write; the write is not acknowledged", { shard: this.shard });
+    }
+  }
+
+  /** Makes sure the staged-on mark of `commit` names this term (see the module comment). */
+  async #stage(commit: ShardCommit): Promise<Fence> {
+    const fence = this.#requireMaster();
+    const mark = `${fence.revision}/${commit.repo}/${commit.id}`;
+    if (this.#staged.has(mark)) return fence;
+    const { client } = this.#options;
+    const key = this.#keys.stagedOn(commit.repo, commit.id, this.shard);
+    const token = fence.revision.toString();
+    const outcome = await client.if(fence.key, "Create", "==", token)
+      .and(key, "Create", "==", 0)
+      .then(client.put(key).value(token))
+      .else(client.get(key), client.get(fence.key))
+      .commit()
+      .catch((error: unknown) => {
+        throw new PfsError("UNAVAILABLE", `cannot mark commit ${commit.repo}@${commit.id} as ` +
+          `staged on shard ${this.shard}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    if (!outcome.succeeded) {
+      const marked = outcome.responses[0]?.response_range.kvs[0]?.value.toString("utf8");
+      const held = outcome.responses[1]?.response_range.kvs[0]?.create_revision;
+      if (held === undefined || BigInt(held) !== fence.revision) {
+        throw new PfsError("UNAVAILABLE", `node ${this.#options.node} lost its term as master ` +
+          `of shard ${this.shard}; retry on the current master`, { shard: this.shard });
+      }
+      if (marked !== token) throw this.#lostStagedData(commit, marked);
+    }
+    if (this.#staged.size >= stagedMarksMax) this.#staged.clear();
+    this.#staged.add(mark);
+    return fence;
+  }
+
+  #lostStagedData(commit: ShardCommit, marked: string | undefined): PfsError {
+    return new PfsError("FAILED_PRECONDITION", `commit ${commit.repo}@${commit.id} staged data ` +
+      `on shard ${this.shard} with an earlier master (term ${marked ?? "?"}), which is gone; ` +
+      "open-commit data has one copy, so this commit cannot finish: delete it and write again",
+    { repo: commit.repo, commit: commit.id, shard: this.shard });
+  }
+
+  // ---- writes: master only -------------------------------------------------------------
+
+  async putFile(commit: ShardCommit, parent: CommitId, path: string,
+    data: AsyncIterable<Uint8Array>, options?: { readonly append?: boolean }): Promise<FileEntry> {
+    const fence = await this.#stage(commit);
+    const entry = await this.#local.putFile(commit, parent, path, data, options);
+    this.#stillMaster(fence);
+    return entry;
+  }
+
+  async putEntry(commit: ShardCommit, path: string, entry: FileEntry): Promise<FileEntry> {
+    const fence = await this.#stage(commit);
+    const recorded = await this.#local.putEntry(commit, path, entry);
+    this.#stillMaster(fence);
+    return recorded;
+  }
+
+  async deleteFile(commit: ShardCommit, path: string, options?: ShardDeleteOptions):
+    Promise<number> {
+    const fence = await this.#stage(commit);
+    const count = await this.#local.deleteFile(commit, path, options);
+    this.#stillMaster(fence);
+    return count;
+  }
+
+  async finishCommit(commit: ShardCommit, parent: CommitId): Promise<ShardFinishResult> {
+    const fence = this.#requireMaster();
+    if (!(await this.#local.hasCommit(commit))) {
+      const key = this.#keys.stagedOn(commit.repo, commit.id, this.shard);
+      const marked = await this.#options.client.get(key).string().catch((error: unknown) => {
+        throw new PfsError("UNAVAILABLE", `cannot read ${key}: ` +
+          `${error instanceof Error ? error.message : String(error)}`);
+      });
+      if (marked !== null && marked !== fence.revision.toString()) {
+        throw this.#lostStagedData(commit, marked);
+      }
+    }
+    const sealed = await this.#local.finishCommit(commit, parent);
+    const peers = this.#options.peers();
+    const quorum = Math.min(this.#options.writeQuorum, Math.max(1, this.#options.mapped()));
+    const acked = await this.#options.replicate(this.#local, peers, commit, quorum - 1);
+    this.#stillMaster(fence);
+    this.#staged.delete(`${fence.revision}/${commit.repo}/${commit.id}`);
+    this.#options.logger.debug("commit sealed and replicated", {
+      shard: this.shard, repo: commit.repo, commit: commit.id, acked, quorum,
+    });
+    return {
+      files: sealed.files, sizeBytes: sealed.sizeBytes,
+      fence: { key: fence.key, revision: Number(fence.revision) },
+    };
+  }
+
+  // ---- the rest: this replica, whoever is master --------------------------------------
+
+  abortCommit(commit: ShardCommit): Promise<void> {
+    return this.#local.abortCommit(commit);
+  }
+
+  deleteRepo(repo: string): Promise<void> {
+    return this.#local.deleteRepo(repo);
+  }
+
+  inspectFile(commit: ShardCommit, path: string): Promise<FileEntry> {
+    return this.#local.inspectFile(commit, path);
+  }
+
+  getFile(commit: ShardCommit, path: string, range?: ShardByteRange): AsyncIterable<Uint8Array> {
+    return this.#local.getFile(commit, path, range);
+  }
+
+  listDirectory(commit: ShardCommit, directory: string): Promise<ShardDirectoryChild[]> {
+    return this.#local.listDirectory(commit, directory);
+  }
+
+  glob(commit: ShardCommit, pattern: string): Promise<FileEntry[]> {
+    return this.#local.glob(commit, pattern);
+  }
+
+  walk(commit: ShardCommit, directory: string): AsyncIterable<FileEntry> {
+    return this.#local.walk(commit, directory);
+  }
+
+  diff(commit: ShardCommit, base: CommitId, directory: string): Promise<ShardFileChange[]> {
+    return this.#local.diff(commit, base, directory);
+  }
+
+  missingChunks(ids: readonly Sha256Hex[]): Promise<Sha256Hex[]> {
+    return this.#local.missingChunks(ids);
+  }
+
+  readChunk(id: Sha256Hex): Promise<Uint8Array> {
+    return this.#local.readChunk(id);
+  }
+
+  putChunks(chunks: readonly { readonly ref: ChunkRef; readonly bytes: Uint8Array }[]):
+    Promise<void> {
+    return this.#local.putChunks(chunks);
+  }
+
+  hasCommit(commit: ShardCommit): Promise<boolean> {
+    return this.#local.hasCommit(commit);
+  }
+
+  readManifest(commit: ShardCommit): Promise<Uint8Array> {
+    return this.#local.readManifest(commit);
+  }
+
+  installManifest(commit: ShardCommit, manifest: Uint8Array): Promise<void> {
+    return this.#local.installManifest(commit, manifest);
+  }
+
+  collectGarbage(): Promise<{ readonly chunksFreed: number; readonly bytesFreed: number }> {
+    return this.#local.collectGarbage();
+  }
+
+  /** The host owns the local replica and closes it; nothing to do here. */
+  async close(): Promise<void> {
+    // The local replica outlives this view of it (ShardHost closes it).
+  }
+}

@@ -1,0 +1,413 @@
+/**
+ * `ShardHost`: the shard replicas the replica map places on this node, kept running (DESIGN.md
+ * §4). For each one it
+ *
+ * - opens the local replica (once; a replica moved away and back reuses it) and serves it to
+ *   the cluster as a `HostedShard` (master rules in hosted-shard.ts);
+ * - **catches it up**: a node-wide scan every `catchUpIntervalMs` (and whenever the map
+ *   changes) lists the finished commits in the coordination store and, for every one a replica
+ *   lacks, copies the sealed manifest and its missing chunks from the master or any other
+ *   replica that has it (transfer.ts; resumable, since a retry asks again what is missing);
+ *   the replica's lag (finished commits it lacks) is published under
+ *   `<root>/replica-status/<shard>/<node>` on a lease of its own;
+ * - **campaigns for master** whenever it is up to date (the candidate re-checks against a
+ *   fresh listing once elected), holds the term while the store keeps confirming its election
+ *   key (`masterConfirmsPerLease` reads per lease TTL), and resigns when the map moves the
+ *   replica away or the node shuts down, so a rolling restart hands mastership over at once.
+ *
+ * Invariants: a replica is master only while the map places it on this node; a replica that
+ * lacks a finished commit of its shard never keeps a term (shard-master.ts).
+ */
+import type { Etcd3, Lease } from "etcd3";
+import { type Clock, type Logger, PfsError } from "../../common/index.js";
+import { MetaKeys, decodeCommitInfo } from "../meta/index.js";
+import { MetaKv } from "../meta/meta-kv.js";
+import { nodeLeaseTtlSeconds } from "../placement/limits.js";
+import type { ShardCommit, ShardReplica } from "../shard/shard-api.js";
+import { HostedShard, type MasterStanding, type ReplicateCommit } from "./hosted-shard.js";
+import { type LeaderTerm, fenceHeld } from "./leader-term.js";
+import { candidateRetryMs, catchUpIntervalMs, masterConfirmsPerLease } from "./limits.js";
+import type { ReplicaDirectory } from "./replica-directory.js";
+import { encodeReplicaStatus, replicaStatusKey } from "./replica-status.js";
+import { ShardMasterCandidate } from "./shard-master.js";
+
+/** Copies a sealed commit from `source` to `target` (transfer.ts `copyCommit`). */
+export type CopyCommit = (source: ShardReplica, target: ShardReplica, commit: ShardCommit,
+  signal: AbortSignal) => Promise<void>;
+
+export interface ShardHostOptions {
+  readonly client: Etcd3;
+  readonly root: string;
+  readonly node: string;
+  readonly directory: ReplicaDirectory;
+  /** Opens this node's replica of a shard (called at most once per shard). */
+  readonly openLocal: (shard: number) => Promise<ShardReplica>;
+  /** The replica of `shard` on another node, while that node is live. */
+  readonly remote: (node: string, shard: number) => ShardReplica | undefined;
+  readonly replicate: ReplicateCommit;
+  readonly copy: CopyCommit;
+  /** W, this replica's own acknowledgement included (≥ 1). */
+  readonly writeQuorum: number;
+  readonly masterLeaseTtlSeconds: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** One replica this node holds now. */
+interface Held {
+  readonly shard: number;
+  readonly local: ShardReplica;
+  readonly hosted: HostedShard;
+  readonly candidate: ShardMasterCandidate;
+  readonly stop: AbortController;
+  standing: MasterStanding | undefined;
+  run: Promise<void> | undefined;
+  /** `<repo>/<id>` of the finished commits known to be here. */
+  have: Set<string>;
+  /** Finished commits of the shard this replica lacks, as of the last scan (-1: not yet). */
+  lag: number;
+  /** Finished commits it holds, as of the last scan. */
+  finished: number;
+}
+
+function commitKeyOf(commit: ShardCommit): string {
+  return `${commit.repo}/${commit.id}`;
+}
+
+export class ShardHost {
+  readonly #options: ShardHostOptions;
+  readonly #kv: MetaKv;
+  readonly #keys: MetaKeys;
+  readonly #opened = new Map<number, Promise<ShardReplica>>();
+  readonly #held = new Map<number, Held>();
+  readonly #closing = new AbortController();
+  #reconciling: Promise<void> = Promise.resolve();
+  #scanning: Promise<void> | undefined;
+  #rescan = false;
+  #scanTimer: ReturnType<Clock["setTimer"]> | undefined;
+  #removeListener: (() => void) | undefined;
+  #statusLease: Lease | undefined;
+
+  constructor(options: ShardHostOptions) {
+    this.#options = options;
+    this.#kv = new MetaKv(options.client);
+    this.#keys = new MetaKeys(options.root);
+  }
+
+  /** Starts following the map: opens, catches up and campaigns for the replicas placed here. */
+  start(): void {
+    this.#removeListener = this.#options.directory.onChange(() => { this.#reconcile(); });
+    this.#reconcile();
+    this.#scheduleScan(0);
+  }
+
+  /** This node's replica of `shard` as served to the cluster; UNAVAILABLE when not held. */
+  hosted(shard: number): HostedShard {
+    const held = this.#held.get(shard);
+    if (held === undefined) {
+      throw new PfsError("UNAVAILABLE", `node ${this.#options.node} holds no replica of ` +
+        `shard ${shard} (the replica map places it on ` +
+        `${this.#options.directory.replicasOf(shard).join(", ") || "no node yet"})`,
+      { shard });
+    }
+    return held.hosted;
+  }
+
+  /** True when this node holds `shard`. */
+  holds(shard: number): boolean {
+    return this.#held.has(shard);
+  }
+
+  /** The local replicas held now (for garbage collection). */
+  localReplicas(): ShardReplica[] {
+    return [...this.#held.values()].sort((a, b) => a.shard - b.shard).map((held) => held.local);
+  }
+
+  /** Per held shard: whether it is master, its lag and finished count (for status and tests). */
+  standings(): { shard: number; master: boolean; lag: number; finished: number }[] {
+    return [...this.#held.values()].sort((a, b) => a.shard - b.shard).map((held) => ({
+      shard: held.shard, master: held.standing !== undefined, lag: held.lag,
+      finished: held.finished,
+    }));
+  }
+
+  // ---- following the map -------------------------------------------------------------
+
+  #reconcile(): void {
+    if (this.#closing.signal.aborted) return;
+    this.#reconciling = this.#reconciling.then(() => this.#applyMap()).catch((error: unknown) => {
+      this.#options.logger.error("cannot apply the replica map", { error });
+    });
+  }
+
+  async #applyMap(): Promise<void> {
+    const { directory, node } = this.#options;
+    if (directory.map === undefined || this.#closing.signal.aborted) return;
+    const wanted = new Set<number>();
+    for (let shard = 0; shard < directory.shards; shard += 1) {
+      if (directory.replicasOf(shard).includes(node)) wanted.add(shard);
+    }
+    for (const [shard, held] of this.#held) {
+      if (!wanted.has(shard)) await this.#release(held);
+    }
+    let added = false;
+    for (const shard of wanted) {
+      if (this.#held.has(shard) || this.#closing.signal.aborted) continue;
+      await this.#hold(shard);
+      added = true;
+    }
+    if (added) this.#scheduleScan(0);
+  }
+
+  async #hold(shard: number): Promise<void> {
+    const options = this.#options;
+    let opening = this.#opened.get(shard);
+    if (opening === undefined) {
+      opening = options.openLocal(shard);
+      this.#opened.set(shard, opening);
+      opening.catch(() => { this.#opened.delete(shard); });
+    }
+    const local = await opening;
+    const ttlMs = options.masterLeaseTtlSeconds * 1_000;
+    const held: Held = {
+      shard, local, stop: new AbortController(), standing: undefined, run: undefined,
+      have: new Set(), lag: -1, finished: 0,
+      candidate: new ShardMasterCandidate({
+        client: options.client, root: options.root, shard, node: options.node,
+        masterLeaseTtlSeconds: options.masterLeaseTtlSeconds, logger: options.logger,
+        isUpToDate: () => this.#isUpToDate(shard),
+      }),
+      hosted: new HostedShard({
+        client: options.client, root: options.root, node: options.node, local,
+        standing: () => this.#held.get(shard)?.standing,
+        peers: () => this.#peers(shard),
+        mapped: () => options.directory.replicasOf(shard).length,
+        writeQuorum: options.writeQuorum, confirmStaleMs: ttlMs, replicate: options.replicate,
+        clock: options.clock, logger: options.logger,
+      }),
+    };
+    this.#held.set(shard, held);
+    held.run = this.#candidacy(held);
+    options.logger.info("holding a replica", { shard });
+  }
+
+  async #release(held: Held): Promise<void> {
+    this.#held.delete(held.shard);
+    held.stop.abort();
+    await held.run;
+    await this.#deleteStatus(held.shard);
+    this.#options.logger.info("released a replica (the map moved it away)", { shard: held.shard });
+  }
+
+  /** The other live replicas of `shard` the map names. */
+  #peers(shard: number): { node: string; replica: ShardReplica }[] {
+    const peers: { node: string; replica: ShardReplica }[] = [];
+    for (const node of this.#options.directory.replicasOf(shard)) {
+      if (node === this.#options.node) continue;
+      const replica = this.#options.remote(node, shard);
+      if (replica !== undefined) peers.push({ node, replica });
+    }
+    return peers;
+  }
+
+  // ---- mastership --------------------------------------------------------------------
+
+  async #candidacy(held: Held): Promise<void> {
+    const { clock, logger } = this.#options;
+    const signal = held.stop.signal;
+    while (!signal.aborted) {
+      if (held.lag !== 0) {
+        await clock.sleep(candidateRetryMs, signal).catch(() => undefined);
+        continue;
+      }
+      let term: LeaderTerm;
+      try {
+        term = await held.candidate.campaign(signal);
+      } catch (error: unknown) {
+        if (signal.aborted) break;
+        logger.debug("not campaigning for master now", { shard: held.shard, error });
+        await clock.sleep(candidateRetryMs, signal).catch(() => undefined);
+        continue;
+      }
+      held.standing = { fence: term.fence, confirmedMs: clock.nowMs() };
+      logger.info("master of shard", { shard: held.shard, token: String(term.fence.revision) });
+      await this.#holdTerm(held, term);
+      held.standing = undefined;
+      await held.candidate.resign().catch(() => undefined);
+      logger.info("no longer master of shard", { shard: held.shard });
+    }
+    held.standing = undefined;
+    await held.candidate.resign().catch((error: unknown) => {
+      logger.warn("cannot resign as master (its lease will expire)", { shard: held.shard, error });
+    });
+  }
+
+  /** Confirms the term several times per lease until it is over or the replica stops. */
+  async #holdTerm(held: Held, term: LeaderTerm): Promise<void> {
+    const { clock, client, logger } = this.#options;
+    const intervalMs = (this.#options.masterLeaseTtlSeconds * 1_000) / masterConfirmsPerLease;
+    const over = AbortSignal.any([term.over, held.stop.signal]);
+    while (!over.aborted) {
+      await clock.sleep(intervalMs, over).catch(() => undefined);
+      if (over.aborted) return;
+      const sent = clock.nowMs();
+      try {
+        if (!(await fenceHeld(client, term.fence))) {
+          logger.warn("the master's election key is gone; stepping down", { shard: held.shard });
+          return;
+        }
+        if (!over.aborted) held.standing = { fence: term.fence, confirmedMs: sent };
+      } catch (error: unknown) {
+        logger.warn("cannot confirm the master term", { shard: held.shard, error });
+      }
+    }
+  }
+
+  // ---- catching up -------------------------------------------------------------------
+
+  /** Every finished commit in the store (a linearizable read). */
+  async #finishedCommits(): Promise<ShardCommit[]> {
+    const prefix = `${this.#keys.root}/commits/`;
+    const { entries } = await this.#kv.readPrefix(prefix);
+    const finished: ShardCommit[] = [];
+    for (const entry of entries) {
+      const info = decodeCommitInfo(entry.key, entry.value);
+      if (info.state === "finished") finished.push({ repo: info.repo, id: info.id });
+    }
+    return finished;
+  }
+
+  /** The finished commits of the store `held` lacks (updates its `have` set). */
+  async #missing(held: Held, finished: readonly ShardCommit[]): Promise<ShardCommit[]> {
+    const have = new Set<string>();
+    const missing: ShardCommit[] = [];
+    for (const commit of finished) {
+      const key = commitKeyOf(commit);
+      if (held.have.has(key) || await held.local.hasCommit(commit)) have.add(key);
+      else missing.push(commit);
+    }
+    held.have = have;
+    held.finished = have.size;
+    return missing;
+  }
+
+  async #isUpToDate(shard: number): Promise<boolean> {
+    const held = this.#held.get(shard);
+    if (held === undefined) return false;
+    const missing = await this.#missing(held, await this.#finishedCommits());
+    held.lag = missing.length;
+    return missing.length === 0;
+  }
+
+  #scheduleScan(delayMs: number): void {
+    if (this.#closing.signal.aborted) return;
+    if (this.#scanning !== undefined) {
+      this.#rescan = true;
+      return;
+    }
+    this.#scanTimer?.cancel();
+    this.#scanTimer = this.#options.clock.setTimer(delayMs, () => {
+      this.#scanTimer = undefined;
+      this.#scanning = this.#scan().catch((error: unknown) => {
+        this.#options.logger.warn("catch-up scan failed; retrying", { error });
+      }).finally(() => {
+        this.#scanning = undefined;
+        const again = this.#rescan;
+        this.#rescan = false;
+        this.#scheduleScan(again ? 0 : catchUpIntervalMs);
+      });
+    });
+  }
+
+  async #scan(): Promise<void> {
+    const finished = await this.#finishedCommits();
+    for (const held of [...this.#held.values()]) {
+      if (held.stop.signal.aborted) continue;
+      const missing = await this.#missing(held, finished);
+      held.lag = missing.length;
+      await this.#publishStatus(held);
+      if (missing.length === 0) continue;
+      this.#options.logger.info("catching up a replica", { shard: held.shard, lag: missing.length });
+      for (const commit of missing) {
+        if (held.stop.signal.aborted) break;
+        if (await this.#pull(held, commit)) {
+          held.have.add(commitKeyOf(commit));
+          held.finished += 1;
+          held.lag -= 1;
+        }
+      }
+      await this.#publishStatus(held);
+    }
+  }
+
+  /** Copies `commit` into `held` from the master or another replica; true once it is here. */
+  async #pull(held: Held, commit: ShardCommit): Promise<boolean> {
+    const { directory, node, logger } = this.#options;
+    const master = directory.masterOf(held.shard);
+    const sources = [...new Set([...(master === undefined ? [] : [master]),
+      ...directory.replicasOf(held.shard)])].filter((name) => name !== node);
+    for (const source of sources) {
+      const replica = this.#options.remote(source, held.shard);
+      if (replica === undefined) continue;
+      try {
+        await this.#options.copy(replica, held.local, commit, held.stop.signal);
+        return true;
+      } catch (error: unknown) {
+        logger.debug("cannot copy a commit from this replica; trying the next",
+          { shard: held.shard, source, repo: commit.repo, commit: commit.id, error });
+      }
+    }
+    return false;
+  }
+
+  // ---- replica status records --------------------------------------------------------
+
+  async #lease(): Promise<Lease> {
+    let lease = this.#statusLease;
+    if (lease === undefined || lease.revoked()) {
+      lease = this.#options.client.lease(nodeLeaseTtlSeconds, { autoKeepAlive: true });
+      lease.on("lost", () => {
+        if (this.#statusLease === lease) this.#statusLease = undefined;
+      });
+      this.#statusLease = lease;
+    }
+    return lease;
+  }
+
+  async #publishStatus(held: Held): Promise<void> {
+    const key = replicaStatusKey(this.#options.root, held.shard, this.#options.node);
+    const value = encodeReplicaStatus({
+      lag: held.lag, finished: held.finished, updatedMs: this.#options.clock.wallMs(),
+    });
+    try {
+      await (await this.#lease()).put(key).value(value).exec();
+    } catch (error: unknown) {
+      this.#statusLease = undefined;
+      this.#options.logger.debug("cannot publish a replica's status", { shard: held.shard, error });
+    }
+  }
+
+  async #deleteStatus(shard: number): Promise<void> {
+    const key = replicaStatusKey(this.#options.root, shard, this.#options.node);
+    await this.#options.client.delete().key(key).exec().catch(() => undefined);
+  }
+
+  /** Resigns every mastership, stops catching up, closes the local replicas. */
+  async close(): Promise<void> {
+    this.#closing.abort();
+    this.#removeListener?.();
+    this.#scanTimer?.cancel();
+    await this.#reconciling;
+    const held = [...this.#held.values()];
+    this.#held.clear();
+    for (const one of held) one.stop.abort();
+    await Promise.all(held.map((one) => one.run));
+    await this.#scanning;
+    await this.#statusLease?.revoke().catch(() => undefined);
+    const opened = [...this.#opened.values()];
+    this.#opened.clear();
+    for (const replica of await Promise.allSettled(opened)) {
+      if (replica.status === "fulfilled") await replica.value.close();
+    }
+  }
+}
