@@ -187,13 +187,20 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
     const { LocalShard } = await import("../pkg/pfs/shard/index.js");
     const etcdEndpoints = daemon === undefined ? config.etcdEndpoints.map(String)
       : await pfsEtcdEndpoints(daemon.member, embeddedClientUrl(config), seeds ?? [], pfsLogger);
+    const { readOrCreateIncarnation } = await import("../pkg/pfs/replication/index.js");
+    const incarnation = await readOrCreateIncarnation(join(config.dataDir, "pfs"));
     const pfs = await PfsNode.start({
       name: config.name,
       listen: `${config.pfsAddress.host}:${config.pfsAddress.port}`,
       etcdEndpoints,
       shards: config.shards,
-      openLocal: (shard) => LocalShard.open({
-        dir: join(config.dataDir, "pfs", `shard-${shard}`), shard, logger: pfsLogger,
+      replicas: config.replicas,
+      writeQuorum: config.writeQuorum,
+      masterLeaseTtlSeconds: config.masterLeaseTtl,
+      deadTimeSeconds: config.deadTime,
+      incarnation,
+      openLocal: (shard, repairChunk) => LocalShard.open({
+        dir: join(config.dataDir, "pfs", `shard-${shard}`), shard, logger: pfsLogger, repairChunk,
       }),
       logger: pfsLogger,
       gcIntervalSeconds: config.pfsGcInterval,

@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import test, { type ExecutionContext } from "ava";
 import { Etcd3 } from "etcd3";
-import { type ErrorCode, PfsError, Prng, systemSeed } from "../../pkg/common/index.js";
+import { type ErrorCode, PfsError, Prng, revision, systemSeed } from "../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts yet; meta/index.ts is its API
 import { MetaStore } from "../../pkg/pfs/meta/index.js";
 import { type MemberCluster, type MemberKind, startCluster } from "../support/member-cluster.js";
@@ -576,4 +576,47 @@ both("a seeded random run of operations matches the documented model", async (t,
   t.deepEqual(commits.map((c) => [c.id, c.branch, c.parent, c.state].join()).sort(),
     [...model.commits].map(([key, c]) => [key, c.branch, c.parent, c.state].join()).sort(),
     `seed ${seed}`);
+});
+
+both("a finish fenced by masters' terms is refused once a term ended, changing nothing",
+  async (t, f) => {
+    const { store, client, root } = f;
+    await store.createRepo("r");
+    const open = await store.startCommit("r", "master");
+    // Two "masters": election keys on leases; the create revisions are their tokens.
+    const leaseA = client.lease(60, { autoKeepAlive: false });
+    const leaseB = client.lease(60, { autoKeepAlive: false });
+    await leaseA.put(`${root}/election/shard-master/0/a`).value("n1").exec();
+    await leaseB.put(`${root}/election/shard-master/1/b`).value("n2").exec();
+    const a = await client.get(`${root}/election/shard-master/0/a`).exec();
+    const b = await client.get(`${root}/election/shard-master/1/b`).exec();
+    const fences = [
+      { shard: 0, key: `${root}/election/shard-master/0/a`,
+        revision: revision(Number(a.kvs[0]?.create_revision)) },
+      { shard: 1, key: `${root}/election/shard-master/1/b`,
+        revision: revision(Number(b.kvs[0]?.create_revision)) },
+    ];
+    // A staged-on mark of the commit goes when the commit settles.
+    await client.put(`${root}/staged-on/r/${open.id}/0`).value("n1@x");
+    await leaseB.revoke();
+    const before = await dump(f);
+    const error = await refused(t, store.finishCommit("r", open.id, 7, fences), "UNAVAILABLE",
+      /shard 1 lost its term/);
+    t.deepEqual(error.details, { shard: 1 });
+    t.deepEqual(await dump(f), before);
+    t.is((await store.inspectCommit("r", open.id)).state, "open");
+    // With only the live master's fence, it finishes and the mark is gone.
+    const done = await store.finishCommit("r", open.id, 7, fences.slice(0, 1));
+    t.is(done.state, "finished");
+    t.is(await client.get(`${root}/staged-on/r/${open.id}/0`).string(), null);
+    await leaseA.revoke();
+  });
+
+both("deleting a repo drops its commits' staged-on marks", async (t, f) => {
+  const { store, client, root } = f;
+  await store.createRepo("gone");
+  const open = await store.startCommit("gone", "master");
+  await client.put(`${root}/staged-on/gone/${open.id}/3`).value("n1@x");
+  await store.deleteRepo("gone");
+  t.deepEqual(await client.getAll().prefix(`${root}/staged-on/`).keys(), []);
 });

@@ -29,7 +29,7 @@ import {
 import { statusOf } from "./grpc-errors.js";
 import { listCommitsDefault } from "./limits.js";
 import { copyFiles, deleteFiles, putData, requestPath } from "./put-file.js";
-import type { ShardRouter } from "./shard-router.js";
+import type { ShardRouting } from "./shard-router.js";
 import { boundedPieces, dataParts, endWithStatus, writeMessage } from "./stream-kit.js";
 
 type Body<M extends PfsMethodName> = (request: PfsMessages[M][0]) => Promise<PfsMessages[M][1]>;
@@ -49,7 +49,7 @@ function failStream(call: ServerWritableStream<unknown, unknown>, logger: Logger
 
 export interface PfsApiOptions extends ClusterOperations {
   readonly meta: MetaStore;
-  readonly router: ShardRouter;
+  readonly router: ShardRouting;
   readonly logger: Logger;
   /** Collects garbage on every node (pfs-node.ts); what CollectGarbage answers. */
   readonly collectGarbage: () => Promise<{ chunksFreed: number; bytesFreed: number }>;
@@ -83,7 +83,7 @@ export function pfsApiHandlers(options: PfsApiOptions): PfsServiceHandlers {
   };
 }
 
-function repoHandlers(meta: MetaStore, router: ShardRouter, logger: Logger) {
+function repoHandlers(meta: MetaStore, router: ShardRouting, logger: Logger) {
   return {
     CreateRepo: unary("CreateRepo", logger, async (request) =>
       repoToWire(await meta.createRepo(request.name, { description: request.description }))),
@@ -191,7 +191,7 @@ function branchHandlers(meta: MetaStore, commits: CommitResolver, logger: Logger
 }
 
 async function putFile(call: ServerReadableStream<PutFileRequest, PutFileResponse>,
-  commits: CommitResolver, router: ShardRouter): Promise<PutFileResponse> {
+  commits: CommitResolver, router: ShardRouting): Promise<PutFileResponse> {
   const messages = call[Symbol.asyncIterator]() as AsyncIterator<PutFileRequest>;
   const first = await messages.next();
   if (first.done === true || first.value.part !== "header") {
@@ -208,7 +208,7 @@ async function putFile(call: ServerReadableStream<PutFileRequest, PutFileRespons
 }
 
 async function getFile(call: ServerWritableStream<PfsMessages["GetFile"][0],
-  PfsMessages["GetFile"][1]>, commits: CommitResolver, router: ShardRouter): Promise<void> {
+  PfsMessages["GetFile"][1]>, commits: CommitResolver, router: ShardRouting): Promise<void> {
   const ref = requireFileRef(call.request.file, "file");
   const path = requestPath(ref.path === "" ? rootPath : ref.path, "file.path");
   const offset = requestCount(call.request.offset, "offset");
@@ -234,7 +234,7 @@ async function getFile(call: ServerWritableStream<PfsMessages["GetFile"][0],
   call.end();
 }
 
-function fileReadHandlers(commits: CommitResolver, router: ShardRouter, logger: Logger) {
+function fileReadHandlers(commits: CommitResolver, router: ShardRouting, logger: Logger) {
   return {
     InspectFile: unary("InspectFile", logger, async (request) => {
       const ref = requireFileRef(request.file, "file");
@@ -271,7 +271,7 @@ function fileReadHandlers(commits: CommitResolver, router: ShardRouter, logger: 
 }
 
 async function diffFile(request: PfsMessages["DiffFile"][0], commits: CommitResolver,
-  router: ShardRouter): Promise<PfsMessages["DiffFile"][1]> {
+  router: ShardRouting): Promise<PfsMessages["DiffFile"][1]> {
   const newRef = requireFileRef(request.new_file, "new_file");
   const path = requestPath(newRef.path === "" ? rootPath : newRef.path, "new_file.path");
   const newCommit = await commits.readable(newRef.commit);
@@ -294,7 +294,7 @@ async function diffFile(request: PfsMessages["DiffFile"][0], commits: CommitReso
   return { diffs };
 }
 
-function fileWriteHandlers(commits: CommitResolver, router: ShardRouter, logger: Logger) {
+function fileWriteHandlers(commits: CommitResolver, router: ShardRouting, logger: Logger) {
   return {
     DeleteFile: unary("DeleteFile", logger, async (request) => {
       const ref = requireFileRef(request.file, "file");

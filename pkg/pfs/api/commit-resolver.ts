@@ -11,23 +11,29 @@
  *   created it) when it failed, so a refused write leaves nothing behind. A write never joins
  *   another write's auto-commit: it waits for the branch (bounded), so concurrent writes into
  *   one branch all succeed, each in its own commit.
- * - **Finish** = setFinishing → every shard seals its part → finished with the summed size;
- *   any failure fails the commit with the reason (the branch head does not move). A commit
+ * - **Finish** = setFinishing → every shard's master seals its part and replicates it (W
+ *   acknowledgements) → finished with the summed size, in a transaction that checks every
+ *   sealing master still holds its term (its fence); a seal failure fails the commit with the
+ *   reason (the branch head does not move); a lost term seals again on the new masters (which
+ *   refuse when the commit's staged data died with the old one: the commit then fails). A commit
  *   already finishing (a finish a crash cut off) resumes from the seals, which are idempotent;
  *   a finish that finds the commit finished by a concurrent one returns it.
  * - **Auto-commits** carry their owner (node and run) in their description, so a restarted
  *   node can delete the ones a crash interrupted (commit-recovery.ts).
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { LimitError, type Logger, PfsError } from "../../common/index.js";
+import { LimitError, type Logger, PfsError, revision } from "../../common/index.js";
 import {
-  type BranchRecord, type DeleteCommitOptions, type MetaStore, isCommitId, parseCommitRef,
+  type BranchRecord, type DeleteCommitOptions, type MasterFence, type MetaStore, isCommitId,
+  parseCommitRef,
 } from "../meta/index.js";
 import { type CommitInfo, defaultBranch } from "../model.js";
 import type { CommitRefMessage } from "../../proto/index.js";
 import type { ShardCommit } from "../shard/shard-api.js";
-import { autoCommitPauseMsMax, autoCommitPauseMsMin, autoCommitWaitMsMax } from "./limits.js";
-import type { ShardRouter } from "./shard-router.js";
+import {
+  autoCommitPauseMsMax, autoCommitPauseMsMin, autoCommitWaitMsMax, finishAttemptsMax,
+} from "./limits.js";
+import type { ShardRouting } from "./shard-router.js";
 import { type AutoCommitOwner, autoCommitDescription } from "./commit-recovery.js";
 
 /** A commit to write to, and whether the API started it for this one write. */
@@ -38,18 +44,28 @@ export interface WriteTarget {
   readonly newBranch: boolean;
 }
 
+/** A commit sealed on every shard: its size and the fences of the masters that sealed it. */
+interface Sealed {
+  readonly sizeBytes: number;
+  readonly fences: readonly MasterFence[];
+}
+
+function isUnavailable(error: unknown): boolean {
+  return error instanceof PfsError && error.code === "UNAVAILABLE";
+}
+
 export function shardCommitOf(commit: CommitInfo): ShardCommit {
   return { repo: commit.repo, id: commit.id };
 }
 
 export class CommitResolver {
   readonly #meta: MetaStore;
-  readonly #router: ShardRouter;
+  readonly #router: ShardRouting;
   readonly #logger: Logger;
   /** The description of the auto-commits started here ("" names no owner). */
   readonly #autoDescription: string;
 
-  constructor(meta: MetaStore, router: ShardRouter, logger: Logger, owner?: AutoCommitOwner) {
+  constructor(meta: MetaStore, router: ShardRouting, logger: Logger, owner?: AutoCommitOwner) {
     this.#meta = meta;
     this.#router = router;
     this.#logger = logger;
@@ -191,33 +207,51 @@ export class CommitResolver {
    */
   async finish(commit: CommitInfo): Promise<CommitInfo> {
     if (commit.state !== "finishing") await this.#meta.setFinishing(commit.repo, commit.id);
-    let sizeBytes: number;
-    try {
-      sizeBytes = await this.#sealEverywhere(commit);
-    } catch (error: unknown) {
-      const reason = error instanceof Error ? error.message : String(error);
-      await this.#meta.failCommit(commit.repo, commit.id, `finishing failed: ${reason}`);
-      await this.#abortEverywhere(commit).catch((cleanup: unknown) => {
-        this.#logger.warn("cannot drop a failed commit's staged data",
-          { repo: commit.repo, commit: commit.id, error: cleanup });
-      });
-      throw error;
+    for (let attempt = 1; ; attempt += 1) {
+      let sealed: Sealed;
+      try {
+        sealed = await this.#sealEverywhere(commit);
+      } catch (error: unknown) {
+        const reason = error instanceof Error ? error.message : String(error);
+        await this.#meta.failCommit(commit.repo, commit.id, `finishing failed: ${reason}`);
+        await this.#abortEverywhere(commit).catch((cleanup: unknown) => {
+          this.#logger.warn("cannot drop a failed commit's staged data",
+            { repo: commit.repo, commit: commit.id, error: cleanup });
+        });
+        throw error;
+      }
+      try {
+        return await this.#markFinished(commit, sealed);
+      } catch (error: unknown) {
+        if (!isUnavailable(error) || attempt >= finishAttemptsMax) throw error;
+        this.#logger.info("a sealing master lost its term; sealing again",
+          { repo: commit.repo, commit: commit.id, error });
+      }
     }
-    return this.#markFinished(commit, sizeBytes);
   }
 
-  /** Seals `commit` on every shard (idempotent); resolves with its total size. */
-  async #sealEverywhere(commit: CommitInfo): Promise<number> {
+  /** Seals `commit` on every shard (idempotent): its total size and the masters' fences. */
+  async #sealEverywhere(commit: CommitInfo): Promise<Sealed> {
     const replicas = await this.#router.all();
     const results = await Promise.all(replicas.map((replica) =>
       replica.finishCommit(shardCommitOf(commit), commit.parent)));
-    return results.reduce((sum, result) => sum + result.sizeBytes, 0);
+    const fences: MasterFence[] = [];
+    results.forEach((result, shard) => {
+      if (result.fence !== undefined) {
+        fences.push({ shard, key: result.fence.key, revision: revision(result.fence.revision) });
+      }
+    });
+    return { sizeBytes: results.reduce((sum, result) => sum + result.sizeBytes, 0), fences };
   }
 
-  /** Marks the sealed `commit` finished; one that a concurrent finish marked is returned. */
-  async #markFinished(commit: CommitInfo, sizeBytes: number): Promise<CommitInfo> {
+  /**
+   * Marks the sealed `commit` finished while every sealing master holds its term; one that a
+   * concurrent finish marked is returned.
+   */
+  async #markFinished(commit: CommitInfo, sealed: Sealed): Promise<CommitInfo> {
     try {
-      return await this.#meta.finishCommit(commit.repo, commit.id, sizeBytes);
+      return await this.#meta.finishCommit(commit.repo, commit.id, sealed.sizeBytes,
+        sealed.fences);
     } catch (error: unknown) {
       if (!(error instanceof PfsError && error.code === "FAILED_PRECONDITION")) throw error;
       const now = await this.#meta.inspectCommit(commit.repo, commit.id);
@@ -236,7 +270,13 @@ export class CommitResolver {
       throw new PfsError("FAILED_PRECONDITION",
         `commit ${commit.repo}@${commit.id} is ${commit.state}, not finishing`);
     }
-    return this.#markFinished(commit, await this.#sealEverywhere(commit));
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#markFinished(commit, await this.#sealEverywhere(commit));
+      } catch (error: unknown) {
+        if (!isUnavailable(error) || attempt >= finishAttemptsMax) throw error;
+      }
+    }
   }
 
   /** Fails an open commit with `reason` and drops its staged data. */

@@ -16,7 +16,7 @@ import type {
 import { pack } from "tar-stream";
 import { LimitError } from "../../common/index.js";
 import { diffLookupsInFlightMax, listingFilesMax } from "./limits.js";
-import type { ShardRouter } from "./shard-router.js";
+import type { ShardRouting } from "./shard-router.js";
 
 function byPath<T extends { readonly path: string }>(a: T, b: T): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
@@ -30,7 +30,7 @@ function bounded<T>(items: T[]): T[] {
 }
 
 /** The file at `path`, or undefined when no file is there (it may be a directory). */
-export async function fileAt(router: ShardRouter, commit: ShardCommit, path: string):
+export async function fileAt(router: ShardRouting, commit: ShardCommit, path: string):
   Promise<FileEntry | undefined> {
   if (path === rootPath) return undefined;
   const replica = await router.replica(shardOf(path, router.shards));
@@ -43,7 +43,7 @@ export async function fileAt(router: ShardRouter, commit: ShardCommit, path: str
 }
 
 /** Every shard's direct children of `directory`, merged (directories summed) and sorted. */
-export async function listChildren(router: ShardRouter, commit: ShardCommit, directory: string):
+export async function listChildren(router: ShardRouting, commit: ShardCommit, directory: string):
   Promise<ShardDirectoryChild[]> {
   const replicas = await router.all();
   const lists = await Promise.all(replicas.map((replica) =>
@@ -58,7 +58,7 @@ export async function listChildren(router: ShardRouter, commit: ShardCommit, dir
 }
 
 /** Every shard's files matching `pattern`, sorted. */
-export async function globFiles(router: ShardRouter, commit: ShardCommit, pattern: string):
+export async function globFiles(router: ShardRouting, commit: ShardCommit, pattern: string):
   Promise<FileEntry[]> {
   const replicas = await router.all();
   const lists = await Promise.all(replicas.map((replica) => replica.glob(commit, pattern)));
@@ -66,7 +66,7 @@ export async function globFiles(router: ShardRouter, commit: ShardCommit, patter
 }
 
 /** Every shard's changes from `base` to `commit` below `directory`, sorted. */
-export async function diffFiles(router: ShardRouter, commit: ShardCommit, base: string,
+export async function diffFiles(router: ShardRouting, commit: ShardCommit, base: string,
   directory: string, shallow: boolean): Promise<ShardFileChange[]> {
   const replicas = await router.all();
   const lists = await Promise.all(replicas.map((replica) =>
@@ -87,7 +87,7 @@ export interface FileDiff {
  * `diffFiles` with each side's file entry (so its hash): the entries are looked up on the
  * path's shard, at most diffLookupsInFlightMax at a time.
  */
-export async function diffEntries(router: ShardRouter, commit: ShardCommit, base: string,
+export async function diffEntries(router: ShardRouting, commit: ShardCommit, base: string,
   directory: string, shallow: boolean): Promise<FileDiff[]> {
   const changes = await diffFiles(router, commit, base, directory, shallow);
   const baseCommit: ShardCommit = { repo: commit.repo, id: base };
@@ -112,14 +112,14 @@ export async function diffEntries(router: ShardRouter, commit: ShardCommit, base
 }
 
 /** The bytes of the file at `path` in `range`. */
-export async function readFile(router: ShardRouter, commit: ShardCommit, path: string,
+export async function readFile(router: ShardRouting, commit: ShardCommit, path: string,
   range?: ShardByteRange): Promise<AsyncIterable<Uint8Array>> {
   const replica = await router.replica(shardOf(path, router.shards));
   return replica.getFile(commit, path, range);
 }
 
 /** Every file under `directory`, from all shards, in path order. */
-export async function* walkAll(router: ShardRouter, commit: ShardCommit, directory: string):
+export async function* walkAll(router: ShardRouting, commit: ShardCommit, directory: string):
   AsyncIterable<FileEntry> {
   const replicas = await router.all();
   const iterators = replicas.map((replica) =>
@@ -147,7 +147,7 @@ export async function* walkAll(router: ShardRouter, commit: ShardCommit, directo
  * A tar archive of every file under `directory` (names relative to it), produced into
  * `sink` one file at a time with flow control. Resolves when the archive is complete.
  */
-export async function tarDirectory(router: ShardRouter, commit: ShardCommit, directory: string,
+export async function tarDirectory(router: ShardRouting, commit: ShardCommit, directory: string,
   sink: (piece: Buffer) => Promise<void>): Promise<number> {
   const archive = pack();
   let files = 0;

@@ -6,7 +6,7 @@
 export { PfsNode, type PfsNodeOptions, pfsNodeStartMsMax } from "./pfs-node.js";
 export { DataDirLock, lockFileName } from "./data-dir-lock.js";
 export { RemoteShard } from "./remote-shard.js";
-export { ShardRouter, type ShardRouterOptions } from "./shard-router.js";
+export { ShardRouter, type ShardRouterOptions, type ShardRouting } from "./shard-router.js";
 export { pfsApiHandlers, type PfsApiOptions } from "./api-service.js";
 export { shardServiceHandlers, type LocalShardLookup } from "./shard-service.js";
 export * as apiLimits from "./limits.js";

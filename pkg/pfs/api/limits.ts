@@ -51,3 +51,9 @@ assert(streamMessageBytesMax < limits.pfsGrpcMessageBytesMax,
   "a stream message must fit in a gRPC message");
 assert(copyChunksPerCallMax * limits.pfsChunkBytesMax < limits.pfsGrpcMessageBytesMax,
   "one putChunks call must fit in a gRPC message");
+
+/**
+ * Rounds of "seal on every shard's master, then mark finished" one finish makes when a sealing
+ * master loses its term in between (the mark is refused): each round seals on the new masters.
+ */
+export const finishAttemptsMax: number = 3;

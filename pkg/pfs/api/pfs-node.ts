@@ -1,21 +1,25 @@
 /**
- * `PfsNode`: the pfs part of one pfsd (DESIGN.md §1): an etcd3 client on the coordination
+ * `PfsNode`: the pfs part of one pfsd (DESIGN.md §1, §4): an etcd3 client on the coordination
  * store (the embedded member's own client URL, or --etcd-endpoints), the fixed shard count
- * (`ensureClusterConfig`: a different --shards is FAILED_PRECONDITION), the placement cache,
- * the router, and one gRPC server on --pfs-address that serves pfs.API and pfs.Shard. The node
+ * (`ensureClusterConfig`: a different --shards is FAILED_PRECONDITION), and the replication
+ * machinery (pkg/pfs/replication): the placement controller campaign (one node in the cluster
+ * writes the replica map), the directory every router reads (map, live nodes, masters), the
+ * shard host that runs the replicas the map places here (catch-up, master campaigns), the
+ * router, and one gRPC server on --pfs-address that serves pfs.API and pfs.Shard. The node
  * registers itself under `/pfs/nodes/` only once it serves, so a registered node is dialable.
  *
- * Garbage collection (pkg/pfs/gc): the node's collector reconciles the shards placed here with
+ * Garbage collection (pkg/pfs/gc): the node's collector reconciles the replicas held here with
  * the metadata and frees their unreferenced chunks every `gcIntervalSeconds` (0 = off) and
- * soon after a deletion; pfs.API CollectGarbage asks the collector of every node holding a
- * placed shard (through pfs.Shard CollectGarbage) and sums what they freed.
+ * soon after a deletion; pfs.API CollectGarbage asks every node holding a replica (through
+ * pfs.Shard CollectGarbage) and sums what they freed.
  *
  * Once serving, the node settles the commits a crash of its previous run left half-done
  * (commit-recovery.ts) before `start` resolves.
  *
  * Start-up retries while the coordination store is UNAVAILABLE (a fresh cluster is still
- * electing) for at most pfsNodeStartMsMax; `close()` stops the collector, unregisters, stops
- * the server (running calls get a short grace), and closes shards and the client.
+ * electing) for at most pfsNodeStartMsMax; `close()` resigns this node's masterships first
+ * (so a restart hands them over at once), then stops the controller, the collector, unregisters,
+ * stops the server (running calls get a short grace), and closes replicas and the client.
  */
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { Etcd3, type IOptions } from "etcd3";
@@ -26,8 +30,11 @@ import {
   type GarbageFreed, NodeGarbageCollector, metaCommitStates, sumFreed, watchDeletions,
 } from "../gc/index.js";
 import { MetaStore, metaRootDefault } from "../meta/index.js";
-import { NodeRegistration, ShardPlacement, checkNodeName } from "../placement/index.js";
+import { NodeRegistration, checkNodeName } from "../placement/index.js";
 import { loadPfsService, loadPfsShardService } from "../../proto/index.js";
+import {
+  PlacementController, ReplicaDirectory, ReplicaMapKeys, ShardHost, copyCommit, replicateCommit,
+} from "../replication/index.js";
 import type { ShardReplica } from "../shard/shard-api.js";
 import { pfsApiHandlers } from "./api-service.js";
 import { newAutoCommitOwner, recoverCommits } from "./commit-recovery.js";
@@ -50,15 +57,42 @@ export interface PfsNodeOptions {
   readonly etcdEndpoints: readonly string[];
   /** The shard count S asked for (--shards). */
   readonly shards: number;
-  /** Opens this node's replica of a shard. */
-  readonly openLocal: (shard: number) => Promise<ShardReplica>;
+  /** R, replicas of each shard (--replicas; default limits.pfsReplicasDefault). */
+  readonly replicas?: number;
+  /** W, acknowledgements a finish waits for (--write-quorum; 0 or absent = a majority of R). */
+  readonly writeQuorum?: number;
+  /** The shard masters' lease TTL in seconds (--master-lease-ttl). */
+  readonly masterLeaseTtlSeconds?: number;
+  /** Seconds offline before a node is faulty and its replicas move (--dead-time). */
+  readonly deadTimeSeconds?: number;
+  /**
+   * Opens this node's replica of a shard; `repairChunk` fetches a verified copy of a chunk
+   * from another replica of the shard, for the replica to replace a damaged one.
+   */
+  readonly openLocal: (shard: number, repairChunk: (id: string) => Promise<Uint8Array>) =>
+    Promise<ShardReplica>;
   readonly logger: Logger;
   /** Key root (default /pfs). */
   readonly root?: string;
+  /**
+   * What tells this node's data apart from an earlier disk under the same name (pfsd: an id
+   * made once per data dir); staged-on marks name `<name>@<incarnation>`. Default: "".
+   */
+  readonly incarnation?: string;
   /** Seconds between garbage collections of the local shards (0 = off; --pfs-gc-interval). */
   readonly gcIntervalSeconds?: number;
   /** TLS of the etcd client (pfsd's client TLS flags); plaintext when absent. */
   readonly etcdCredentials?: IOptions["credentials"];
+}
+
+/** W for R replicas: the one asked for, or a majority of R. */
+export function effectiveWriteQuorum(replicas: number, asked: number | undefined): number {
+  const quorum = asked === undefined || asked === 0 ? Math.floor(replicas / 2) + 1 : asked;
+  if (!Number.isSafeInteger(quorum) || quorum < 1 || quorum > replicas) {
+    throw new PfsError("INVALID_ARGUMENT",
+      `--write-quorum ${asked ?? 0} must be between 1 and --replicas ${replicas} (0 = majority)`);
+  }
+  return quorum;
 }
 
 interface ConstantBackoff { readonly duration: number; next(): ConstantBackoff }
@@ -103,86 +137,107 @@ async function listen(server: Server, listenAddress: string): Promise<string> {
   return `${host === "0.0.0.0" || host === "" ? "127.0.0.1" : host}:${port}`;
 }
 
-/** The replicas of the shards placed on this node now. */
-function localReplicas(placement: ShardPlacement, router: ShardRouter, self: string):
-  Promise<ShardReplica[]> {
-  const mine = [...placement.owners()].filter(([, owner]) => owner === self)
-    .map(([shard]) => shard).sort((a, b) => a - b);
-  return Promise.all(mine.map((shard) => router.local(shard)));
-}
-
 /**
- * Collects garbage on every node that holds a placed shard (this one through `collector`, the
- * others through pfs.Shard); the sum. Every shard is tried; the first failure is thrown.
+ * Collects garbage on every node that holds a replica (this one through `collector`, the
+ * others through pfs.Shard); the sum. Every replica is tried; the first failure is thrown.
  */
-async function collectEverywhere(placement: ShardPlacement, router: ShardRouter, self: string,
-  collector: NodeGarbageCollector): Promise<GarbageFreed> {
-  const results = await Promise.allSettled([...placement.owners()].map(async ([shard, owner]) =>
-    owner === self ? collector.collectShard(await router.local(shard))
-      : (await router.replica(shard)).collectGarbage()));
+async function collectEverywhere(directory: ReplicaDirectory, router: ShardRouter,
+  host: ShardHost, self: string, collector: NodeGarbageCollector): Promise<GarbageFreed> {
+  const calls: Promise<GarbageFreed>[] = [];
+  for (let shard = 0; shard < directory.shards; shard += 1) {
+    for (const node of directory.replicasOf(shard)) {
+      if (node === self) {
+        if (host.holds(shard)) calls.push(collector.collectShard(host.localOf(shard)));
+        continue;
+      }
+      const replica = router.on(node, shard);
+      if (replica !== undefined) calls.push(replica.collectGarbage());
+    }
+  }
   const freed: GarbageFreed[] = [];
-  for (const result of results) {
+  for (const result of await Promise.allSettled(calls)) {
     if (result.status === "rejected") throw result.reason;
     freed.push(result.value);
   }
   return sumFreed(freed);
 }
 
+/** What a started node runs; closed in reverse order. */
+interface NodeParts {
+  address: string;
+  client: Etcd3;
+  directory: ReplicaDirectory;
+  controller: PlacementController;
+  host: ShardHost;
+  router: ShardRouter;
+  server: Server;
+  registration: NodeRegistration;
+  collector: NodeGarbageCollector;
+  logger: Logger;
+}
+
 export class PfsNode {
   readonly address: string;
-  readonly #collector: NodeGarbageCollector;
-  readonly #client: Etcd3;
-  readonly #placement: ShardPlacement;
-  readonly #router: ShardRouter;
-  readonly #server: Server;
-  readonly #registration: NodeRegistration;
-  readonly #logger: Logger;
+  readonly #parts: NodeParts;
 
-  private constructor(parts: {
-    address: string; client: Etcd3; placement: ShardPlacement; router: ShardRouter;
-    server: Server; registration: NodeRegistration; logger: Logger;
-    collector: NodeGarbageCollector;
-  }) {
+  private constructor(parts: NodeParts) {
     this.address = parts.address;
-    this.#collector = parts.collector;
-    this.#client = parts.client;
-    this.#placement = parts.placement;
-    this.#router = parts.router;
-    this.#server = parts.server;
-    this.#registration = parts.registration;
-    this.#logger = parts.logger;
+    this.#parts = parts;
+  }
+
+  /** This node's replicas: shard, whether it is master, its lag (for tests and status). */
+  standings(): { shard: number; master: boolean; lag: number; finished: number }[] {
+    return this.#parts.host.standings();
   }
 
   static async start(options: PfsNodeOptions): Promise<PfsNode> {
     checkNodeName(options.name);
     const logger = options.logger;
     const root = options.root ?? metaRootDefault;
+    const replicas = options.replicas ?? limits.pfsReplicasDefault;
+    const writeQuorum = effectiveWriteQuorum(replicas, options.writeQuorum);
+    const masterLeaseTtlSeconds =
+      options.masterLeaseTtlSeconds ?? limits.pfsMasterLeaseTtlSecondsDefault;
+    const deadTimeSeconds = options.deadTimeSeconds ?? limits.pfsDeadTimeSecondsDefault;
     const client = etcdClient(options);
-    const opened: {
-      placement?: ShardPlacement; router?: ShardRouter; server?: Server;
-      collector?: NodeGarbageCollector;
-    } = {};
+    const clock = new SystemClock();
+    const opened: Partial<NodeParts> = {};
     try {
       const meta = new MetaStore(client, { root });
       const config = await untilAvailable("cluster config", logger,
         () => meta.ensureClusterConfig(options.shards));
-      const placement = await untilAvailable("placement", logger,
-        () => ShardPlacement.open({ client, root, shards: config.shards, logger }));
-      opened.placement = placement;
-      const router = new ShardRouter({
-        placement, self: options.name, shards: config.shards, openLocal: options.openLocal, logger,
+      const keys = new ReplicaMapKeys(root);
+      const directory = await untilAvailable("replica directory", logger,
+        () => ReplicaDirectory.open({ client, root, shards: config.shards, keys, clock, logger }));
+      opened.directory = directory;
+      let router: ShardRouter | undefined;
+      const host = new ShardHost({
+        client, root, node: options.name, directory,
+        identity: `${options.name}@${options.incarnation ?? ""}`,
+        openLocal: (shard) => options.openLocal(shard, (id) =>
+          (router === undefined ? Promise.reject(new PfsError("UNAVAILABLE", "not started"))
+            : router.read(shard, "chunk repair", (replica) => replica.readChunk(id)))),
+        remote: (node, shard) => router?.on(node, shard),
+        replicate: (source, peers, commit, acksNeeded) =>
+          replicateCommit(source, peers, commit, acksNeeded, logger),
+        copy: (source, target, commit, signal) =>
+          copyCommit(source, target, commit, { signal, logger }),
+        writeQuorum, masterLeaseTtlSeconds, clock, logger,
       });
+      opened.host = host;
+      router = new ShardRouter({ directory, host, self: options.name, logger });
       opened.router = router;
+      const routed = router;
       const collector = await NodeGarbageCollector.start({
         intervalSeconds: options.gcIntervalSeconds ?? pfsGcIntervalSecondsDefault,
-        localShards: () => localReplicas(placement, router, options.name),
+        localShards: () => Promise.resolve(host.localReplicas()),
         readStates: metaCommitStates(client, root),
         watchDeletions: (onDeletion) => watchDeletions(client, root, logger, onDeletion),
-        clock: new SystemClock(), logger,
+        clock, logger,
       });
       opened.collector = collector;
       const collectGarbage = (): Promise<GarbageFreed> =>
-        collectEverywhere(placement, router, options.name, collector);
+        collectEverywhere(directory, routed, host, options.name, collector);
       const server = new Server({
         "grpc.max_receive_message_length": limits.pfsGrpcMessageBytesMax,
         "grpc.max_send_message_length": limits.pfsGrpcMessageBytesMax,
@@ -190,42 +245,66 @@ export class PfsNode {
       opened.server = server;
       const owner = newAutoCommitOwner(options.name);
       server.addService(loadPfsService().service,
-        pfsApiHandlers({ meta, router, logger, collectGarbage, owner }));
+        pfsApiHandlers({ meta, router: routed, logger, collectGarbage, owner }));
       server.addService(loadPfsShardService().service, shardServiceHandlers(
-        (shard) => router.local(shard), logger, (replica) => collector.collectShard(replica)));
+        (shard) => Promise.resolve(host.hosted(shard)), logger,
+        (replica) => collector.collectShard(host.localOf(replica.shard))));
       const address = await listen(server, options.listen);
       const registration = await untilAvailable("registration", logger, () =>
         NodeRegistration.register(client, root, { name: options.name, address }, logger));
-      logger.info("serving pfs", { address, shards: config.shards });
+      opened.registration = registration;
+      const controller = new PlacementController({
+        client, root, node: options.name, shards: config.shards, replicas,
+        deadTimeMs: deadTimeSeconds * 1_000, keys, clock, logger,
+      });
+      controller.start();
+      opened.controller = controller;
+      host.start();
+      logger.info("serving pfs", {
+        address, shards: config.shards, replicas, writeQuorum, masterLeaseTtlSeconds,
+        deadTimeSeconds,
+      });
       // Commits a crash of this node's previous run left half-done (commit-recovery.ts).
-      await recoverCommits(meta, new CommitResolver(meta, router, logger, owner), owner, logger)
+      await recoverCommits(meta, new CommitResolver(meta, routed, logger, owner), owner, logger)
         .catch((error: unknown) => { logger.warn("commit recovery failed", { error }); });
       return new PfsNode({
-        address, client, placement, router, server, registration, logger, collector,
+        address, client, directory, controller, host, router: routed, server, registration,
+        collector, logger,
       });
     } catch (error: unknown) {
-      await opened.collector?.close();
-      opened.server?.forceShutdown();
-      await opened.router?.close();
-      await opened.placement?.close();
-      client.close();
+      await PfsNode.#stop(opened, client, logger);
       throw error;
     }
   }
 
-  /** Stops the collector, unregisters, drains the server, closes shards and the client. */
-  async close(): Promise<void> {
-    await this.#collector.close();
-    await this.#registration.close();
-    await new Promise<void>((resolve) => {
-      const forced = setTimeout(() => { this.#server.forceShutdown(); resolve(); },
-        limits.grpcShutdownGraceMs);
-      forced.unref();
-      this.#server.tryShutdown(() => { clearTimeout(forced); resolve(); });
+  static async #stop(parts: Partial<NodeParts>, client: Etcd3, logger: Logger): Promise<void> {
+    // Masterships first, so the other replicas take over at once.
+    await parts.host?.stop().catch((error: unknown) => {
+      logger.warn("cannot stop the shard host", { error });
     });
-    await this.#router.close();
-    await this.#placement.close();
-    this.#client.close();
-    this.#logger.info("pfs stopped");
+    await parts.controller?.close();
+    await parts.collector?.close();
+    await parts.registration?.close();
+    const server = parts.server;
+    if (server !== undefined) {
+      await new Promise<void>((resolve) => {
+        const forced = setTimeout(() => { server.forceShutdown(); resolve(); },
+          limits.grpcShutdownGraceMs);
+        forced.unref();
+        server.tryShutdown(() => { clearTimeout(forced); resolve(); });
+      });
+    }
+    await parts.host?.close().catch((error: unknown) => {
+      logger.warn("cannot close the local replicas", { error });
+    });
+    parts.router?.close();
+    await parts.directory?.close();
+    client.close();
+  }
+
+  /** Resigns masterships, stops the controller and collector, unregisters, drains, closes. */
+  async close(): Promise<void> {
+    await PfsNode.#stop(this.#parts, this.#parts.client, this.#parts.logger);
+    this.#parts.logger.info("pfs stopped");
   }
 }

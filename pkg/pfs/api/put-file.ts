@@ -9,7 +9,7 @@ import type { FileEntry } from "../model.js";
 import type { ShardCommit } from "../shard/shard-api.js";
 import { copyChunksPerCallMax } from "./limits.js";
 import { fileAt, readFile, walkAll } from "./file-reads.js";
-import type { ShardRouter } from "./shard-router.js";
+import type { ShardRouting } from "./shard-router.js";
 import { putTar } from "./tar-put.js";
 
 /** The items of an array as an async iterable. */
@@ -33,7 +33,7 @@ export interface PutResult {
 }
 
 /** Writes one file (RAW) or a tar archive below a directory (TAR). */
-export async function putData(router: ShardRouter, commit: ShardCommit, parent: string,
+export async function putData(router: ShardRouting, commit: ShardCommit, parent: string,
   path: string, format: "RAW" | "TAR", append: boolean, data: AsyncIterable<Uint8Array>):
   Promise<PutResult> {
   if (format === "TAR") {
@@ -54,7 +54,7 @@ export async function putData(router: ShardRouter, commit: ShardCommit, parent: 
 }
 
 /** Copies one finished file's chunks to `target`'s shard (no client re-upload), then records it. */
-async function copyEntry(router: ShardRouter, entry: FileEntry, target: ShardCommit,
+async function copyEntry(router: ShardRouting, entry: FileEntry, target: ShardCommit,
   targetPath: string): Promise<void> {
   const from = await router.replica(shardOf(entry.path, router.shards));
   const to = await router.replica(shardOf(targetPath, router.shards));
@@ -74,7 +74,7 @@ async function copyEntry(router: ShardRouter, entry: FileEntry, target: ShardCom
  * Copies the file or directory `sourcePath` of the finished `source` to `targetPath` of the
  * open `target`. With `append`, each file's bytes are appended (streamed between shards).
  */
-export async function copyFiles(router: ShardRouter, source: ShardCommit, sourcePath: string,
+export async function copyFiles(router: ShardRouting, source: ShardCommit, sourcePath: string,
   target: ShardCommit, targetParent: string, targetPath: string, append: boolean):
   Promise<number> {
   const single = await fileAt(router, source, sourcePath);
@@ -111,7 +111,7 @@ export async function copyFiles(router: ShardRouter, source: ShardCommit, source
  * silently, nor make an empty commit); a directory without `recursive` is NOT_FOUND too,
  * saying so. The caller refuses a non-recursive "/" before anything starts.
  */
-export async function deleteFiles(router: ShardRouter, commit: ShardCommit, parent: string,
+export async function deleteFiles(router: ShardRouting, commit: ShardCommit, parent: string,
   path: string, recursive: boolean): Promise<number> {
   assert(recursive || path !== rootPath, "a non-recursive delete of / reached deleteFiles");
   const replicas = recursive ? await router.all()

@@ -28,6 +28,15 @@ import type {
 } from "../shard/shard-api.js";
 import { RemoteShard } from "./remote-shard.js";
 
+/** What the API layer routes through: every shard as one ShardReplica (tests fake it). */
+export interface ShardRouting {
+  readonly shards: number;
+  /** The replica to call for `shard`: writes reach its master, reads any replica. */
+  replica(shard: number): Promise<ShardReplica>;
+  /** Every shard's, in shard order. */
+  all(): Promise<ShardReplica[]>;
+}
+
 export interface ShardRouterOptions {
   readonly directory: ReplicaDirectory;
   readonly host: ShardHost;
@@ -45,7 +54,7 @@ function passesOn(error: unknown): boolean {
       error.code === "DATA_CORRUPTED");
 }
 
-export class ShardRouter {
+export class ShardRouter implements ShardRouting {
   readonly #options: ShardRouterOptions;
   readonly #clients = new Map<string, Client>();
   readonly #ShardClient = loadPfsShardService().Client;

@@ -17,7 +17,7 @@ import type { FileEntry } from "../model.js";
 import type { ShardCommit, ShardReplica } from "../shard/shard-api.js";
 import { shardLimits } from "../shard/index.js";
 import { tarEntriesMax } from "./limits.js";
-import type { ShardRouter } from "./shard-router.js";
+import type { ShardRouting } from "./shard-router.js";
 
 export interface TarPutResult {
   readonly files: number;
@@ -38,7 +38,7 @@ async function* bytesOf(entry: AsyncIterable<unknown>): AsyncIterable<Uint8Array
 }
 
 async function stageArchive(data: AsyncIterable<Uint8Array>, directory: string,
-  scratch: ShardCommit, router: ShardRouter, staged: Map<string, Staged>,
+  scratch: ShardCommit, router: ShardRouting, staged: Map<string, Staged>,
   touched: Set<ShardReplica>): Promise<void> {
   const archive = extract();
   const feeding = pipeline(Readable.from(data), archive);
@@ -97,7 +97,7 @@ async function holdStagedChunks(staged: ReadonlyMap<string, Staged>): Promise<vo
 
 /** Puts the archive `data` below `directory` of the open `commit` (see the module comment). */
 export async function putTar(data: AsyncIterable<Uint8Array>, directory: string,
-  commit: ShardCommit, router: ShardRouter): Promise<TarPutResult> {
+  commit: ShardCommit, router: ShardRouting): Promise<TarPutResult> {
   const scratch: ShardCommit = { repo: commit.repo, id: randomBytes(16).toString("hex") };
   const staged = new Map<string, Staged>();
   const touched = new Set<ShardReplica>();

@@ -8,9 +8,9 @@
  * | `<root>/repos/<repo>`             | RepoInfo                             |
  * | `<root>/branches/<repo>/<branch>` | BranchRecord (BranchInfo + `open`)   |
  * | `<root>/commits/<repo>/<id>`      | CommitInfo                           |
- * | `<root>/staged-on/<repo>/<id>/<s>` | the fencing token (decimal) of the   |
- * |                                   | shard master that holds the commit's |
- * |                                   | staged data on shard s (open commits)|
+ * | `<root>/staged-on/<repo>/<id>/<s>` | the identity of the replica whose    |
+ * |                                   | staging log holds the open commit's  |
+ * |                                   | data on shard s (replication)        |
  *
  * Invariants: a name never contains "/" (so a prefix `<root>/branches/<repo>/` holds exactly
  * that repo's branches); a branch name is never 32 lowercase hex characters (so `repo@x` names a
@@ -101,7 +101,7 @@ export class MetaKeys {
     return `${this.root}/commits/${repo}/`;
   }
 
-  /** Which master term holds `repo@id`'s staged data on `shard` (pkg/pfs/replication). */
+  /** Which replica holds `repo@id`'s staged data on `shard` (pkg/pfs/replication). */
   stagedOn(repo: string, id: CommitId, shard: number): string {
     return `${this.root}/staged-on/${repo}/${id}/${shard}`;
   }

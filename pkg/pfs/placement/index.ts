@@ -1,11 +1,11 @@
 /**
- * pkg/pfs/placement: which node holds which shard (DESIGN.md §4, one copy per shard for now):
- * node registration on leases, lazy placement by compare-and-swap, and the pure decision.
+ * pkg/pfs/placement: node registration on leases (DESIGN.md §4), the watched prefix cache the
+ * routing layer reads, and the placement tie-break. The replica map itself is
+ * pkg/pfs/replication's.
  */
-export { chooseNode, placementRank } from "./choose-node.js";
+export { placementRank } from "./choose-node.js";
 export {
   type NodeRecord, NodeRegistration, checkNodeName, parseNodeRecord,
 } from "./node-registry.js";
-export { ShardPlacement, type ShardPlacementOptions } from "./shard-placement.js";
 export { PrefixCache } from "./prefix-cache.js";
 export * as placementLimits from "./limits.js";

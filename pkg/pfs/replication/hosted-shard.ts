@@ -4,11 +4,14 @@
  * writes to open commits and finishes are accepted only while this replica is the shard's
  * elected master, and the master's rules are kept here:
  *
- * - **Staged-on marks.** The first write of a commit in a term records, in one transaction
- *   fenced by the term, `<root>/staged-on/<repo>/<id>/<shard>` = the term's token. Open-commit
- *   data has one copy, on the master that took it; if the mark names another term, that data
- *   died with an earlier master: the write is refused (FAILED_PRECONDITION) and so is the
- *   finish, so a commit never finishes without data it acknowledged.
+ * - **Staged-on marks.** The first write of a commit on a shard records, in one transaction
+ *   fenced by the master's term, `<root>/staged-on/<repo>/<id>/<shard>` = this replica's
+ *   identity (node name and data-dir incarnation). Open-commit data has one copy, in the staging
+ *   log of the replica that took it; a master elsewhere finds the mark naming another replica:
+ *   that data is out of its reach (its node died or was deposed), so it refuses the write
+ *   (FAILED_PRECONDITION) and the finish, and the commit never finishes without data it
+ *   acknowledged. A master restarted on the same data dir keeps its staging logs (they are
+ *   fsynced), so it may go on with the commits its previous run took.
  * - **Finish** seals the local part (or finds it sealed already, e.g. pushed here by the master
  *   before this one), pushes the chunks and the manifest to the other replicas of the map, waits
  *   for W fsynced acknowledgements counting its own (W capped at the replicas the map has, so an
@@ -48,6 +51,8 @@ export interface HostedShardOptions {
   readonly client: Etcd3;
   readonly root: string;
   readonly node: string;
+  /** This replica's identity in staged-on marks: node name and data-dir incarnation. */
+  readonly identity: string;
   readonly local: ShardReplica;
   /** The term while this replica is master; undefined otherwise. */
   readonly standing: () => MasterStanding | undefined;
@@ -69,7 +74,7 @@ export class HostedShard implements ShardReplica {
   readonly #options: HostedShardOptions;
   readonly #local: ShardReplica;
   readonly #keys: MetaKeys;
-  /** `<token>/<repo>/<id>` of the commits whose staged-on mark this term wrote or saw. */
+  /** `<token>/<repo>/<id>` of the commits whose staged-on mark this term wrote or checked. */
   readonly #staged = new Set<string>();
 
   constructor(options: HostedShardOptions) {
@@ -113,9 +118,10 @@ export class HostedShard implements ShardReplica {
     const { client } = this.#options;
     const key = this.#keys.stagedOn(commit.repo, commit.id, this.shard);
     const token = fence.revision.toString();
+    const identity = this.#options.identity;
     const outcome = await client.if(fence.key, "Create", "==", token)
       .and(key, "Create", "==", 0)
-      .then(client.put(key).value(token))
+      .then(client.put(key).value(identity))
       .else(client.get(key), client.get(fence.key))
       .commit()
       .catch((error: unknown) => {
@@ -129,7 +135,7 @@ export class HostedShard implements ShardReplica {
         throw new PfsError("UNAVAILABLE", `node ${this.#options.node} lost its term as master ` +
           `of shard ${this.shard}; retry on the current master`, { shard: this.shard });
       }
-      if (marked !== token) throw this.#lostStagedData(commit, marked);
+      if (marked !== identity) throw this.#lostStagedData(commit, marked);
     }
     if (this.#staged.size >= stagedMarksMax) this.#staged.clear();
     this.#staged.add(mark);
@@ -138,8 +144,9 @@ export class HostedShard implements ShardReplica {
 
   #lostStagedData(commit: ShardCommit, marked: string | undefined): PfsError {
     return new PfsError("FAILED_PRECONDITION", `commit ${commit.repo}@${commit.id} staged data ` +
-      `on shard ${this.shard} with an earlier master (term ${marked ?? "?"}), which is gone; ` +
-      "open-commit data has one copy, so this commit cannot finish: delete it and write again",
+      `on shard ${this.shard} with another master (${marked ?? "?"}), which is no longer ` +
+      "master; open-commit data has one copy, so this commit cannot finish: delete it and " +
+      "write again",
     { repo: commit.repo, commit: commit.id, shard: this.shard });
   }
 
@@ -176,7 +183,7 @@ export class HostedShard implements ShardReplica {
         throw new PfsError("UNAVAILABLE", `cannot read ${key}: ` +
           `${error instanceof Error ? error.message : String(error)}`);
       });
-      if (marked !== null && marked !== fence.revision.toString()) {
+      if (marked !== null && marked !== this.#options.identity) {
         throw this.#lostStagedData(commit, marked);
       }
     }

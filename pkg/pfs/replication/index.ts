@@ -37,3 +37,4 @@ export {
   type HostedShardOptions, HostedShard, type MasterStanding, type ReplicateCommit,
 } from "./hosted-shard.js";
 export { type ShardHostOptions, ShardHost, type CopyCommit } from "./shard-host.js";
+export { readOrCreateIncarnation } from "./incarnation.js";

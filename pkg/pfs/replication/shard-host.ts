@@ -39,6 +39,8 @@ export interface ShardHostOptions {
   readonly client: Etcd3;
   readonly root: string;
   readonly node: string;
+  /** This node's identity in staged-on marks (hosted-shard.ts): name and data-dir incarnation. */
+  readonly identity: string;
   readonly directory: ReplicaDirectory;
   /** Opens this node's replica of a shard (called at most once per shard). */
   readonly openLocal: (shard: number) => Promise<ShardReplica>;
@@ -113,6 +115,13 @@ export class ShardHost {
     return held.hosted;
   }
 
+  /** This node's local replica of `shard` (what its collector reconciles); UNAVAILABLE. */
+  localOf(shard: number): ShardReplica {
+    const held = this.#held.get(shard);
+    if (held === undefined) return this.hosted(shard);
+    return held.local;
+  }
+
   /** True when this node holds `shard`. */
   holds(shard: number): boolean {
     return this.#held.has(shard);
@@ -178,7 +187,8 @@ export class ShardHost {
         isUpToDate: () => this.#isUpToDate(shard),
       }),
       hosted: new HostedShard({
-        client: options.client, root: options.root, node: options.node, local,
+        client: options.client, root: options.root, node: options.node,
+        identity: options.identity, local,
         standing: () => this.#held.get(shard)?.standing,
         peers: () => this.#peers(shard),
         mapped: () => options.directory.replicasOf(shard).length,
@@ -392,18 +402,26 @@ export class ShardHost {
     await this.#options.client.delete().key(key).exec().catch(() => undefined);
   }
 
-  /** Resigns every mastership, stops catching up, closes the local replicas. */
-  async close(): Promise<void> {
+  /**
+   * Resigns every mastership and stops catching up and campaigning; the replicas still serve
+   * reads (a draining server may be using them) until `close`.
+   */
+  async stop(): Promise<void> {
     this.#closing.abort();
     this.#removeListener?.();
     this.#scanTimer?.cancel();
     await this.#reconciling;
     const held = [...this.#held.values()];
-    this.#held.clear();
     for (const one of held) one.stop.abort();
     await Promise.all(held.map((one) => one.run));
     await this.#scanning;
     await this.#statusLease?.revoke().catch(() => undefined);
+  }
+
+  /** Stops (if not yet) and closes the local replicas. */
+  async close(): Promise<void> {
+    await this.stop();
+    this.#held.clear();
     const opened = [...this.#opened.values()];
     this.#opened.clear();
     for (const replica of await Promise.allSettled(opened)) {

@@ -6,13 +6,11 @@
 // run exactly at the put's check of its staged chunks (the moment after staging).
 import test from "ava";
 import { pack } from "tar-stream";
-import { PfsError, silentLogger } from "../../../pkg/common/index.js";
+import { PfsError } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- the tar put is internal to the API layer.
 import { putTar } from "../../../pkg/pfs/api/tar-put.js";
-// eslint-disable-next-line pfs/boundaries -- pkg/pfs/api's router, driven by a fixed placement.
-import { ShardRouter } from "../../../pkg/pfs/api/index.js";
-// eslint-disable-next-line pfs/boundaries -- the placement type only.
-import type { ShardPlacement } from "../../../pkg/pfs/placement/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs/api's routing contract, faked with one shard.
+import type { ShardRouting } from "../../../pkg/pfs/api/index.js";
 // eslint-disable-next-line pfs/boundaries -- the shard contract.
 import type { ShardReplica } from "../../../pkg/pfs/shard/shard-api.js";
 // eslint-disable-next-line pfs/boundaries -- a local replica.
@@ -29,15 +27,12 @@ async function archive(files: Record<string, string>): Promise<Buffer> {
 }
 
 /** A router of one shard, always `replica`. */
-function routerOf(replica: ShardReplica): ShardRouter {
-  const placement = {
-    ownerOf: () => Promise.resolve("self"),
-    addressOf: () => undefined,
-  } as unknown as ShardPlacement;
-  return new ShardRouter({
-    placement, self: "self", shards: 1, openLocal: () => Promise.resolve(replica),
-    logger: silentLogger,
-  });
+function routerOf(replica: ShardReplica): ShardRouting {
+  return {
+    shards: 1,
+    replica: () => Promise.resolve(replica),
+    all: () => Promise.resolve([replica]),
+  };
 }
 
 /** `shard`, but the first missingChunks call is preceded by `before()`. */
