@@ -12,8 +12,9 @@
 //   visible: the restarted node resumes the finish, and a retried FinishCommit completes it
 //   (or is FAILED_PRECONDITION because it is finished); the branch head moves exactly when the
 //   commit is finished, and it holds every file;
-// - with 3 nodes, killing the node that holds a shard while another node forwards a put into
-//   it fails the put, leaves the file old and no commit open, and the branch takes the next put.
+// - with 3 nodes, killing the master of a shard while another node forwards a put into it
+//   fails the put, leaves the file old and no commit open, and the branch takes the next put
+//   (on the replica that became master).
 // Method: real pfsd processes (embedded etcd member, --shards 4) with their data in /dev/shm
 // when it exists (a kill -9 keeps the page cache, so what a process wrote survives it whether
 // or not it was fsynced: tmpfs changes nothing here but the speed), kills at seeded moments (a
@@ -258,7 +259,10 @@ test.serial("3 nodes: the node holding a shard is killed while another forwards 
     const path = "/target.bin";
     await first.putFile({ repo, commit: "master", path }, [Buffer.from("old")]);
     const etcd = new Etcd3({ hosts: cluster.endpoints.split(",") });
-    const owner = await etcd.get(`/pfs/placement/${shardOf(path, shards)}`).string()
+    // The shard's master takes the put (its election's first key).
+    const owner = await etcd.getAll().prefix(`/pfs/election/shard-master/${shardOf(path, shards)}/`)
+      .sort("Create", "Ascend").limit(1).exec()
+      .then((response) => response.kvs[0]?.value.toString("utf8"))
       .finally(() => { etcd.close(); }) ?? fail();
     const forwarderName = [...nodes.keys()].find((name) => name !== owner) ?? fail();
     const forwarder = new PfsClient(nodes.get(forwarderName) ?? fail());

@@ -36,6 +36,7 @@ import {
   PlacementController, ReplicaDirectory, ReplicaMapKeys, ShardHost, copyCommit, replicateCommit,
 } from "../replication/index.js";
 import type { ShardReplica } from "../shard/shard-api.js";
+import { readClusterStatus, removeNode } from "../status/index.js";
 import { pfsApiHandlers } from "./api-service.js";
 import { newAutoCommitOwner, recoverCommits } from "./commit-recovery.js";
 import { CommitResolver } from "./commit-resolver.js";
@@ -244,8 +245,13 @@ export class PfsNode {
       });
       opened.server = server;
       const owner = newAutoCommitOwner(options.name);
-      server.addService(loadPfsService().service,
-        pfsApiHandlers({ meta, router: routed, logger, collectGarbage, owner }));
+      server.addService(loadPfsService().service, pfsApiHandlers({
+        meta, router: routed, logger, collectGarbage, owner,
+        clusterStatus: () => readClusterStatus({
+          client, root, shards: config.shards, deadTimeMs: deadTimeSeconds * 1_000,
+        }),
+        removeNode: (id, force) => removeNode({ client, root, id, force }),
+      }));
       server.addService(loadPfsShardService().service, shardServiceHandlers(
         (shard) => Promise.resolve(host.hosted(shard)), logger,
         (replica) => collector.collectShard(host.localOf(replica.shard))));

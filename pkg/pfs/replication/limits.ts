@@ -84,3 +84,9 @@ export const catchUpIntervalMs: number = 2_000;
 
 /** Attempts of one read on the replicas of a shard before it fails (each replica once first). */
 export const readAttemptsMax: number = 6;
+
+/**
+ * How long the map's k-th replica of a shard with no master waits (k times this, in ms) before
+ * it campaigns while an earlier-listed replica is live, so masters spread like the map does.
+ */
+export const preferredMasterDelayMs: number = 300;

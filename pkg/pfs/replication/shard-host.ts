@@ -26,7 +26,9 @@ import { nodeLeaseTtlSeconds } from "../placement/limits.js";
 import type { ShardCommit, ShardReplica } from "../shard/shard-api.js";
 import { HostedShard, type MasterStanding, type ReplicateCommit } from "./hosted-shard.js";
 import { type LeaderTerm, fenceHeld } from "./leader-term.js";
-import { candidateRetryMs, catchUpIntervalMs, masterConfirmsPerLease } from "./limits.js";
+import {
+  candidateRetryMs, catchUpIntervalMs, masterConfirmsPerLease, preferredMasterDelayMs,
+} from "./limits.js";
 import type { ReplicaDirectory } from "./replica-directory.js";
 import { encodeReplicaStatus, replicaStatusKey } from "./replica-status.js";
 import { ShardMasterCandidate } from "./shard-master.js";
@@ -103,8 +105,15 @@ export class ShardHost {
     this.#scheduleScan(0);
   }
 
-  /** This node's replica of `shard` as served to the cluster; UNAVAILABLE when not held. */
+  /**
+   * This node's replica of `shard` as served to the cluster: INVALID_ARGUMENT for a shard out
+   * of range, UNAVAILABLE when this node does not hold it (now).
+   */
   hosted(shard: number): HostedShard {
+    const shards = this.#options.directory.shards;
+    if (!Number.isSafeInteger(shard) || shard < 0 || shard >= shards) {
+      throw new PfsError("INVALID_ARGUMENT", `shard ${shard} is not in [0, ${shards})`);
+    }
     const held = this.#held.get(shard);
     if (held === undefined) {
       throw new PfsError("UNAVAILABLE", `node ${this.#options.node} holds no replica of ` +
@@ -230,6 +239,8 @@ export class ShardHost {
         await clock.sleep(candidateRetryMs, signal).catch(() => undefined);
         continue;
       }
+      await this.#yieldToPreferred(held);
+      if (signal.aborted) break;
       let term: LeaderTerm;
       try {
         term = await held.candidate.campaign(signal);
@@ -250,6 +261,22 @@ export class ShardHost {
     await held.candidate.resign().catch((error: unknown) => {
       logger.warn("cannot resign as master (its lease will expire)", { shard: held.shard, error });
     });
+  }
+
+  /**
+   * Spreads masters over the nodes: the map's k-th replica of a shard waits k ×
+   * `preferredMasterDelayMs` before it campaigns while a replica listed before it is live and
+   * the shard has no master, so the map's first live replica usually wins.
+   */
+  async #yieldToPreferred(held: Held): Promise<void> {
+    const { directory, node, clock } = this.#options;
+    if (directory.masterOf(held.shard) !== undefined) return;
+    const replicas = directory.replicasOf(held.shard);
+    const rank = replicas.indexOf(node);
+    const earlierLive = replicas.slice(0, Math.max(0, rank))
+      .some((name) => directory.addressOf(name) !== undefined);
+    if (!earlierLive) return;
+    await clock.sleep(rank * preferredMasterDelayMs, held.stop.signal).catch(() => undefined);
   }
 
   /** Confirms the term several times per lease until it is over or the replica stops. */
