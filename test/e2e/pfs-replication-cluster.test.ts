@@ -112,7 +112,7 @@ function pathOn(shard: number): string {
 /** Writes `files` (path → bytes) in one commit through `client`; the commit id. */
 async function commitFiles(client: PfsClient, repo: string, files: ReadonlyMap<string, Buffer>):
   Promise<string> {
-  const open = await client.call("StartCommit", { branch: { repo, name: "master" } });
+  const open = await client.call("StartCommit", { repo, branch: "master" });
   for (const [path, bytes] of files) {
     await client.putFile({ repo, commit: open.id, path }, [bytes]);
   }
@@ -134,7 +134,7 @@ async function readsBack(t: ExecutionContext, client: PfsClient, repo: string, c
 test.serial("a finished commit is on every replica, identical, and any node reads it", async (t) => {
   const clients = await Promise.all(cluster.members.map((member) => clientOf(member.name)));
   try {
-    await clients[0]?.call("CreateRepo", { repo: "rep" });
+    await clients[0]?.call("CreateRepo", { name: "rep" });
     const files = new Map<string, Buffer>();
     for (let shard = 0; shard < shards; shard += 1) {
       files.set(pathOn(shard), bytesOf(1 + prng.intBelow(300_000)));
@@ -160,11 +160,11 @@ test.serial("kill -9 of a shard master: another replica takes over, the commit s
   if (victim === undefined || survivor === undefined) throw new Error("no victim");
   const client = await clientOf(survivor.name);
   try {
-    await client.call("CreateRepo", { repo: "kill" });
+    await client.call("CreateRepo", { name: "kill" });
     const before = new Map([[pathOn(shard), bytesOf(50_000)], [pathOn(2), bytesOf(10)]]);
     const old = await commitFiles(client, "kill", before);
     // Stage data on the victim's shard, then kill it.
-    const doomed = await client.call("StartCommit", { branch: { repo: "kill", name: "master" } });
+    const doomed = await client.call("StartCommit", { repo: "kill", branch: "master" });
     const doomedPath = pathOn(shard);
     await client.putFile({ repo: "kill", commit: doomed.id, path: doomedPath },
       [bytesOf(1_000)]);
@@ -179,7 +179,7 @@ test.serial("kill -9 of a shard master: another replica takes over, the commit s
     t.regex(failure.details, /staged data on shard 1/);
     const info = await client.call("InspectCommit", { commit: { repo: "kill", commit: doomed.id } });
     t.is(info.state, "FAILED");
-    const head = await client.call("InspectBranch", { branch: { repo: "kill", name: "master" } });
+    const head = await client.call("InspectBranch", { repo: "kill", branch: "master" });
     t.is(head.head, old);
     // W=2 with two live replicas: a new commit on the shard finishes.
     const after = new Map([[pathOn(shard), bytesOf(70_000)]]);

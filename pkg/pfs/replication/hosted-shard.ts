@@ -18,11 +18,11 @@
  *   under-replicated shard keeps working), and returns its fence; the API marks the commit
  *   finished in a transaction that compares every sealing master's fence (meta-store.ts), so a
  *   master deposed meanwhile finishes nothing.
- * - **Confirmed terms.** A master acknowledges a write only while the store confirmed its term
- *   less than one master lease TTL ago (the host re-reads its election key several times per
- *   lease). A master stopped past its lease (SIGSTOP) and resumed refuses at once, before any
- *   watch has told it; safety does not rest on this clock check (the fences and staged-on marks
- *   do), it only keeps a deposed master from acknowledging what can never finish.
+ * - **Confirmed terms.** A master acknowledges a write only while the store renewed its
+ *   node's master session lease (master-session.ts) less than one master lease TTL ago. A
+ *   master stopped past its lease (SIGSTOP) and resumed refuses at once, before any watch has
+ *   told it; safety does not rest on this clock check (the fences and staged-on marks do), it
+ *   only keeps a deposed master from acknowledging what can never finish.
  */
 import type { Etcd3 } from "etcd3";
 import { type Clock, type Logger, PfsError } from "../../common/index.js";
@@ -33,7 +33,7 @@ import type {
   ShardFinishResult, ShardReplica,
 } from "../shard/shard-api.js";
 import type { Fence } from "./leader-term.js";
-import { stagedMarksMax } from "./limits.js";
+import { electionSettleMs, electionSettlePollMs, stagedMarksMax } from "./limits.js";
 
 /** The master's term as the host knows it: the fence and when the store last confirmed it. */
 export interface MasterStanding {
@@ -56,6 +56,8 @@ export interface HostedShardOptions {
   readonly local: ShardReplica;
   /** The term while this replica is master; undefined otherwise. */
   readonly standing: () => MasterStanding | undefined;
+  /** True while the shard's election names this node (its term may not have started yet). */
+  readonly electedHere: () => boolean;
   /** The other replicas the map places this shard on that are live now. */
   readonly peers: () => { readonly node: string; readonly replica: ShardReplica }[];
   /** How many replicas the map places this shard on now (this one included). */
@@ -82,6 +84,22 @@ export class HostedShard implements ShardReplica {
     this.#options = options;
     this.#local = options.local;
     this.#keys = new MetaKeys(options.root);
+  }
+
+  /**
+   * The term, refusing when there is none or it is not confirmed recently enough. When the
+   * election already names this node but its campaign has not returned yet (it reads its key
+   * back and re-checks it is up to date), waits for it a little: routers follow the election.
+   */
+  async #awaitMaster(): Promise<Fence> {
+    if (this.#options.standing() === undefined && this.#options.electedHere()) {
+      const deadline = this.#options.clock.nowMs() + electionSettleMs;
+      while (this.#options.standing() === undefined && this.#options.electedHere() &&
+        this.#options.clock.nowMs() < deadline) {
+        await this.#options.clock.sleep(electionSettlePollMs);
+      }
+    }
+    return this.#requireMaster();
   }
 
   /** The term, refusing when there is none or it is not confirmed recently enough. */
@@ -112,7 +130,7 @@ export class HostedShard implements ShardReplica {
 
   /** Makes sure the staged-on mark of `commit` names this term (see the module comment). */
   async #stage(commit: ShardCommit): Promise<Fence> {
-    const fence = this.#requireMaster();
+    const fence = await this.#awaitMaster();
     const mark = `${fence.revision}/${commit.repo}/${commit.id}`;
     if (this.#staged.has(mark)) return fence;
     const { client } = this.#options;
@@ -176,7 +194,7 @@ export class HostedShard implements ShardReplica {
   }
 
   async finishCommit(commit: ShardCommit, parent: CommitId): Promise<ShardFinishResult> {
-    const fence = this.#requireMaster();
+    const fence = await this.#awaitMaster();
     if (!(await this.#local.hasCommit(commit))) {
       const key = this.#keys.stagedOn(commit.repo, commit.id, this.shard);
       const marked = await this.#options.client.get(key).string().catch((error: unknown) => {

@@ -38,3 +38,4 @@ export {
 } from "./hosted-shard.js";
 export { type ShardHostOptions, ShardHost, type CopyCommit } from "./shard-host.js";
 export { readOrCreateIncarnation } from "./incarnation.js";
+export { type MasterSessionOptions, MasterSession } from "./master-session.js";

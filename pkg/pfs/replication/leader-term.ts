@@ -62,12 +62,13 @@ export interface CampaignOptions {
 /** One won election: its fence, and a signal that aborts when the term is over. */
 export class LeaderTerm {
   readonly fence: Fence;
-  readonly #campaign: Campaign;
+  readonly #stepDown: () => Promise<void>;
   readonly #over: AbortController;
 
-  constructor(fence: Fence, campaign: Campaign, over: AbortController) {
+  /** `stepDown` gives the election key up (revokes its lease, or deletes the key). */
+  constructor(fence: Fence, stepDown: () => Promise<void>, over: AbortController) {
     this.fence = fence;
-    this.#campaign = campaign;
+    this.#stepDown = stepDown;
     this.#over = over;
   }
 
@@ -76,10 +77,10 @@ export class LeaderTerm {
     return this.#over.signal;
   }
 
-  /** Ends the term: revokes the lease, so the next candidate is elected at once. */
+  /** Ends the term: gives the key up, so the next candidate is elected at once. */
   async resign(): Promise<void> {
     this.#over.abort(new PfsError("FAILED_PRECONDITION", `resigned ${this.fence.key}`));
-    await this.#campaign.resign().catch((error: unknown) => {
+    await this.#stepDown().catch((error: unknown) => {
       throw unavailable(`cannot resign ${this.fence.key} (its lease will expire)`, error);
     });
   }
@@ -112,8 +113,8 @@ function waitElected(campaign: Campaign, signal: AbortSignal | undefined): Promi
  * lease lives on (an operator or a stale tool deleting it): the holder then stops at once
  * instead of learning it at its next refused write. The watch ends with the term.
  */
-async function watchKeyDeletion(options: CampaignOptions, fence: Fence, readRevision: bigint,
-  over: AbortController): Promise<void> {
+export async function watchKeyDeletion(options: Pick<CampaignOptions, "client" | "logger">,
+  fence: Fence, readRevision: bigint, over: AbortController): Promise<void> {
   const watcher = await options.client.watch().key(fence.key)
     .startRevision((readRevision + 1n).toString()).create()
     .catch((error: unknown) => { throw unavailable(`cannot watch ${fence.key}`, error); });
@@ -170,5 +171,5 @@ export async function campaignForTerm(options: CampaignOptions): Promise<LeaderT
     throw error;
   }
   options.logger.info("elected", { election: options.name, key, revision: String(fence.revision) });
-  return new LeaderTerm(fence, campaign, over);
+  return new LeaderTerm(fence, () => campaign.resign(), over);
 }

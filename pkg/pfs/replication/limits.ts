@@ -67,9 +67,6 @@ assert(healthRecordWritesPerRoundMax + 1 < 128, "a round's writes must fit etcd'
  */
 export const stagedMarksMax: number = 65_536;
 
-/** Times per master lease TTL a master re-reads its election key to confirm its term. */
-export const masterConfirmsPerLease: number = 3;
-
 /**
  * Longest wait of a write or finish for a shard that has no master, in milliseconds: a failover
  * takes about one master lease TTL plus an election; this covers a few of them.
@@ -90,3 +87,12 @@ export const readAttemptsMax: number = 6;
  * it campaigns while an earlier-listed replica is live, so masters spread like the map does.
  */
 export const preferredMasterDelayMs: number = 300;
+
+/**
+ * Longest wait of a write that reached the node its shard's election names master before that
+ * node's campaign returned (it reads its key back and re-checks the shard), in milliseconds.
+ */
+export const electionSettleMs: number = 5_000;
+
+/** Poll interval of that wait, in milliseconds. */
+export const electionSettlePollMs: number = 20;

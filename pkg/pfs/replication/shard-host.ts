@@ -11,9 +11,10 @@
  *   the replica's lag (finished commits it lacks) is published under
  *   `<root>/replica-status/<shard>/<node>` on a lease of its own;
  * - **campaigns for master** whenever it is up to date (the candidate re-checks against a
- *   fresh listing once elected), holds the term while the store keeps confirming its election
- *   key (`masterConfirmsPerLease` reads per lease TTL), and resigns when the map moves the
- *   replica away or the node shuts down, so a rolling restart hands mastership over at once.
+ *   fresh listing once elected), on the node's one master session lease (master-session.ts;
+ *   its renewals confirm every term of the node), holds the term until its key or the session
+ *   goes, and resigns when the map moves the replica away or the node shuts down, so a rolling
+ *   restart hands mastership over at once.
  *
  * Invariants: a replica is master only while the map places it on this node; a replica that
  * lacks a finished commit of its shard never keeps a term (shard-master.ts).
@@ -25,10 +26,9 @@ import { MetaKv } from "../meta/meta-kv.js";
 import { nodeLeaseTtlSeconds } from "../placement/limits.js";
 import type { ShardCommit, ShardReplica } from "../shard/shard-api.js";
 import { HostedShard, type MasterStanding, type ReplicateCommit } from "./hosted-shard.js";
-import { type LeaderTerm, fenceHeld } from "./leader-term.js";
-import {
-  candidateRetryMs, catchUpIntervalMs, masterConfirmsPerLease, preferredMasterDelayMs,
-} from "./limits.js";
+import type { LeaderTerm } from "./leader-term.js";
+import { candidateRetryMs, catchUpIntervalMs, preferredMasterDelayMs } from "./limits.js";
+import { MasterSession } from "./master-session.js";
 import type { ReplicaDirectory } from "./replica-directory.js";
 import { encodeReplicaStatus, replicaStatusKey } from "./replica-status.js";
 import { ShardMasterCandidate } from "./shard-master.js";
@@ -91,9 +91,14 @@ export class ShardHost {
   #scanTimer: ReturnType<Clock["setTimer"]> | undefined;
   #removeListener: (() => void) | undefined;
   #statusLease: Lease | undefined;
+  readonly #session: MasterSession;
 
   constructor(options: ShardHostOptions) {
     this.#options = options;
+    this.#session = new MasterSession({
+      client: options.client, root: options.root, ttlSeconds: options.masterLeaseTtlSeconds,
+      clock: options.clock, logger: options.logger,
+    });
     this.#kv = new MetaKv(options.client);
     this.#keys = new MetaKeys(options.root);
   }
@@ -193,12 +198,13 @@ export class ShardHost {
       candidate: new ShardMasterCandidate({
         client: options.client, root: options.root, shard, node: options.node,
         masterLeaseTtlSeconds: options.masterLeaseTtlSeconds, logger: options.logger,
-        isUpToDate: () => this.#isUpToDate(shard),
+        isUpToDate: () => this.#isUpToDate(shard), session: this.#session,
       }),
       hosted: new HostedShard({
         client: options.client, root: options.root, node: options.node,
         identity: options.identity, local,
-        standing: () => this.#held.get(shard)?.standing,
+        standing: () => this.#standing(shard),
+        electedHere: () => options.directory.masterOf(shard) === options.node,
         peers: () => this.#peers(shard),
         mapped: () => options.directory.replicasOf(shard).length,
         writeQuorum: options.writeQuorum, confirmStaleMs: ttlMs, replicate: options.replicate,
@@ -279,25 +285,21 @@ export class ShardHost {
     await clock.sleep(rank * preferredMasterDelayMs, held.stop.signal).catch(() => undefined);
   }
 
-  /** Confirms the term several times per lease until it is over or the replica stops. */
+  /** Waits until the term is over (its key gone or the session lost) or the replica stops. */
   async #holdTerm(held: Held, term: LeaderTerm): Promise<void> {
-    const { clock, client, logger } = this.#options;
-    const intervalMs = (this.#options.masterLeaseTtlSeconds * 1_000) / masterConfirmsPerLease;
     const over = AbortSignal.any([term.over, held.stop.signal]);
-    while (!over.aborted) {
-      await clock.sleep(intervalMs, over).catch(() => undefined);
-      if (over.aborted) return;
-      const sent = clock.nowMs();
-      try {
-        if (!(await fenceHeld(client, term.fence))) {
-          logger.warn("the master's election key is gone; stepping down", { shard: held.shard });
-          return;
-        }
-        if (!over.aborted) held.standing = { fence: term.fence, confirmedMs: sent };
-      } catch (error: unknown) {
-        logger.warn("cannot confirm the master term", { shard: held.shard, error });
-      }
-    }
+    if (over.aborted) return;
+    await new Promise<void>((resolve) => {
+      over.addEventListener("abort", () => { resolve(); }, { once: true });
+    });
+  }
+
+  /** The term of `shard` with its last confirmation: the session lease's last renewal. */
+  #standing(shard: number): MasterStanding | undefined {
+    const held = this.#held.get(shard);
+    const standing = held?.standing;
+    if (standing === undefined) return undefined;
+    return { fence: standing.fence, confirmedMs: this.#session.confirmedMs() };
   }
 
   // ---- catching up -------------------------------------------------------------------
@@ -441,6 +443,7 @@ export class ShardHost {
     const held = [...this.#held.values()];
     for (const one of held) one.stop.abort();
     await Promise.all(held.map((one) => one.run));
+    await this.#session.close();
     await this.#scanning;
     await this.#statusLease?.revoke().catch(() => undefined);
   }

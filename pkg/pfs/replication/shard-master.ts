@@ -21,6 +21,7 @@ import {
   type CampaignOptions, type LeaderTerm, campaignForTerm, fencedIf, unavailable,
 } from "./leader-term.js";
 import { masterObserveRetryMs } from "./limits.js";
+import type { MasterSession } from "./master-session.js";
 
 /** The election of `shard`'s master. */
 export function masterElectionName(shard: number): string {
@@ -46,6 +47,11 @@ export interface ShardMasterOptions {
    */
   readonly isUpToDate: () => boolean | Promise<boolean>;
   readonly logger: Logger;
+  /**
+   * The node's shared master session (master-session.ts): campaigns use its lease instead of
+   * one lease each (then `masterLeaseTtlSeconds` is the session's).
+   */
+  readonly session?: MasterSession;
 }
 
 /** One replica's candidacy for master of its shard. */
@@ -86,7 +92,9 @@ export class ShardMasterCandidate {
         value: node, leaseTtlSeconds: this.#ttlSeconds, logger: this.#options.logger,
         ...(signal === undefined ? {} : { signal }),
       };
-      const term = await campaignForTerm(campaign);
+      const session = this.#options.session;
+      const term = session === undefined ? await campaignForTerm(campaign)
+        : await session.campaign(campaign.name, node, signal);
       // Checked again once elected, and this check is the one that counts: the previous
       // master's term is over, so its fenced writes can finish no more commits, and every
       // commit it did finish is in the store the predicate reads.
