@@ -56,8 +56,11 @@ export interface HostedShardOptions {
   readonly local: ShardReplica;
   /** The term while this replica is master; undefined otherwise. */
   readonly standing: () => MasterStanding | undefined;
-  /** True while the shard's election names this node (its term may not have started yet). */
-  readonly electedHere: () => boolean;
+  /**
+   * True while this node's watch of the shard's election names this node or nobody: a router
+   * whose watch is ahead may have sent a write here before this node's campaign returned.
+   */
+  readonly mayBeElectedHere: () => boolean;
   /** The other replicas the map places this shard on that are live now. */
   readonly peers: () => { readonly node: string; readonly replica: ShardReplica }[];
   /** How many replicas the map places this shard on now (this one included). */
@@ -88,13 +91,14 @@ export class HostedShard implements ShardReplica {
 
   /**
    * The term, refusing when there is none or it is not confirmed recently enough. When the
-   * election already names this node but its campaign has not returned yet (it reads its key
-   * back and re-checks it is up to date), waits for it a little: routers follow the election.
+   * election may already name this node but its campaign has not returned yet (it reads its key
+   * back and re-checks it is up to date; the router's watch may be ahead of this node's), waits
+   * for it a little: routers follow the election.
    */
   async #awaitMaster(): Promise<Fence> {
-    if (this.#options.standing() === undefined && this.#options.electedHere()) {
+    if (this.#options.standing() === undefined && this.#options.mayBeElectedHere()) {
       const deadline = this.#options.clock.nowMs() + electionSettleMs;
-      while (this.#options.standing() === undefined && this.#options.electedHere() &&
+      while (this.#options.standing() === undefined && this.#options.mayBeElectedHere() &&
         this.#options.clock.nowMs() < deadline) {
         await this.#options.clock.sleep(electionSettlePollMs);
       }

@@ -204,7 +204,10 @@ export class ShardHost {
         client: options.client, root: options.root, node: options.node,
         identity: options.identity, local,
         standing: () => this.#standing(shard),
-        electedHere: () => options.directory.masterOf(shard) === options.node,
+        mayBeElectedHere: () => {
+          const master = options.directory.masterOf(shard);
+          return master === undefined || master === options.node;
+        },
         peers: () => this.#peers(shard),
         mapped: () => options.directory.replicasOf(shard).length,
         writeQuorum: options.writeQuorum, confirmStaleMs: ttlMs, replicate: options.replicate,
