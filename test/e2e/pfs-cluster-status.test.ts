@@ -17,11 +17,11 @@ import type { Etcd3 } from "etcd3";
 import { SystemClock, silentLogger } from "../../pkg/common/index.js";
 // pkg/pfs/index.ts does not re-export these modules yet.
 // eslint-disable-next-line pfs/boundaries
-import { ShardRouter, pfsApiHandlers } from "../../pkg/pfs/api/index.js";
+import { type ShardRouting, pfsApiHandlers } from "../../pkg/pfs/api/index.js";
 // eslint-disable-next-line pfs/boundaries
 import { MetaStore } from "../../pkg/pfs/meta/index.js";
 // eslint-disable-next-line pfs/boundaries
-import { NodeRegistration, ShardPlacement } from "../../pkg/pfs/placement/index.js";
+import { NodeRegistration } from "../../pkg/pfs/placement/index.js";
 // eslint-disable-next-line pfs/boundaries
 import {
   PlacementController, type ReplicaMap, ReplicaMapKeys, encodeOfflineRecord, encodeReplicaMap,
@@ -78,9 +78,9 @@ function watchLines(address: string, objects: number): Promise<{ lines: string[]
 
 /** Serves the real pfs.API handlers, with the cluster operations bound to `root`. */
 async function serveApi(t: ExecutionContext, client: Etcd3, root: string): Promise<string> {
-  const placement = await ShardPlacement.open({ client, root, shards, logger: silentLogger });
-  const router = new ShardRouter({ placement, self: "api", shards, logger: silentLogger,
-    openLocal: () => Promise.reject(new Error("no local shards in this test")) });
+  const noShards = (): Promise<never> =>
+    Promise.reject(new Error("no shards in this test"));
+  const router: ShardRouting = { shards, replica: noShards, all: noShards };
   const handlers = pfsApiHandlers({
     meta: new MetaStore(client, { root }), router, logger: silentLogger,
     collectGarbage: () => Promise.resolve({ chunksFreed: 0, bytesFreed: 0 }),
@@ -95,10 +95,7 @@ async function serveApi(t: ExecutionContext, client: Etcd3, root: string): Promi
       else reject(error);
     });
   });
-  t.teardown(async () => {
-    server.forceShutdown();
-    await placement.close();
-  });
+  t.teardown(() => { server.forceShutdown(); });
   return `127.0.0.1:${port}`;
 }
 

@@ -37,7 +37,7 @@ import {
 } from "../replication/index.js";
 import type { ShardReplica } from "../shard/shard-api.js";
 import { readClusterStatus, removeNode } from "../status/index.js";
-import { pfsApiHandlers } from "./api-service.js";
+import { type PfsApiOptions, pfsApiHandlers } from "./api-service.js";
 import { newAutoCommitOwner, recoverCommits } from "./commit-recovery.js";
 import { CommitResolver } from "./commit-resolver.js";
 import { ShardRouter } from "./shard-router.js";
@@ -163,6 +163,50 @@ async function collectEverywhere(directory: ReplicaDirectory, router: ShardRoute
   return sumFreed(freed);
 }
 
+/** The shard host of this node and the router over it (each needs the other). */
+function replicaHost(options: PfsNodeOptions, parts: {
+  client: Etcd3; root: string; directory: ReplicaDirectory; writeQuorum: number;
+  masterLeaseTtlSeconds: number; clock: SystemClock;
+}): { host: ShardHost; router: ShardRouter } {
+  const { logger } = options;
+  const routers: ShardRouter[] = [];
+  const host = new ShardHost({
+    client: parts.client, root: parts.root, node: options.name, directory: parts.directory,
+    identity: `${options.name}@${options.incarnation ?? ""}`,
+    openLocal: (shard) => options.openLocal(shard, (id) => {
+      const router = routers[0];
+      return router === undefined
+        ? Promise.reject(new PfsError("UNAVAILABLE", "the router is not started"))
+        : router.read(shard, "chunk repair", (replica) => replica.readChunk(id));
+    }),
+    remote: (node, shard) => routers[0]?.on(node, shard),
+    replicate: (source, peers, commit, acksNeeded) =>
+      replicateCommit(source, peers, commit, acksNeeded, logger),
+    copy: (source, target, commit, signal) =>
+      copyCommit(source, target, commit, { signal, logger }),
+    writeQuorum: parts.writeQuorum, masterLeaseTtlSeconds: parts.masterLeaseTtlSeconds,
+    clock: parts.clock, logger,
+  });
+  const router = new ShardRouter({ directory: parts.directory, host, self: options.name, logger });
+  routers.push(router);
+  return { host, router };
+}
+
+/** The gRPC server of pfs.API and pfs.Shard (not bound yet). */
+function pfsServer(parts: PfsApiOptions & { host: ShardHost; collector: NodeGarbageCollector }):
+  Server {
+  const { host, collector, logger } = parts;
+  const server = new Server({
+    "grpc.max_receive_message_length": limits.pfsGrpcMessageBytesMax,
+    "grpc.max_send_message_length": limits.pfsGrpcMessageBytesMax,
+  });
+  server.addService(loadPfsService().service, pfsApiHandlers(parts));
+  server.addService(loadPfsShardService().service, shardServiceHandlers(
+    (shard) => Promise.resolve(host.hosted(shard)), logger,
+    (replica) => collector.collectShard(host.localOf(replica.shard))));
+  return server;
+}
+
 /** What a started node runs; closed in reverse order. */
 interface NodeParts {
   address: string;
@@ -211,24 +255,11 @@ export class PfsNode {
       const directory = await untilAvailable("replica directory", logger,
         () => ReplicaDirectory.open({ client, root, shards: config.shards, keys, clock, logger }));
       opened.directory = directory;
-      let router: ShardRouter | undefined;
-      const host = new ShardHost({
-        client, root, node: options.name, directory,
-        identity: `${options.name}@${options.incarnation ?? ""}`,
-        openLocal: (shard) => options.openLocal(shard, (id) =>
-          (router === undefined ? Promise.reject(new PfsError("UNAVAILABLE", "not started"))
-            : router.read(shard, "chunk repair", (replica) => replica.readChunk(id)))),
-        remote: (node, shard) => router?.on(node, shard),
-        replicate: (source, peers, commit, acksNeeded) =>
-          replicateCommit(source, peers, commit, acksNeeded, logger),
-        copy: (source, target, commit, signal) =>
-          copyCommit(source, target, commit, { signal, logger }),
-        writeQuorum, masterLeaseTtlSeconds, clock, logger,
+      const { host, router } = replicaHost(options, {
+        client, root, directory, writeQuorum, masterLeaseTtlSeconds, clock,
       });
       opened.host = host;
-      router = new ShardRouter({ directory, host, self: options.name, logger });
       opened.router = router;
-      const routed = router;
       const collector = await NodeGarbageCollector.start({
         intervalSeconds: options.gcIntervalSeconds ?? pfsGcIntervalSecondsDefault,
         localShards: () => Promise.resolve(host.localReplicas()),
@@ -238,23 +269,16 @@ export class PfsNode {
       });
       opened.collector = collector;
       const collectGarbage = (): Promise<GarbageFreed> =>
-        collectEverywhere(directory, routed, host, options.name, collector);
-      const server = new Server({
-        "grpc.max_receive_message_length": limits.pfsGrpcMessageBytesMax,
-        "grpc.max_send_message_length": limits.pfsGrpcMessageBytesMax,
-      });
-      opened.server = server;
+        collectEverywhere(directory, router, host, options.name, collector);
       const owner = newAutoCommitOwner(options.name);
-      server.addService(loadPfsService().service, pfsApiHandlers({
-        meta, router: routed, logger, collectGarbage, owner,
+      const server = pfsServer({
+        meta, router, logger, collectGarbage, owner, host, collector,
         clusterStatus: () => readClusterStatus({
           client, root, shards: config.shards, deadTimeMs: deadTimeSeconds * 1_000,
         }),
         removeNode: (id, force) => removeNode({ client, root, id, force }),
-      }));
-      server.addService(loadPfsShardService().service, shardServiceHandlers(
-        (shard) => Promise.resolve(host.hosted(shard)), logger,
-        (replica) => collector.collectShard(host.localOf(replica.shard))));
+      });
+      opened.server = server;
       const address = await listen(server, options.listen);
       const registration = await untilAvailable("registration", logger, () =>
         NodeRegistration.register(client, root, { name: options.name, address }, logger));
@@ -271,10 +295,10 @@ export class PfsNode {
         deadTimeSeconds,
       });
       // Commits a crash of this node's previous run left half-done (commit-recovery.ts).
-      await recoverCommits(meta, new CommitResolver(meta, routed, logger, owner), owner, logger)
+      await recoverCommits(meta, new CommitResolver(meta, router, logger, owner), owner, logger)
         .catch((error: unknown) => { logger.warn("commit recovery failed", { error }); });
       return new PfsNode({
-        address, client, directory, controller, host, router: routed, server, registration,
+        address, client, directory, controller, host, router, server, registration,
         collector, logger,
       });
     } catch (error: unknown) {

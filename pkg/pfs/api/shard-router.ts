@@ -80,14 +80,15 @@ export class ShardRouter implements ShardRouting {
   }
 
   /** The replica to call for `shard`: writes to its master, reads to any replica. */
-  async replica(shard: number): Promise<ShardReplica> {
+  replica(shard: number): Promise<ShardReplica> {
     this.#checkShard(shard);
-    return new RoutedShard(shard, this);
+    return Promise.resolve(new RoutedShard(shard, this));
   }
 
   /** Every shard's routed replica, in shard order. */
-  async all(): Promise<ShardReplica[]> {
-    return Array.from({ length: this.shards }, (_, shard) => new RoutedShard(shard, this));
+  all(): Promise<ShardReplica[]> {
+    return Promise.resolve(
+      Array.from({ length: this.shards }, (_, shard) => new RoutedShard(shard, this)));
   }
 
   /** `node`'s replica of `shard`: this node's hosted one, or a RemoteShard while it is live. */
@@ -96,7 +97,8 @@ export class ShardRouter implements ShardRouting {
       return this.#options.host.holds(shard) ? this.#options.host.hosted(shard) : undefined;
     }
     const address = this.#options.directory.addressOf(node);
-    return address === undefined ? undefined : new RemoteShard(shard, this.#client(address), address);
+    return address === undefined ? undefined
+      : new RemoteShard(shard, this.#client(address), address);
   }
 
   /** The shard's master replica, waiting for one at most `masterWaitMs`. */
@@ -160,7 +162,9 @@ export class ShardRouter implements ShardRouting {
         const retry = error instanceof PfsError && error.code === "UNAVAILABLE" &&
           Date.now() < deadline;
         if (!retry) throw error;
-        await new Promise((resolve) => { setTimeout(resolve, replicationLimits.candidateRetryMs); });
+        await new Promise((resolve) => {
+          setTimeout(resolve, replicationLimits.candidateRetryMs);
+        });
       }
     }
   }
@@ -259,9 +263,10 @@ class RoutedShard implements ShardReplica {
     return this.#router.write(this.shard, (master) => master.putChunks(chunks));
   }
 
-  installManifest(_commit: ShardCommit, _manifest: Uint8Array): Promise<void> {
-    return Promise.reject(new PfsError("FAILED_PRECONDITION",
-      "manifests are installed on one replica, not through the router"));
+  /** Refused: a manifest is installed on one replica by another (transfer.ts). */
+  installManifest(commit: ShardCommit): Promise<void> {
+    return Promise.reject(new PfsError("FAILED_PRECONDITION", `the manifest of ` +
+      `${commit.repo}@${commit.id} is installed on one replica, not through the router`));
   }
 
   // ---- reads --------------------------------------------------------------------------

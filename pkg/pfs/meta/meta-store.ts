@@ -413,7 +413,7 @@ export class MetaStore {
     const states = await this.#kv.read(fences.map((fence) => fence.key));
     for (const fence of fences) {
       const state = states.get(fence.key);
-      if (state?.value === undefined || state.createRevision !== fence.revision) {
+      if (state.value === undefined || state.createRevision !== fence.revision) {
         throw new PfsError("UNAVAILABLE", `the master that sealed shard ${fence.shard} lost ` +
           `its term (${fence.key}) before the commit was marked finished; finish again`,
         { shard: fence.shard });

@@ -202,8 +202,8 @@ export class HostedShard implements ShardReplica {
     if (!(await this.#local.hasCommit(commit))) {
       const key = this.#keys.stagedOn(commit.repo, commit.id, this.shard);
       const marked = await this.#options.client.get(key).string().catch((error: unknown) => {
-        throw new PfsError("UNAVAILABLE", `cannot read ${key}: ` +
-          `${error instanceof Error ? error.message : String(error)}`);
+        const detail = error instanceof Error ? error.message : String(error);
+        throw new PfsError("UNAVAILABLE", `cannot read ${key}: ${detail}`);
       });
       if (marked !== null && marked !== this.#options.identity) {
         throw this.#lostStagedData(commit, marked);

@@ -153,7 +153,9 @@ export class MasterSession {
       .catch((error: unknown) => { throw unavailable(`cannot watch ${key}`, error); });
     try {
       await new Promise<void>((resolve, reject) => {
-        const onStop = (): void => { reject(stop.reason); };
+        const onStop = (): void => {
+          reject(stop.reason instanceof Error ? stop.reason : abortedError());
+        };
         if (stop.aborted) {
           onStop();
           return;

@@ -65,13 +65,18 @@ interface Held {
   readonly candidate: ShardMasterCandidate;
   readonly stop: AbortController;
   standing: MasterStanding | undefined;
-  run: Promise<void> | undefined;
+  run: Promise<void>;
   /** `<repo>/<id>` of the finished commits known to be here. */
   have: Set<string>;
   /** Finished commits of the shard this replica lacks, as of the last scan (-1: not yet). */
   lag: number;
   /** Finished commits it holds, as of the last scan. */
   finished: number;
+}
+
+/** Whether `signal` has aborted (a call, so a check after an await is not narrowed away). */
+function aborted(signal: AbortSignal): boolean {
+  return signal.aborted;
 }
 
 function commitKeyOf(commit: ShardCommit): string {
@@ -175,7 +180,7 @@ export class ShardHost {
     }
     let added = false;
     for (const shard of wanted) {
-      if (this.#held.has(shard) || this.#closing.signal.aborted) continue;
+      if (this.#held.has(shard) || aborted(this.#closing.signal)) continue;
       await this.#hold(shard);
       added = true;
     }
@@ -193,7 +198,7 @@ export class ShardHost {
     const local = await opening;
     const ttlMs = options.masterLeaseTtlSeconds * 1_000;
     const held: Held = {
-      shard, local, stop: new AbortController(), standing: undefined, run: undefined,
+      shard, local, stop: new AbortController(), standing: undefined, run: Promise.resolve(),
       have: new Set(), lag: -1, finished: 0,
       candidate: new ShardMasterCandidate({
         client: options.client, root: options.root, shard, node: options.node,
@@ -249,12 +254,12 @@ export class ShardHost {
         continue;
       }
       await this.#yieldToPreferred(held);
-      if (signal.aborted) break;
+      if (aborted(signal)) break;
       let term: LeaderTerm;
       try {
         term = await held.candidate.campaign(signal);
       } catch (error: unknown) {
-        if (signal.aborted) break;
+        if (aborted(signal)) break;
         logger.debug("not campaigning for master now", { shard: held.shard, error });
         await clock.sleep(candidateRetryMs, signal).catch(() => undefined);
         continue;
@@ -371,7 +376,7 @@ export class ShardHost {
       if (missing.length === 0) continue;
       this.#options.logger.info("catching up a replica", { shard: held.shard, lag: missing.length });
       for (const commit of missing) {
-        if (held.stop.signal.aborted) break;
+        if (aborted(held.stop.signal)) break;
         if (await this.#pull(held, commit)) {
           held.have.add(commitKeyOf(commit));
           held.finished += 1;
@@ -404,7 +409,7 @@ export class ShardHost {
 
   // ---- replica status records --------------------------------------------------------
 
-  async #lease(): Promise<Lease> {
+  #lease(): Lease {
     let lease = this.#statusLease;
     if (lease === undefined || lease.revoked()) {
       lease = this.#options.client.lease(nodeLeaseTtlSeconds, { autoKeepAlive: true });
@@ -422,7 +427,7 @@ export class ShardHost {
       lag: held.lag, finished: held.finished, updatedMs: this.#options.clock.wallMs(),
     });
     try {
-      await (await this.#lease()).put(key).value(value).exec();
+      await this.#lease().put(key).value(value).exec();
     } catch (error: unknown) {
       this.#statusLease = undefined;
       this.#options.logger.debug("cannot publish a replica's status", { shard: held.shard, error });
