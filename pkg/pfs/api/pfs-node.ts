@@ -22,6 +22,7 @@
  * stops the server (running calls get a short grace), and closes replicas and the client.
  */
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { noop } from "cockatiel";
 import { Etcd3, type IOptions } from "etcd3";
 import {
   type Logger, PfsError, SystemClock, limits, pfsGcIntervalSecondsDefault,
@@ -114,13 +115,18 @@ async function untilAvailable<T>(what: string, logger: Logger, attempt: () => Pr
   }
 }
 
-/** The node's etcd client: deadlines on unary calls, TLS when given. */
+/**
+ * The node's etcd client: deadlines on unary calls, TLS when given, and no circuit breaker:
+ * the etcd3 client's default opens one per host after three failures in a row and then fails
+ * every call for 5 s, which on a node that talks to its own member (one host) turns a Raft
+ * election into 5 s of refused commits and lost master leases. Calls retry instead.
+ */
 function etcdClient(options: PfsNodeOptions): Etcd3 {
   return new Etcd3({
     hosts: [...options.etcdEndpoints],
     defaultCallOptions: (context) =>
       context.isStream ? {} : { deadline: Date.now() + etcdCallDeadlineMs },
-    faultHandling: { watchBackoff },
+    faultHandling: { watchBackoff, host: () => noop },
     ...(options.etcdCredentials === undefined ? {} : { credentials: options.etcdCredentials }),
   });
 }
