@@ -295,7 +295,7 @@ export class PfsNode {
       });
       controller.start();
       opened.controller = controller;
-      host.start();
+      await host.start();
       logger.info("serving pfs", {
         address, shards: config.shards, replicas, writeQuorum, masterLeaseTtlSeconds,
         deadTimeSeconds,

@@ -155,9 +155,8 @@ export class ShardRouter implements ShardRouting {
   async write<T>(shard: number, write: (master: ShardReplica) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.masterWaitMs;
     for (;;) {
-      const master = await this.master(shard);
       try {
-        return await write(master);
+        return await write(await this.master(shard));
       } catch (error: unknown) {
         const retry = error instanceof PfsError && error.code === "UNAVAILABLE" &&
           Date.now() < deadline;

@@ -108,11 +108,15 @@ export class ShardHost {
     this.#keys = new MetaKeys(options.root);
   }
 
-  /** Starts following the map: opens, catches up and campaigns for the replicas placed here. */
-  start(): void {
+  /**
+   * Starts following the map: opens, catches up and campaigns for the replicas placed here.
+   * Resolves once the map known now is applied (its replicas here are open).
+   */
+  async start(): Promise<void> {
     this.#removeListener = this.#options.directory.onChange(() => { this.#reconcile(); });
     this.#reconcile();
     this.#scheduleScan(0);
+    await this.#reconciling;
   }
 
   /**
