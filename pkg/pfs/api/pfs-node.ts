@@ -171,13 +171,15 @@ async function collectEverywhere(directory: ReplicaDirectory, router: ShardRoute
 
 /** The shard host of this node and the router over it (each needs the other). */
 function replicaHost(options: PfsNodeOptions, parts: {
-  client: Etcd3; root: string; directory: ReplicaDirectory; writeQuorum: number;
+  client: Etcd3; sessionClient: Etcd3; root: string; directory: ReplicaDirectory;
+  writeQuorum: number;
   masterLeaseTtlSeconds: number; clock: SystemClock;
 }): { host: ShardHost; router: ShardRouter } {
   const { logger } = options;
   const routers: ShardRouter[] = [];
   const host = new ShardHost({
-    client: parts.client, root: parts.root, node: options.name, directory: parts.directory,
+    client: parts.client, sessionClient: parts.sessionClient, root: parts.root,
+    node: options.name, directory: parts.directory,
     identity: `${options.name}@${options.incarnation ?? ""}`,
     openLocal: (shard) => options.openLocal(shard, (id) => {
       const router = routers[0];
@@ -217,6 +219,7 @@ function pfsServer(parts: PfsApiOptions & { host: ShardHost; collector: NodeGarb
 interface NodeParts {
   address: string;
   client: Etcd3;
+  sessionClient: Etcd3;
   directory: ReplicaDirectory;
   controller: PlacementController;
   host: ShardHost;
@@ -251,8 +254,9 @@ export class PfsNode {
       options.masterLeaseTtlSeconds ?? limits.pfsMasterLeaseTtlSecondsDefault;
     const deadTimeSeconds = options.deadTimeSeconds ?? limits.pfsDeadTimeSecondsDefault;
     const client = etcdClient(options);
+    const sessionClient = etcdClient(options);
     const clock = new SystemClock();
-    const opened: Partial<NodeParts> = {};
+    const opened: Partial<NodeParts> = { sessionClient };
     try {
       const meta = new MetaStore(client, { root });
       const config = await untilAvailable("cluster config", logger,
@@ -262,7 +266,7 @@ export class PfsNode {
         () => ReplicaDirectory.open({ client, root, shards: config.shards, keys, clock, logger }));
       opened.directory = directory;
       const { host, router } = replicaHost(options, {
-        client, root, directory, writeQuorum, masterLeaseTtlSeconds, clock,
+        client, sessionClient, root, directory, writeQuorum, masterLeaseTtlSeconds, clock,
       });
       opened.host = host;
       opened.router = router;
@@ -286,16 +290,15 @@ export class PfsNode {
       });
       opened.server = server;
       const address = await listen(server, options.listen);
+      // The replicas the map places here are open before the node announces itself.
+      await host.start();
       const registration = await untilAvailable("registration", logger, () =>
         NodeRegistration.register(client, root, { name: options.name, address }, logger));
       opened.registration = registration;
-      const controller = new PlacementController({
-        client, root, node: options.name, shards: config.shards, replicas,
-        deadTimeMs: deadTimeSeconds * 1_000, keys, clock, logger,
-      });
+      const controller = new PlacementController({ client, root, node: options.name,
+        shards: config.shards, replicas, deadTimeMs: deadTimeSeconds * 1_000, keys, clock, logger });
       controller.start();
       opened.controller = controller;
-      await host.start();
       logger.info("serving pfs", {
         address, shards: config.shards, replicas, writeQuorum, masterLeaseTtlSeconds,
         deadTimeSeconds,
@@ -304,7 +307,7 @@ export class PfsNode {
       await recoverCommits(meta, new CommitResolver(meta, router, logger, owner), owner, logger)
         .catch((error: unknown) => { logger.warn("commit recovery failed", { error }); });
       return new PfsNode({
-        address, client, directory, controller, host, router, server, registration,
+        address, client, sessionClient, directory, controller, host, router, server, registration,
         collector, logger,
       });
     } catch (error: unknown) {
@@ -335,6 +338,7 @@ export class PfsNode {
     });
     parts.router?.close();
     await parts.directory?.close();
+    parts.sessionClient?.close();
     client.close();
   }
 

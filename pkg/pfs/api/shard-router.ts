@@ -133,7 +133,7 @@ export class ShardRouter implements ShardRouting {
     Promise<T> {
     const order = this.readOrder(shard);
     if (order.length === 0) {
-      return read(await this.master(shard));
+      return this.write(shard, read);
     }
     let notFound: unknown;
     let last: unknown;

@@ -39,6 +39,11 @@ export type CopyCommit = (source: ShardReplica, target: ShardReplica, commit: Sh
 
 export interface ShardHostOptions {
   readonly client: Etcd3;
+  /**
+   * The client of the master session (its own channel: the etcd3 client resets a channel's
+   * every call when one fails, and a slow keep-alive must not take the node's reads with it).
+   */
+  readonly sessionClient: Etcd3;
   readonly root: string;
   readonly node: string;
   /** This node's identity in staged-on marks (hosted-shard.ts): name and data-dir incarnation. */
@@ -101,7 +106,8 @@ export class ShardHost {
   constructor(options: ShardHostOptions) {
     this.#options = options;
     this.#session = new MasterSession({
-      client: options.client, root: options.root, ttlSeconds: options.masterLeaseTtlSeconds,
+      client: options.sessionClient, root: options.root,
+      ttlSeconds: options.masterLeaseTtlSeconds,
       clock: options.clock, logger: options.logger,
     });
     this.#kv = new MetaKv(options.client);
@@ -253,7 +259,8 @@ export class ShardHost {
     const { clock, logger } = this.#options;
     const signal = held.stop.signal;
     while (!signal.aborted) {
-      if (held.lag !== 0) {
+      if (held.lag !== 0 && !(await this.#isUpToDate(held.shard).catch(() => false))) {
+        this.#scheduleScan(0);
         await clock.sleep(candidateRetryMs, signal).catch(() => undefined);
         continue;
       }
