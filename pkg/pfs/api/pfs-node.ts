@@ -295,8 +295,10 @@ export class PfsNode {
       const registration = await untilAvailable("registration", logger, () =>
         NodeRegistration.register(client, root, { name: options.name, address }, logger));
       opened.registration = registration;
-      const controller = new PlacementController({ client, root, node: options.name,
-        shards: config.shards, replicas, deadTimeMs: deadTimeSeconds * 1_000, keys, clock, logger });
+      const deadTimeMs = deadTimeSeconds * 1_000;
+      const controller = new PlacementController({
+        client, root, node: options.name, shards: config.shards, replicas, deadTimeMs, keys,
+        clock, logger });
       controller.start();
       opened.controller = controller;
       logger.info("serving pfs", {
