@@ -295,10 +295,8 @@ export class PfsNode {
       const registration = await untilAvailable("registration", logger, () =>
         NodeRegistration.register(client, root, { name: options.name, address }, logger));
       opened.registration = registration;
-      const deadTimeMs = deadTimeSeconds * 1_000;
-      const controller = new PlacementController({
-        client, root, node: options.name, shards: config.shards, replicas, deadTimeMs, keys,
-        clock, logger });
+      const controller = new PlacementController({ client, root, node: options.name, keys,
+        shards: config.shards, replicas, deadTimeMs: deadTimeSeconds * 1_000, clock, logger });
       controller.start();
       opened.controller = controller;
       logger.info("serving pfs", {
