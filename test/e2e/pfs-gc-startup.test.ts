@@ -48,11 +48,12 @@ register(${JSON.stringify(pathToFileURL(join(dir, "hooks.mjs")).href)});
     process.env["NODE_OPTIONS"] = `--import=${pathToFileURL(join(dir, "register.mjs")).href}`;
     const etcdOnly = await modulesLoaded(dir, "etcd-only", []);
     t.true(etcdOnly.includes("/pkg/etcdserver/"), "the hooks saw the member's modules");
-    // The data dir lock (node: and pkg/common imports only) is the one exception: every member
-    // takes it, so a pfs node never runs on a data dir an etcd-only member holds.
+    // Two exceptions, both with node: and pkg/common imports only: the data dir lock (every
+    // member takes it, so a pfs node never runs on a data dir an etcd-only member holds) and
+    // the durable file helpers (`--join` writes its marker file with them).
     const pfsModules = etcdOnly.split("\n").filter((url) => url.includes("/pkg/pfs/"));
-    t.deepEqual(pfsModules.map((url) => url.slice(url.indexOf("/pkg/pfs/"))),
-      ["/pkg/pfs/api/data-dir-lock.js"]);
+    t.deepEqual(pfsModules.map((url) => url.slice(url.indexOf("/pkg/pfs/"))).sort(),
+      ["/pkg/pfs/api/data-dir-lock.js", "/pkg/pfs/durable-fs.js"]);
     const withPfs = await modulesLoaded(dir, "with-pfs",
       ["--pfs-address", "127.0.0.1:0", "--shards", "2"]);
     t.true(withPfs.includes("/pkg/pfs/api/"));
