@@ -4,6 +4,9 @@
  * liveness ("eventually, within a long while"), never speed; speed is scripts/bench failover.
  */
 
+/** Tries at starting a cluster (each on fresh ports and data dirs). */
+export const clusterStartAttemptsMax: number = 2;
+
 /** How long a restarted node may take to serve its etcd API and register its pfs address. */
 export const nodeRestartMsMax: number = 45_000;
 

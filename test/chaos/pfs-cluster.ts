@@ -28,7 +28,7 @@ import { loadPfsShardService } from "../../pkg/proto/index.js";
 import { type ClusterMember, type MemberCluster, startCluster } from "../support/member-cluster.js";
 import { addressOf } from "../e2e/pfs-crash-support.js";
 import { PfsClient, pfsAddresses } from "../e2e/pfs-api-support.js";
-import { etcdCallDeadlineMs, nodeRestartMsMax } from "./limits.js";
+import { clusterStartAttemptsMax, etcdCallDeadlineMs, nodeRestartMsMax } from "./limits.js";
 
 /** The key root pfsd uses (metaRootDefault). */
 export const pfsRoot = "/pfs";
@@ -76,8 +76,22 @@ export class PfsCluster {
     });
   }
 
-  /** Starts the nodes; resolves once every one serves etcd and registered its pfs address. */
+  /**
+   * Starts the nodes; resolves once every one serves etcd and registered its pfs address. A
+   * start that fails (on a loaded machine a member can miss startCluster's bound) is tried
+   * again on fresh ports and dirs, up to clusterStartAttemptsMax times.
+   */
   static async start(options: PfsClusterOptions): Promise<PfsCluster> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await PfsCluster.#startOnce(options);
+      } catch (error: unknown) {
+        if (attempt >= clusterStartAttemptsMax) throw error;
+      }
+    }
+  }
+
+  static async #startOnce(options: PfsClusterOptions): Promise<PfsCluster> {
     const parentDir = options.parentDir ?? (existsSync("/dev/shm") ? "/dev/shm" : undefined);
     const cluster = await startCluster({
       kind: "pfsd", size: options.nodes, ...(parentDir === undefined ? {} : { parentDir }),
