@@ -21,7 +21,7 @@ export interface PfsNemesisOptions {
 }
 
 export const defaultPfsNemesisOptions: PfsNemesisOptions = {
-  gapMs: [3_000, 7_000], downMs: [1_000, 5_000], leaderBias: 0.35, masterBias: 0.5,
+  gapMs: [2_000, 5_000], downMs: [1_000, 4_000], leaderBias: 0.35, masterBias: 0.5,
 };
 
 export type VictimRole = "raft-leader" | "shard-master" | "random";
