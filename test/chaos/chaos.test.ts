@@ -4,7 +4,8 @@
 // replica, no data of a failed commit is visible, and writes resume after every kill.
 // Method: chaos-run.ts on 5 real pfsd processes (R=3, W=2, 4 shards, 2 s master leases), 3
 // writers, ~40 s of faults (a kill, its pause and the restart take ~15 s), then the checker
-// (checker.ts). The seed is in the title and in every failure; PFS_TEST_SEED reproduces a run. `scripts/chaos --minutes N` runs it longer.
+// (checker.ts). The seed is in the title and in every failure; PFS_TEST_SEED reproduces a
+// run. `scripts/chaos --minutes N` runs it longer.
 import test from "ava";
 import { defaultChaosRunOptions, runChaos } from "./chaos-run.js";
 
