@@ -94,6 +94,12 @@ async function chunksOf(cluster: PfsCluster, node: string, record: CommitRecord,
   }));
 }
 
+/**
+ * "full": manifests, chunk files and served manifests; "manifests": only that every holder has
+ * the same manifest on disk (cheap, for waiting on catch-up).
+ */
+export type ReplicaCheckDepth = "full" | "manifests";
+
 /** Each holder's pfs.Shard ReadManifest answers `expected` (its bytes on disk). */
 async function checkServedManifests(cluster: PfsCluster, record: CommitRecord, shard: number,
   holders: readonly string[], expected: Buffer): Promise<string[]> {
@@ -118,11 +124,11 @@ async function checkServedManifests(cluster: PfsCluster, record: CommitRecord, s
  * file on disk hashes to its id); returns failures.
  */
 export async function checkReplicas(cluster: PfsCluster, node: string, record: CommitRecord,
-  deadlineMs: number): Promise<string[]> {
+  deadlineMs: number, depth: ReplicaCheckDepth = "full"): Promise<string[]> {
   const failures: string[] = [];
   for (const shard of shardsOf(cluster, record)) {
     for (;;) {
-      const problems = await replicaProblems(cluster, node, record, shard);
+      const problems = await replicaProblems(cluster, node, record, shard, depth);
       if (problems.length === 0) break;
       if (Date.now() > deadlineMs) {
         failures.push(...problems.map((problem) =>
@@ -137,7 +143,7 @@ export async function checkReplicas(cluster: PfsCluster, node: string, record: C
 
 /** What is wrong with `shard`'s replicas of the commit now (see checkReplicas). */
 async function replicaProblems(cluster: PfsCluster, node: string, record: CommitRecord,
-  shard: number): Promise<string[]> {
+  shard: number, depth: ReplicaCheckDepth): Promise<string[]> {
   const holders = await cluster.holders(shard);
   if (holders.length === 0) return [`shard ${shard} has no holders`];
   const copies = await Promise.all(holders.map((holder) =>
@@ -151,6 +157,7 @@ async function replicaProblems(cluster: PfsCluster, node: string, record: Commit
     return [`shard ${shard}'s manifest differs on ${differing.join(",")} from ` +
       `${holders[0] ?? "?"}'s`];
   }
+  if (depth === "manifests") return [];
   const chunks = await chunksOf(cluster, node, record, shard);
   const damaged = (await Promise.all(holders.map((holder) =>
     checkChunkFiles(cluster, holder, shard, chunks)))).flat();

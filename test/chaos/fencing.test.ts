@@ -9,6 +9,7 @@
 // directly (the API routes by the election, so it would not reach it). Waits are generous
 // bounds, never timings.
 import test from "ava";
+import type { PfsClient } from "../e2e/pfs-api-support.js";
 import { eventually } from "../e2e/pfs-crash-support.js";
 import { features, waitingFor } from "./features.js";
 import { PfsCluster, chaosClusterDefaults } from "./pfs-cluster.js";
@@ -26,6 +27,28 @@ async function refused(call: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
+/**
+ * A commit writing `path`, retried (failing any commit left open) while the cluster settles
+ * (a shard whose master is still being elected refuses as retryable); its id.
+ */
+async function settledCommit(api: PfsClient, repo: string, path: string): Promise<string> {
+  let id = "";
+  const finished = await eventually(60_000, async () => {
+    const open = (await api.call("InspectBranch", { repo, branch: "master" })
+      .catch(() => ({ open: "" }))).open;
+    if (open !== "") {
+      await api.call("FinishCommit", { commit: { repo, commit: open }, error: "retry" });
+    }
+    const commit = await api.call("StartCommit", { repo, branch: "master" });
+    await api.putFile({ repo, commit: commit.id, path }, [Buffer.from(path)]);
+    id = commit.id;
+    return (await api.call("FinishCommit", { commit: { repo, commit: id } })).state ===
+      "FINISHED";
+  });
+  if (!finished) throw new Error(`no commit of ${path} finished in 60 s`);
+  return id;
+}
+
 if (!features.replication) {
   test.todo(waitingFor(title, "replication wired into pfsd (--replicas, shard masters)"));
 } else {
@@ -36,18 +59,15 @@ if (!features.replication) {
       masterLeaseTtlSeconds: lease });
     try {
       const shard = 0;
-      t.true(await eventually(60_000, async () => (await cluster.shardMaster(shard)) !== undefined),
-        "shard 0 never had a master");
+      t.true(await eventually(60_000, async () =>
+        (await cluster.shardMaster(0)) !== undefined &&
+        (await cluster.shardMaster(1)) !== undefined), "the shards never had masters");
       const master = await cluster.shardMaster(shard) ?? "";
       const other = cluster.names.find((name) => name !== master) ?? "";
       const api = cluster.client(other);
       const repo = "fence";
       await api.call("CreateRepo", { name: repo });
-      const first = await api.call("StartCommit", { repo, branch: "master" });
-      await api.putFile({ repo, commit: first.id, path: pathOnShard("/base", shard, 2) },
-        [Buffer.from("base")]);
-      t.is((await api.call("FinishCommit", { commit: { repo, commit: first.id } })).state,
-        "FINISHED");
+      const first = await settledCommit(api, repo, pathOnShard("/base", shard, 2));
       const staged = await api.call("StartCommit", { repo, branch: "master" });
       const stagedPath = pathOnShard("/staged", shard, 2);
       await api.putFile({ repo, commit: staged.id, path: stagedPath }, [Buffer.from("staged")]);
@@ -62,7 +82,7 @@ if (!features.replication) {
       t.true(deposed, `${master} stayed master of shard ${shard} for 60 s while stopped`);
       t.log(`${master} deposed; new master ${await cluster.shardMaster(shard) ?? "-"}`);
 
-      const target = { shard, repo, commit: staged.id, parent: first.id };
+      const target = { shard, repo, commit: staged.id, parent: first };
       const shardClient = cluster.shardClient(master);
       const put = await refused(shardPutFile(shardClient, target, pathOnShard("/late", shard, 2),
         Buffer.from("late")));
@@ -77,7 +97,7 @@ if (!features.replication) {
       const inspected = await api.call("InspectCommit", { commit: { repo, commit: staged.id } });
       t.not(inspected.state, "FINISHED");
       const branch = await api.call("InspectBranch", { repo, branch: "master" });
-      t.is(branch.head, first.id, "the branch head moved off the last good commit");
+      t.is(branch.head, first, "the branch head moved off the last good commit");
       const visible = await api.call("ListFile",
         { file: { commit: { repo, commit: "master" }, path: "/" } });
       t.false(visible.files.some((file) => file.path.startsWith("/staged") ||

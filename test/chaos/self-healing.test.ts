@@ -89,7 +89,8 @@ if (!features.replication) {
     try {
       const writers = new Writers(cluster, seed, 2);
       await writers.start();
-      await PfsCluster.sleep(6_000);
+      // Until a few commits finished (a loaded machine is slow), 60 s at most.
+      await eventually(60_000, () => Promise.resolve(writers.okTimes().length >= 4));
       await writers.stop();
       const finished = writers.log.records.filter((record) => record.outcome === "ok");
       t.true(finished.length >= 2, `only ${finished.length} commits finished`);
