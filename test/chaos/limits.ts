@@ -4,8 +4,14 @@
  * liveness ("eventually, within a long while"), never speed; speed is scripts/bench failover.
  */
 
-/** Tries at starting a cluster (each on fresh ports and data dirs). */
-export const clusterStartAttemptsMax: number = 2;
+/**
+ * Tries at starting a cluster (each on fresh ports and data dirs): on a loaded machine a
+ * member can miss startCluster's 30 s bound.
+ */
+export const clusterStartAttemptsMax: number = 3;
+
+/** Pause before another try at starting a cluster (lets a burst of load pass). */
+export const clusterStartRetryPauseMs: number = 3_000;
 
 /** How long a restarted node may take to serve its etcd API and register its pfs address. */
 export const nodeRestartMsMax: number = 45_000;

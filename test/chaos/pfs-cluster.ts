@@ -28,7 +28,9 @@ import { loadPfsShardService } from "../../pkg/proto/index.js";
 import { type ClusterMember, type MemberCluster, startCluster } from "../support/member-cluster.js";
 import { addressOf } from "../e2e/pfs-crash-support.js";
 import { PfsClient, pfsAddresses } from "../e2e/pfs-api-support.js";
-import { clusterStartAttemptsMax, etcdCallDeadlineMs, nodeRestartMsMax } from "./limits.js";
+import {
+  clusterStartAttemptsMax, clusterStartRetryPauseMs, etcdCallDeadlineMs, nodeRestartMsMax,
+} from "./limits.js";
 
 /** The key root pfsd uses (metaRootDefault). */
 export const pfsRoot = "/pfs";
@@ -87,6 +89,7 @@ export class PfsCluster {
         return await PfsCluster.#startOnce(options);
       } catch (error: unknown) {
         if (attempt >= clusterStartAttemptsMax) throw error;
+        await sleep(clusterStartRetryPauseMs);
       }
     }
   }
