@@ -96,3 +96,6 @@ export const electionSettleMs: number = 5_000;
 
 /** Poll interval of that wait, in milliseconds. */
 export const electionSettlePollMs: number = 20;
+
+/** Renewals of a node's master session lease per TTL (etcd's clients renew every TTL/3). */
+export const renewalsPerLease: number = 3;

@@ -19,6 +19,7 @@
 import type { Etcd3, Lease } from "etcd3";
 import { type Clock, type Logger, PfsError, assert } from "../../common/index.js";
 import { type Fence, LeaderTerm, unavailable, watchKeyDeletion } from "./leader-term.js";
+import { renewalsPerLease } from "./limits.js";
 
 export interface MasterSessionOptions {
   /** A root client (keys are full keys). */
@@ -61,19 +62,57 @@ export class MasterSession {
     if (this.#closed) throw new PfsError("UNAVAILABLE", "the master session is closed");
     const current = this.#current;
     if (current !== undefined && !current.lost.signal.aborted) return current;
-    const { client, ttlSeconds, clock, logger } = this.#options;
-    const lease = client.lease(ttlSeconds, { autoKeepAlive: true });
+    const { client, ttlSeconds, logger } = this.#options;
+    // Renewed by `#renew`, not by the client's own loop: that one declares a lease lost after
+    // 2 × TTL without an answer, even while the store still holds it (a node busy for a few
+    // seconds would drop every mastership and leave its keys leading for one more TTL).
+    const lease = client.lease(ttlSeconds, { autoKeepAlive: false });
     const next: SessionLease = { lease, lost: new AbortController() };
     lease.on("lost", (error: unknown) => {
       if (!this.#closed) logger.warn("master session lease lost; its terms end", { error });
       next.lost.abort(unavailable("the master session lease was lost", error));
       if (this.#current === next) this.#current = undefined;
     });
-    lease.on("keepaliveSucceeded", () => {
-      if (this.#current === next) this.#confirmedMs = clock.nowMs();
-    });
     this.#current = next;
+    this.#renew(next);
     return next;
+  }
+
+  /**
+   * Renews `session`'s lease every third of its TTL until it is lost or the session closes;
+   * a renewal the store answers moves `confirmedMs` to when it was sent. The lease is lost only
+   * when the store says it expired (the client then emits "lost").
+   */
+  #renew(session: SessionLease): void {
+    const { clock, ttlSeconds, logger } = this.#options;
+    const intervalMs = (ttlSeconds * 1_000) / renewalsPerLease;
+    const beat = async (): Promise<void> => {
+      const sent = clock.nowMs();
+      let timer: ReturnType<Clock["setTimer"]> | undefined;
+      const timeout = new Promise<"timeout">((resolve) => {
+        timer = clock.setTimer(ttlSeconds * 1_000, () => { resolve("timeout"); });
+      });
+      try {
+        const outcome = await Promise.race([session.lease.keepaliveOnce(), timeout]);
+        if (outcome !== "timeout" && this.#current === session && this.#confirmedMs < sent) {
+          this.#confirmedMs = sent;
+        }
+      } catch (error: unknown) {
+        if (!session.lost.signal.aborted) {
+          logger.debug("a master session renewal failed; trying again", { error });
+        }
+      } finally {
+        timer?.cancel();
+      }
+    };
+    const loop = (): void => {
+      if (this.#closed || session.lost.signal.aborted) return;
+      beat().finally(() => {
+        if (this.#closed || session.lost.signal.aborted) return;
+        clock.setTimer(intervalMs, loop);
+      }).catch(() => undefined);
+    };
+    loop();
   }
 
   /**
