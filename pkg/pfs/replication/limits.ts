@@ -42,9 +42,6 @@ export const nodesMax: number = 1_024;
  */
 export const replicaMapBytesMax: number = 1024 * 1024;
 
-/** Wait before a master observer whose election watch failed for good observes again. */
-export const masterObserveRetryMs: number = 500;
-
 assert(rebalanceMovesPerRoundMax >= 1, "a rebalancing round must move at least one replica");
 assert(controllerLeaseTtlSeconds >= limits.pfsMasterLeaseTtlSecondsMin,
   () => `controller lease ${controllerLeaseTtlSeconds} s below etcd's 2 s minimum`);

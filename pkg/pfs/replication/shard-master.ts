@@ -12,15 +12,18 @@
  * Routers learn the master by `MasterObserver`, a watch on the election: the value it returns
  * is the watch's latest, never a cached answer with its own lifetime (the early Pachyderm
  * router cached masters for 5 minutes). While the election has no leader it returns undefined.
+ * It keeps every candidate key with its create revision and names the lowest, as etcd's Go
+ * `Observe` does; the `etcd3` client's observer is not used: with no leader, it took the last
+ * key of a watch batch in which several candidates appeared, and kept naming that queued
+ * candidate while another led.
  */
-import type { ComparatorBuilder, ElectionObserver, Etcd3 } from "etcd3";
+import type { ComparatorBuilder, Etcd3, Watcher } from "etcd3";
 import {
-  type Clock, type Logger, PfsError, type Timer, assert, limits,
+  type Clock, type Logger, PfsError, assert, limits,
 } from "../../common/index.js";
 import {
   type CampaignOptions, type LeaderTerm, campaignForTerm, fencedIf, unavailable,
 } from "./leader-term.js";
-import { masterObserveRetryMs } from "./limits.js";
 import type { MasterSession } from "./master-session.js";
 
 /** The election of `shard`'s master. */
@@ -155,8 +158,7 @@ export interface MasterObserverOptions {
 export class MasterObserver {
   readonly #options: MasterObserverOptions;
   readonly #listeners = new Set<(master: string | undefined) => void>();
-  #observer: ElectionObserver | undefined;
-  #retry: Timer | undefined;
+  #watcher: Watcher | undefined;
   #master: string | undefined;
   #closed = false;
 
@@ -174,32 +176,46 @@ export class MasterObserver {
 
   async #observe(): Promise<void> {
     const { client, root, shard, logger } = this.#options;
-    const election = client.namespace(`${root}/`).election(masterElectionName(shard));
-    const observer = await election.observe().catch((error: unknown) => {
-      throw unavailable(`cannot watch the master of shard ${shard}`, error);
+    const prefix = `${root}/election/${masterElectionName(shard)}/`;
+    const response = await client.getAll().prefix(prefix).exec().catch((error: unknown) => {
+      throw unavailable(`cannot read the master election of shard ${shard}`, error);
     });
+    const candidates = new Map<string, { createRevision: bigint; value: string }>();
+    for (const kv of response.kvs) {
+      candidates.set(kv.key.toString("utf8"),
+        { createRevision: BigInt(kv.create_revision), value: kv.value.toString("utf8") });
+    }
+    const watcher = await client.watch().prefix(prefix)
+      .startRevision((BigInt(response.header.revision) + 1n).toString()).create()
+      .catch((error: unknown) => {
+        throw unavailable(`cannot watch the master of shard ${shard}`, error);
+      });
     if (this.#closed) {
-      await observer.cancel();
+      await watcher.cancel();
       return;
     }
-    this.#observer = observer;
-    this.#set(observer.leader());
-    observer.on("change", (master: string | undefined) => { this.#set(master); });
-    observer.on("error", (error: unknown) => {
-      logger.warn("master watch failed; watching again", { shard, error });
-      this.#set(undefined);
-      this.#observer = undefined;
-      this.#scheduleRetry();
+    this.#watcher = watcher;
+    const decide = (): void => {
+      let leader: { createRevision: bigint; value: string } | undefined;
+      for (const candidate of candidates.values()) {
+        if (leader === undefined || candidate.createRevision < leader.createRevision) {
+          leader = candidate;
+        }
+      }
+      this.#set(leader?.value);
+    };
+    decide();
+    watcher.on("put", (kv) => {
+      candidates.set(kv.key.toString("utf8"),
+        { createRevision: BigInt(kv.create_revision), value: kv.value.toString("utf8") });
+      decide();
     });
-  }
-
-  #scheduleRetry(): void {
-    if (this.#closed) return;
-    this.#retry = this.#options.clock.setTimer(masterObserveRetryMs, () => {
-      this.#observe().catch((error: unknown) => {
-        this.#options.logger.warn("cannot watch the master yet", { error });
-        this.#scheduleRetry();
-      });
+    watcher.on("delete", (kv) => {
+      candidates.delete(kv.key.toString("utf8"));
+      decide();
+    });
+    watcher.on("error", (error: unknown) => {
+      logger.warn("master watch error (the client re-establishes it)", { shard, error });
     });
   }
 
@@ -222,10 +238,9 @@ export class MasterObserver {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#retry?.cancel();
     this.#listeners.clear();
-    const observer = this.#observer;
-    this.#observer = undefined;
-    if (observer !== undefined) await observer.cancel();
+    const watcher = this.#watcher;
+    this.#watcher = undefined;
+    if (watcher !== undefined) await watcher.cancel();
   }
 }
