@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import test from "ava";
-import { SystemClock, PfsError, silentLogger } from "../../pkg/common/index.js";
+import { PfsError, silentLogger } from "../../pkg/common/index.js";
 // pkg/pfs/index.ts does not re-export the replication module yet.
 // eslint-disable-next-line pfs/boundaries
 import {
@@ -97,7 +97,7 @@ for (const kind of kinds) {
       const store = storeOf(kind);
       const admin = store.client();
       const observer = await MasterObserver.open({ client: admin, root, shard: 2,
-        clock: new SystemClock(), logger: silentLogger });
+        logger: silentLogger });
       t.teardown(() => observer.close());
       const first = candidate(store, 2, "alpha");
       const second = candidate(store, 2, "beta");

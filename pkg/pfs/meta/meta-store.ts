@@ -109,7 +109,7 @@ export interface MasterFence {
 }
 
 /** The compare that holds while `fence`'s election key exists with its token. */
-function fenceHeld(fence: MasterFence): ICompare {
+function fenceCompare(fence: MasterFence): ICompare {
   return {
     key: Buffer.from(fence.key), target: "Create", result: "Equal",
     create_revision: fence.revision,
@@ -400,7 +400,7 @@ export class MetaStore {
       const settled = next.commit === undefined || next.commit.state === "finished" ||
         next.commit.state === "failed";
       if (settled) ops.push(deletePrefixOp(this.#keys.stagedOnCommitPrefix(repo, id)));
-      const compares = [...[commitState, branchState].map(unchanged), ...fences.map(fenceHeld)];
+      const compares = [...[commitState, branchState].map(unchanged), ...fences.map(fenceCompare)];
       const outcome = await this.#kv.txn(compares, ops);
       if (outcome.succeeded) return next.commit ?? commit;
       if (fences.length > 0) await this.#checkFences(fences);

@@ -51,8 +51,7 @@ export class ReplicaDirectory {
       await directory.#watchMap();
       for (let shard = 0; shard < options.shards; shard += 1) {
         const observer = await MasterObserver.open({
-          client: options.client, root: options.root, shard, clock: options.clock,
-          logger: options.logger,
+          client: options.client, root: options.root, shard, logger: options.logger,
         });
         directory.#observers.push(observer);
         observer.onChange(() => { directory.#notify(); });

@@ -19,7 +19,7 @@
  */
 import type { ComparatorBuilder, Etcd3, Watcher } from "etcd3";
 import {
-  type Clock, type Logger, PfsError, assert, limits,
+  type Logger, PfsError, assert, limits,
 } from "../../common/index.js";
 import {
   type CampaignOptions, type LeaderTerm, campaignForTerm, fencedIf, unavailable,
@@ -150,7 +150,6 @@ export interface MasterObserverOptions {
   readonly client: Etcd3;
   readonly root: string;
   readonly shard: number;
-  readonly clock: Clock;
   readonly logger: Logger;
 }
 
