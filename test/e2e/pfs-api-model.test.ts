@@ -651,6 +651,13 @@ test("a chunk that fails its hash ends GetFile promptly with DATA_CORRUPTED", as
     { file: { commit: { repo, commit: "master" }, path: "/big.bin" } });
   const last = file.chunks.at(-1);
   if (last === undefined || file.chunks.length < 2) throw new Error("expected several chunks");
+  // Every node holds a replica (R=3 on 3 nodes); the third copy arrives after the finish
+  // returned (W=2). Damage every copy, once all are there, so no replica can repair it.
+  const everyCopyBy = Date.now() + 60_000;
+  while ((await chunkFiles(last.id)).length < (cluster?.members.length ?? 0)) {
+    if (Date.now() > everyCopyBy) throw new Error(`chunk ${last.id} did not reach every node`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   for (const where of await chunkFiles(last.id)) {
     const stored = await readFile(where);
     const middle = stored.length >> 1;
