@@ -4,7 +4,7 @@
  * and a bad resume in a watch log. Each returns a changed deep copy and says what it changed,
  * or undefined when the recording offers no place for that fault.
  */
-import { type KvRecord, changedStore, describeRecord } from "./kv-history.js";
+import { type KvRecord, callKeys, changedStore, describeRecord } from "./kv-history.js";
 import type { WatchLog, WatchResponseRecord, WatchSession } from "./watch-recorder.js";
 
 export interface Injected<T> {
@@ -15,7 +15,10 @@ export interface Injected<T> {
 /**
  * Alters one linearizable read to return an older value of its key: the value an earlier read
  * saw, though a write of that key was acknowledged after that read returned and before this
- * read was invoked. Picks the last such read of the history.
+ * read was invoked. Picks, of such reads, the one with the fewest indeterminate writes of its
+ * key invoked before it returned (the latest of those): each such write may take effect at any
+ * later point, so the checker must try them all before it can call the history illegal, and
+ * behind many of them a sound refutation can run past its step budget ("unknown").
  */
 export function injectStaleRead(history: readonly KvRecord[]): Injected<KvRecord[]> | undefined {
   const reads = history.map((record, index) => ({ record, index }))
@@ -23,28 +26,36 @@ export function injectStaleRead(history: readonly KvRecord[]): Injected<KvRecord
       record.result?.before[0] !== undefined && record.result.before[0] !== null);
   const writes = history.filter((record) => changedStore(record));
   const keyOf = (record: KvRecord): string => record.call.kind === "get" ? record.call.key : "";
+  const openBefore = (key: string, ms: number): number => history.filter((record) =>
+    record.result === undefined && record.invokeMs < ms && callKeys(record.call).includes(key))
+    .length;
+  let best: { victim: typeof reads[number]; older: typeof reads[number]; open: number } | undefined;
   for (let j = reads.length - 1; j >= 0; j -= 1) {
     const victim = reads[j];
     if (victim === undefined) continue;
     const key = keyOf(victim.record);
     const older = reads.slice(0, j).reverse().find(({ record }) => keyOf(record) === key &&
       writes.some((write) => write.call.kind !== "get" && write.invokeMs > record.returnMs &&
-        write.returnMs < victim.record.invokeMs &&
-        (write.call.kind === "multiPut" ? write.call.puts.some((p) => p.key === key)
-          : write.call.key === key)));
+        write.returnMs < victim.record.invokeMs && callKeys(write.call).includes(key)));
     if (older?.record.result === undefined || victim.record.result === undefined) continue;
-    const altered: KvRecord = {
-      ...victim.record, result: { ...victim.record.result, before: older.record.result.before },
-    };
-    const copy = [...history];
-    copy[victim.index] = altered;
-    return {
-      value: copy,
-      detail: `#${victim.index} ${describeRecord(victim.record)}\n  now ${describeRecord(altered)}` +
-        `\n  (older read #${older.index} ${describeRecord(older.record)})`,
-    };
+    const open = openBefore(key, victim.record.returnMs);
+    if (best === undefined || open < best.open) best = { victim, older, open };
+    if (open === 0) break;
   }
-  return undefined;
+  if (best === undefined) return undefined;
+  const { victim, older, open } = best;
+  if (victim.record.result === undefined || older.record.result === undefined) return undefined;
+  const altered: KvRecord = {
+    ...victim.record, result: { ...victim.record.result, before: older.record.result.before },
+  };
+  const copy = [...history];
+  copy[victim.index] = altered;
+  return {
+    value: copy,
+    detail: `#${victim.index} ${describeRecord(victim.record)}\n  now ${describeRecord(altered)}` +
+      `\n  (older read #${older.index} ${describeRecord(older.record)};` +
+      ` ${open} indeterminate writes of the key open before it)`,
+  };
 }
 
 /** The kinds of watch faults `injectWatchFault` makes. */
