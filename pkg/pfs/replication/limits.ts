@@ -73,9 +73,6 @@ export const masterWaitMs: number = 20_000;
 /** Pause before a replica that could not campaign (not up to date, store down) tries again. */
 export const candidateRetryMs: number = 500;
 
-/** Pause between two catch-up scans of a node's replicas, in milliseconds. */
-export const catchUpIntervalMs: number = 2_000;
-
 /** Attempts of one read on the replicas of a shard before it fails (each replica once first). */
 export const readAttemptsMax: number = 6;
 
@@ -96,3 +93,39 @@ export const electionSettlePollMs: number = 20;
 
 /** Renewals of a node's master session lease per TTL (etcd's clients renew every TTL/3). */
 export const renewalsPerLease: number = 3;
+
+/**
+ * Most finished commits one node's finished-commit index holds (finished-commits.ts): one
+ * string `<repo>/<id>` of at most 96 characters each, so about 100 to 200 MB at the bound.
+ * A store with more is an operating error the index reports (LIMIT_EXCEEDED) instead of
+ * acting on a partial view.
+ */
+export const finishedCommitsIndexedMax: number = 1_000_000;
+
+/** Pause before the finished-commit index reloads after its watch failed, in milliseconds. */
+export const finishedIndexReloadPauseMs: number = 500;
+
+/**
+ * Interval of progress requests while somebody waits for the finished-commit index to reach a
+ * revision, in milliseconds (an idle prefix sends no events; etcd answers a progress request
+ * only while the stream's watchers are synced, so one may go unanswered).
+ */
+export const finishedIndexProgressPollMs: number = 100;
+
+/**
+ * Longest wait for the finished-commit index to reach a revision, in milliseconds; past it the
+ * wait fails UNAVAILABLE and a candidate counts itself not up to date (it retries).
+ */
+export const finishedIndexWaitMs: number = 5_000;
+
+/**
+ * Pause between two slow re-checks of the catch-up of a node's replicas, in milliseconds.
+ * Catch-up is driven by the finished-commit index's changes; this re-check only retries copies
+ * that failed (no source had the commit, a node was down) and re-publishes replica status.
+ */
+export const catchUpRecheckMs: number = 10_000;
+
+assert(finishedIndexProgressPollMs < finishedIndexWaitMs,
+  "a wait for the finished-commit index must span several progress requests");
+assert(finishedIndexWaitMs < masterWaitMs,
+  "a candidate's wait for the index must fit well within a write's wait for a master");

@@ -4,30 +4,45 @@
  *
  * - opens the local replica (once; a replica moved away and back reuses it) and serves it to
  *   the cluster as a `HostedShard` (master rules in hosted-shard.ts);
- * - **catches it up**: a node-wide scan every `catchUpIntervalMs` (and whenever the map
- *   changes) lists the finished commits in the coordination store and, for every one a replica
- *   lacks, copies the sealed manifest and its missing chunks from the master or any other
- *   replica that has it (transfer.ts; resumable, since a retry asks again what is missing);
- *   the replica's lag (finished commits it lacks) is published under
- *   `<root>/replica-status/<shard>/<node>` on a lease of its own;
- * - **campaigns for master** whenever it is up to date (the candidate re-checks against a
- *   fresh listing once elected), on the node's one master session lease (master-session.ts;
- *   its renewals confirm every term of the node), holds the term until its key or the session
- *   goes, and resigns when the map moves the replica away or the node shuts down, so a rolling
- *   restart hands mastership over at once.
+ * - **catches it up** from the node's watched index of finished commits (finished-commits.ts),
+ *   not from listings: per replica it keeps the finished commits known to be here (`have`)
+ *   and those not yet (`missing`); a commit the index reports finished is added to `missing`
+ *   and a catch-up pass runs at once, copying the sealed manifest and its missing chunks from
+ *   the master or any other replica that has it (transfer.ts; resumable, since a retry asks
+ *   again what is missing). A pass also runs when the map gives this node a replica, after the
+ *   index reloads, and every `catchUpRecheckMs` to retry failed copies. A pass costs the
+ *   replica's missing commits, not all commits; only a new replica or a reload of the index
+ *   walks the whole index (in memory). The lag (finished commits it lacks) is published under
+ *   `<root>/replica-status/<shard>/<node>` on a lease of its own whenever it changes, and the
+ *   record is refreshed by the slow re-check;
+ * - **campaigns for master** whenever it is up to date, on the node's one master session lease
+ *   (master-session.ts; its renewals confirm every term of the node), holds the term until its
+ *   key or the session goes, and resigns when the map moves the replica away or the node shuts
+ *   down, so a rolling restart hands mastership over at once.
+ *
+ * Why the index is as safe as a fresh listing for candidacy (`#isUpToDate`, which the candidate
+ * calls again once elected, and that call decides): it first reads the store's current
+ * revision N (a linearizable read, so N is at or after the election win E, which came before
+ * the call), waits until the index has applied every change up to N, and only then compares
+ * the index with the replica. A commit of the shard is finished either at a revision ≤ E (a
+ * previous master's fenced finish), hence ≤ N and in the view, or after E, when the finish
+ * transaction's fence is ours (the previous master's key is gone before we win, so its fence
+ * no longer holds) and we sealed that commit ourselves. So the view misses no commit a fresh
+ * listing after the win would show. While any commit record does not decode, no replica counts
+ * as up to date (as a listing that failed to decode did before).
  *
  * Invariants: a replica is master only while the map places it on this node; a replica that
- * lacks a finished commit of its shard never keeps a term (shard-master.ts).
+ * lacks a finished commit of its shard never keeps a term (shard-master.ts); `have` and
+ * `missing` of a replica are disjoint and hold only commits the index holds.
  */
 import type { Etcd3, Lease } from "etcd3";
-import { type Clock, type Logger, PfsError } from "../../common/index.js";
-import { MetaKeys, decodeCommitInfo } from "../meta/index.js";
-import { MetaKv } from "../meta/meta-kv.js";
+import { type Clock, type Logger, PfsError, assertNever } from "../../common/index.js";
 import { nodeLeaseTtlSeconds } from "../placement/limits.js";
 import type { ShardCommit, ShardReplica } from "../shard/shard-api.js";
+import { type FinishedChange, FinishedCommits } from "./finished-commits.js";
 import { HostedShard, type MasterStanding, type ReplicateCommit } from "./hosted-shard.js";
 import type { LeaderTerm } from "./leader-term.js";
-import { candidateRetryMs, catchUpIntervalMs, preferredMasterDelayMs } from "./limits.js";
+import { candidateRetryMs, catchUpRecheckMs, preferredMasterDelayMs } from "./limits.js";
 import { MasterSession } from "./master-session.js";
 import type { ReplicaDirectory } from "./replica-directory.js";
 import { encodeReplicaStatus, replicaStatusKey } from "./replica-status.js";
@@ -71,12 +86,16 @@ interface Held {
   readonly stop: AbortController;
   standing: MasterStanding | undefined;
   run: Promise<void>;
-  /** `<repo>/<id>` of the finished commits known to be here. */
-  have: Set<string>;
-  /** Finished commits of the shard this replica lacks, as of the last scan (-1: not yet). */
+  /** `<repo>/<id>` of the finished commits (in the index) known to be here. */
+  readonly have: Set<string>;
+  /** The index's finished commits not known to be here (unchecked or lacking), by key. */
+  readonly missing: Map<string, ShardCommit>;
+  /** Finished commits of the shard this replica lacks, as of the last pass (-1: not yet). */
   lag: number;
-  /** Finished commits it holds, as of the last scan. */
+  /** Finished commits it holds, as of the last pass. */
   finished: number;
+  /** The lag last published (-2: never). */
+  publishedLag: number;
 }
 
 /** Whether `signal` has aborted (a call, so a check after an await is not narrowed away). */
@@ -90,8 +109,7 @@ function commitKeyOf(commit: ShardCommit): string {
 
 export class ShardHost {
   readonly #options: ShardHostOptions;
-  readonly #kv: MetaKv;
-  readonly #keys: MetaKeys;
+  readonly #index: FinishedCommits;
   readonly #opened = new Map<number, Promise<ShardReplica>>();
   readonly #held = new Map<number, Held>();
   readonly #closing = new AbortController();
@@ -100,6 +118,7 @@ export class ShardHost {
   #rescan = false;
   #scanTimer: ReturnType<Clock["setTimer"]> | undefined;
   #removeListener: (() => void) | undefined;
+  #removeIndexListener: (() => void) | undefined;
   #statusLease: Lease | undefined;
   readonly #session: MasterSession;
 
@@ -110,8 +129,9 @@ export class ShardHost {
       ttlSeconds: options.masterLeaseTtlSeconds,
       clock: options.clock, logger: options.logger,
     });
-    this.#kv = new MetaKv(options.client);
-    this.#keys = new MetaKeys(options.root);
+    this.#index = new FinishedCommits({
+      client: options.client, root: options.root, clock: options.clock, logger: options.logger,
+    });
   }
 
   /**
@@ -120,6 +140,11 @@ export class ShardHost {
    */
   async start(): Promise<void> {
     this.#removeListener = this.#options.directory.onChange(() => { this.#reconcile(); });
+    this.#removeIndexListener = this.#index.onChange((change) => { this.#onIndexChange(change); });
+    // A failed first load retries by itself; until it works nothing catches up or campaigns.
+    this.#index.start().catch((error: unknown) => {
+      this.#options.logger.warn("cannot load the finished-commit index yet", { error });
+    });
     this.#reconcile();
     this.#scheduleScan(0);
     await this.#reconciling;
@@ -209,7 +234,7 @@ export class ShardHost {
     const ttlMs = options.masterLeaseTtlSeconds * 1_000;
     const held: Held = {
       shard, local, stop: new AbortController(), standing: undefined, run: Promise.resolve(),
-      have: new Set(), lag: -1, finished: 0,
+      have: new Set(), missing: new Map(), lag: -1, finished: 0, publishedLag: -2,
       candidate: new ShardMasterCandidate({
         client: options.client, root: options.root, shard, node: options.node,
         masterLeaseTtlSeconds: options.masterLeaseTtlSeconds, logger: options.logger,
@@ -229,6 +254,7 @@ export class ShardHost {
         clock: options.clock, logger: options.logger,
       }),
     };
+    this.#resync(held);
     this.#held.set(shard, held);
     held.run = this.#candidacy(held);
     options.logger.info("holding a replica", { shard });
@@ -259,7 +285,7 @@ export class ShardHost {
     const { clock, logger } = this.#options;
     const signal = held.stop.signal;
     while (!signal.aborted) {
-      if (held.lag !== 0 && !(await this.#isUpToDate(held.shard).catch(() => false))) {
+      if (held.lag !== 0 && !(await this.#isUpToDate(held.shard, signal).catch(() => false))) {
         this.#scheduleScan(0);
         await clock.sleep(candidateRetryMs, signal).catch(() => undefined);
         continue;
@@ -323,77 +349,129 @@ export class ShardHost {
 
   // ---- catching up -------------------------------------------------------------------
 
-  /** Every finished commit in the store (a linearizable read). */
-  async #finishedCommits(): Promise<ShardCommit[]> {
-    const prefix = `${this.#keys.root}/commits/`;
-    const { entries } = await this.#kv.readPrefix(prefix);
-    const finished: ShardCommit[] = [];
-    for (const entry of entries) {
-      const info = decodeCommitInfo(entry.key, entry.value);
-      if (info.state === "finished") finished.push({ repo: info.repo, id: info.id });
+  /** Keeps every replica's `have` and `missing` in step with the index, then runs a pass. */
+  #onIndexChange(change: FinishedChange): void {
+    for (const held of this.#held.values()) {
+      switch (change.kind) {
+        case "added": {
+          const key = commitKeyOf(change.commit);
+          if (!held.have.has(key)) held.missing.set(key, change.commit);
+          break;
+        }
+        case "removed": {
+          const key = commitKeyOf(change.commit);
+          held.have.delete(key);
+          held.missing.delete(key);
+          break;
+        }
+        case "reloaded":
+          this.#resync(held);
+          break;
+        default:
+          assertNever(change);
+      }
     }
-    return finished;
+    this.#scheduleScan(0);
   }
 
-  /** The finished commits of the store `held` lacks (updates its `have` set). */
-  async #missing(held: Held, finished: readonly ShardCommit[]): Promise<ShardCommit[]> {
-    const have = new Set<string>();
-    const missing: ShardCommit[] = [];
-    for (const commit of finished) {
+  /** Rebuilds `held`'s `have` and `missing` from the whole index (a new replica, a reload). */
+  #resync(held: Held): void {
+    held.missing.clear();
+    const finished = new Set<string>();
+    for (const commit of this.#index.finishedOf(held.shard)) {
       const key = commitKeyOf(commit);
-      if (held.have.has(key) || await held.local.hasCommit(commit)) have.add(key);
-      else missing.push(commit);
+      finished.add(key);
+      if (!held.have.has(key)) held.missing.set(key, commit);
     }
-    held.have = have;
-    held.finished = have.size;
-    return missing;
+    for (const key of held.have) {
+      if (!finished.has(key)) held.have.delete(key);
+    }
   }
 
-  async #isUpToDate(shard: number): Promise<boolean> {
+  /**
+   * Moves those of `commits` (default: all of `held.missing`) that are here to `have` (no
+   * copy); the rest stay missing. Updates lag and finished count; returns how many of
+   * `commits` are not here. Only commits still in the index count as here.
+   */
+  async #checkMissing(held: Held,
+    commits: readonly ShardCommit[] = [...held.missing.values()]): Promise<number> {
+    let lacking = 0;
+    for (const commit of commits) {
+      const key = commitKeyOf(commit);
+      if (held.have.has(key)) continue;
+      if (!(await held.local.hasCommit(commit))) {
+        lacking += 1;
+        continue;
+      }
+      held.missing.delete(key);
+      if (this.#index.has(commit)) held.have.add(key);
+    }
+    this.#count(held);
+    return lacking;
+  }
+
+  #count(held: Held): void {
+    held.lag = held.missing.size;
+    held.finished = held.have.size;
+  }
+
+  /**
+   * Whether the replica of `shard` holds every finished commit, judged on a view of the index
+   * at least as new as this call (the module comment has the argument). False while the index
+   * is not loaded or a commit record does not decode; UNAVAILABLE when the store or the index
+   * cannot answer in time.
+   */
+  async #isUpToDate(shard: number, signal?: AbortSignal): Promise<boolean> {
+    const now = await this.#index.currentRevision();
+    await this.#index.waitForRevision(now, signal);
     const held = this.#held.get(shard);
-    if (held === undefined) return false;
-    const missing = await this.#missing(held, await this.#finishedCommits());
-    held.lag = missing.length;
-    return missing.length === 0;
+    if (held === undefined || !this.#index.ready || this.#index.unreadable > 0) return false;
+    // Taken right after the wait: the view as of a revision ≥ `now`. A commit added later
+    // finished after `now`, so after the win: sealed here by this master, or no concern yet.
+    const due = [...held.missing.values()];
+    return await this.#checkMissing(held, due) === 0;
   }
 
   #scheduleScan(delayMs: number): void {
     if (this.#closing.signal.aborted) return;
     if (this.#scanning !== undefined) {
-      this.#rescan = true;
+      this.#rescan = delayMs === 0 || this.#rescan;
       return;
     }
     this.#scanTimer?.cancel();
     this.#scanTimer = this.#options.clock.setTimer(delayMs, () => {
       this.#scanTimer = undefined;
-      this.#scanning = this.#scan().catch((error: unknown) => {
-        this.#options.logger.warn("catch-up scan failed; retrying", { error });
+      const recheck = delayMs > 0;
+      this.#scanning = this.#scan(recheck).catch((error: unknown) => {
+        this.#options.logger.warn("catch-up pass failed; retrying", { error });
       }).finally(() => {
         this.#scanning = undefined;
         const again = this.#rescan;
         this.#rescan = false;
-        this.#scheduleScan(again ? 0 : catchUpIntervalMs);
+        this.#scheduleScan(again ? 0 : catchUpRecheckMs);
       });
     });
   }
 
-  async #scan(): Promise<void> {
-    const finished = await this.#finishedCommits();
+  /**
+   * One catch-up pass over the replicas held: copies what each one misses. A `recheck` (the
+   * slow timer) also re-publishes every status record (its lease may have lapsed).
+   */
+  async #scan(recheck: boolean): Promise<void> {
+    if (!this.#index.ready) return;
     for (const held of [...this.#held.values()]) {
       if (held.stop.signal.aborted) continue;
-      const missing = await this.#missing(held, finished);
-      held.lag = missing.length;
-      await this.#publishStatus(held);
-      if (missing.length === 0) continue;
-      this.#options.logger.info("catching up a replica", { shard: held.shard, lag: missing.length });
-      for (const commit of missing) {
+      await this.#checkMissing(held);
+      if (recheck || held.lag !== held.publishedLag) await this.#publishStatus(held);
+      if (held.missing.size === 0) continue;
+      this.#options.logger.info("catching up a replica", { shard: held.shard, lag: held.lag });
+      for (const [key, commit] of [...held.missing]) {
         if (aborted(held.stop.signal)) break;
-        if (await this.#pull(held, commit)) {
-          held.have.add(commitKeyOf(commit));
-          held.finished += 1;
-          held.lag -= 1;
-        }
+        if (!(await this.#pull(held, commit))) continue;
+        held.missing.delete(key);
+        if (this.#index.has(commit)) held.have.add(key);
       }
+      this.#count(held);
       await this.#publishStatus(held);
     }
   }
@@ -439,6 +517,7 @@ export class ShardHost {
     });
     try {
       await this.#lease().put(key).value(value).exec();
+      held.publishedLag = held.lag;
     } catch (error: unknown) {
       this.#statusLease = undefined;
       this.#options.logger.debug("cannot publish a replica's status", { shard: held.shard, error });
@@ -457,6 +536,7 @@ export class ShardHost {
   async stop(): Promise<void> {
     this.#closing.abort();
     this.#removeListener?.();
+    this.#removeIndexListener?.();
     this.#scanTimer?.cancel();
     await this.#reconciling;
     const held = [...this.#held.values()];
@@ -464,6 +544,7 @@ export class ShardHost {
     await Promise.all(held.map((one) => one.run));
     await this.#session.close();
     await this.#scanning;
+    await this.#index.close();
     await this.#statusLease?.revoke().catch(() => undefined);
   }
 
