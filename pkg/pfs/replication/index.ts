@@ -39,3 +39,6 @@ export {
 export { type ShardHostOptions, ShardHost, type CopyCommit } from "./shard-host.js";
 export { readOrCreateIncarnation } from "./incarnation.js";
 export { type MasterSessionOptions, MasterSession } from "./master-session.js";
+export {
+  type FinishedChange, type FinishedCommitsOptions, FinishedCommits,
+} from "./finished-commits.js";

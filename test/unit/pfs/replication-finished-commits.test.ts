@@ -1,0 +1,270 @@
+// Goal: the finished-commit index (pkg/pfs/replication/finished-commits.ts) shows exactly the
+// finished commits a fresh listing of the store shows, once it has reached the listing's
+// revision: after its paged load, while it follows the watch (commits started, finished,
+// deleted, written in one transaction), across a member restart that breaks its watch, with an
+// undecodable record (counted, not guessed), and it reaches a revision on an idle prefix (the
+// progress request), on a real etcd 3.4 and on pfsd.
+// Method: one single-member cluster of each kind for the file (data in /dev/shm when there is
+// one); each test runs on its own key root, so they run concurrently. Random histories come
+// from a seeded PRNG whose seed is printed on failure. The restart test has its own cluster.
+import { existsSync } from "node:fs";
+import test, { type ExecutionContext } from "ava";
+import { noop } from "cockatiel";
+import { Etcd3 } from "etcd3";
+import {
+  Prng, type Revision, SystemClock, revision, silentLogger, systemSeed,
+} from "../../../pkg/common/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; meta/index.ts is its API
+import { decodeCommitInfo, encodeRecord } from "../../../pkg/pfs/meta/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; this is the module's API
+import { type FinishedChange, FinishedCommits } from "../../../pkg/pfs/replication/index.js";
+import { type MemberCluster, type MemberKind, startCluster } from "../../support/member-cluster.js";
+
+const kinds: readonly MemberKind[] = ["etcd", "pfsd"];
+const clusters = new Map<MemberKind, MemberCluster>();
+const clients: Etcd3[] = [];
+const parentDir = existsSync("/dev/shm") ? { parentDir: "/dev/shm" } : {};
+let rootsMade = 0;
+
+/** A watch backoff that never grows (etcd3's default leaves a 30 s timer behind). */
+interface ConstantBackoff { readonly duration: number; next(): ConstantBackoff }
+const constantBackoff: ConstantBackoff = { duration: 250, next: () => constantBackoff };
+
+test.before(async () => {
+  await Promise.all(kinds.map(async (kind) => {
+    clusters.set(kind, await startCluster({ kind, size: 1, ...parentDir }));
+  }));
+});
+
+test.after.always(async () => {
+  for (const client of clients) client.close();
+  await Promise.all([...clusters.values()].map((cluster) => cluster.stop()));
+});
+
+function clientOf(cluster: MemberCluster): Etcd3 {
+  const client = new Etcd3({
+    hosts: cluster.members.map((member) => member.clientUrl),
+    defaultCallOptions: (context) => context.isStream ? {} : { deadline: Date.now() + 10_000 },
+    faultHandling: { watchBackoff: constantBackoff, host: () => noop },
+  });
+  clients.push(client);
+  return client;
+}
+
+interface Fixture {
+  readonly root: string;
+  readonly client: Etcd3;
+  readonly index: FinishedCommits;
+  /** Every change the index reported, in order. */
+  readonly changes: FinishedChange[];
+}
+
+function fixtureOn(cluster: MemberCluster): Fixture {
+  rootsMade += 1;
+  const root = `/fc-test-${rootsMade}`;
+  const client = clientOf(cluster);
+  const index = new FinishedCommits({
+    client, root, clock: new SystemClock(), logger: silentLogger,
+  });
+  const changes: FinishedChange[] = [];
+  index.onChange((change) => { changes.push(change); });
+  return { root, client, index, changes };
+}
+
+/** Registers `body` once per member kind, closing the index afterwards. */
+function both(title: string, body: (t: ExecutionContext, f: Fixture) => Promise<void>): void {
+  for (const kind of kinds) {
+    test(`${kind}: ${title}`, async (t) => {
+      const cluster = clusters.get(kind);
+      if (cluster === undefined) throw new Error(`no ${kind} cluster`);
+      const fixture = fixtureOn(cluster);
+      try {
+        await body(t, fixture);
+      } finally {
+        await fixture.index.close();
+      }
+    });
+  }
+}
+
+type State = "open" | "finishing" | "finished" | "failed";
+
+/** A 32-hex commit id from a small number. */
+function idOf(n: number): string {
+  return n.toString(16).padStart(32, "0");
+}
+
+function record(repo: string, id: string, state: State): Buffer {
+  return encodeRecord({
+    repo, id, branch: "master", parent: "", state, description: "", startedMs: 1,
+    finishedMs: state === "finished" ? 2 : 0, sizeBytes: 0, error: "", provenance: [],
+  });
+}
+
+async function putCommit(f: Fixture, repo: string, id: string, state: State): Promise<Revision> {
+  const response = await f.client.put(`${f.root}/commits/${repo}/${id}`)
+    .value(record(repo, id, state)).exec();
+  return revision(Number(response.header.revision));
+}
+
+async function deleteCommit(f: Fixture, repo: string, id: string): Promise<void> {
+  await f.client.delete().key(`${f.root}/commits/${repo}/${id}`).exec();
+}
+
+/** `<repo>/<id>` of every finished commit a fresh listing shows, and its revision. */
+async function listFinished(f: Fixture): Promise<{ keys: string[]; at: Revision }> {
+  const response = await f.client.getAll().prefix(`${f.root}/commits/`).exec();
+  const keys: string[] = [];
+  for (const kv of response.kvs) {
+    const info = decodeCommitInfo(kv.key.toString("utf8"), kv.value);
+    if (info.state === "finished") keys.push(`${info.repo}/${info.id}`);
+  }
+  return { keys: keys.sort(), at: revision(Number(response.header.revision)) };
+}
+
+function indexed(f: Fixture): string[] {
+  return [...f.index.finishedOf(0)].map((commit) => `${commit.repo}/${commit.id}`).sort();
+}
+
+/** Waits until the index has reached the store's current revision. */
+async function catchUp(f: Fixture): Promise<void> {
+  await f.index.waitForRevision(await f.index.currentRevision());
+}
+
+both("loads the finished commits in pages and knows the load's revision", async (t, f) => {
+  const puts: Promise<Revision>[] = [];
+  // More than one page (metaRangePageKeys is 1,000) of records, a third of them finished.
+  for (let n = 0; n < 1_200; n += 1) {
+    puts.push(putCommit(f, `repo${n % 3}`, idOf(n), n % 3 === 0 ? "finished" : "open"));
+  }
+  const last = Math.max(...await Promise.all(puts));
+  await f.index.start();
+  t.true(f.index.ready);
+  t.true(f.index.revision >= last, `index at ${f.index.revision}, last put at ${last}`);
+  t.is(f.index.size, 400);
+  t.deepEqual(indexed(f), (await listFinished(f)).keys);
+  t.true(f.index.has({ repo: "repo0", id: idOf(0) }));
+  t.false(f.index.has({ repo: "repo1", id: idOf(1) }));
+  t.deepEqual(f.changes, [{ kind: "reloaded" }]);
+});
+
+both("follows starts, finishes and deletes through the watch, in order", async (t, f) => {
+  await putCommit(f, "a", idOf(1), "finished");
+  await f.index.start();
+  await putCommit(f, "a", idOf(2), "open");
+  await putCommit(f, "a", idOf(2), "finishing");
+  const finishedAt = await putCommit(f, "a", idOf(2), "finished");
+  await f.index.waitForRevision(finishedAt);
+  t.true(f.index.has({ repo: "a", id: idOf(2) }));
+  await deleteCommit(f, "a", idOf(1));
+  await putCommit(f, "a", idOf(3), "failed");
+  await catchUp(f);
+  t.deepEqual(indexed(f), [`a/${idOf(2)}`]);
+  t.deepEqual(f.changes, [
+    { kind: "reloaded" },
+    { kind: "added", commit: { repo: "a", id: idOf(2) } },
+    { kind: "removed", commit: { repo: "a", id: idOf(1) } },
+  ]);
+});
+
+both("reaches the store's revision on an idle prefix (progress request)", async (t, f) => {
+  await f.index.start();
+  const before = f.index.revision;
+  // Writes outside the prefix move the store on without an event for the index.
+  for (let n = 0; n < 5; n += 1) await f.client.put(`${f.root}/elsewhere/${n}`).value("x").exec();
+  const now = await f.index.currentRevision();
+  t.true(now > before, `store at ${now}, index loaded at ${before}`);
+  await f.index.waitForRevision(now);
+  t.true(f.index.revision >= now);
+  t.is(f.index.size, 0);
+});
+
+both("a random history: the index equals a fresh listing at its revision", async (t, f) => {
+  const seed = systemSeed();
+  t.log(`seed ${seed}`);
+  const prng = new Prng(seed);
+  const states: readonly State[] = ["open", "finishing", "finished", "failed"];
+  const commits = 40;
+  const history = async (steps: number): Promise<void> => {
+    for (let step = 0; step < steps; step += 1) {
+      const repo = `r${prng.intBelow(3)}`;
+      const id = idOf(prng.intBelow(commits));
+      if (prng.chance(0.2)) await deleteCommit(f, repo, id);
+      else await putCommit(f, repo, id, states[prng.intBelow(states.length)] ?? "open");
+    }
+  };
+  // The reported changes, replayed from the view each reload leaves.
+  const replayed = new Set<string>();
+  let reloads = 0;
+  f.index.onChange((change) => {
+    const key = change.kind === "reloaded" ? "" : `${change.commit.repo}/${change.commit.id}`;
+    if (change.kind === "reloaded") {
+      reloads += 1;
+      replayed.clear();
+      for (const known of indexed(f)) replayed.add(known);
+    } else if (change.kind === "added") {
+      t.false(replayed.has(key), `added twice: ${key}`);
+      replayed.add(key);
+    } else {
+      t.true(replayed.delete(key), `removed unknown: ${key}`);
+    }
+  });
+  await history(60);
+  const started = f.index.start();
+  await history(60); // concurrently with the load
+  await started;
+  await history(60);
+  await catchUp(f);
+  const listed = await listFinished(f);
+  t.deepEqual(indexed(f), listed.keys, `seed ${seed}`);
+  t.is(reloads, 1, `seed ${seed}`);
+  t.deepEqual([...replayed].sort(), listed.keys, `seed ${seed}`);
+});
+
+both("an undecodable record is counted until it is fixed, never guessed", async (t, f) => {
+  await f.index.start();
+  const key = `${f.root}/commits/a/${idOf(7)}`;
+  await f.client.put(key).value("not json").exec();
+  await catchUp(f);
+  t.is(f.index.unreadable, 1);
+  t.is(f.index.size, 0);
+  await putCommit(f, "a", idOf(7), "finished");
+  await catchUp(f);
+  t.is(f.index.unreadable, 0);
+  t.true(f.index.has({ repo: "a", id: idOf(7) }));
+});
+
+both("waitForRevision fails UNAVAILABLE once closed and honours its signal", async (t, f) => {
+  await f.index.start();
+  const far = revision(f.index.revision + 1_000_000);
+  const controller = new AbortController();
+  const waiting = f.index.waitForRevision(far, controller.signal);
+  controller.abort(new Error("stop waiting"));
+  await t.throwsAsync(waiting, { message: "stop waiting" });
+  const pending = f.index.waitForRevision(far);
+  await f.index.close();
+  await t.throwsAsync(pending, { message: /closed/ });
+});
+
+test("pfsd: a restarted member breaks the watch; the index reloads and follows again",
+  async (t) => {
+    const cluster = await startCluster({ kind: "pfsd", size: 1, ...parentDir });
+    const f = fixtureOn(cluster);
+    try {
+      await putCommit(f, "a", idOf(1), "finished");
+      await f.index.start();
+      const member = cluster.members[0];
+      if (member === undefined) throw new Error("no member");
+      await member.kill9();
+      await member.restart();
+      await member.waitServing();
+      const at = await putCommit(f, "a", idOf(2), "finished");
+      await f.index.waitForRevision(at);
+      t.deepEqual(indexed(f), [`a/${idOf(1)}`, `a/${idOf(2)}`]);
+      t.true(f.changes.filter((change) => change.kind === "reloaded").length >= 2,
+        "the lost watch made the index reload");
+    } finally {
+      await f.index.close();
+      await cluster.stop();
+    }
+  });
