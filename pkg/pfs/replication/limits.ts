@@ -125,6 +125,16 @@ export const finishedIndexWaitMs: number = 5_000;
  */
 export const catchUpRecheckMs: number = 10_000;
 
+/**
+ * Delay of the catch-up pass after the index reports a newly finished commit, in milliseconds:
+ * the master is still pushing it to the replicas past its quorum (transfer.ts
+ * replicateCommit), so a short wait spares a second copy of the same chunks, and commits
+ * finished together are checked in one pass.
+ */
+export const catchUpAfterFinishMs: number = 200;
+
+assert(catchUpAfterFinishMs < catchUpRecheckMs,
+  "a newly finished commit must be caught up well before the slow re-check");
 assert(finishedIndexProgressPollMs < finishedIndexWaitMs,
   "a wait for the finished-commit index must span several progress requests");
 assert(finishedIndexWaitMs < masterWaitMs,

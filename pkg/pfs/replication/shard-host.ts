@@ -7,10 +7,11 @@
  * - **catches it up** from the node's watched index of finished commits (finished-commits.ts),
  *   not from listings: per replica it keeps the finished commits known to be here (`have`)
  *   and those not yet (`missing`); a commit the index reports finished is added to `missing`
- *   and a catch-up pass runs at once, copying the sealed manifest and its missing chunks from
- *   the master or any other replica that has it (transfer.ts; resumable, since a retry asks
- *   again what is missing). A pass also runs when the map gives this node a replica, after the
- *   index reloads, and every `catchUpRecheckMs` to retry failed copies. A pass costs the
+ *   and a catch-up pass runs `catchUpAfterFinishMs` later, copying the sealed manifest and
+ *   its missing chunks from the master or any other replica that has it (transfer.ts;
+ *   resumable, since a retry asks again what is missing). A pass also runs when the map
+ *   gives this node a replica, after the index reloads, and every `catchUpRecheckMs` to
+ *   retry failed copies. A pass costs the
  *   replica's missing commits, not all commits; only a new replica or a reload of the index
  *   walks the whole index (in memory). The lag (finished commits it lacks) is published under
  *   `<root>/replica-status/<shard>/<node>` on a lease of its own whenever it changes, and the
@@ -42,7 +43,9 @@ import type { ShardCommit, ShardReplica } from "../shard/shard-api.js";
 import { type FinishedChange, FinishedCommits } from "./finished-commits.js";
 import { HostedShard, type MasterStanding, type ReplicateCommit } from "./hosted-shard.js";
 import type { LeaderTerm } from "./leader-term.js";
-import { candidateRetryMs, catchUpRecheckMs, preferredMasterDelayMs } from "./limits.js";
+import {
+  candidateRetryMs, catchUpAfterFinishMs, catchUpRecheckMs, preferredMasterDelayMs,
+} from "./limits.js";
 import { MasterSession } from "./master-session.js";
 import type { ReplicaDirectory } from "./replica-directory.js";
 import { encodeReplicaStatus, replicaStatusKey } from "./replica-status.js";
@@ -117,6 +120,10 @@ export class ShardHost {
   #scanning: Promise<void> | undefined;
   #rescan = false;
   #scanTimer: ReturnType<Clock["setTimer"]> | undefined;
+  /** When the pending pass is due (`clock.nowMs()`), while `#scanTimer` is set. */
+  #scanDueMs = 0;
+  /** When the last re-check pass started (`clock.nowMs()`; -∞: never). */
+  #recheckedMs = Number.NEGATIVE_INFINITY;
   #removeListener: (() => void) | undefined;
   #removeIndexListener: (() => void) | undefined;
   #statusLease: Lease | undefined;
@@ -371,7 +378,7 @@ export class ShardHost {
           assertNever(change);
       }
     }
-    this.#scheduleScan(0);
+    this.#scheduleScan(change.kind === "added" ? catchUpAfterFinishMs : 0);
   }
 
   /** Rebuilds `held`'s `have` and `missing` from the whole index (a new replica, a reload). */
@@ -432,23 +439,33 @@ export class ShardHost {
     return await this.#checkMissing(held, due) === 0;
   }
 
+  /**
+   * Runs a catch-up pass in `delayMs` (one at a time; a request during a pass runs another
+   * right after it, and a pass already due sooner is kept, so a stream of commits cannot
+   * postpone it). A pass at least `catchUpRecheckMs` after the last re-check is a re-check.
+   */
   #scheduleScan(delayMs: number): void {
+    const clock = this.#options.clock;
     if (this.#closing.signal.aborted) return;
     if (this.#scanning !== undefined) {
-      this.#rescan = delayMs === 0 || this.#rescan;
+      this.#rescan = true;
       return;
     }
+    const dueMs = clock.nowMs() + delayMs;
+    if (this.#scanTimer !== undefined && this.#scanDueMs <= dueMs) return;
     this.#scanTimer?.cancel();
-    this.#scanTimer = this.#options.clock.setTimer(delayMs, () => {
+    this.#scanDueMs = dueMs;
+    this.#scanTimer = clock.setTimer(delayMs, () => {
       this.#scanTimer = undefined;
-      const recheck = delayMs > 0;
+      const recheck = clock.nowMs() - this.#recheckedMs >= catchUpRecheckMs;
+      if (recheck) this.#recheckedMs = clock.nowMs();
       this.#scanning = this.#scan(recheck).catch((error: unknown) => {
         this.#options.logger.warn("catch-up pass failed; retrying", { error });
       }).finally(() => {
         this.#scanning = undefined;
         const again = this.#rescan;
         this.#rescan = false;
-        this.#scheduleScan(again ? 0 : catchUpRecheckMs);
+        this.#scheduleScan(again ? catchUpAfterFinishMs : catchUpRecheckMs);
       });
     });
   }
