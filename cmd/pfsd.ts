@@ -44,6 +44,7 @@ import { EtcdDaemon } from "../pkg/etcdserver/index.js";
 import { DataDirLock } from "../pkg/pfs/api/data-dir-lock.js";
 // eslint-disable-next-line pfs/boundaries -- a type only (erased): pkg/pfs itself loads lazily
 import type { PfsNode, PfsNodeOptions } from "../pkg/pfs/api/index.js";
+import { LeaderSpread } from "./pfsd-leader-spread.js";
 import {
   LearnerPromotion, joinedConfig, pfsEtcdEndpoints, promotionSeeds,
 } from "./pfsd-join.js";
@@ -104,12 +105,15 @@ interface Running {
   readonly daemon: EtcdDaemon | undefined;
   readonly promotion: LearnerPromotion | undefined;
   readonly pfs: PfsNode | undefined;
+  /** Keeps Raft leadership off shard masters (embedded member with pfs only). */
+  readonly spread?: LeaderSpread;
   readonly lock: DataDirLock;
 }
 
 /** Stops in reverse start order: pfs first (it uses the member), then the member, the lock. */
 async function stopAll(running: Running, logger: Logger): Promise<void> {
   await running.promotion?.close();
+  await running.spread?.close();
   try {
     await running.pfs?.close();
   } catch (error: unknown) {
@@ -206,7 +210,9 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
       gcIntervalSeconds: config.pfsGcInterval,
       ...(etcdCredentials === undefined ? {} : { etcdCredentials }),
     });
-    return { daemon, promotion, pfs, lock };
+    const spread = daemon === undefined ? undefined : new LeaderSpread(daemon.member,
+      pfs.directory, config.name, pfsLogger.child({ component: "leader-spread" }));
+    return { daemon, promotion, pfs, lock, ...(spread === undefined ? {} : { spread }) };
   } catch (error: unknown) {
     await promotion?.close();
     await daemon?.close();

@@ -153,6 +153,7 @@ async function failover(args: Args, rows: string[]): Promise<void> {
       elected &&= victim.elected;
       const via = cluster.names.find((name) => name !== victim.node) ?? "";
       const client = cluster.client(via);
+      const raftLeader = await cluster.raftLeader().catch(() => undefined);
       const killedMs = performance.now();
       await cluster.kill9(victim.node);
       const restarted = victim.elected ? Promise.resolve() : cluster.restart(victim.node);
@@ -166,7 +167,8 @@ async function failover(args: Args, rows: string[]): Promise<void> {
       delays.push(performance.now() - killedMs);
       await restarted;
       if (victim.elected) await cluster.restart(victim.node);
-      progress(`  kill ${kill + 1}/${args.kills}: ${victim.node} (shard ${shard}) → ` +
+      progress(`  kill ${kill + 1}/${args.kills}: ${victim.node} (shard ${shard}` +
+        `${raftLeader === victim.node ? ", also the Raft leader" : ""}) → ` +
         `${(delays[delays.length - 1] ?? 0).toFixed(0)} ms`);
     }
   } finally {

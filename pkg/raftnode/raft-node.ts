@@ -250,6 +250,18 @@ export class RaftNode<Result> {
   }
 
   /**
+   * On the leader, the voters other than itself that answered within the last election
+   * timeout (raft's recentActive, kept fresh by checkQuorum); empty on a follower. For picking
+   * a leader transfer target that is alive.
+   */
+  activeVoters(): NodeId[] {
+    const progress = this.#raw?.status().progress;
+    if (progress === undefined) return [];
+    return [...progress].filter(([id, each]) => id !== this.#options.id && !each.isLearner &&
+      each.recentActive).map(([id]) => id);
+  }
+
+  /**
    * Stops ticking, lets the current Ready finish, rejects everything pending with
    * ETCD_STOPPED, and closes the transport and storage. Idempotent.
    */

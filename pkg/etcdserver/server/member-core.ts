@@ -56,6 +56,8 @@ export interface EtcdMember extends EtcdBackend {
   readonly peerPort: number;
   /** The Raft driver's view (leader, term, indexes); cheap. */
   raftStatus(): RaftNodeStatus;
+  /** On the leader, the other voters that answered within the last election timeout. */
+  activeVoters(): readonly NodeId[];
   /** Graceful stop; pending requests fail with ETCD_STOPPED. Idempotent. */
   close(): Promise<void>;
 }
@@ -113,6 +115,8 @@ export class MemberCore implements EtcdMember {
   get peerPort(): number { return this.#options.transport.port; }
 
   raftStatus(): RaftNodeStatus { return this.#node().status(); }
+
+  activeVoters(): readonly NodeId[] { return this.#raft?.activeVoters() ?? []; }
 
   /** The member's Raft loop died: stop serving and tell the owner. */
   fatal(error: unknown): void {

@@ -239,6 +239,11 @@ export class PfsNode {
     this.#parts = parts;
   }
 
+  /** Who holds and masters every shard, as this node sees it (a watch, never a cache). */
+  get directory(): ReplicaDirectory {
+    return this.#parts.directory;
+  }
+
   /** This node's replicas: shard, whether it is master, its lag (for tests and status). */
   standings(): { shard: number; master: boolean; lag: number; finished: number }[] {
     return this.#parts.host.standings();
