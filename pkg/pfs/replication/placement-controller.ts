@@ -7,13 +7,22 @@
  * (node-health.ts) and the next map (replica-map.ts); write what changed in one transaction
  * fenced by its election key's create revision and the map's mod revision
  * (replica-map-store.ts). A round runs when a node's lease key appears or goes, when an
- * offline node reaches its dead time, when a node is retired, and, while the load is uneven,
- * every `rebalanceRoundMs`.
+ * offline node reaches its dead time, when a node is retired, while the load is uneven every
+ * `rebalanceRoundMs`, and while moves are in flight whenever a replica status record
+ * (`<root>/replica-status/`, a watched copy) changes and at least every `movesRecheckMs`.
+ *
+ * Moves are add-then-drop (replica-map.ts): the new replica is listed next to the old one,
+ * and the old one is dropped by a later round once the replica status says the new one
+ * caught up, so a shard never lists fewer than R replicas that hold its data because of a
+ * move.
  *
  * Retired nodes (`<root>/retired/<node>`, written by `pfs cluster remove-node`, a watched copy
- * like the live nodes) are gone at once, without waiting for the dead time: they are left out
- * of the health decision and of the map, and their offline records are deleted. A retired
- * node whose lease key appears again (it registered anew) is ignored, with a warning.
+ * like the live nodes) are left out of the health decision and their offline records are
+ * deleted. One whose lease key is gone (stopped, or retired with `--force`, which deletes the
+ * key) is dropped from the map at once, without waiting for the dead time. One still online
+ * that the map lists is drained: it keeps its replicas, takes no new ones, and each is moved
+ * away add-then-drop. A retired node online that the map does not list is ignored, with a
+ * warning.
  *
  * When its lease is lost (or a fenced write finds it deposed) it stops at once, writes nothing
  * more, and campaigns again after `controllerRecampaignMs`. A deposed controller that has not
@@ -29,11 +38,19 @@ import {
   controllerLeaseTtlSeconds, controllerRecampaignMs, healthRecordWritesPerRoundMax, nodesMax,
   placementTxnAttemptsMax, rebalanceMovesPerRoundMax, rebalanceRoundMs,
 } from "./limits.js";
-import { type NodeHealthOutcome, type OfflineRecord, decideNodeHealth } from "./node-health.js";
+import {
+  type NodeHealthOutcome, type NodeState, type OfflineRecord, decideNodeHealth,
+} from "./node-health.js";
+import { movesRecheckMs, rebalanceMovesInFlightMax } from "./rebalance-limits.js";
 import {
   type ReplicaMapKeys, readOfflineRecords, readReplicaMap, writeReplicaMapFenced,
 } from "./replica-map-store.js";
-import { computeReplicaMap, encodeReplicaMap } from "./replica-map.js";
+import {
+  type ReplicaMap, type ReplicaStatusView, computeReplicaMap, encodeReplicaMap,
+} from "./replica-map.js";
+import {
+  type ReplicaStatusRecord, decodeReplicaStatus, parseReplicaStatusKey, replicaStatusPrefix,
+} from "./replica-status.js";
 
 /** A fenced write found the term over: the round ends the term instead of retrying. */
 class DeposedError extends PfsError {
@@ -62,6 +79,8 @@ export interface PlacementControllerOptions {
   readonly rebalanceMovesPerRound?: number;
   /** Default `rebalanceRoundMs`. */
   readonly rebalanceRoundMs?: number;
+  /** Default `rebalanceMovesInFlightMax` (its maximum); 0 starts no moves. */
+  readonly movesInFlight?: number;
   /** Default `controllerLeaseTtlSeconds`. */
   readonly leaseTtlSeconds?: number;
 }
@@ -100,6 +119,35 @@ function withoutRetired(all: ReadonlyMap<string, OfflineRecord>, retired: Readon
   return { records, retiredRecords };
 }
 
+/**
+ * The replica status records of a watched copy of `<root>/replica-status/`, by shard and node;
+ * a record whose key or value does not parse is left out (its replica's lag is unknown).
+ */
+function statusView(root: string, entries: ReadonlyMap<string, string>): ReplicaStatusView {
+  const prefix = replicaStatusPrefix(root);
+  const view = new Map<number, Map<string, ReplicaStatusRecord>>();
+  for (const [suffix, value] of entries) {
+    const parts = parseReplicaStatusKey(root, `${prefix}${suffix}`);
+    const record = decodeReplicaStatus(value);
+    if (!parts.ok || !record.ok) continue;
+    let records = view.get(parts.value.shard);
+    if (records === undefined) {
+      records = new Map();
+      view.set(parts.value.shard, records);
+    }
+    records.set(parts.value.node, record.value);
+  }
+  return view;
+}
+
+/** The node states the map is computed from: the health decision plus the draining nodes. */
+function mapStates(health: ReadonlyMap<string, NodeState>, draining: ReadonlySet<string>):
+  Map<string, NodeState> {
+  const states = new Map(health);
+  for (const node of draining) states.set(node, "online");
+  return states;
+}
+
 export class PlacementController {
   readonly #options: PlacementControllerOptions;
   readonly #closing = new AbortController();
@@ -107,11 +155,16 @@ export class PlacementController {
   #run: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #stats = { terms: 0, rounds: 0, writes: 0, deposed: 0 };
+  /** True while the last map this term read or wrote has moves in flight. */
+  #movesInFlight = false;
   /** Retired nodes seen live, already warned about (so a round does not warn again). */
   readonly #warnedRetiredLive = new Set<string>();
 
   constructor(options: PlacementControllerOptions) {
     assert(options.deadTimeMs > 0, () => `dead time ${options.deadTimeMs} ms`);
+    const movesInFlight = options.movesInFlight ?? rebalanceMovesInFlightMax;
+    assert(Number.isSafeInteger(movesInFlight) && movesInFlight >= 0 &&
+      movesInFlight <= rebalanceMovesInFlightMax, () => `moves in flight ${movesInFlight}`);
     assert(options.shards >= 1 && options.replicas >= 1, "S and R must be positive");
     checkNodeName(options.node);
     this.#options = options;
@@ -180,17 +233,24 @@ export class PlacementController {
     const { client, keys, logger, clock } = this.#options;
     const nodes = new PrefixCache(client, keys.nodes, logger);
     const retired = new PrefixCache(client, keys.retired, logger);
-    await nodes.start();
-    await retired.start().catch(async (error: unknown) => {
-      await nodes.close();
-      throw error;
-    });
+    const status = new PrefixCache(client, replicaStatusPrefix(this.#options.root), logger);
+    const caches = [nodes, retired, status];
+    for (const [index, cache] of caches.entries()) {
+      await cache.start().catch(async (error: unknown) => {
+        await Promise.all(caches.slice(0, index).map((started) => started.close()));
+        throw error;
+      });
+    }
     let dirty = true;
+    this.#movesInFlight = false;
     const wake = (): void => {
       dirty = true;
       this.#wake?.();
     };
-    const removeListeners = [nodes.onChange(wake), retired.onChange(wake)];
+    // Status records change every catch-up scan; they matter only while moves are in flight.
+    const wakeForMoves = (): void => { if (this.#movesInFlight) wake(); };
+    const removeListeners = [nodes.onChange(wake), retired.onChange(wake),
+      status.onChange(wakeForMoves)];
     const stop = (): void => { this.#wake?.(); };
     term.over.addEventListener("abort", stop);
     this.#closing.signal.addEventListener("abort", stop);
@@ -200,7 +260,8 @@ export class PlacementController {
         if (dirty) {
           dirty = false;
           const retiredNow = new Set(retired.entries.keys());
-          nextMs = await this.#round(term, nodes, retiredNow).catch((error: unknown) => {
+          const statusNow = statusView(this.#options.root, status.entries);
+          nextMs = await this.#round(term, nodes, retiredNow, statusNow).catch((error: unknown) => {
             if (error instanceof DeposedError) throw error;
             logger.error("placement round failed; retrying", { error });
             return this.#options.rebalanceRoundMs ?? rebalanceRoundMs;
@@ -221,16 +282,18 @@ export class PlacementController {
       for (const removeListener of removeListeners) removeListener();
       term.over.removeEventListener("abort", stop);
       this.#closing.signal.removeEventListener("abort", stop);
-      await Promise.all([nodes.close(), retired.close()]);
+      await Promise.all(caches.map((cache) => cache.close()));
     }
   }
 
   /**
-   * The live nodes: the names under `<root>/nodes/` that can name a node and are not retired
-   * (a retired node that registered again is warned about once while it stays live).
+   * The names under `<root>/nodes/` that can name a node: `live` those not retired, `retiredLive`
+   * the retired ones.
    */
-  #liveNodes(nodes: PrefixCache, retired: ReadonlySet<string>): Set<string> {
+  #liveNodes(nodes: PrefixCache, retired: ReadonlySet<string>):
+    { live: Set<string>; retiredLive: Set<string> } {
     const live = new Set<string>();
+    const retiredLive = new Set<string>();
     for (const name of nodes.entries.keys()) {
       try {
         checkNodeName(name);
@@ -238,26 +301,40 @@ export class PlacementController {
         this.#options.logger.warn("ignoring a node key with an invalid name", { name });
         continue;
       }
-      if (!retired.has(name)) {
-        live.add(name);
-      } else if (!this.#warnedRetiredLive.has(name)) {
-        this.#warnedRetiredLive.add(name);
-        this.#options.logger.warn("ignoring a retired node that registered again " +
-          "(pfs cluster remove-node retires a node for good; give it a new --name)", { name });
-      }
+      if (retired.has(name)) retiredLive.add(name);
+      else live.add(name);
     }
     for (const name of this.#warnedRetiredLive) {
       if (!nodes.entries.has(name)) this.#warnedRetiredLive.delete(name);
     }
-    return live;
+    return { live, retiredLive };
+  }
+
+  /**
+   * The retired nodes to drain: online ones the map lists. A retired node online that the map
+   * does not list is warned about once while it stays online.
+   */
+  #draining(retiredLive: ReadonlySet<string>, map: ReplicaMap | undefined): Set<string> {
+    const mapped = new Set(map?.placement.flat() ?? []);
+    const draining = new Set<string>();
+    for (const name of retiredLive) {
+      if (mapped.has(name)) {
+        draining.add(name);
+      } else if (!this.#warnedRetiredLive.has(name)) {
+        this.#warnedRetiredLive.add(name);
+        this.#options.logger.warn("ignoring a retired node that is online " +
+          "(pfs cluster remove-node retires a node for good; give it a new --name)", { name });
+      }
+    }
+    return draining;
   }
 
   /**
    * One round: decide and write. Resolves with the wait before the next timed round
    * (undefined: only a change wakes it). Ends the term when the store says it is deposed.
    */
-  async #round(term: LeaderTerm, nodes: PrefixCache, retired: ReadonlySet<string>):
-    Promise<number | undefined> {
+  async #round(term: LeaderTerm, nodes: PrefixCache, retired: ReadonlySet<string>,
+    status: ReplicaStatusView): Promise<number | undefined> {
     const { client, keys, shards, replicas, clock, logger } = this.#options;
     for (let attempt = 0; attempt < placementTxnAttemptsMax; attempt += 1) {
       if (term.over.aborted) return undefined;
@@ -270,8 +347,10 @@ export class PlacementController {
       const { records, retiredRecords } = withoutRetired(
         await readOfflineRecords(client, keys), retired);
       const nowWallMs = clock.wallMs();
+      const { live, retiredLive } = this.#liveNodes(nodes, retired);
+      const draining = this.#draining(retiredLive, stored.map);
       const health = decideNodeHealth({
-        live: this.#liveNodes(nodes, retired), records, nowWallMs,
+        live, records, nowWallMs,
         deadTimeMs: this.#options.deadTimeMs,
         mapped: new Set((stored.map?.placement.flat() ?? []).filter((node) => !retired.has(node))),
       });
@@ -280,12 +359,19 @@ export class PlacementController {
       }
       const movesMax = this.#options.rebalanceMovesPerRound ?? rebalanceMovesPerRoundMax;
       const next = computeReplicaMap({ previous: stored.map, shards, replicas,
-        nodes: health.states, rebalanceMovesMax: movesMax });
+        nodes: mapStates(health.states, draining), rebalanceMovesMax: movesMax, draining, status,
+        movesInFlightMax: this.#options.movesInFlight ?? rebalanceMovesInFlightMax });
+      const moving = (next.map.moves?.length ?? 0) > 0;
+      this.#movesInFlight = moving;
       const changed = stored.map === undefined ||
         encodeReplicaMap(stored.map) !== encodeReplicaMap(next.map);
       const recordWrites = boundedRecordWrites(health, retiredRecords);
       const roundMs = this.#options.rebalanceRoundMs ?? rebalanceRoundMs;
-      const again = recordWrites.cut || (movesMax > 0 && !next.balanced) ? roundMs : undefined;
+      const timed = [
+        ...(recordWrites.cut || (movesMax > 0 && !next.balanced) ? [roundMs] : []),
+        ...(moving ? [movesRecheckMs] : []),
+      ];
+      const again = timed.length === 0 ? undefined : Math.min(...timed);
       const faultyInMs = health.nextChangeWallMs === undefined
         ? undefined : Math.max(0, health.nextChangeWallMs - nowWallMs);
       const nextMs = again === undefined ? faultyInMs : Math.min(again, faultyInMs ?? again);
@@ -299,7 +385,9 @@ export class PlacementController {
       if (outcome === "written") {
         this.#stats.writes += 1;
         logger.info("replica map written", { added: next.added, removed: next.removed,
-          rebalanced: next.rebalanced, underReplicated: next.underReplicated.length });
+          rebalanced: next.rebalanced, drains: next.drains, movesDone: next.movesDone,
+          movesInFlight: next.map.moves?.length ?? 0,
+          underReplicated: next.underReplicated.length });
         return nextMs;
       }
       if (outcome === "deposed") {
