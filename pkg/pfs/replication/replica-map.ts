@@ -8,15 +8,17 @@
  * `{shard, from, to}` first lists `to` next to `from`, so the shard transiently lists more
  * than R nodes (every consumer treats every listed node as a replica: `to` catches up like any
  * newly placed replica); `from` is dropped in a later map, once `to` is online and reports lag
- * 0 with at least as many finished commits as `from` reports. Until then the shard keeps R
- * replicas that hold its data.
+ * 0 with at least as many finished commits as `from` reports, and at least R staying
+ * replicas of the shard are online with lag 0. So a move never leaves a shard with fewer than
+ * R replicas that hold its data.
  *
  * The decision, in order, for every shard:
  * 1. keep each replica whose node is still usable (online, or offline for less than the dead
  *    time): a brief outage moves nothing, so the moves are as few as possible; a faulty, gone
  *    or force-retired node (absent from the input) is dropped at once;
- * 2. settle the previous moves: drop the `from` of each move whose `to` caught up; forget a
- *    move whose `from` or `to` is gone, and cancel (drop `to`) one whose `to` is draining;
+ * 2. settle the previous moves: drop the `from` of each move that is done (above); forget a
+ *    move whose `from` or `to` is gone, and cancel (drop `to`) one whose `to` is draining and
+ *    not caught up;
  * 3. when the staying replicas (all but the `from` of moves in flight) exceed R (R went down),
  *    drop the surplus: offline first, then draining nodes, then the last listed;
  * 4. fill each missing replica on the online, non-draining node holding the fewest replicas
@@ -32,8 +34,8 @@
  * distinct and each is a node the input called online or offline; at most
  * `movesInFlightMax` moves, each `from` and `to` listed on its shard, no node in two moves of
  * one shard; a shard lists at most R + (its moves) nodes and at most R staying ones; a listed
- * replica is dropped only if its node left the input, went faulty, R went down, or it is the
- * `from` of a move whose `to` caught up.
+ * replica is dropped only if its node left the input, went faulty, R went down, it is the
+ * `from` of a move that is done, or the `to` (not caught up) of a cancelled one.
  */
 import { assert, err, limits, ok, type Result } from "../../common/index.js";
 import { checkNodeName, placementRank } from "../placement/index.js";
@@ -156,36 +158,53 @@ function usableReplicas(previous: readonly string[], nodes: ReadonlyMap<string, 
   return usable;
 }
 
-/**
- * True when a move's `to` may replace its `from`: `to` is online and reports lag 0, with at
- * least the finished commits `from` reports (when it reports).
- */
-function caughtUp(move: ReplicaMove, nodes: ReadonlyMap<string, NodeState>,
+/** True when `node` is online and reports lag 0 for its replica of `shard`. */
+function caughtUp(shard: number, node: string, nodes: ReadonlyMap<string, NodeState>,
   status: ReplicaStatusView | undefined): boolean {
-  if (nodes.get(move.to) !== "online") return false;
-  const records = status?.get(move.shard);
-  const arriving = records?.get(move.to);
-  if (arriving === undefined || arriving.lag !== 0) return false;
-  const leaving = records?.get(move.from);
-  return leaving === undefined || arriving.finished >= leaving.finished;
+  return nodes.get(node) === "online" && status?.get(shard)?.get(node)?.lag === 0;
 }
 
-/** Step 2: finishes, forgets or cancels the previous moves; returns how many finished. */
+/**
+ * True when a move may drop its `from`: `to` caught up, with at least the finished commits
+ * `from` reports (when it reports), and at least R staying replicas of the shard (the moves'
+ * `from` left out) caught up, so the drop leaves R replicas that hold the shard's data.
+ */
+function moveDone(plan: ShardPlan, move: ReplicaMove, replicas: number,
+  nodes: ReadonlyMap<string, NodeState>, status: ReplicaStatusView | undefined): boolean {
+  if (!caughtUp(move.shard, move.to, nodes, status)) return false;
+  const records = status?.get(move.shard);
+  const leaving = records?.get(move.from);
+  if (leaving !== undefined && (records?.get(move.to)?.finished ?? 0) < leaving.finished) {
+    return false;
+  }
+  const current = stayingOf(plan).filter((node) => caughtUp(move.shard, node, nodes, status));
+  return current.length >= replicas;
+}
+
+/**
+ * Step 2: finishes, forgets or cancels the previous moves; returns how many finished. A move
+ * whose `to` is draining and not caught up is cancelled (its `to` dropped: it holds nothing).
+ */
 function settleMoves(plans: readonly ShardPlan[], previous: readonly ReplicaMove[],
-  nodes: ReadonlyMap<string, NodeState>, draining: ReadonlySet<string>,
+  replicas: number, nodes: ReadonlyMap<string, NodeState>, draining: ReadonlySet<string>,
   status: ReplicaStatusView | undefined): number {
-  let done = 0;
   for (const move of previous) {
     const plan = plans[move.shard];
-    if (plan === undefined || !plan.holders.includes(move.from) ||
-      !plan.holders.includes(move.to)) continue;
-    if (caughtUp(move, nodes, status)) {
-      plan.holders = without(plan.holders, move.from);
-      done += 1;
-    } else if (draining.has(move.to)) {
-      plan.holders = without(plan.holders, move.to);
-    } else {
+    if (plan?.holders.includes(move.from) === true && plan.holders.includes(move.to)) {
       plan.moves.push(move);
+    }
+  }
+  let done = 0;
+  for (const plan of plans) {
+    for (const move of [...plan.moves]) {
+      if (moveDone(plan, move, replicas, nodes, status)) {
+        plan.holders = without(plan.holders, move.from);
+        plan.moves = plan.moves.filter((other) => other !== move);
+        done += 1;
+      } else if (draining.has(move.to) && !caughtUp(move.shard, move.to, nodes, status)) {
+        plan.holders = without(plan.holders, move.to);
+        plan.moves = plan.moves.filter((other) => other !== move);
+      }
     }
   }
   return done;
@@ -336,7 +355,8 @@ export function computeReplicaMap(input: ReplicaMapInput): ReplicaMapOutcome {
     plans.push({ shard, holders: usableReplicas(previous?.placement[shard] ?? [], nodes),
       moves: [] });
   }
-  const movesDone = settleMoves(plans, previous?.moves ?? [], nodes, draining, input.status);
+  const movesDone = settleMoves(plans, previous?.moves ?? [], replicas, nodes, draining,
+    input.status);
   for (const plan of plans) dropSurplus(plan, replicas, nodes, draining);
   const loads = loadsOf(plans, nodes);
   for (const plan of plans) {
