@@ -28,6 +28,7 @@ const pool = ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7"];
 
 type Event =
   | { kind: "join" | "offline" | "faulty" | "retire" | "drain" | "sync"; node: string }
+  | { kind: "sync-one"; node: string; shard: number }
   | { kind: "round" };
 
 const eventArbitrary: fc.Arbitrary<Event> = fc.oneof(
@@ -35,6 +36,8 @@ const eventArbitrary: fc.Arbitrary<Event> = fc.oneof(
     kind: fc.constantFrom("join", "offline", "faulty", "retire", "drain", "sync", "sync"),
     node: fc.constantFrom(...pool),
   }) as fc.Arbitrary<Event>,
+  fc.record({ kind: fc.constant("sync-one"), node: fc.constantFrom(...pool), shard: fc.nat() }) as
+    fc.Arbitrary<Event>,
   fc.constant<Event>({ kind: "round" }),
 );
 
@@ -70,6 +73,14 @@ class Cluster {
       case "retire": this.retire(node); break;
       case "drain": if (state === "online") this.draining.add(node); break;
       case "sync": this.sync(node); break;
+      case "sync-one": {
+        const shards = this.map?.shards ?? 1;
+        const shard = event.shard % shards;
+        if (state === "online" && holdersOf(this.map, shard).includes(node)) {
+          this.holds.add(`${shard}/${node}`);
+        }
+        break;
+      }
     }
   }
 
@@ -174,9 +185,13 @@ test("invariants hold through random joins, outages, faults, retirements, drains
       fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 4 }),
       fc.constantFrom(0, 1, replicationLimits.rebalanceMovesPerRoundMax),
       fc.integer({ min: 0, max: rebalanceMovesInFlightMax }),
+      fc.integer({ min: 0, max: 5 }),
       fc.array(eventArbitrary, { minLength: 1, maxLength: 60 }),
-      (shards, replicas, movesMax, inFlight, events) => {
+      (shards, replicas, movesMax, inFlight, first, events) => {
+        // half the runs start from a settled cluster of `first` nodes whose replicas hold data
         const cluster = new Cluster();
+        for (const node of pool.slice(0, first)) cluster.nodes.set(node, "online");
+        if (first > 0) settle(cluster, shards, replicas, 1_000);
         for (const event of events) {
           cluster.apply(event);
           const previous = cluster.map;
