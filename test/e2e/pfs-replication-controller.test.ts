@@ -6,7 +6,9 @@
 // over and keeps the stored offline clock, and a write fenced with the deposed controller's
 // token is refused; deleting a leader's election key deposes it at once.
 // Method: one single-member store per kind; real node registrations (pkg/pfs/placement) on
-// leases, a 2 s dead time and fast rebalancing rounds; assertions poll the stored map.
+// leases, a 2 s dead time and fast rebalancing rounds; assertions poll the stored map. No
+// replica hosts run here, so the test reports every mapped replica of a registered node as
+// caught up (lag 0), which lets the add-then-drop moves finish.
 import test, { type ExecutionContext } from "ava";
 import type { Etcd3 } from "etcd3";
 import { SystemClock, silentLogger } from "../../pkg/common/index.js";
@@ -15,8 +17,8 @@ import { SystemClock, silentLogger } from "../../pkg/common/index.js";
 import { NodeRegistration } from "../../pkg/pfs/placement/index.js";
 // eslint-disable-next-line pfs/boundaries
 import {
-  PlacementController, type ReplicaMap, ReplicaMapKeys, readOfflineRecords, readReplicaMap,
-  writeReplicaMapFenced,
+  PlacementController, type ReplicaMap, ReplicaMapKeys, encodeReplicaStatus, readOfflineRecords,
+  readReplicaMap, replicaStatusKey, writeReplicaMapFenced,
 } from "../../pkg/pfs/replication/index.js";
 import type { MemberKind } from "../support/member-cluster.js";
 import { eventually } from "./support-etcd3/etcd3-cluster.js";
@@ -61,6 +63,30 @@ async function mapOf(client: Etcd3, keys: ReplicaMapKeys): Promise<ReplicaMap | 
   return (await readReplicaMap(client, keys)).map;
 }
 
+/**
+ * Until the returned stop is called, every 100 ms: a lag-0 status record for every replica the
+ * stored map places on a node of `registered` (what the nodes' replica hosts would report).
+ */
+function reportCaughtUp(client: Etcd3, root: string, keys: ReplicaMapKeys,
+  registered: ReadonlyMap<string, unknown>): () => Promise<void> {
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const map = await mapOf(client, keys).catch(() => undefined);
+      const puts = (map?.placement ?? []).flatMap((holders, shard) => holders
+        .filter((node) => registered.has(node))
+        .map((node) => client.put(replicaStatusKey(root, shard, node))
+          .value(encodeReplicaStatus({ lag: 0, finished: 0, updatedMs: Date.now() }))));
+      await Promise.all(puts).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+  };
+}
+
 async function controllerFlow(t: ExecutionContext, kind: MemberKind): Promise<void> {
   const store = storeOf(kind);
   // Unique per process: a port race between test processes on one machine can leave a client
@@ -74,7 +100,9 @@ async function controllerFlow(t: ExecutionContext, kind: MemberKind): Promise<vo
   }
   const first = controller(store.client(), root, "c1");
   const second = controller(store.client(), root, "c2");
+  const stopReporting = reportCaughtUp(admin, root, keys, registrations);
   t.teardown(async () => {
+    await stopReporting();
     await Promise.all([first.close(), second.close()]);
     await Promise.all([...registrations.values()].map((r) => r.close()));
   });
