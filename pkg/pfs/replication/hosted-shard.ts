@@ -12,6 +12,10 @@
  *   (FAILED_PRECONDITION) and the finish, and the commit never finishes without data it
  *   acknowledged. A master restarted on the same data dir keeps its staging logs (they are
  *   fsynced), so it may go on with the commits its previous run took.
+ * - **Eager push.** Every put the master acknowledges offers its chunks to an `EagerPusher`
+ *   (eager-push.ts), which pushes them to the other replicas in the background while the
+ *   commit is still open; the user's write never waits for it nor fails because of it. A
+ *   finish drops what is still queued and copies what the replicas lack itself.
  * - **Finish** seals the local part (or finds it sealed already, e.g. pushed here by the master
  *   before this one), pushes the chunks and the manifest to the other replicas of the map, waits
  *   for W fsynced acknowledgements counting its own (W capped at the replicas the map has, so an
@@ -32,6 +36,7 @@ import type {
   ShardByteRange, ShardCommit, ShardDeleteOptions, ShardDirectoryChild, ShardFileChange,
   ShardFinishResult, ShardReplica,
 } from "../shard/shard-api.js";
+import { EagerPusher, type EagerPushStats } from "./eager-push.js";
 import type { Fence } from "./leader-term.js";
 import { electionSettleMs, electionSettlePollMs, stagedMarksMax } from "./limits.js";
 
@@ -81,12 +86,26 @@ export class HostedShard implements ShardReplica {
   readonly #keys: MetaKeys;
   /** `<token>/<repo>/<id>` of the commits whose staged-on mark this term wrote or checked. */
   readonly #staged = new Set<string>();
+  /** Pushes the chunks of acknowledged puts to the peers ahead of the finish. */
+  readonly #eager: EagerPusher;
 
   constructor(options: HostedShardOptions) {
     this.shard = options.local.shard;
     this.#options = options;
     this.#local = options.local;
     this.#keys = new MetaKeys(options.root);
+    this.#eager = new EagerPusher({ source: options.local, peers: options.peers,
+      clock: options.clock, logger: options.logger });
+  }
+
+  /** What the eager push did so far (tests, the benchmark). */
+  get eagerPushStats(): EagerPushStats {
+    return this.#eager.stats;
+  }
+
+  /** Resolves once no eager push is under way (tests). */
+  eagerPushIdle(): Promise<void> {
+    return this.#eager.idle();
   }
 
   /**
@@ -179,6 +198,7 @@ export class HostedShard implements ShardReplica {
     const fence = await this.#stage(commit);
     const entry = await this.#local.putFile(commit, parent, path, data, options);
     this.#stillMaster(fence);
+    this.#eager.offer(entry.chunks);
     return entry;
   }
 
@@ -186,6 +206,7 @@ export class HostedShard implements ShardReplica {
     const fence = await this.#stage(commit);
     const recorded = await this.#local.putEntry(commit, path, entry);
     this.#stillMaster(fence);
+    this.#eager.offer(recorded.chunks);
     return recorded;
   }
 
@@ -210,6 +231,9 @@ export class HostedShard implements ShardReplica {
       }
     }
     const sealed = await this.#local.finishCommit(commit, parent);
+    // What is still queued is this commit's (the copy below pushes what the peers lack) or
+    // another open commit's (its own finish will): pushing it from two places wastes the link.
+    this.#eager.clear();
     const peers = this.#options.peers();
     const quorum = Math.min(this.#options.writeQuorum, Math.max(1, this.#options.mapped()));
     const acked = await this.#options.replicate(this.#local, peers, commit, quorum - 1);
@@ -287,8 +311,11 @@ export class HostedShard implements ShardReplica {
     return this.#local.collectGarbage();
   }
 
-  /** The host owns the local replica and closes it; nothing to do here. */
+  /**
+   * Stops the eager pushes (waiting for the ones under way); the host owns the local replica
+   * and closes it.
+   */
   async close(): Promise<void> {
-    // The local replica outlives this view of it (ShardHost closes it).
+    await this.#eager.close();
   }
 }

@@ -32,6 +32,7 @@ export {
   parseReplicaStatusKey, encodeReplicaStatus, decodeReplicaStatus,
 } from "./replica-status.js";
 export * from "./transfer.js";
+export { type EagerPushStats, type EagerPusherOptions, EagerPusher } from "./eager-push.js";
 export { type ReplicaDirectoryOptions, ReplicaDirectory } from "./replica-directory.js";
 export {
   type HostedShardOptions, HostedShard, type MasterStanding, type ReplicateCommit,

@@ -28,6 +28,13 @@ export const transferBatchChunksMax: number = 1_024;
 export const transferReadsInFlightMax: number = 4;
 
 /**
+ * Batches of one copy being pushed to the target while the next fills: the push's round trip,
+ * the target's hash checks and fsyncs overlap reading the next batch. Memory per copy is this
+ * many batches plus the one filling.
+ */
+export const transferPutsInFlightMax: number = 2;
+
+/**
  * Chunk ids one `missingChunks` call of a copy asks about: about 1.1 MiB of ids on the wire,
  * well inside a gRPC message and the shard's own per-call bound.
  */
@@ -48,6 +55,44 @@ export const transferRetryPauseMsMin: number = 100;
 /** Longest pause between two attempts at a peer's copy, in milliseconds. */
 export const transferRetryPauseMsMax: number = 1_000;
 
+// ---- eager push (eager-push.ts): the master pushing an open commit's chunks early -------
+
+/**
+ * Chunk refs one peer's eager-push queue holds. Past it, offers are dropped (the finish
+ * pushes what is missing): a peer slower than the writes falls behind by a bounded amount,
+ * and the queue (refs only, about 100 bytes each) stays small.
+ */
+export const eagerQueueChunksMax: number = 65_536;
+
+/**
+ * Bytes of chunks (their sizes; the bytes stay on disk until pushed) one peer's eager queue
+ * may name: a backlog the peer would still be receiving long after the finish is not worth
+ * queueing, the finish copies the rest.
+ */
+export const eagerQueueBytesMax: number = 1_024 * mebibyte;
+
+/**
+ * Bytes of chunks one eager push to a peer carries (missingChunks, reads, putChunks): the
+ * memory of one peer's push in flight. Smaller than a copy's batch so a put's chunks start
+ * moving soon after they are written.
+ */
+export const eagerBatchBytesMax: number = 4 * mebibyte;
+
+/** Chunks one eager push carries (small files: many tiny chunks in one round trip). */
+export const eagerBatchChunksMax: number = 1_024;
+
+/**
+ * Chunk ids per peer remembered as queued or pushed, so the same chunk offered again (a tar
+ * put records the chunks it staged a second time) is not pushed twice; oldest forgotten first.
+ */
+export const eagerRecentIdsMax: number = 131_072;
+
+/** First pause of eager pushes to a peer after one failed, in milliseconds; doubles. */
+export const eagerBackoffMsMin: number = 500;
+
+/** Longest pause of eager pushes to a failing or unreachable peer, in milliseconds. */
+export const eagerBackoffMsMax: number = 30_000;
+
 assert(transferBatchBytesMax >= limits.pfsChunkBytesMax,
   "a transfer batch holds one largest chunk");
 assert(transferBatchBytesMax + mebibyte <= limits.pfsGrpcMessageBytesMax,
@@ -60,3 +105,11 @@ assert(transferIdsPerCallMax <= shardLimits.shardChunkIdsPerCallMax,
   "a transfer's missingChunks call names no more ids than a shard accepts");
 assert(transferReadsInFlightMax >= 1 && transferInstallRoundsMax >= 1, "a copy makes progress");
 assert(transferRetryPauseMsMin <= transferRetryPauseMsMax, "retry pauses grow up to a bound");
+assert(transferPutsInFlightMax >= 1, "a copy pushes at least one batch at a time");
+assert(eagerBatchBytesMax >= limits.pfsChunkBytesMax && eagerBatchBytesMax <= transferBatchBytesMax,
+  "an eager batch holds one largest chunk and is one copy batch at most");
+assert(eagerBatchChunksMax <= transferBatchChunksMax &&
+  eagerBatchChunksMax <= transferIdsPerCallMax, "an eager batch is one putChunks and one missingChunks call");
+assert(eagerRecentIdsMax >= eagerQueueChunksMax, "every queued id is remembered");
+assert(eagerBackoffMsMin >= 1 && eagerBackoffMsMin <= eagerBackoffMsMax,
+  "eager backoff grows up to a bound");

@@ -4,11 +4,13 @@
  * and a lagging or new replica catching up from any replica that holds the commit.
  *
  * A copy asks the target which of the manifest's chunks it lacks, streams exactly those from
- * the source (a few reads in flight, batches of bounded bytes: memory stays at a few chunks
- * whatever the commit's size), pushes them, then installs the manifest, which the target
- * accepts only once it holds every chunk the manifest names. The target's missingChunks holds
- * the chunks it has from collection and putChunks holds the pushed ones, so the install finds
- * them; should a collection still free some in between, the copy pushes again (a few rounds).
+ * the source (a few reads in flight, batches of bounded bytes, a few batches pushed at once:
+ * memory stays at a few batches whatever the commit's size), pushes them, then installs the
+ * manifest, which the target accepts only once it holds every chunk the manifest names. The
+ * target's missingChunks holds the chunks it has from collection and putChunks holds the pushed
+ * ones, so the install finds them (and most are there already when the master pushed them
+ * while the commit was open: eager-push.ts); should a collection still free some in between,
+ * the copy pushes again (a few rounds).
  *
  * Invariants: the target's manifest appears only after all its chunks are durable there (the
  * target checks it); an interrupted copy leaves only chunks, and a retry asks again what is
@@ -22,7 +24,8 @@ import type { ShardCommit, ShardReplica } from "../shard/index.js";
 import { manifestChunkIds } from "../storage/index.js";
 import {
   transferBatchBytesMax, transferBatchChunksMax, transferIdsPerCallMax, transferInstallRoundsMax,
-  transferReadsInFlightMax, transferRetriesMax, transferRetryPauseMsMax, transferRetryPauseMsMin,
+  transferPutsInFlightMax, transferReadsInFlightMax, transferRetriesMax, transferRetryPauseMsMax,
+  transferRetryPauseMsMin,
 } from "./transfer-limits.js";
 
 export * as transferLimits from "./transfer-limits.js";
@@ -85,9 +88,14 @@ function isMissingChunks(error: unknown): boolean {
     error.details["missing"] === "chunks";
 }
 
-/** Pushes to `target` the chunks of `ids` it lacks, read from `source`; what it pushed. */
-async function pushMissing(source: ShardReplica, target: ShardReplica, ids: readonly Sha256Hex[],
-  signal: AbortSignal | undefined): Promise<{ chunks: number; bytes: number }> {
+/**
+ * Pushes to `target` the chunks of `ids` it lacks, read from `source`; resolves with what it
+ * pushed. The pushed chunks are held from the target's collection for chunkHoldMs, and so
+ * are the ones it had (its missingChunks holds them). Errors: either replica's, the signal's.
+ */
+export async function pushMissing(source: ShardReplica, target: ShardReplica,
+  ids: readonly Sha256Hex[], signal: AbortSignal | undefined):
+  Promise<{ chunks: number; bytes: number }> {
   const pushed = { chunks: 0, bytes: 0 };
   for (let at = 0; at < ids.length; at += transferIdsPerCallMax) {
     signal?.throwIfAborted();
@@ -102,7 +110,9 @@ async function pushMissing(source: ShardReplica, target: ShardReplica, ids: read
 /**
  * Reads `ids` from `source` (at most transferReadsInFlightMax at once, in order) and pushes
  * them to `target` in batches of at most transferBatchBytesMax bytes and
- * transferBatchChunksMax chunks; resolves with the bytes pushed.
+ * transferBatchChunksMax chunks, with up to transferPutsInFlightMax batches being pushed while
+ * the next one fills (a push's round trip and the target's fsyncs overlap the reads); resolves
+ * with the bytes pushed once every batch is acknowledged, or rejects with the first failure.
  */
 async function copyChunks(source: ShardReplica, target: ShardReplica, ids: readonly Sha256Hex[],
   signal: AbortSignal | undefined): Promise<number> {
@@ -116,15 +126,19 @@ async function copyChunks(source: ShardReplica, target: ShardReplica, ids: reado
     read.catch(() => undefined); // Awaited in turn below; an early failure must not go unhandled.
     reads.push(read);
   };
+  const puts: Promise<number>[] = [];
   let batch: ChunkToPush[] = [];
   let batchBytes = 0;
   let total = 0;
   const flush = async (): Promise<void> => {
     signal?.throwIfAborted();
-    await target.putChunks(batch);
-    total += batchBytes;
+    const [chunks, bytes] = [batch, batchBytes];
     batch = [];
     batchBytes = 0;
+    const put = target.putChunks(chunks).then(() => bytes);
+    put.catch(() => undefined); // Awaited in turn below, like the reads.
+    puts.push(put);
+    while (puts.length > transferPutsInFlightMax) total += await (puts.shift() ?? 0);
   };
   while (next < ids.length && reads.length < transferReadsInFlightMax) startRead();
   for (let read = reads.shift(); read !== undefined; read = reads.shift()) {
@@ -136,6 +150,9 @@ async function copyChunks(source: ShardReplica, target: ShardReplica, ids: reado
     batchBytes += chunk.bytes.length;
   }
   if (batch.length > 0) await flush();
+  // On a failure above, the batches still in flight settle on their own (errors caught).
+  for (let put = puts.shift(); put !== undefined; put = puts.shift()) total += await put;
+  assert(puts.length === 0, () => `${puts.length} pushes of a copy left unawaited`);
   return total;
 }
 

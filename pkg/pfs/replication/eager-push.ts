@@ -1,0 +1,222 @@
+/**
+ * `EagerPusher`: the master of a shard pushing the chunks of its open commits to the other
+ * replicas in the background, while the client is still writing (issue 6, throughput), so that
+ * the finish (transfer.ts `copyCommit`) finds most chunks there already and sends only the rest
+ * and the manifest.
+ *
+ * Safety rests on content addressing: a chunk on a replica is just bytes under their hash;
+ * only a manifest, installed at finish after the replica holds every chunk it names, makes a
+ * commit visible. So a push may be late, lost, duplicated or for a commit that is then
+ * abandoned (its chunks are garbage for the replica's collector); none of it changes what any
+ * reader sees. A pushed chunk is held from collection for chunkHoldMs (chunk-guard.ts); one
+ * collected before its manifest arrives is pushed again by the finish, which asks what is
+ * missing.
+ *
+ * Invariants: `offer` never blocks, throws or fails the write that offers; each peer has its
+ * own bounded queue of chunk refs (eagerQueueChunksMax, eagerQueueBytesMax; offers past them
+ * are dropped: the finish pushes them) and one worker pushing at most one batch
+ * (eagerBatchBytesMax) at a time, so a slow peer holds back only itself and memory stays at a
+ * batch per peer; a peer whose push failed is left alone for a pause that doubles on each
+ * failure (eagerBackoffMsMin to eagerBackoffMsMax) and its queue is dropped. Workers run only
+ * while there is work; `close` waits for them and accepts no more.
+ */
+import { type Clock, type Logger, assert } from "../../common/index.js";
+import type { ChunkRef, Sha256Hex } from "../model.js";
+import type { ShardReplica } from "../shard/index.js";
+import { type ReplicationPeer, pushMissing } from "./transfer.js";
+import {
+  eagerBackoffMsMax, eagerBackoffMsMin, eagerBatchBytesMax, eagerBatchChunksMax,
+  eagerQueueBytesMax, eagerQueueChunksMax, eagerRecentIdsMax,
+} from "./transfer-limits.js";
+
+export interface EagerPusherOptions {
+  /** The master's own replica: where pushed chunks are read. */
+  readonly source: ShardReplica;
+  /** The other replicas of the shard that are live now (asked at every offer). */
+  readonly peers: () => readonly ReplicationPeer[];
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** What the pusher did so far (for tests, logs and the benchmark). */
+export interface EagerPushStats {
+  /** Chunk refs queued for some peer. */
+  readonly queued: number;
+  /** Chunks and bytes a peer acknowledged (it lacked them and now holds them durably). */
+  readonly pushedChunks: number;
+  readonly pushedBytes: number;
+  /** Chunk refs not pushed: queue full, peer backing off, dropped on failure or `clear`. */
+  readonly dropped: number;
+  /** Failed pushes (each starts a backoff of its peer). */
+  readonly failures: number;
+}
+
+/** One peer's queue, worker and backoff. */
+interface PeerState {
+  node: string;
+  /** The peer's replica as last offered (the map may hand a new client). */
+  replica: ShardReplica;
+  readonly queue: ChunkRef[];
+  queueBytes: number;
+  /** Ids queued or pushed recently, oldest first (skips the same chunk offered twice). */
+  readonly recent: Set<Sha256Hex>;
+  /** The running worker, if any. */
+  worker: Promise<void> | undefined;
+  /** Monotonic ms before which offers to this peer are dropped (0: not backing off). */
+  retryAtMs: number;
+  backoffMs: number;
+}
+
+export class EagerPusher {
+  readonly #options: EagerPusherOptions;
+  readonly #peers = new Map<string, PeerState>();
+  #closed = false;
+  #stats = { queued: 0, pushedChunks: 0, pushedBytes: 0, dropped: 0, failures: 0 };
+
+  constructor(options: EagerPusherOptions) {
+    this.#options = options;
+  }
+
+  get stats(): EagerPushStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Queues `chunks` (just made durable on the source) for every live peer. Never throws,
+   * never waits: what does not fit, or goes to a peer that is backing off, is dropped.
+   */
+  offer(chunks: readonly ChunkRef[]): void {
+    if (this.#closed || chunks.length === 0) return;
+    let peers: readonly ReplicationPeer[];
+    try {
+      peers = this.#options.peers();
+    } catch (error: unknown) {
+      this.#options.logger.debug("eager push: cannot list the peers", { error });
+      return;
+    }
+    const now = this.#options.clock.nowMs();
+    for (const peer of peers) {
+      const state = this.#stateOf(peer);
+      if (state.retryAtMs > now) {
+        this.#stats.dropped += chunks.length;
+        continue;
+      }
+      this.#enqueue(state, chunks);
+      if (state.worker === undefined && state.queue.length > 0) this.#startWorker(state);
+    }
+  }
+
+  /**
+   * Drops every queued (not yet started) push: the finish of a commit copies what its
+   * replicas lack itself, and pushing the same chunks from two places wastes the link.
+   */
+  clear(): void {
+    for (const state of this.#peers.values()) {
+      this.#stats.dropped += state.queue.length;
+      for (const ref of state.queue) state.recent.delete(ref.id);
+      state.queue.length = 0;
+      state.queueBytes = 0;
+    }
+  }
+
+  /** Resolves once no worker runs (every queue drained, failed or cleared). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const running = [...this.#peers.values()].flatMap((state) =>
+        state.worker === undefined ? [] : [state.worker]);
+      if (running.length === 0) return;
+      await Promise.all(running);
+    }
+  }
+
+  /** Accepts no more offers, drops the queues and waits for the pushes under way. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.clear();
+    await this.idle();
+  }
+
+  #stateOf(peer: ReplicationPeer): PeerState {
+    let state = this.#peers.get(peer.node);
+    if (state === undefined) {
+      state = { node: peer.node, replica: peer.replica, queue: [], queueBytes: 0,
+        recent: new Set(), worker: undefined, retryAtMs: 0, backoffMs: eagerBackoffMsMin };
+      this.#peers.set(peer.node, state);
+    }
+    state.replica = peer.replica;
+    return state;
+  }
+
+  /** Adds the refs `state` has not seen recently, within the queue's bounds. */
+  #enqueue(state: PeerState, chunks: readonly ChunkRef[]): void {
+    for (const ref of chunks) {
+      if (state.recent.has(ref.id)) continue;
+      if (state.queue.length >= eagerQueueChunksMax ||
+        state.queueBytes + ref.size > eagerQueueBytesMax) {
+        this.#stats.dropped += 1;
+        continue;
+      }
+      state.queue.push(ref);
+      state.queueBytes += ref.size;
+      state.recent.add(ref.id);
+      this.#stats.queued += 1;
+      for (const oldest of state.recent) {
+        if (state.recent.size <= eagerRecentIdsMax) break;
+        state.recent.delete(oldest);
+      }
+    }
+  }
+
+  #startWorker(state: PeerState): void {
+    const worker = this.#drain(state).catch((error: unknown) => {
+      // #drain handles push failures itself; this is a bug, but must not crash the node.
+      this.#options.logger.error("eager push worker failed", { node: state.node, error });
+    }).finally(() => {
+      state.worker = undefined;
+      if (state.queue.length > 0 && !this.#closed) this.#startWorker(state);
+    });
+    state.worker = worker;
+  }
+
+  /** Pushes `state`'s queue batch by batch until it is empty or a push fails. */
+  async #drain(state: PeerState): Promise<void> {
+    const { clock, logger, source } = this.#options;
+    while (state.queue.length > 0) {
+      const batch = takeBatch(state);
+      try {
+        const pushed = await pushMissing(source, state.replica, batch, undefined);
+        this.#stats.pushedChunks += pushed.chunks;
+        this.#stats.pushedBytes += pushed.bytes;
+        state.backoffMs = eagerBackoffMsMin;
+      } catch (error: unknown) {
+        this.#stats.failures += 1;
+        this.#stats.dropped += batch.length + state.queue.length;
+        for (const id of batch) state.recent.delete(id);
+        for (const ref of state.queue) state.recent.delete(ref.id);
+        state.queue.length = 0;
+        state.queueBytes = 0;
+        state.retryAtMs = clock.nowMs() + state.backoffMs;
+        logger.debug("eager push to a replica failed; leaving it to the finish", {
+          shard: source.shard, node: state.node, pauseMs: state.backoffMs, error });
+        state.backoffMs = Math.min(state.backoffMs * 2, eagerBackoffMsMax);
+        return;
+      }
+    }
+  }
+}
+
+/** Takes from the head of `state`'s queue up to one batch's chunks and bytes (at least one). */
+function takeBatch(state: PeerState): Sha256Hex[] {
+  let count = 0;
+  let bytes = 0;
+  for (const ref of state.queue) {
+    if (count >= eagerBatchChunksMax || (count > 0 && bytes + ref.size > eagerBatchBytesMax)) break;
+    count += 1;
+    bytes += ref.size;
+  }
+  const taken = state.queue.splice(0, count);
+  state.queueBytes -= bytes;
+  assert(taken.length > 0 && state.queueBytes >= 0,
+    () => `eager batch of ${taken.length} chunks, ${state.queueBytes} bytes left queued`);
+  return taken.map((ref) => ref.id);
+}
