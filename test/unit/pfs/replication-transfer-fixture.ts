@@ -1,7 +1,8 @@
 // Shared pieces of the transfer tests: a seeded set of files (one of many chunks, small ones,
 // an empty one, a duplicate) sealed into a commit of a real shard; a check that two replicas
 // answer every read of a commit alike and as the model says; a pfs.Shard gRPC server on
-// 127.0.0.1 port 0 over a local shard with a RemoteShard client; where a chunk lives on disk.
+// 127.0.0.1 port 0 over a local shard with a RemoteShard client; where a chunk lives on disk;
+// a replica with some methods replaced (peers that fail, stall or count).
 import { readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { credentials, Server, ServerCredentials } from "@grpc/grpc-js";
@@ -79,6 +80,18 @@ export async function flipByte(file: string, at = 0): Promise<void> {
   const index = Math.min(at, bytes.length - 1);
   bytes[index] = (bytes[index] ?? 0) ^ 0xff;
   await writeFile(file, bytes);
+}
+
+/** `replica` with some methods replaced (the others reach the real replica). */
+export function wrap(replica: ShardReplica, overrides: Partial<ShardReplica>): ShardReplica {
+  return new Proxy(replica, {
+    get(target, property, receiver) {
+      const override = (overrides as Record<string | symbol, unknown>)[property];
+      if (override !== undefined) return override;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? (value as () => unknown).bind(target) : value;
+    },
+  });
 }
 
 /** The code of a PfsError (and its details), for `t.like`. */

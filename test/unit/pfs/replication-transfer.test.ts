@@ -14,14 +14,14 @@ import {
   type Clock, MemoryLogger, PfsError, SystemClock,
 } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; replication/ is the API.
-import { copyCommit, replicateCommit } from "../../../pkg/pfs/replication/index.js";
+import { copyCommit, replicateCommit, transferLimits } from "../../../pkg/pfs/replication/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; shard/ is the API.
 import { LocalShard, type ShardReplica } from "../../../pkg/pfs/shard/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; storage/ is the API.
 import { manifestChunkIds, writeManifest } from "../../../pkg/pfs/storage/index.js";
 import { randomBytesFrom } from "./chunk-fixture.js";
 import {
-  expectReads, failure, sealCommit, sealedPair, seeded, seededFiles, withRemote,
+  expectReads, failure, sealCommit, sealedPair, seeded, seededFiles, withRemote, wrap,
 } from "./replication-transfer-fixture.js";
 import {
   collect, commitId, openShard, sha256, streamOf, withTempDir,
@@ -44,16 +44,9 @@ function openDefault(dir: string): Promise<LocalShard> {
   return LocalShard.open({ dir, shard: 0 });
 }
 
-/** `replica` with some methods replaced (the others reach the real replica). */
-function wrap(replica: ShardReplica, overrides: Partial<ShardReplica>): ShardReplica {
-  return new Proxy(replica, {
-    get(target, property, receiver) {
-      const override = (overrides as Record<string | symbol, unknown>)[property];
-      if (override !== undefined) return override;
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === "function" ? (value as () => unknown).bind(target) : value;
-    },
-  });
+/** Resolves after `ms` (a bound on a wait that should end much sooner). */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => { setTimeout(resolve, ms).unref(); });
 }
 
 /** A promise and the function that resolves it. */
@@ -147,22 +140,58 @@ test("an interrupted copy resumes and pushes only what is still missing", async 
   });
 });
 
+test("a copy pushes its next batch while the previous one is still being stored", async (t) => {
+  const files = largeFiles(seeded(t));
+  await withTempDir(async (dir) => {
+    const { a, b } = await sealedPair(dir, commit, files, openDefault);
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const second = deferred();
+    let calls = 0;
+    const target = wrap(b, {
+      putChunks: async (chunks) => {
+        calls += 1;
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        try {
+          // The first batch is stored only once the second is under way (or after a while,
+          // so a copy that waits for each batch fails the check below instead of hanging).
+          if (calls === 1) await Promise.race([second.promise, sleep(10_000)]);
+          else second.resolve();
+          await b.putChunks(chunks);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    });
+    await copyCommit(a, target, commit);
+    t.true(calls >= 2, `the copy took several batches (${calls})`);
+    t.true(mostInFlight >= 2 && mostInFlight <= transferLimits.transferPutsInFlightMax + 1,
+      `batches overlapped, within the bound (${mostInFlight} at once)`);
+    await expectReads(t, b, commit, files, "after a pipelined copy");
+  });
+});
+
 test("copyCommit stops when its signal aborts", async (t) => {
   const files = largeFiles(seeded(t));
   await withTempDir(async (dir) => {
     const { a, b } = await sealedPair(dir, commit, files, openDefault);
     const controller = new AbortController();
     let calls = 0;
+    let callsAfterAbort = 0;
     const target = wrap(b, {
       putChunks: async (chunks) => {
         calls += 1;
+        if (controller.signal.aborted) callsAfterAbort += 1;
         await b.putChunks(chunks);
         controller.abort(new Error("shutting down"));
       },
     });
     const error = await t.throwsAsync(copyCommit(a, target, commit, { signal: controller.signal }));
     t.is(error.message, "shutting down");
-    t.is(calls, 1, "nothing pushed after the abort");
+    t.true(calls >= 1);
+    // Batches already in flight when it aborted may complete; none starts after.
+    t.is(callsAfterAbort, 0, "nothing pushed after the abort");
     t.false(await b.hasCommit(commit));
   });
 });
