@@ -7,10 +7,8 @@
 // Method: one single-member cluster of each kind for the file (data in /dev/shm when there is
 // one); each test runs on its own key root, so they run concurrently. Random histories come
 // from a seeded PRNG whose seed is printed on failure. The restart test has its own cluster.
-import { existsSync } from "node:fs";
 import test, { type ExecutionContext } from "ava";
-import { noop } from "cockatiel";
-import { Etcd3 } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import {
   Prng, type Revision, SystemClock, revision, silentLogger, systemSeed,
 } from "../../../pkg/common/index.js";
@@ -19,20 +17,16 @@ import { decodeCommitInfo, encodeRecord } from "../../../pkg/pfs/meta/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; this is the module's API
 import { type FinishedChange, FinishedCommits } from "../../../pkg/pfs/replication/index.js";
 import { type MemberCluster, type MemberKind, startCluster } from "../../support/member-cluster.js";
+import { memberParentDir, storeClient } from "./replication-store-fixture.js";
 
 const kinds: readonly MemberKind[] = ["etcd", "pfsd"];
 const clusters = new Map<MemberKind, MemberCluster>();
 const clients: Etcd3[] = [];
-const parentDir = existsSync("/dev/shm") ? { parentDir: "/dev/shm" } : {};
 let rootsMade = 0;
-
-/** A watch backoff that never grows (etcd3's default leaves a 30 s timer behind). */
-interface ConstantBackoff { readonly duration: number; next(): ConstantBackoff }
-const constantBackoff: ConstantBackoff = { duration: 250, next: () => constantBackoff };
 
 test.before(async () => {
   await Promise.all(kinds.map(async (kind) => {
-    clusters.set(kind, await startCluster({ kind, size: 1, ...parentDir }));
+    clusters.set(kind, await startCluster({ kind, size: 1, ...memberParentDir }));
   }));
 });
 
@@ -40,16 +34,6 @@ test.after.always(async () => {
   for (const client of clients) client.close();
   await Promise.all([...clusters.values()].map((cluster) => cluster.stop()));
 });
-
-function clientOf(cluster: MemberCluster): Etcd3 {
-  const client = new Etcd3({
-    hosts: cluster.members.map((member) => member.clientUrl),
-    defaultCallOptions: (context) => context.isStream ? {} : { deadline: Date.now() + 10_000 },
-    faultHandling: { watchBackoff: constantBackoff, host: () => noop },
-  });
-  clients.push(client);
-  return client;
-}
 
 interface Fixture {
   readonly root: string;
@@ -62,7 +46,7 @@ interface Fixture {
 function fixtureOn(cluster: MemberCluster): Fixture {
   rootsMade += 1;
   const root = `/fc-test-${rootsMade}`;
-  const client = clientOf(cluster);
+  const client = storeClient(cluster, clients);
   const index = new FinishedCommits({
     client, root, clock: new SystemClock(), logger: silentLogger,
   });
@@ -248,7 +232,7 @@ both("waitForRevision fails UNAVAILABLE once closed and honours its signal", asy
 
 test("pfsd: a restarted member breaks the watch; the index reloads and follows again",
   async (t) => {
-    const cluster = await startCluster({ kind: "pfsd", size: 1, ...parentDir });
+    const cluster = await startCluster({ kind: "pfsd", size: 1, ...memberParentDir });
     const f = fixtureOn(cluster);
     try {
       await putCommit(f, "a", idOf(1), "finished");
