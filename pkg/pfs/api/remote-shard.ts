@@ -1,13 +1,16 @@
 /**
- * `RemoteShard`: a ShardReplica on another node, reached through that node's pfs.Shard
- * service. Unary calls get a deadline (shardCallDeadlineMs); data streams have none but honour
- * flow control, so putFile and getFile move any size in flat memory. A failed call becomes the
- * PfsError the other node raised (grpc-errors.ts), or UNAVAILABLE when it could not answer;
- * a NOT_FOUND keeps what was missing (`details.missing`: "commit", "file" or "chunks") from
- * the `missingKey` trailer (shard-service.ts). Manifests travel as streams of data messages
+ * `RemoteShard`: a ShardReplica on another node, reached through that node's pfs.Shard service.
+ * Unary calls get a deadline (shardCallDeadlineMs); data streams have none but honour flow
+ * control, so putFile and getFile move any size in flat memory. A put sends no data before the
+ * replica says ready (see `putFile`), so a refused put can be sent elsewhere whole. A failed call
+ * becomes the PfsError the other node raised (grpc-errors.ts), or UNAVAILABLE when it could not
+ * answer; a NOT_FOUND keeps what was missing (`details.missing`: "commit", "file" or "chunks")
+ * from the `missingKey` trailer (shard-service.ts). Manifests travel as streams of data messages
  * under the unary deadline and are held whole (at most storage's manifestTransferBytesMax).
  */
-import type { Client, ClientReadableStream, ClientWritableStream, ServiceError } from "@grpc/grpc-js";
+import type {
+  Client, ClientReadableStream, ClientWritableStream, Metadata, ServiceError,
+} from "@grpc/grpc-js";
 import type { ChunkRef, CommitId, FileEntry, Sha256Hex } from "../model.js";
 import { PfsError } from "../../common/index.js";
 import type {
@@ -23,8 +26,9 @@ import { errorOfStatus } from "./grpc-errors.js";
 import { shardCallDeadlineMs } from "./limits.js";
 import {
   changeOfWire, childOfWire, commitToWire, entryOfWire, entryToWire, freedOfWire,
-  manifestOfParts, missingKey, oneBuffer, safeCount,
+  manifestOfParts, missingKey, oneBuffer, putReadyKey, safeCount,
 } from "./shard-wire.js";
+import { putReadyWaitMs } from "./put-limits.js";
 import { boundedPieces, writeMessage } from "./stream-kit.js";
 
 const { gcCallDeadlineMs } = gcLimits;
@@ -35,6 +39,51 @@ function remoteError(error: unknown, what: string): PfsError {
   const missing = (error as Partial<ServiceError>).metadata?.get(missingKey)[0];
   if (typeof missing !== "string" || error instanceof PfsError) return rebuilt;
   return new PfsError(rebuilt.code, rebuilt.message, { ...rebuilt.details, missing });
+}
+
+/** A put's options: ShardReplica's, and a signal to give up while waiting for ready. */
+export interface RemotePutOptions {
+  readonly append?: boolean;
+  /**
+   * Aborting it before the replica answered ready fails the put with UNAVAILABLE, its data
+   * untouched (the router: the election named another master); after ready it does nothing.
+   */
+  readonly giveUp?: AbortSignal;
+}
+
+/**
+ * Resolves when `stream`'s response header says ready (`putReadyKey`); rejects with the call's
+ * error (`failed`), or UNAVAILABLE when `giveUp` aborts or putReadyWaitMs pass first.
+ */
+function readyOf(stream: ClientWritableStream<ShardPutFileRequest>, failed: Promise<never>,
+  giveUp: AbortSignal | undefined, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onMetadata = (metadata: Metadata): void => {
+      if (metadata.get(putReadyKey).length > 0) done(undefined);
+    };
+    const onGiveUp = (): void => {
+      done(new PfsError("UNAVAILABLE", `${what}: gave up before the replica was ready ` +
+        "(the shard has another master now); retry on the current master"));
+    };
+    const timer = setTimeout(() => {
+      done(new PfsError("UNAVAILABLE", `${what} sent no ready within ${putReadyWaitMs} ms; ` +
+        "retry on the current master"));
+    }, putReadyWaitMs);
+    timer.unref();
+    function done(error: Error | undefined): void {
+      clearTimeout(timer);
+      stream.off("metadata", onMetadata);
+      giveUp?.removeEventListener("abort", onGiveUp);
+      if (error === undefined) resolve();
+      else reject(error);
+    }
+    stream.on("metadata", onMetadata);
+    giveUp?.addEventListener("abort", onGiveUp);
+    failed.catch((error: unknown) => {
+      done(error instanceof Error ? error : new PfsError("INTERNAL", String(error)));
+    });
+    if (giveUp?.aborted === true) onGiveUp();
+  });
 }
 
 type UnaryMethod = (request: unknown, options: { deadline: number },
@@ -74,8 +123,17 @@ export class RemoteShard implements ShardReplica {
     return `shard ${this.shard} on ${this.#address} (${name})`;
   }
 
+  /**
+   * Streams a file to the replica (its master). The call opens with the header alone and reads
+   * nothing of `data` until the replica answers ready (`putReadyKey`: it is master and took the
+   * commit's staged-on mark). A refusal before ready (its error, UNAVAILABLE when the node is
+   * down, when `options.giveUp` aborts, or when no ready came within putReadyWaitMs) rejects
+   * with `data` untouched, so the caller may send the same put elsewhere. After ready, a
+   * failure rejects too, but `data` was partly consumed and partly sent; nothing of it is
+   * recorded (a put is recorded whole or not at all), yet it cannot be resent from here.
+   */
   async putFile(commit: ShardCommit, parent: CommitId, path: string,
-    data: AsyncIterable<Uint8Array>, options?: { readonly append?: boolean }): Promise<FileEntry> {
+    data: AsyncIterable<Uint8Array>, options: RemotePutOptions = {}): Promise<FileEntry> {
     const start = this.#method("PutFile") as unknown as (callback: (error: ServiceError | null,
       response?: ShardFileEntryMessage) => void) => ClientWritableStream<ShardPutFileRequest>;
     let settle: (result: Promise<ShardFileEntryMessage>) => void = () => undefined;
@@ -92,11 +150,14 @@ export class RemoteShard implements ShardReplica {
         ? Promise.reject(remoteError(error, this.#what("PutFile")))
         : Promise.resolve(response));
     });
+    const ready = readyOf(stream, failed, options.giveUp, this.#what("PutFile"));
+    ready.catch(() => undefined);
     try {
       await Promise.race([failed, writeMessage(stream, { part: "header", header: {
         shard: this.shard, commit: commitToWire(commit), parent, path,
-        append: options?.append ?? false,
+        append: options.append ?? false,
       } })]);
+      await ready;
       for await (const piece of boundedPieces(data)) {
         await Promise.race([failed, writeMessage(stream, { part: "data", data: piece })]);
       }

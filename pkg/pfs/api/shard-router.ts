@@ -4,14 +4,20 @@
  *
  * - **Writes** (puts, deletes, finish, abort, chunk pushes) go to the shard's master, as the
  *   election's watch names it now (`ReplicaDirectory`, never a cache with its own lifetime);
- *   while a shard has no master they wait for one, at most `masterWaitMs`. A unary write that
- *   reached a replica which is no longer master (UNAVAILABLE) is sent again to the new master
- *   until that wait runs out; a put stream is not resent (its data is consumed).
+ *   while a shard has no master they wait for one, at most `masterWaitMs`. A write that
+ *   reached a replica which is no longer master, or could not reach it (UNAVAILABLE), is sent
+ *   again to the next master until that wait runs out; the retry goes as soon as the directory
+ *   names another master, or after candidateRetryMs when it does not. A put stream is resent
+ *   only while none of its data was read: a master reads none before it answered ready
+ *   (remote-shard.ts; the local HostedShard checks before it reads), and a put still waiting
+ *   for ready gives up when the election names another master (a stopped master never
+ *   answers). After ready a failure is the caller's, its data partly consumed.
  * - **Reads** of finished commits go to any replica the map names, this node's own first, the
  *   others in turn (spread by a per-shard counter). A replica that cannot answer (UNAVAILABLE),
  *   lacks the commit (NOT_FOUND: it has not caught up) or finds a chunk damaged
  *   (DATA_CORRUPTED) passes the read to the next; the read fails only when every replica did,
- *   with NOT_FOUND when one of them said so. A stream falls over only before its first item.
+ *   with NOT_FOUND when one of them said so. A stream falls over only before its first item
+ *   (it is one read: open and take the first item).
  * - This node's replicas are `ShardHost`'s hosted shards (no network); the others are
  *   `RemoteShard`s over one pfs.Shard channel per node address.
  */
@@ -26,7 +32,8 @@ import type {
   ShardByteRange, ShardCommit, ShardDeleteOptions, ShardDirectoryChild, ShardFileChange,
   ShardFinishResult, ShardReplica,
 } from "../shard/shard-api.js";
-import { RemoteShard } from "./remote-shard.js";
+import { type RemotePutOptions, RemoteShard } from "./remote-shard.js";
+import { FirstPull } from "./stream-kit.js";
 
 /** What the API layer routes through: every shard as one ShardReplica (tests fake it). */
 export interface ShardRouting {
@@ -103,9 +110,13 @@ export class ShardRouter implements ShardRouting {
 
   /** The shard's master replica, waiting for one at most `masterWaitMs`. */
   async master(shard: number): Promise<ShardReplica> {
-    const { node, address } = await this.#options.directory.waitMaster(shard, this.masterWaitMs);
-    if (node === this.#options.self) return this.#options.host.hosted(shard);
-    return new RemoteShard(shard, this.#client(address), address);
+    return (await this.#master(shard, this.masterWaitMs)).replica;
+  }
+
+  async #master(shard: number, waitMs: number): Promise<{ node: string; replica: ShardReplica }> {
+    const { node, address } = await this.#options.directory.waitMaster(shard, waitMs);
+    if (node === this.#options.self) return { node, replica: this.#options.host.hosted(shard) };
+    return { node, replica: new RemoteShard(shard, this.#client(address), address) };
   }
 
   /** The replicas to read `shard` from, in the order to try them. */
@@ -151,21 +162,90 @@ export class ShardRouter implements ShardRouting {
     throw notFound ?? last;
   }
 
-  /** Runs a retryable write on the master, again on a new master while the wait allows. */
-  async write<T>(shard: number, write: (master: ShardReplica) => Promise<T>): Promise<T> {
+  /**
+   * The items `open` streams from the first replica of `shard` that yields its first item (or
+   * ends), found as `read` finds one; a failure after that is the caller's.
+   */
+  async* readStream<T>(shard: number, what: string,
+    open: (replica: ShardReplica) => AsyncIterable<T>): AsyncIterable<T> {
+    const { items, first } = await this.read(shard, what, async (replica) => {
+      const items = open(replica)[Symbol.asyncIterator]();
+      return { items, first: await items.next() };
+    });
+    let next = first;
+    try {
+      while (next.done !== true) {
+        yield next.value;
+        next = await items.next();
+      }
+    } finally {
+      if (next.done !== true) await items.return?.();
+    }
+  }
+
+  /**
+   * Runs a write on the shard's master; when it fails with UNAVAILABLE and `again()` allows it
+   * (default: always), on the next master, until `masterWaitMs` from the start. `write` gets a
+   * signal that aborts when the directory names a master other than the one it was sent to.
+   */
+  async write<T>(shard: number, write: (master: ShardReplica, moved: AbortSignal) => Promise<T>,
+    again: () => boolean = () => true): Promise<T> {
     const deadline = Date.now() + this.masterWaitMs;
-    for (;;) {
+    for (let attempt = 1; ; attempt += 1) {
+      const { node, replica } = await this.#master(shard, Math.max(1, deadline - Date.now()));
+      const moved = this.#watchMaster(shard, node);
       try {
-        return await write(await this.master(shard));
+        return await write(replica, moved.signal);
       } catch (error: unknown) {
         const retry = error instanceof PfsError && error.code === "UNAVAILABLE" &&
-          Date.now() < deadline;
+          Date.now() < deadline && again();
         if (!retry) throw error;
-        await new Promise((resolve) => {
-          setTimeout(resolve, replicationLimits.candidateRetryMs);
-        });
+        this.#options.logger.debug("a write did not reach the master; sending it again",
+          { shard, node, attempt, error });
+        await this.#masterOtherThan(shard, node,
+          Math.min(replicationLimits.candidateRetryMs, deadline - Date.now()));
+      } finally {
+        moved.stop();
       }
     }
+  }
+
+  /** A signal that aborts once the directory no longer names `node` master of `shard`. */
+  #watchMaster(shard: number, node: string): { signal: AbortSignal; stop: () => void } {
+    const { directory } = this.#options;
+    const controller = new AbortController();
+    const check = (): void => {
+      if (directory.masterOf(shard) !== node) controller.abort();
+    };
+    const stop = directory.onChange(check);
+    check();
+    return { signal: controller.signal, stop };
+  }
+
+  /**
+   * Resolves once the directory names a master of `shard` other than `node`, or after
+   * `pauseMs` (a master that refused may still be settling into its term).
+   */
+  #masterOtherThan(shard: number, node: string, pauseMs: number): Promise<void> {
+    const { directory } = this.#options;
+    return new Promise((resolve) => {
+      const moved = (): boolean => {
+        const now = directory.masterOf(shard);
+        return now !== undefined && now !== node;
+      };
+      if (moved()) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        remove();
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, pauseMs));
+      timer.unref();
+      const remove = directory.onChange(() => { if (moved()) done(); });
+    });
   }
 
   #client(address: string): Client {
@@ -187,30 +267,6 @@ export class ShardRouter implements ShardRouting {
   }
 }
 
-/** Streams the first replica's items that starts; falls over only before its first item. */
-async function* firstStream<T>(order: readonly { node: string; replica: ShardReplica }[],
-  open: (replica: ShardReplica) => AsyncIterable<T>, fallback: () => Promise<ShardReplica>):
-  AsyncIterable<T> {
-  const candidates = order.length > 0 ? order.map((one) => one.replica) : [await fallback()];
-  let notFound: unknown;
-  let last: unknown;
-  for (const replica of candidates) {
-    let started = false;
-    try {
-      for await (const item of open(replica)) {
-        started = true;
-        yield item;
-      }
-      return;
-    } catch (error: unknown) {
-      if (started || !passesOn(error)) throw error;
-      if (error instanceof PfsError && error.code === "NOT_FOUND") notFound ??= error;
-      last = error;
-    }
-  }
-  throw notFound ?? last;
-}
-
 /** One shard as the API layer sees it: writes to the master, reads to any replica. */
 class RoutedShard implements ShardReplica {
   readonly shard: number;
@@ -223,9 +279,14 @@ class RoutedShard implements ShardReplica {
 
   // ---- writes -------------------------------------------------------------------------
 
-  async putFile(commit: ShardCommit, parent: CommitId, path: string,
+  /** Resent to the next master while no data was read (see the module comment). */
+  putFile(commit: ShardCommit, parent: CommitId, path: string,
     data: AsyncIterable<Uint8Array>, options?: { readonly append?: boolean }): Promise<FileEntry> {
-    return (await this.#router.master(this.shard)).putFile(commit, parent, path, data, options);
+    const source = new FirstPull(data);
+    return this.#router.write(this.shard, (master, moved) => {
+      const putOptions: RemotePutOptions = { ...options, giveUp: moved };
+      return master.putFile(commit, parent, path, source, putOptions);
+    }, () => !source.pulled);
   }
 
   putEntry(commit: ShardCommit, path: string, entry: FileEntry): Promise<FileEntry> {
@@ -275,8 +336,8 @@ class RoutedShard implements ShardReplica {
   }
 
   getFile(commit: ShardCommit, path: string, range?: ShardByteRange): AsyncIterable<Uint8Array> {
-    return firstStream(this.#router.readOrder(this.shard),
-      (replica) => replica.getFile(commit, path, range), () => this.#router.master(this.shard));
+    return this.#router.readStream(this.shard, "get",
+      (replica) => replica.getFile(commit, path, range));
   }
 
   listDirectory(commit: ShardCommit, directory: string): Promise<ShardDirectoryChild[]> {
@@ -289,8 +350,8 @@ class RoutedShard implements ShardReplica {
   }
 
   walk(commit: ShardCommit, directory: string): AsyncIterable<FileEntry> {
-    return firstStream(this.#router.readOrder(this.shard),
-      (replica) => replica.walk(commit, directory), () => this.#router.master(this.shard));
+    return this.#router.readStream(this.shard, "walk",
+      (replica) => replica.walk(commit, directory));
   }
 
   diff(commit: ShardCommit, base: CommitId, directory: string): Promise<ShardFileChange[]> {

@@ -6,10 +6,12 @@
  * trailer: "commit", "file" or "chunks", from the error's `details.missing`), so a caller can
  * tell a replica lacking a commit from a file that does not exist. Data streams honour flow
  * control both ways; a manifest travels as a stream of data messages and is held whole (at
- * most storage's manifestTransferBytesMax).
+ * most storage's manifestTransferBytesMax). A put answers "ready" (a response header) before it
+ * reads any data, once the replica accepted it (see `putFile`).
  */
-import type {
-  ServerErrorResponse, ServerReadableStream, ServerWritableStream, sendUnaryData,
+import {
+  Metadata, type ServerErrorResponse, type ServerReadableStream, type ServerWritableStream,
+  type sendUnaryData,
 } from "@grpc/grpc-js";
 import { type Logger, PfsError } from "../../common/index.js";
 import type {
@@ -22,9 +24,11 @@ import type { ShardReplica } from "../shard/shard-api.js";
 import { statusOf } from "./grpc-errors.js";
 import {
   changeToWire, childToWire, freedToWire, commitOfWire, entryOfWire, entryToWire,
-  manifestOfParts, missingKey, oneBuffer, safeCount,
+  manifestOfParts, missingKey, oneBuffer, putReadyKey, safeCount,
 } from "./shard-wire.js";
-import { boundedPieces, dataParts, endWithStatus, writeMessage } from "./stream-kit.js";
+import {
+  FirstPull, boundedPieces, dataParts, endWithStatus, writeMessage,
+} from "./stream-kit.js";
 
 /** Finds the local replica of a shard placed on this node. */
 export type LocalShardLookup = (shard: number) => Promise<ShardReplica>;
@@ -70,13 +74,23 @@ async function headerThenData<H,
   return { header, data: dataParts(messages) };
 }
 
+/**
+ * A put: the header, then the replica's checks (master term, staged-on mark: HostedShard does
+ * them before it reads a byte), then the ready header (`putReadyKey`) the moment the replica
+ * first asks for data, then the data. A refusal before ready is the call's error status with
+ * none of the client's data read (the client sends none before ready), so the client may send
+ * the put to another master; one after ready fails the call as well, but the client's data was
+ * partly sent.
+ */
 async function putFile(call: ServerReadableStream<ShardPutFileRequest, ShardFileEntryMessage>,
   lookup: LocalShardLookup): Promise<ShardFileEntryMessage> {
   const { header, data } = await headerThenData<ShardPutFileHeaderMessage, ShardPutFileRequest>(
     call, "shard put");
   const shard = await lookup(header.shard);
+  const ready = new Metadata();
+  ready.set(putReadyKey, "1");
   const entry = await shard.putFile(commitOfWire(header.commit), header.parent, header.path,
-    data, { append: header.append });
+    new FirstPull(data, () => { call.sendMetadata(ready); }), { append: header.append });
   return entryToWire(entry);
 }
 

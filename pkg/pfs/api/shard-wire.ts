@@ -18,6 +18,13 @@ import type {
 /** The trailer carrying a NOT_FOUND error's `details.missing` (shard-service, RemoteShard). */
 export const missingKey = "pfs-missing";
 
+/**
+ * The response header a pfs.Shard PutFile sends once the replica passed its master and staging
+ * checks and starts reading data (shard-service.ts); a client sends no data before it
+ * (remote-shard.ts), so a put refused before it can be sent to another master whole.
+ */
+export const putReadyKey = "pfs-put-ready";
+
 /** `bytes` as a stream of one piece (cut into messages by stream-kit's `boundedPieces`). */
 export async function* oneBuffer(bytes: Uint8Array): AsyncIterable<Uint8Array> {
   await Promise.resolve();

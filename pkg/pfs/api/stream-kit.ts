@@ -4,6 +4,8 @@
  * the sender), a reader pulls messages one at a time through async iteration (the stream
  * pauses while the consumer is busy), and data is cut into messages of at most
  * streamMessageBytesMax bytes. A failed stream ends with its status at once (`endWithStatus`).
+ * A put's data is handed on as a `FirstPull`, which tells whether anyone has asked it for a piece
+ * yet: until then the data is untouched and the put may go elsewhere (shard-router.ts).
  */
 import { once } from "node:events";
 import type { Writable } from "node:stream";
@@ -54,5 +56,38 @@ export async function* dataParts<M extends { part: string; data?: Buffer | null 
       throw new PfsError("INVALID_ARGUMENT", "a put stream has a second header; send one header, then data");
     }
     yield message.data;
+  }
+}
+
+/**
+ * `source` as an async iterable that records its first pull: `pulled` turns true, and `onFirst`
+ * runs, when a consumer first asks for an item (not when it merely opens an iterator). Until
+ * then nothing of `source` has been read, so a caller may hand it to another consumer. Iterate
+ * it at most once: a second iteration would read on from where the first stopped.
+ */
+export class FirstPull<T> implements AsyncIterable<T> {
+  readonly #source: AsyncIterable<T>;
+  readonly #onFirst: (() => void) | undefined;
+  /** True from the first `next()` on. */
+  #pulled = false;
+
+  constructor(source: AsyncIterable<T>, onFirst?: () => void) {
+    this.#source = source;
+    this.#onFirst = onFirst;
+  }
+
+  get pulled(): boolean {
+    return this.#pulled;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this.#items();
+  }
+
+  async* #items(): AsyncGenerator<T> {
+    // A generator's body runs at the first next(): that is the first pull.
+    this.#pulled = true;
+    this.#onFirst?.();
+    yield* this.#source;
   }
 }
