@@ -9,18 +9,20 @@
  * it was. One failure should cost one failover, not two in series.
  *
  * So, on the embedded member only (pfs on an external etcd has no Raft leader of its own to
- * move): every `spreadCheckMs`, and whenever a shard's master changes, the pfs node whose member
- * is the Raft leader and masters at least one shard looks for a voter whose pfs node is live,
- * whose member answered the leader within the last election timeout (so not a node that just
- * died, whose records have not lapsed yet) and that masters none, and hands Raft leadership to
- * it (etcd's MoveLeader: the target is caught up
- * first, no write is lost, a write may wait one round trip). It never moves leadership while a
- * shard has no master or after a move within `spreadPauseMs`: a leader change while a dead
- * master's lease is running out would extend that lease (Promote) and slow the very failover
- * this is for; and two moves in a row would be churn.
+ * move): every `spreadCheckMs` the pfs node whose member is the Raft leader and masters at
+ * least one shard looks for a voter whose pfs node is live, whose member answered the leader
+ * within the last election timeout and that masters none, and hands Raft leadership to it
+ * (etcd's MoveLeader: the target is caught up first, no write is lost, writes wait about one
+ * election round). A leader change extends every lease (Promote), so a move while a dead
+ * master's lease runs out would slow the very failover this is for. Hence a move needs the
+ * masters to be *settled*: every shard has a master, every master's member answers the
+ * leader, and no master changed for `spreadSettledMs`. A master killed just before a move is
+ * seen dead within one election timeout, which bounds the harm to that window. At most one move
+ * per `spreadPauseMs` from one node, so leadership does not bounce.
  *
- * Invariants: only the Raft leader moves leadership, only to a voter, at most once per
- * `spreadPauseMs`; when no voter is free (e.g. 3 nodes mastering 4 shards) nothing moves.
+ * Invariants: only the Raft leader moves leadership, only to an active voter, at most once per
+ * `spreadPauseMs`, never within `spreadSettledMs` of a master change; when no voter is free
+ * (e.g. 3 nodes mastering 4 shards) nothing moves.
  */
 import type { EtcdMember, Member } from "../pkg/etcdserver/index.js";
 import type { Logger, NodeId } from "../pkg/common/index.js";
@@ -29,17 +31,21 @@ import type { Logger, NodeId } from "../pkg/common/index.js";
 export const spreadCheckMs: number = 1_000;
 /** The least time between two leadership moves by one node. */
 export const spreadPauseMs: number = 10_000;
+/**
+ * How long the masters must stay the same (and all answer the Raft leader) before a move: a
+ * failover in progress must not get a leader change, which would extend the dead lease.
+ */
+export const spreadSettledMs: number = 5_000;
 
 /** What the pfs node tells about masters: the directory (pkg/pfs/replication). */
 export interface MasterView {
   readonly shards: number;
   masterOf(shard: number): string | undefined;
   addressOf(node: string): string | undefined;
-  onChange(listener: () => void): () => void;
 }
 
 export type SpreadMember = Pick<EtcdMember, "memberId" | "memberList" | "raftStatus" |
-  "moveLeader" | "activeVoters">;
+  "moveLeader" | "activePeers">;
 
 /** What `spreadTarget` decides from. */
 export interface SpreadInput {
@@ -51,19 +57,29 @@ export interface SpreadInput {
   readonly masters: readonly (string | undefined)[];
   /** True when the pfs node `name` is registered (its node record's lease is live). */
   readonly live: (name: string) => boolean;
-  /** The voters that answered the Raft leader within the last election timeout. */
+  /** The members that answered the Raft leader within the last election timeout. */
   readonly active: readonly NodeId[];
 }
 
 /**
- * The voter to hand Raft leadership to, or undefined to stay: this node masters a shard, every
- * shard has a master, and some other active voter with a live pfs node masters none (the
- * lowest name of those, so that every check picks the same one). Pure; the caller checks that
- * this member leads.
+ * True when every shard has a master and every master is `self` or a member that answers the
+ * leader: no failover is under way that a leader change would slow.
+ */
+export function mastersSettled(input: SpreadInput): boolean {
+  const activeNames = new Set(input.members.filter((member) => input.active.includes(member.id))
+    .map((member) => member.name));
+  return input.masters.every((master) => master !== undefined &&
+    (master === input.self || activeNames.has(master)));
+}
+
+/**
+ * The voter to hand Raft leadership to, or undefined to stay: the masters are settled (above),
+ * this node masters a shard, and some other active voter with a live pfs node masters none
+ * (the lowest name of those, so that every check picks the same one). Pure; the caller checks
+ * that this member leads and how long the masters have been settled.
  */
 export function spreadTarget(input: SpreadInput): NodeId | undefined {
-  if (input.masters.some((master) => master === undefined)) return undefined;
-  if (!input.masters.includes(input.self)) return undefined;
+  if (!mastersSettled(input) || !input.masters.includes(input.self)) return undefined;
   const free = input.members
     .filter((member) => !member.isLearner && member.name !== "" && member.name !== input.self &&
       !input.masters.includes(member.name) && input.live(member.name) &&
@@ -78,11 +94,13 @@ export class LeaderSpread {
   readonly #view: MasterView;
   readonly #self: string;
   readonly #logger: Logger;
-  readonly #unsubscribe: () => void;
   readonly #timer: NodeJS.Timeout;
   #check: Promise<void> = Promise.resolve();
   #checking = false;
   #lastMoveMs = -Infinity;
+  /** The masters last seen (shard order, "-" for none) and since when they are settled. */
+  #masters = "";
+  #settledSinceMs = Infinity;
   #closed = false;
 
   constructor(member: SpreadMember, view: MasterView, self: string, logger: Logger) {
@@ -92,20 +110,20 @@ export class LeaderSpread {
     this.#logger = logger;
     this.#timer = setInterval(() => { this.#schedule(); }, spreadCheckMs);
     this.#timer.unref();
-    this.#unsubscribe = view.onChange(() => { this.#schedule(); });
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    this.#unsubscribe();
     await this.#check;
   }
 
   #schedule(): void {
     if (this.#closed || this.#checking) return;
-    if (Date.now() - this.#lastMoveMs < spreadPauseMs) return;
-    if (this.#member.raftStatus().leader !== this.#member.memberId) return;
+    if (this.#member.raftStatus().leader !== this.#member.memberId) {
+      this.#settledSinceMs = Infinity;
+      return;
+    }
     this.#checking = true;
     this.#check = this.#run().finally(() => { this.#checking = false; });
   }
@@ -114,12 +132,20 @@ export class LeaderSpread {
     try {
       const view = this.#view;
       const masters = Array.from({ length: view.shards }, (_, shard) => view.masterOf(shard));
-      const target = spreadTarget({
+      const input: SpreadInput = {
         self: this.#self, members: await this.#member.memberList(), masters,
-        live: (name) => view.addressOf(name) !== undefined, active: this.#member.activeVoters(),
-      });
+        live: (name) => view.addressOf(name) !== undefined, active: this.#member.activePeers(),
+      };
+      const now = Date.now();
+      const seen = masters.map((master) => master ?? "-").join(",");
+      if (seen !== this.#masters || !mastersSettled(input)) this.#settledSinceMs = Infinity;
+      else if (this.#settledSinceMs === Infinity) this.#settledSinceMs = now;
+      this.#masters = seen;
+      if (now - this.#settledSinceMs < spreadSettledMs) return;
+      if (now - this.#lastMoveMs < spreadPauseMs) return;
+      const target = spreadTarget(input);
       if (target === undefined || this.#closed) return;
-      this.#lastMoveMs = Date.now();
+      this.#lastMoveMs = now;
       const mastered = masters.flatMap((master, shard) => (master === this.#self ? [shard] : []));
       this.#logger.info("moving Raft leadership off this shard master", {
         to: target.toString(16), shardsMastered: mastered,

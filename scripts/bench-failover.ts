@@ -6,7 +6,8 @@
  *    a shard and time until the first commit writing a file on that shard finishes through
  *    another node (a writer retries every 50 ms from the kill on); the victim is restarted
  *    and the shard given a master again before the next kill. p50/p99 over --kills (20)
- *    kills; the target is under 2 × L. Without shard masters (replication not wired in the
+ *    kills; the target is under 2 × L. With PFS_BENCH_LOGS=DIR the nodes log at info level
+ *    and every kill slower than the target leaves each node's recent log in DIR. Without shard masters (replication not wired in the
  *    built pfsd) the victim is the shard's only holder, restarted at once, so the figure is
  *    a restart, and the table says so.
  * 2. throughput: on 3 nodes (real disk under the OS temp dir, so fsyncs cost what they cost),
@@ -19,7 +20,9 @@
  * Prints progress to stderr and a markdown table to stdout.
  */
 import { createCipheriv, createHash } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type PfsClient, tarOf } from "../test/e2e/pfs-api-support.js";
 import { PfsCluster, chaosClusterDefaults } from "../test/chaos/pfs-cluster.js";
@@ -133,10 +136,20 @@ async function victimOf(cluster: PfsCluster, shard: number): Promise<
   }
 }
 
+/** Every node's recent log (the cluster keeps the last 50 kB of each) into `dir`. */
+async function saveLogs(cluster: PfsCluster, dir: string, label: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await Promise.all(cluster.names.map((name) =>
+    writeFile(join(dir, `${label}-${name}.log`), cluster.member(name).log())));
+  progress(`  logs of ${label} in ${dir}`);
+}
+
 async function failover(args: Args, rows: string[]): Promise<void> {
   progress(`failover: 5 nodes, R=3, W=2, lease ${args.leaseSeconds} s, ${args.kills} kills`);
+  const logDir = process.env["PFS_BENCH_LOGS"];
   const cluster = await PfsCluster.start({ ...chaosClusterDefaults,
-    masterLeaseTtlSeconds: args.leaseSeconds });
+    masterLeaseTtlSeconds: args.leaseSeconds,
+    ...(logDir === undefined ? {} : { extraArgs: ["--log-level", "info"] }) });
   const delays: number[] = [];
   let elected = true;
   try {
@@ -165,6 +178,9 @@ async function failover(args: Args, rows: string[]): Promise<void> {
         await PfsCluster.sleep(retryPauseMs);
       }
       delays.push(performance.now() - killedMs);
+      if (logDir !== undefined && (delays.at(-1) ?? 0) > 2 * args.leaseSeconds * 1000) {
+        await saveLogs(cluster, logDir, `kill-${kill + 1}`);
+      }
       await restarted;
       if (victim.elected) await cluster.restart(victim.node);
       progress(`  kill ${kill + 1}/${args.kills}: ${victim.node} (shard ${shard}` +

@@ -250,15 +250,15 @@ export class RaftNode<Result> {
   }
 
   /**
-   * On the leader, the voters other than itself that answered within the last election
-   * timeout (raft's recentActive, kept fresh by checkQuorum); empty on a follower. For picking
-   * a leader transfer target that is alive.
+   * On the leader, the members (voters and learners) other than itself that answered within
+   * the last election timeout (raft's recentActive, reset every election timeout by
+   * checkQuorum); empty on a follower. Tells which peers are alive.
    */
-  activeVoters(): NodeId[] {
+  activePeers(): NodeId[] {
     const progress = this.#raw?.status().progress;
     if (progress === undefined) return [];
-    return [...progress].filter(([id, each]) => id !== this.#options.id && !each.isLearner &&
-      each.recentActive).map(([id]) => id);
+    return [...progress].filter(([id, each]) => id !== this.#options.id && each.recentActive)
+      .map(([id]) => id);
   }
 
   /**

@@ -56,8 +56,8 @@ export interface EtcdMember extends EtcdBackend {
   readonly peerPort: number;
   /** The Raft driver's view (leader, term, indexes); cheap. */
   raftStatus(): RaftNodeStatus;
-  /** On the leader, the other voters that answered within the last election timeout. */
-  activeVoters(): readonly NodeId[];
+  /** On the leader, the other members that answered within the last election timeout. */
+  activePeers(): readonly NodeId[];
   /** Graceful stop; pending requests fail with ETCD_STOPPED. Idempotent. */
   close(): Promise<void>;
 }
@@ -116,7 +116,7 @@ export class MemberCore implements EtcdMember {
 
   raftStatus(): RaftNodeStatus { return this.#node().status(); }
 
-  activeVoters(): readonly NodeId[] { return this.#raft?.activeVoters() ?? []; }
+  activePeers(): readonly NodeId[] { return this.#raft?.activePeers() ?? []; }
 
   /** The member's Raft loop died: stop serving and tell the owner. */
   fatal(error: unknown): void {

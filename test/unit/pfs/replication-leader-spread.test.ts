@@ -1,9 +1,10 @@
 // The choice of where Raft leadership goes so that one node failure costs one failover
-// (cmd/pfsd-leader-spread.ts): only off a node that masters a shard, only to a voter with a
-// live pfs node that masters none, never while a shard has no master.
+// (cmd/pfsd-leader-spread.ts): only off a node that masters a shard, only to an active voter
+// with a live pfs node that masters none, never while a failover may be under way (a shard
+// without a master, or a master whose member stopped answering the leader).
 import test from "ava";
 import fc from "fast-check";
-import { type SpreadInput, spreadTarget } from "../../../cmd/pfsd-leader-spread.js";
+import { type SpreadInput, mastersSettled, spreadTarget } from "../../../cmd/pfsd-leader-spread.js";
 import { type NodeId, nodeId } from "../../../pkg/common/index.js";
 
 const member = (name: string, id: number, isLearner = false):
@@ -27,9 +28,16 @@ test("a leader mastering nothing stays", (t) => {
   t.is(spreadTarget(input(["m2", "m3", "m4", "m5"])), undefined);
 });
 
-test("no move while a shard has no master: a leader change would extend a dead master's lease",
+test("no move while a failover may be under way: a leader change extends a dead master's lease",
   (t) => {
     t.is(spreadTarget(input(["m1", undefined, "m3", "m2"])), undefined);
+    const m3Silent = input(["m1", "m2", "m3", "m2"], {
+      active: five.filter((each) => each.name !== "m3").map((each) => each.id),
+    });
+    t.false(mastersSettled(m3Silent));
+    t.is(spreadTarget(m3Silent), undefined, "m3 masters shard 2 and stopped answering");
+    t.true(mastersSettled(input(["m1", "m2", "m3", "m2"], { active: [nodeId(2n), nodeId(3n)] })),
+      "the leader itself need not be in the list of peers that answer it");
   });
 
 test("no free voter, no move: learners, dead nodes and unstarted members do not count", (t) => {
@@ -60,7 +68,8 @@ test("any target is a live voter other than the leader that masters no shard", (
       const active = members.filter((_, i) => actives[i] === true).map((m) => m.id);
       const target = spreadTarget({ self: "m1", members, masters, live, active });
       if (target === undefined) {
-        const could = masters.every((m) => m !== undefined) && masters.includes("m1") &&
+        const could = mastersSettled({ self: "m1", members, masters, live, active }) &&
+          masters.includes("m1") &&
           members.some((m) => !m.isLearner && m.name !== "m1" && !masters.includes(m.name) &&
             live(m.name) && active.includes(m.id));
         return !could;
@@ -68,7 +77,8 @@ test("any target is a live voter other than the leader that masters no shard", (
       const chosen = members.find((m) => m.id === target);
       return chosen !== undefined && !chosen.isLearner && chosen.name !== "m1" &&
         !masters.includes(chosen.name) && live(chosen.name) && active.includes(target) &&
-        masters.includes("m1");
+        masters.includes("m1") && masters.every((m) => m !== undefined &&
+          (m === "m1" || active.includes(members[names.indexOf(m)]?.id ?? nodeId(0n))));
     }), { seed: 20261130 });
   t.pass();
 });
