@@ -20,8 +20,10 @@
  * - **User commits** left open are untouched: their acknowledged writes are in the shards'
  *   staging logs, and the user finishes or deletes them.
  *
- * Limits: an auto-commit whose node never starts again stays open until a user deletes it.
- * Recovery is best effort: a failure is logged per commit and never stops the node.
+ * An auto-commit whose node never starts again (faulty past --dead-time, or retired) is settled
+ * by the cluster's orphan sweeper instead (orphan-sweep.ts), with the same steps
+ * (`discardInterrupted`, CommitResolver.resumeFinish). Recovery is best effort: a failure is
+ * logged per commit and never stops the node.
  */
 import { randomBytes } from "node:crypto";
 import { type Logger, PfsError } from "../../common/index.js";
@@ -67,6 +69,57 @@ export interface CommitRecovery {
   readonly failed: string[];
 }
 
+/** A commit a branch names as its open one (state open or finishing), and how it was opened. */
+export interface UnsettledCommit {
+  readonly commit: CommitInfo;
+  /**
+   * Its branch record marks it as an auto-commit (`openAuto`, which only the API's own writes
+   * set), so a user's commit whose description happens to read like an auto-commit's is never
+   * taken for one.
+   */
+  readonly auto: boolean;
+}
+
+/**
+ * Every commit a branch of any repo names as open, read branch by branch (so a commit may
+ * have moved on by the time it is used: every step taken on it compares its state). A commit
+ * that cannot be read is handed to `unreadable` ("repo@id") and left out.
+ */
+export async function readUnsettledCommits(meta: MetaStore,
+  unreadable: (name: string, error: unknown) => void): Promise<UnsettledCommit[]> {
+  const unsettled: UnsettledCommit[] = [];
+  for (const repo of await meta.listRepos()) {
+    for (const branch of await meta.listBranches(repo.name)) {
+      if (branch.open === "") continue;
+      try {
+        const commit = await meta.inspectCommit(repo.name, branch.open);
+        unsettled.push({ commit, auto: branch.openAuto === true });
+      } catch (error: unknown) {
+        unreadable(`${repo.name}@${branch.open}`, error);
+      }
+    }
+  }
+  return unsettled;
+}
+
+/**
+ * Deletes an interrupted open auto-commit with its staged data, as its failed write would
+ * have. False when it was settled meanwhile (finished, failed or deleted by someone else, a
+ * compare in the metadata transaction says so): nothing was done.
+ */
+export async function discardInterrupted(commits: CommitResolver, commit: CommitInfo):
+  Promise<boolean> {
+  try {
+    await commits.discard(commit);
+  } catch (error: unknown) {
+    if (error instanceof PfsError && ["FAILED_PRECONDITION", "NOT_FOUND"].includes(error.code)) {
+      return false;
+    }
+    throw error;
+  }
+  return true;
+}
+
 /**
  * Settles every commit a crash interrupted (the module comment): resumes finishing commits and
  * deletes this node's auto-commits of earlier runs. Never throws for one commit's failure.
@@ -74,20 +127,19 @@ export interface CommitRecovery {
 export async function recoverCommits(meta: MetaStore, commits: CommitResolver,
   owner: AutoCommitOwner, logger: Logger): Promise<CommitRecovery> {
   const recovery: CommitRecovery = { finished: [], deleted: [], failed: [] };
-  for (const repo of await meta.listRepos()) {
-    for (const branch of await meta.listBranches(repo.name)) {
-      if (branch.open === "") continue;
-      const name = `${repo.name}@${branch.open}`;
-      try {
-        const commit = await meta.inspectCommit(repo.name, branch.open);
-        if (await settle(commit, branch.openAuto === true, commits, owner)) {
-          (commit.state === "finishing" ? recovery.finished : recovery.deleted).push(name);
-        }
-      } catch (error: unknown) {
-        recovery.failed.push(name);
-        logger.warn("cannot settle a commit a crash interrupted; it stays as it is",
-          { commit: name, error });
+  const failed = (name: string, error: unknown): void => {
+    recovery.failed.push(name);
+    logger.warn("cannot settle a commit a crash interrupted; it stays as it is",
+      { commit: name, error });
+  };
+  for (const { commit, auto } of await readUnsettledCommits(meta, failed)) {
+    const name = `${commit.repo}@${commit.id}`;
+    try {
+      if (await settle(commit, auto, commits, owner)) {
+        (commit.state === "finishing" ? recovery.finished : recovery.deleted).push(name);
       }
+    } catch (error: unknown) {
+      failed(name, error);
     }
   }
   if (recovery.finished.length + recovery.deleted.length + recovery.failed.length > 0) {
@@ -96,11 +148,7 @@ export async function recoverCommits(meta: MetaStore, commits: CommitResolver,
   return recovery;
 }
 
-/**
- * Settles one commit; false when it needs nothing. `auto`: its branch record marks it as an
- * auto-commit (`openAuto`, which only the API's own writes set), so a user's commit whose
- * description happens to read like an auto-commit's is never deleted.
- */
+/** Settles one commit; false when it needs nothing. `auto`: see UnsettledCommit. */
 async function settle(commit: CommitInfo, auto: boolean, commits: CommitResolver,
   owner: AutoCommitOwner): Promise<boolean> {
   if (commit.state === "finishing") {
@@ -112,14 +160,5 @@ async function settle(commit: CommitInfo, auto: boolean, commits: CommitResolver
     driver.run === owner.run) {
     return false;
   }
-  try {
-    await commits.discard(commit);
-  } catch (error: unknown) {
-    // Settled meanwhile (finished, failed or deleted by someone else): nothing to do.
-    if (error instanceof PfsError && ["FAILED_PRECONDITION", "NOT_FOUND"].includes(error.code)) {
-      return false;
-    }
-    throw error;
-  }
-  return true;
+  return discardInterrupted(commits, commit);
 }

@@ -14,7 +14,8 @@
  * pfs.Shard CollectGarbage) and sums what they freed.
  *
  * Once serving, the node settles the commits a crash of its previous run left half-done
- * (commit-recovery.ts) before `start` resolves.
+ * (commit-recovery.ts) before `start` resolves. While it holds the placement controller's
+ * election it also settles the auto-commits of nodes gone for good (orphan-sweep.ts).
  *
  * Start-up retries while the coordination store is UNAVAILABLE (a fresh cluster is still
  * electing) for at most pfsNodeStartMsMax; `close()` resigns this node's masterships first
@@ -41,6 +42,7 @@ import { readClusterStatus, removeNode } from "../status/index.js";
 import { type PfsApiOptions, pfsApiHandlers } from "./api-service.js";
 import { newAutoCommitOwner, recoverCommits } from "./commit-recovery.js";
 import { CommitResolver } from "./commit-resolver.js";
+import { OrphanSweeper } from "./orphan-sweep.js";
 import { ShardRouter } from "./shard-router.js";
 import { shardServiceHandlers } from "./shard-service.js";
 
@@ -215,6 +217,25 @@ function pfsServer(parts: PfsApiOptions & { host: ShardHost; collector: NodeGarb
   return server;
 }
 
+/**
+ * The duties of the node that holds the placement controller's election, started: the
+ * controller, and the orphan sweeper, which sweeps only while the controller leads.
+ */
+function electedDuties(options: PfsNodeOptions, parts: {
+  client: Etcd3; root: string; keys: ReplicaMapKeys; meta: MetaStore; router: ShardRouter;
+  shards: number; replicas: number; deadTimeMs: number; clock: SystemClock;
+}): { controller: PlacementController; sweeper: OrphanSweeper } {
+  const { client, root, keys, meta, router, deadTimeMs, clock } = parts;
+  const { logger } = options;
+  const controller = new PlacementController({ client, root, node: options.name, keys,
+    shards: parts.shards, replicas: parts.replicas, deadTimeMs, clock, logger });
+  const sweeper = new OrphanSweeper({ client, keys, meta, leading: () => controller.leading,
+    commits: new CommitResolver(meta, router, logger), deadTimeMs, clock, logger });
+  controller.start();
+  sweeper.start();
+  return { controller, sweeper };
+}
+
 /** What a started node runs; closed in reverse order. */
 interface NodeParts {
   address: string;
@@ -222,6 +243,7 @@ interface NodeParts {
   sessionClient: Etcd3;
   directory: ReplicaDirectory;
   controller: PlacementController;
+  sweeper: OrphanSweeper;
   host: ShardHost;
   router: ShardRouter;
   server: Server;
@@ -300,10 +322,10 @@ export class PfsNode {
       const registration = await untilAvailable("registration", logger, () =>
         NodeRegistration.register(client, root, { name: options.name, address }, logger));
       opened.registration = registration;
-      const controller = new PlacementController({ client, root, node: options.name, keys,
-        shards: config.shards, replicas, deadTimeMs: deadTimeSeconds * 1_000, clock, logger });
-      controller.start();
+      const { controller, sweeper } = electedDuties(options, { client, root, keys, meta, router,
+        shards: config.shards, replicas, deadTimeMs: deadTimeSeconds * 1_000, clock });
       opened.controller = controller;
+      opened.sweeper = sweeper;
       logger.info("serving pfs", {
         address, shards: config.shards, replicas, writeQuorum, masterLeaseTtlSeconds,
         deadTimeSeconds,
@@ -312,8 +334,8 @@ export class PfsNode {
       await recoverCommits(meta, new CommitResolver(meta, router, logger, owner), owner, logger)
         .catch((error: unknown) => { logger.warn("commit recovery failed", { error }); });
       return new PfsNode({
-        address, client, sessionClient, directory, controller, host, router, server, registration,
-        collector, logger,
+        address, client, sessionClient, directory, controller, sweeper, host, router, server,
+        registration, collector, logger,
       });
     } catch (error: unknown) {
       await PfsNode.#stop(opened, client, logger);
@@ -326,6 +348,7 @@ export class PfsNode {
     await parts.host?.stop().catch((error: unknown) => {
       logger.warn("cannot stop the shard host", { error });
     });
+    await parts.sweeper?.close();
     await parts.controller?.close();
     await parts.collector?.close();
     await parts.registration?.close();
