@@ -33,7 +33,7 @@ import { type Clock, type Logger, PfsError, assert } from "../../common/index.js
 import type { MetaStore } from "../meta/index.js";
 import type { CommitInfo } from "../model.js";
 import {
-  type OfflineRecord, type ReplicaMapKeys, nodeStateOf, readOfflineRecords,
+  type NodeHealthInput, type ReplicaMapKeys, nodeStateOf, readOfflineRecords,
 } from "../replication/index.js";
 import {
   type AutoCommitOwner, type UnsettledCommit, autoCommitOwnerOf, discardInterrupted,
@@ -60,17 +60,14 @@ assert(orphanSweepIntervalMs > 0 && orphanActionsPerSweepMax > 0, "sweeps must m
 /** Why an owner is gone for good. */
 export type GoneReason = "faulty" | "retired";
 
-/** What the sweeper knows of the nodes, read from the coordination store. */
-export interface OwnerFacts {
-  /** Nodes whose lease key is present now. */
-  readonly live: ReadonlySet<string>;
-  /** The offline records the placement controller keeps, by node. */
-  readonly offline: ReadonlyMap<string, OfflineRecord>;
+/**
+ * What the sweeper knows of the nodes, read from the coordination store: the placement
+ * controller's health input (live nodes, offline records, time, dead time; the map's nodes do
+ * not matter here) and the retired nodes.
+ */
+export interface OwnerFacts extends Omit<NodeHealthInput, "mapped"> {
   /** Nodes retired for good. */
   readonly retired: ReadonlySet<string>;
-  readonly nowWallMs: number;
-  /** --dead-time in milliseconds (> 0). */
-  readonly deadTimeMs: number;
 }
 
 /** One thing to do about an orphaned commit. */
@@ -85,7 +82,7 @@ export interface OrphanAction {
 /** Whether `node` is gone for good, and why; undefined while it is online or only offline. */
 export function ownerGone(node: string, facts: OwnerFacts): GoneReason | undefined {
   if (facts.retired.has(node)) return "retired";
-  const state = nodeStateOf(facts.live.has(node), facts.offline.get(node), facts.nowWallMs,
+  const state = nodeStateOf(facts.live.has(node), facts.records.get(node), facts.nowWallMs,
     facts.deadTimeMs);
   return state === "faulty" ? "faulty" : undefined;
 }
@@ -210,10 +207,10 @@ export class OrphanSweeper {
       });
       return new Set(found.map((key) => key.slice(prefix.length)));
     };
-    const [live, retired, offline] = await Promise.all([
+    const [live, retired, records] = await Promise.all([
       namesUnder(keys.nodes), namesUnder(keys.retired), readOfflineRecords(client, keys),
     ]);
-    return { live, retired, offline, nowWallMs: clock.wallMs(), deadTimeMs };
+    return { live, retired, records, nowWallMs: clock.wallMs(), deadTimeMs };
   }
 
   /** Carries out one action; never throws (a failure is the "retry" outcome, logged). */

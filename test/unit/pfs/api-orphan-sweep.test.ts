@@ -39,7 +39,7 @@ function auto(id: number, state: CommitState, owner: AutoCommitOwner): Unsettled
  */
 const facts: OwnerFacts = {
   live: new Set(["up", "back"]),
-  offline: new Map([
+  records: new Map([
     ["late", { offlineSinceWallMs: nowWallMs - deadTimeMs + 1 }],
     ["dead", { offlineSinceWallMs: nowWallMs - deadTimeMs }],
   ]),
@@ -107,16 +107,16 @@ const commitArb = fc.record({
 
 function factsOf(healths: readonly Health[]): OwnerFacts {
   const live = new Set<string>();
-  const offline = new Map<string, { offlineSinceWallMs: number }>();
+  const records = new Map<string, { offlineSinceWallMs: number }>();
   const retired = new Set<string>();
   healths.forEach((health, index) => {
     const node = nodes[index] ?? "";
     if (health === "online") live.add(node);
-    if (health === "offline") offline.set(node, { offlineSinceWallMs: nowWallMs - 1 });
-    if (health === "faulty") offline.set(node, { offlineSinceWallMs: nowWallMs - deadTimeMs });
+    if (health === "offline") records.set(node, { offlineSinceWallMs: nowWallMs - 1 });
+    if (health === "faulty") records.set(node, { offlineSinceWallMs: nowWallMs - deadTimeMs });
     if (health === "retired") retired.add(node);
   });
-  return { live, offline, retired, nowWallMs, deadTimeMs };
+  return { live, records, retired, nowWallMs, deadTimeMs };
 }
 
 test("property: acts exactly on auto-commits of faulty or retired owners", (t) => {
