@@ -45,11 +45,15 @@ import {
   finishedIndexWaitMs,
 } from "./limits.js";
 
-/** A change of the index, as its listeners hear it. */
+/**
+ * A change of the index, as its listeners hear it. Replaying "added" and "removed" from an
+ * empty set gives the view at every point: a load reports its difference from the view before
+ * it (everything, the first time) as such changes, then "reloaded".
+ */
 export type FinishedChange =
   | { readonly kind: "added"; readonly commit: ShardCommit }
   | { readonly kind: "removed"; readonly commit: ShardCommit }
-  /** The index was read afresh: anything may have changed. */
+  /** The index was read afresh (its difference from the view before came just before). */
   | { readonly kind: "reloaded" };
 
 export interface FinishedCommitsOptions {
@@ -250,11 +254,18 @@ export class FinishedCommits {
       }
     }
     if (this.#closed) return;
+    const previous = this.#finished;
     this.#finished = finished;
     this.#revision = readAt;
     this.#ready = true;
-    await this.#startFollowing(readAt);
+    for (const key of previous) {
+      if (!finished.has(key)) this.#notify({ kind: "removed", commit: commitOfKey(key) });
+    }
+    for (const key of finished) {
+      if (!previous.has(key)) this.#notify({ kind: "added", commit: commitOfKey(key) });
+    }
     this.#notify({ kind: "reloaded" });
+    await this.#startFollowing(readAt);
     this.#settleWaiters();
   }
 

@@ -5,8 +5,8 @@
  * - opens the local replica (once; a replica moved away and back reuses it) and serves it to
  *   the cluster as a `HostedShard` (master rules in hosted-shard.ts);
  * - **catches it up** from the node's watched index of finished commits (finished-commits.ts),
- *   not from listings: per replica it keeps the finished commits known to be here (`have`)
- *   and those not yet (`missing`); a commit the index reports finished is added to `missing`
+ *   not from listings: per replica it keeps only the finished commits not known to be here
+ *   (`missing`; all the others are); a commit the index reports finished is added to it
  *   and a catch-up pass runs `catchUpAfterFinishMs` later, copying the sealed manifest and
  *   its missing chunks from the master or any other replica that has it (transfer.ts;
  *   resumable, since a retry asks again what is missing). A pass also runs when the map
@@ -33,8 +33,9 @@
  * as up to date (as a listing that failed to decode did before).
  *
  * Invariants: a replica is master only while the map places it on this node; a replica that
- * lacks a finished commit of its shard never keeps a term (shard-master.ts); `have` and
- * `missing` of a replica are disjoint and hold only commits the index holds.
+ * lacks a finished commit of its shard never keeps a term (shard-master.ts); a replica's
+ * `missing` holds only commits the index holds, and every other commit of the index is here.
+ * Memory: the index (finished-commits.ts) plus, per replica, its missing commits (the lag).
  */
 import type { Etcd3, Lease } from "etcd3";
 import { type Clock, type Logger, PfsError, assertNever } from "../../common/index.js";
@@ -89,9 +90,10 @@ interface Held {
   readonly stop: AbortController;
   standing: MasterStanding | undefined;
   run: Promise<void>;
-  /** `<repo>/<id>` of the finished commits (in the index) known to be here. */
-  readonly have: Set<string>;
-  /** The index's finished commits not known to be here (unchecked or lacking), by key. */
+  /**
+   * The index's finished commits not known to be here (unchecked or lacking), by
+   * `<repo>/<id>`; every other commit of the index is here.
+   */
   readonly missing: Map<string, ShardCommit>;
   /** Finished commits of the shard this replica lacks, as of the last pass (-1: not yet). */
   lag: number;
@@ -241,7 +243,7 @@ export class ShardHost {
     const ttlMs = options.masterLeaseTtlSeconds * 1_000;
     const held: Held = {
       shard, local, stop: new AbortController(), standing: undefined, run: Promise.resolve(),
-      have: new Set(), missing: new Map(), lag: -1, finished: 0, publishedLag: -2,
+      missing: new Map(), lag: -1, finished: 0, publishedLag: -2,
       candidate: new ShardMasterCandidate({
         client: options.client, root: options.root, shard, node: options.node,
         masterLeaseTtlSeconds: options.masterLeaseTtlSeconds, logger: options.logger,
@@ -261,7 +263,9 @@ export class ShardHost {
         clock: options.clock, logger: options.logger,
       }),
     };
-    this.#resync(held);
+    for (const commit of this.#index.finishedOf(shard)) {
+      held.missing.set(commitKeyOf(commit), commit);
+    }
     this.#held.set(shard, held);
     held.run = this.#candidacy(held);
     options.logger.info("holding a replica", { shard });
@@ -356,70 +360,51 @@ export class ShardHost {
 
   // ---- catching up -------------------------------------------------------------------
 
-  /** Keeps every replica's `have` and `missing` in step with the index, then runs a pass. */
+  /** Keeps every replica's `missing` in step with the index, then runs a pass. */
   #onIndexChange(change: FinishedChange): void {
     for (const held of this.#held.values()) {
       switch (change.kind) {
-        case "added": {
-          const key = commitKeyOf(change.commit);
-          if (!held.have.has(key)) held.missing.set(key, change.commit);
+        case "added":
+          held.missing.set(commitKeyOf(change.commit), change.commit);
           break;
-        }
-        case "removed": {
-          const key = commitKeyOf(change.commit);
-          held.have.delete(key);
-          held.missing.delete(key);
+        case "removed":
+          held.missing.delete(commitKeyOf(change.commit));
           break;
-        }
         case "reloaded":
-          this.#resync(held);
           break;
         default:
           assertNever(change);
       }
+      this.#count(held);
     }
     this.#scheduleScan(change.kind === "added" ? catchUpAfterFinishMs : 0);
   }
 
-  /** Rebuilds `held`'s `have` and `missing` from the whole index (a new replica, a reload). */
-  #resync(held: Held): void {
-    held.missing.clear();
-    const finished = new Set<string>();
-    for (const commit of this.#index.finishedOf(held.shard)) {
-      const key = commitKeyOf(commit);
-      finished.add(key);
-      if (!held.have.has(key)) held.missing.set(key, commit);
-    }
-    for (const key of held.have) {
-      if (!finished.has(key)) held.have.delete(key);
-    }
-  }
-
   /**
-   * Moves those of `commits` (default: all of `held.missing`) that are here to `have` (no
-   * copy); the rest stay missing. Updates lag and finished count; returns how many of
-   * `commits` are not here. Only commits still in the index count as here.
+   * Drops from `held.missing` those of `commits` (default: all of it) that are here (no
+   * copy); the rest stay. Updates lag and finished count; returns how many of `commits` are
+   * still missing (one dropped meanwhile, copied or deleted, is not).
    */
   async #checkMissing(held: Held,
     commits: readonly ShardCommit[] = [...held.missing.values()]): Promise<number> {
     let lacking = 0;
     for (const commit of commits) {
       const key = commitKeyOf(commit);
-      if (held.have.has(key)) continue;
+      if (!held.missing.has(key)) continue;
       if (!(await held.local.hasCommit(commit))) {
-        lacking += 1;
+        if (held.missing.has(key)) lacking += 1;
         continue;
       }
       held.missing.delete(key);
-      if (this.#index.has(commit)) held.have.add(key);
     }
     this.#count(held);
     return lacking;
   }
 
   #count(held: Held): void {
+    if (held.lag < 0 && !this.#index.ready) return;
     held.lag = held.missing.size;
-    held.finished = held.have.size;
+    held.finished = Math.max(0, this.#index.size - held.missing.size);
   }
 
   /**
@@ -486,7 +471,6 @@ export class ShardHost {
         if (aborted(held.stop.signal)) break;
         if (!(await this.#pull(held, commit))) continue;
         held.missing.delete(key);
-        if (this.#index.has(commit)) held.have.add(key);
       }
       this.#count(held);
       await this.#publishStatus(held);

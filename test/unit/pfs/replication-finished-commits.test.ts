@@ -110,6 +110,25 @@ function indexed(f: Fixture): string[] {
   return [...f.index.finishedOf(0)].map((commit) => `${commit.repo}/${commit.id}`).sort();
 }
 
+/**
+ * The set the changes describe, replayed from empty; fails on an "added" of a commit already
+ * there or a "removed" of one that is not (each change must be a real difference).
+ */
+function replay(changes: readonly FinishedChange[]): string[] {
+  const set = new Set<string>();
+  for (const change of changes) {
+    if (change.kind === "reloaded") continue;
+    const key = `${change.commit.repo}/${change.commit.id}`;
+    if (change.kind === "added") {
+      if (set.has(key)) throw new Error(`added twice: ${key}`);
+      set.add(key);
+    } else if (!set.delete(key)) {
+      throw new Error(`removed while absent: ${key}`);
+    }
+  }
+  return [...set].sort();
+}
+
 /** Waits until the index has reached the store's current revision. */
 async function catchUp(f: Fixture): Promise<void> {
   await f.index.waitForRevision(await f.index.currentRevision());
@@ -129,7 +148,9 @@ both("loads the finished commits in pages and knows the load's revision", async 
   t.deepEqual(indexed(f), (await listFinished(f)).keys);
   t.true(f.index.has({ repo: "repo0", id: idOf(0) }));
   t.false(f.index.has({ repo: "repo1", id: idOf(1) }));
-  t.deepEqual(f.changes, [{ kind: "reloaded" }]);
+  t.is(f.changes.filter((change) => change.kind === "added").length, 400);
+  t.deepEqual(f.changes.slice(-1), [{ kind: "reloaded" }], "the load's changes, then reloaded");
+  t.deepEqual(replay(f.changes), indexed(f));
 });
 
 both("follows starts, finishes and deletes through the watch, in order", async (t, f) => {
@@ -145,6 +166,7 @@ both("follows starts, finishes and deletes through the watch, in order", async (
   await catchUp(f);
   t.deepEqual(indexed(f), [`a/${idOf(2)}`]);
   t.deepEqual(f.changes, [
+    { kind: "added", commit: { repo: "a", id: idOf(1) } },
     { kind: "reloaded" },
     { kind: "added", commit: { repo: "a", id: idOf(2) } },
     { kind: "removed", commit: { repo: "a", id: idOf(1) } },
@@ -177,22 +199,6 @@ both("a random history: the index equals a fresh listing at its revision", async
       else await putCommit(f, repo, id, states[prng.intBelow(states.length)] ?? "open");
     }
   };
-  // The reported changes, replayed from the view each reload leaves.
-  const replayed = new Set<string>();
-  let reloads = 0;
-  f.index.onChange((change) => {
-    const key = change.kind === "reloaded" ? "" : `${change.commit.repo}/${change.commit.id}`;
-    if (change.kind === "reloaded") {
-      reloads += 1;
-      replayed.clear();
-      for (const known of indexed(f)) replayed.add(known);
-    } else if (change.kind === "added") {
-      t.false(replayed.has(key), `added twice: ${key}`);
-      replayed.add(key);
-    } else {
-      t.true(replayed.delete(key), `removed unknown: ${key}`);
-    }
-  });
   await history(60);
   const started = f.index.start();
   await history(60); // concurrently with the load
@@ -201,8 +207,8 @@ both("a random history: the index equals a fresh listing at its revision", async
   await catchUp(f);
   const listed = await listFinished(f);
   t.deepEqual(indexed(f), listed.keys, `seed ${seed}`);
-  t.is(reloads, 1, `seed ${seed}`);
-  t.deepEqual([...replayed].sort(), listed.keys, `seed ${seed}`);
+  t.is(f.changes.filter((change) => change.kind === "reloaded").length, 1, `seed ${seed}`);
+  t.deepEqual(replay(f.changes), listed.keys, `seed ${seed}`);
 });
 
 both("an undecodable record is counted until it is fixed, never guessed", async (t, f) => {
@@ -247,6 +253,7 @@ test("pfsd: a restarted member breaks the watch; the index reloads and follows a
       t.deepEqual(indexed(f), [`a/${idOf(1)}`, `a/${idOf(2)}`]);
       t.true(f.changes.filter((change) => change.kind === "reloaded").length >= 2,
         "the lost watch made the index reload");
+      t.deepEqual(replay(f.changes), indexed(f), "the reload reported its difference");
     } finally {
       await f.index.close();
       await cluster.stop();
