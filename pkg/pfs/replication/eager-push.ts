@@ -2,7 +2,11 @@
  * `EagerPusher`: the master of a shard pushing the chunks of its open commits to the other
  * replicas in the background, while the client is still writing (issue 6, throughput), so that
  * the finish (transfer.ts `copyCommit`) finds most chunks there already and sends only the rest
- * and the manifest.
+ * and the manifest. Two ways in: `tee` wraps a put's stream and cuts it into chunks as the
+ * source does (same chunking options, so the same ids), offering each chunk with its bytes
+ * while the put is still running (a big file's chunks move during its put, read from memory);
+ * `offer` takes the chunk refs of a recorded entry (a tar put's `putEntry`, chunks `tee`
+ * dropped), which the push reads back from the source.
  *
  * Safety rests on content addressing: a chunk on a replica is just bytes under their hash;
  * only a manifest, installed at finish after the replica holds every chunk it names, makes a
@@ -12,26 +16,30 @@
  * collected before its manifest arrives is pushed again by the finish, which asks what is
  * missing.
  *
- * Invariants: `offer` never blocks, throws or fails the write that offers; each peer has its
- * own bounded queue of chunk refs (eagerQueueChunksMax, eagerQueueBytesMax; offers past them
- * are dropped: the finish pushes them) and one worker pushing at most one batch
- * (eagerBatchBytesMax) at a time, so a slow peer holds back only itself and memory stays at a
- * batch per peer; a peer whose push failed is left alone for a pause that doubles on each
- * failure (eagerBackoffMsMin to eagerBackoffMsMax) and its queue is dropped. Workers run only
- * while there is work; `close` waits for them and accepts no more.
+ * Invariants: `offer` and `tee` never block, throw or fail the write that offers; each peer has
+ * its own bounded queue of chunks (eagerQueueChunksMax, eagerQueueBytesMax, and
+ * eagerHeldBytesMax of bytes in memory; offers past them are dropped: the finish pushes them)
+ * and one worker pushing at most one batch (eagerBatchBytesMax) at a time, so a slow peer
+ * holds back only itself and memory stays bounded per peer; a peer whose push failed is left
+ * alone for a pause that doubles on each failure (eagerBackoffMsMin to eagerBackoffMsMax) and
+ * its queue is dropped. Workers run only while there is work; `close` waits for them and
+ * accepts no more.
  */
 import { type Clock, type Logger, assert } from "../../common/index.js";
+import { type Chunk, Chunker, type ChunkingOptions } from "../chunk/index.js";
 import type { ChunkRef, Sha256Hex } from "../model.js";
 import type { ShardReplica } from "../shard/index.js";
-import { type ReplicationPeer, pushMissing } from "./transfer.js";
+import { type ReplicationPeer, copyChunks } from "./transfer.js";
 import {
   eagerBackoffMsMax, eagerBackoffMsMin, eagerBatchBytesMax, eagerBatchChunksMax,
-  eagerQueueBytesMax, eagerQueueChunksMax, eagerRecentIdsMax,
+  eagerHeldBytesMax, eagerQueueBytesMax, eagerQueueChunksMax, eagerRecentIdsMax,
 } from "./transfer-limits.js";
 
 export interface EagerPusherOptions {
-  /** The master's own replica: where pushed chunks are read. */
+  /** The master's own replica: where pushed chunks offered without their bytes are read. */
   readonly source: ShardReplica;
+  /** How the source cuts files into chunks (`tee` cuts alike, so the ids match). */
+  readonly chunking: ChunkingOptions;
   /** The other replicas of the shard that are live now (asked at every offer). */
   readonly peers: () => readonly ReplicationPeer[];
   readonly clock: Clock;
@@ -51,13 +59,21 @@ export interface EagerPushStats {
   readonly failures: number;
 }
 
+/** A queued chunk: its ref, and its bytes when `tee` cut it (else it is read from the source). */
+interface QueuedChunk {
+  readonly ref: ChunkRef;
+  readonly bytes: Uint8Array | undefined;
+}
+
 /** One peer's queue, worker and backoff. */
 interface PeerState {
   node: string;
   /** The peer's replica as last offered (the map may hand a new client). */
   replica: ShardReplica;
-  readonly queue: ChunkRef[];
+  readonly queue: QueuedChunk[];
   queueBytes: number;
+  /** Bytes of the queued chunks held in memory (those `tee` cut), at most eagerHeldBytesMax. */
+  heldBytes: number;
   /** Ids queued or pushed recently, oldest first (skips the same chunk offered twice). */
   readonly recent: Set<Sha256Hex>;
   /** The running worker, if any. */
@@ -86,24 +102,63 @@ export class EagerPusher {
    * never waits: what does not fit, or goes to a peer that is backing off, is dropped.
    */
   offer(chunks: readonly ChunkRef[]): void {
-    if (this.#closed || chunks.length === 0) return;
+    this.#offer(chunks.map((ref) => ({ ref, bytes: undefined })));
+  }
+
+  /**
+   * The pieces of `data`, unchanged and as fast as they come, while they are also cut into
+   * chunks as the source cuts them and each chunk is offered with its bytes: the peers get a
+   * big file's chunks while the source is still writing it. Cutting stops (for the rest of
+   * this stream) when no peer could take a chunk: none is live, or all are backing off. It
+   * never fails the stream: a failure to cut only ends the cutting.
+   */
+  async* tee(data: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    let chunker = this.#closed ? undefined : new Chunker(this.#options.chunking);
+    const cut = (chunks: readonly Chunk[]): void => {
+      if (chunks.length > 0 && !this.#offer(chunks.map((chunk) => ({
+        ref: { id: chunk.id, size: chunk.bytes.length }, bytes: chunk.bytes.slice() })))) {
+        chunker = undefined;
+      }
+    };
+    for await (const piece of data) {
+      try {
+        if (chunker !== undefined) cut(chunker.push(piece));
+      } catch (error: unknown) {
+        chunker = undefined;
+        this.#options.logger.debug("eager push: cannot cut a put's data", { error });
+      }
+      yield piece;
+    }
+    try {
+      if (chunker !== undefined) cut(chunker.finish().chunks);
+    } catch (error: unknown) {
+      this.#options.logger.debug("eager push: cannot cut a put's data", { error });
+    }
+  }
+
+  /** Queues `chunks` for every live peer not backing off; false when there was none. */
+  #offer(chunks: readonly QueuedChunk[]): boolean {
+    if (this.#closed || chunks.length === 0) return false;
     let peers: readonly ReplicationPeer[];
     try {
       peers = this.#options.peers();
     } catch (error: unknown) {
       this.#options.logger.debug("eager push: cannot list the peers", { error });
-      return;
+      return false;
     }
     const now = this.#options.clock.nowMs();
+    let taken = false;
     for (const peer of peers) {
       const state = this.#stateOf(peer);
       if (state.retryAtMs > now) {
         this.#stats.dropped += chunks.length;
         continue;
       }
+      taken = true;
       this.#enqueue(state, chunks);
       if (state.worker === undefined && state.queue.length > 0) this.#startWorker(state);
     }
+    return taken;
   }
 
   /**
@@ -113,9 +168,7 @@ export class EagerPusher {
   clear(): void {
     for (const state of this.#peers.values()) {
       this.#stats.dropped += state.queue.length;
-      for (const ref of state.queue) state.recent.delete(ref.id);
-      state.queue.length = 0;
-      state.queueBytes = 0;
+      dropQueue(state);
     }
   }
 
@@ -139,7 +192,7 @@ export class EagerPusher {
   #stateOf(peer: ReplicationPeer): PeerState {
     let state = this.#peers.get(peer.node);
     if (state === undefined) {
-      state = { node: peer.node, replica: peer.replica, queue: [], queueBytes: 0,
+      state = { node: peer.node, replica: peer.replica, queue: [], queueBytes: 0, heldBytes: 0,
         recent: new Set(), worker: undefined, retryAtMs: 0, backoffMs: eagerBackoffMsMin };
       this.#peers.set(peer.node, state);
     }
@@ -147,17 +200,21 @@ export class EagerPusher {
     return state;
   }
 
-  /** Adds the refs `state` has not seen recently, within the queue's bounds. */
-  #enqueue(state: PeerState, chunks: readonly ChunkRef[]): void {
-    for (const ref of chunks) {
+  /** Adds the chunks `state` has not seen recently, within the queue's bounds. */
+  #enqueue(state: PeerState, chunks: readonly QueuedChunk[]): void {
+    for (const chunk of chunks) {
+      const { ref, bytes } = chunk;
       if (state.recent.has(ref.id)) continue;
+      const held = bytes === undefined ? 0 : bytes.length;
       if (state.queue.length >= eagerQueueChunksMax ||
-        state.queueBytes + ref.size > eagerQueueBytesMax) {
+        state.queueBytes + ref.size > eagerQueueBytesMax ||
+        state.heldBytes + held > eagerHeldBytesMax) {
         this.#stats.dropped += 1;
         continue;
       }
-      state.queue.push(ref);
+      state.queue.push(chunk);
       state.queueBytes += ref.size;
+      state.heldBytes += held;
       state.recent.add(ref.id);
       this.#stats.queued += 1;
       for (const oldest of state.recent) {
@@ -184,17 +241,15 @@ export class EagerPusher {
     while (state.queue.length > 0) {
       const batch = takeBatch(state);
       try {
-        const pushed = await pushMissing(source, state.replica, batch, undefined);
+        const pushed = await pushBatch(source, state.replica, batch);
         this.#stats.pushedChunks += pushed.chunks;
         this.#stats.pushedBytes += pushed.bytes;
         state.backoffMs = eagerBackoffMsMin;
       } catch (error: unknown) {
         this.#stats.failures += 1;
         this.#stats.dropped += batch.length + state.queue.length;
-        for (const id of batch) state.recent.delete(id);
-        for (const ref of state.queue) state.recent.delete(ref.id);
-        state.queue.length = 0;
-        state.queueBytes = 0;
+        for (const chunk of batch) state.recent.delete(chunk.ref.id);
+        dropQueue(state);
         state.retryAtMs = clock.nowMs() + state.backoffMs;
         logger.debug("eager push to a replica failed; leaving it to the finish", {
           shard: source.shard, node: state.node, pauseMs: state.backoffMs, error });
@@ -205,18 +260,52 @@ export class EagerPusher {
   }
 }
 
+/** Empties `state`'s queue, forgetting its ids (they may be offered again). */
+function dropQueue(state: PeerState): void {
+  for (const chunk of state.queue) state.recent.delete(chunk.ref.id);
+  state.queue.length = 0;
+  state.queueBytes = 0;
+  state.heldBytes = 0;
+}
+
+/**
+ * Pushes to `target` the chunks of `batch` it lacks: those with bytes in one putChunks, the
+ * others read from `source` (transfer.ts copyChunks). What it pushed.
+ */
+async function pushBatch(source: ShardReplica, target: ShardReplica,
+  batch: readonly QueuedChunk[]): Promise<{ chunks: number; bytes: number }> {
+  const missing = new Set(await target.missingChunks(batch.map((chunk) => chunk.ref.id)));
+  const inMemory: { ref: ChunkRef; bytes: Uint8Array }[] = [];
+  const onDisk: Sha256Hex[] = [];
+  for (const { ref, bytes } of batch) {
+    if (!missing.has(ref.id)) continue;
+    if (bytes === undefined) onDisk.push(ref.id);
+    else inMemory.push({ ref, bytes });
+  }
+  let bytes = 0;
+  if (inMemory.length > 0) {
+    await target.putChunks(inMemory);
+    bytes += inMemory.reduce((sum, chunk) => sum + chunk.bytes.length, 0);
+  }
+  if (onDisk.length > 0) bytes += await copyChunks(source, target, onDisk, undefined);
+  return { chunks: inMemory.length + onDisk.length, bytes };
+}
+
 /** Takes from the head of `state`'s queue up to one batch's chunks and bytes (at least one). */
-function takeBatch(state: PeerState): Sha256Hex[] {
+function takeBatch(state: PeerState): QueuedChunk[] {
   let count = 0;
   let bytes = 0;
-  for (const ref of state.queue) {
+  let held = 0;
+  for (const { ref, bytes: inMemory } of state.queue) {
     if (count >= eagerBatchChunksMax || (count > 0 && bytes + ref.size > eagerBatchBytesMax)) break;
     count += 1;
     bytes += ref.size;
+    held += inMemory === undefined ? 0 : inMemory.length;
   }
   const taken = state.queue.splice(0, count);
   state.queueBytes -= bytes;
-  assert(taken.length > 0 && state.queueBytes >= 0,
+  state.heldBytes -= held;
+  assert(taken.length > 0 && state.queueBytes >= 0 && state.heldBytes >= 0,
     () => `eager batch of ${taken.length} chunks, ${state.queueBytes} bytes left queued`);
-  return taken.map((ref) => ref.id);
+  return taken;
 }

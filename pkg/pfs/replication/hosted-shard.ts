@@ -12,7 +12,8 @@
  *   (FAILED_PRECONDITION) and the finish, and the commit never finishes without data it
  *   acknowledged. A master restarted on the same data dir keeps its staging logs (they are
  *   fsynced), so it may go on with the commits its previous run took.
- * - **Eager push.** Every put the master acknowledges offers its chunks to an `EagerPusher`
+ * - **Eager push.** A put's stream is cut into chunks as it passes (as the local replica cuts
+ *   it), and the chunks of every recorded entry are offered too, to an `EagerPusher`
  *   (eager-push.ts), which pushes them to the other replicas in the background while the
  *   commit is still open; the user's write never waits for it nor fails because of it. A
  *   finish drops what is still queued and copies what the replicas lack itself.
@@ -30,6 +31,7 @@
  */
 import type { Etcd3 } from "etcd3";
 import { type Clock, type Logger, PfsError } from "../../common/index.js";
+import { type ChunkingOptions, defaultChunking } from "../chunk/index.js";
 import { MetaKeys } from "../meta/index.js";
 import type { ChunkRef, CommitId, FileEntry, Sha256Hex } from "../model.js";
 import type {
@@ -75,6 +77,11 @@ export interface HostedShardOptions {
   /** A term confirmed longer ago than this (ms) acknowledges nothing: the master lease TTL. */
   readonly confirmStaleMs: number;
   readonly replicate: ReplicateCommit;
+  /**
+   * How the local replica cuts files, so the eager push cuts a put's stream alike; the
+   * cluster's (defaultChunking) by default, which pfsd's replicas use.
+   */
+  readonly chunking?: ChunkingOptions;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -95,7 +102,8 @@ export class HostedShard implements ShardReplica {
     this.#local = options.local;
     this.#keys = new MetaKeys(options.root);
     this.#eager = new EagerPusher({ source: options.local, peers: options.peers,
-      clock: options.clock, logger: options.logger });
+      chunking: options.chunking ?? defaultChunking, clock: options.clock,
+      logger: options.logger });
   }
 
   /** What the eager push did so far (tests, the benchmark). */
@@ -196,7 +204,7 @@ export class HostedShard implements ShardReplica {
   async putFile(commit: ShardCommit, parent: CommitId, path: string,
     data: AsyncIterable<Uint8Array>, options?: { readonly append?: boolean }): Promise<FileEntry> {
     const fence = await this.#stage(commit);
-    const entry = await this.#local.putFile(commit, parent, path, data, options);
+    const entry = await this.#local.putFile(commit, parent, path, this.#eager.tee(data), options);
     this.#stillMaster(fence);
     this.#eager.offer(entry.chunks);
     return entry;

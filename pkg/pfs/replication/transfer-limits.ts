@@ -72,6 +72,14 @@ export const eagerQueueChunksMax: number = 65_536;
 export const eagerQueueBytesMax: number = 1_024 * mebibyte;
 
 /**
+ * Bytes of chunks one peer's eager queue holds in memory: the chunks `tee` cut from a put's
+ * stream wait there for their push (shared between the peers' queues, so the pusher holds at
+ * most this times the peers). Past it, such chunks are dropped for that peer, and queued
+ * again, without their bytes (read back from the source), when the put's entry is offered.
+ */
+export const eagerHeldBytesMax: number = 32 * mebibyte;
+
+/**
  * Bytes of chunks one eager push to a peer carries (missingChunks, reads, putChunks): the
  * memory of one peer's push in flight. Smaller than a copy's batch so a put's chunks start
  * moving soon after they are written.
@@ -110,6 +118,8 @@ assert(eagerBatchBytesMax >= limits.pfsChunkBytesMax && eagerBatchBytesMax <= tr
   "an eager batch holds one largest chunk and is one copy batch at most");
 assert(eagerBatchChunksMax <= transferBatchChunksMax &&
   eagerBatchChunksMax <= transferIdsPerCallMax, "an eager batch is one putChunks and one missingChunks call");
+assert(eagerHeldBytesMax >= eagerBatchBytesMax && eagerHeldBytesMax <= eagerQueueBytesMax,
+  "a peer's held chunks fill a batch and are queued bytes");
 assert(eagerRecentIdsMax >= eagerQueueChunksMax, "every queued id is remembered");
 assert(eagerBackoffMsMin >= 1 && eagerBackoffMsMin <= eagerBackoffMsMax,
   "eager backoff grows up to a bound");

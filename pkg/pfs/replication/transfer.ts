@@ -88,12 +88,8 @@ function isMissingChunks(error: unknown): boolean {
     error.details["missing"] === "chunks";
 }
 
-/**
- * Pushes to `target` the chunks of `ids` it lacks, read from `source`; resolves with what it
- * pushed. The pushed chunks are held from the target's collection for chunkHoldMs, and so
- * are the ones it had (its missingChunks holds them). Errors: either replica's, the signal's.
- */
-export async function pushMissing(source: ShardReplica, target: ShardReplica,
+/** Pushes to `target` the chunks of `ids` it lacks, read from `source`; what it pushed. */
+async function pushMissing(source: ShardReplica, target: ShardReplica,
   ids: readonly Sha256Hex[], signal: AbortSignal | undefined):
   Promise<{ chunks: number; bytes: number }> {
   const pushed = { chunks: 0, bytes: 0 };
@@ -114,8 +110,8 @@ export async function pushMissing(source: ShardReplica, target: ShardReplica,
  * the next one fills (a push's round trip and the target's fsyncs overlap the reads); resolves
  * with the bytes pushed once every batch is acknowledged, or rejects with the first failure.
  */
-async function copyChunks(source: ShardReplica, target: ShardReplica, ids: readonly Sha256Hex[],
-  signal: AbortSignal | undefined): Promise<number> {
+export async function copyChunks(source: ShardReplica, target: ShardReplica,
+  ids: readonly Sha256Hex[], signal: AbortSignal | undefined): Promise<number> {
   const reads: Promise<ChunkToPush>[] = [];
   let next = 0;
   const startRead = (): void => {

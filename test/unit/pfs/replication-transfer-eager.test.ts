@@ -20,16 +20,20 @@ import { EagerPusher, HostedShard, replicateCommit } from "../../../pkg/pfs/repl
 import type { LocalShard, ShardCommit, ShardReplica } from "../../../pkg/pfs/shard/index.js";
 import { randomBytesFrom } from "./chunk-fixture.js";
 import { expectReads, seeded, seededFiles, wrap } from "./replication-transfer-fixture.js";
-import { commitId, openShard, streamOf, withTempDir } from "./shard-fixture.js";
+import {
+  commitId, openShard, smallChunking, streamOf, withTempDir,
+} from "./shard-fixture.js";
 
 const commit: ShardCommit = { repo: "r", id: commitId(1) };
 
-/** Counts what the finish (or anybody) pushed to `real` with putChunks. */
-function counting(real: ShardReplica, pushed: { bytes: number; calls: number }): ShardReplica {
+/** Counts what the finish (or anybody) pushed to `real` with putChunks; `pushed` after each. */
+function counting(real: ShardReplica, pushed: { bytes: number; calls: number },
+  onPushed: () => void = () => undefined): ShardReplica {
   return wrap(real, { putChunks: async (chunks) => {
+    await real.putChunks(chunks);
     pushed.calls += 1;
     pushed.bytes += chunks.reduce((sum, chunk) => sum + chunk.bytes.length, 0);
-    await real.putChunks(chunks);
+    onPushed();
   } });
 }
 
@@ -71,7 +75,7 @@ function masterOn(local: ShardReplica, peers: { node: string; replica: ShardRepl
     writeQuorum: quorum, confirmStaleMs: 60_000,
     replicate: (source, to, sealed, acks) =>
       replicateCommit(source, to, sealed, acks, silentLogger, { clock }),
-    clock, logger: silentLogger,
+    chunking: smallChunking, clock, logger: silentLogger,
   });
 }
 
@@ -121,6 +125,40 @@ test("the chunks of an open commit reach the replicas before the finish", async 
   });
 });
 
+test("a big file's chunks reach the replicas while it is still being put", async (t) => {
+  const prng = seeded(t);
+  const big = randomBytesFrom(prng, 150_000 + prng.intBetween(0, 50_000));
+  await withTempDir(async (dir) => {
+    const { local, b, c } = await threeReplicas(dir);
+    const pushedB = { bytes: 0, calls: 0 };
+    let firstPush: () => void = () => undefined;
+    const pushedOnce = new Promise<void>((resolve) => { firstPush = resolve; });
+    const master = masterOn(local, [{ node: "n1", replica: counting(b, pushedB, firstPush) },
+      { node: "n2", replica: c }], 3);
+    let duringPut = 0;
+    const half = Math.floor(big.length / 2);
+    async function* slowClient(): AsyncGenerator<Uint8Array> {
+      yield* streamOf(big.subarray(0, half), 4096);
+      // The client pauses halfway: the first half's chunks move meanwhile.
+      await Promise.race([pushedOnce, until(() => Promise.resolve(false))]);
+      duringPut = pushedB.bytes;
+      yield* streamOf(big.subarray(half), 4096);
+    }
+    const entry = await master.putFile(commit, "", "/big.bin", slowClient());
+    t.is(entry.size, big.length);
+    t.true(duringPut > 0 && duringPut <= half,
+      `${duringPut} bytes of the first ${half} reached n1 before the put ended`);
+    await master.eagerPushIdle();
+    const beforeFinish = pushedB.bytes;
+    t.deepEqual(await b.missingChunks(entry.chunks.map((chunk) => chunk.id)), [],
+      "every chunk is on n1 before the finish");
+    await master.finishCommit(commit, "");
+    t.is(pushedB.bytes, beforeFinish, "the finish pushed only the manifest");
+    await expectReads(t, b, commit, new Map([["/big.bin", big]]), "n1");
+    await master.close();
+  });
+});
+
 test("a replica that is down fails no put; the finish still gets W acks", async (t) => {
   const files = seededFiles(seeded(t));
   await withTempDir(async (dir) => {
@@ -154,10 +192,10 @@ async function chunksOn(source: LocalShard, count: number, seed: number):
   return chunks.map((chunk) => chunk.ref);
 }
 
-/** Lets the event loop run until `done` holds (a bounded number of turns). */
+/** Polls `done` until it holds, for 20 s at most (the checks after it then fail). */
 async function until(done: () => Promise<boolean>): Promise<void> {
   for (let turn = 0; turn < 2_000 && !(await done()); turn += 1) {
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => { setTimeout(resolve, 10).unref(); });
   }
 }
 
@@ -181,7 +219,7 @@ test("a slow replica holds back only itself; a failing one backs off, then is se
       } });
       const clock = new SimulatedClock();
       const fast = await openShard(path.join(dir, "fast"));
-      const pusher = new EagerPusher({ source, clock, logger: silentLogger,
+      const pusher = new EagerPusher({ source, clock, logger: silentLogger, chunking: smallChunking,
         peers: () => [{ node: "slow", replica: slow }, { node: "fast", replica: fast },
           { node: "flaky", replica: flaky }] });
       const first = await chunksOn(source, 20, 1);
