@@ -3,7 +3,8 @@
 // asked for data); a refusal before that, or giving up while waiting, rejects with the data
 // untouched; a failure after it rejects with the replica's code. Through the ShardRouter: a put
 // whose master never answers (stopped) goes to the next master as soon as the directory names
-// one, whole, without the caller retrying; a put refused after ready is not resent.
+// one, whole, without the caller retrying; a put refused after ready is not resent; a unary
+// write refused by a replica that is no longer master goes to the next one.
 // Method: a real LocalShard in a temp dir behind a pfs.Shard server; its putFile is scripted
 // (wait, refuse, hang, fail after one piece) around the real one. The router gets an in-memory
 // directory whose master the test moves.
@@ -23,11 +24,12 @@ import { commitId, openShard, sha256, streamOf, withTempDir } from "./shard-fixt
 
 type Put = ShardReplica["putFile"];
 
-/** `base` with its putFile replaced by `put` (every other call goes to `base`). */
-function scripted(base: ShardReplica, put: Put): ShardReplica {
+/** `base` with its putFile replaced by `put` and any of `more` (the rest go to `base`). */
+function scripted(base: ShardReplica, put: Put, more: Partial<ShardReplica> = {}): ShardReplica {
   return new Proxy(base, {
     get(target, key) {
       if (key === "putFile") return put;
+      if (typeof key === "string" && key in more) return (more as Record<string, unknown>)[key];
       const value: unknown = Reflect.get(target, key, target);
       return typeof value === "function" ? (value as () => unknown).bind(target) : value;
     },
@@ -274,6 +276,34 @@ test("router: a put that fails after ready is not resent", async (t) => {
         gate.fire();
         t.like(failure(await t.throwsAsync(put)), { code: "UNAVAILABLE" });
         t.is(localPuts, 0, "the data was partly consumed: the caller decides");
+      });
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+test("router: a unary write refused as not master goes to the next master", async (t) => {
+  await withTempDir(async (dir) => {
+    const local = await openShard(dir);
+    await local.putFile(commit, "", "/f", streamOf(Buffer.from("gone soon")));
+    const refused = signal();
+    const deposed = scripted(local, (...args) => local.putFile(...args), {
+      deleteFile: () => {
+        refused.fire();
+        return Promise.reject(new PfsError("UNAVAILABLE", "not the master of shard 0"));
+      },
+    });
+    try {
+      await withRouter(local, deposed, async (router, directory) => {
+        const routed = await router.replica(0);
+        const deleted = routed.deleteFile(commit, "/f");
+        await refused.promise;
+        directory.move("a");
+        t.is(await deleted, 1);
+        await local.finishCommit(commit, "");
+        t.like(failure(await t.throwsAsync(local.inspectFile(commit, "/f"))),
+          { code: "NOT_FOUND", missing: "file" });
       });
     } finally {
       await local.close();
