@@ -20,6 +20,11 @@
  * seen dead within one election timeout, which bounds the harm to that window. At most one move
  * per `spreadPauseMs` from one node, so leadership does not bounce.
  *
+ * The other half is in the pfs node: while its member leads, a node campaigns for shard
+ * mastership only after the other live replicas had their turn (ShardHost's deferCampaign, set
+ * by pfsd), so it seldom becomes a master in the first place; this loop mends what that cannot
+ * (leadership moving onto a master after a failure).
+ *
  * Invariants: only the Raft leader moves leadership, only to an active voter, at most once per
  * `spreadPauseMs`, never within `spreadSettledMs` of a master change; when no voter is free
  * (e.g. 3 nodes mastering 4 shards) nothing moves.

@@ -209,6 +209,9 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
       logger: pfsLogger,
       gcIntervalSeconds: config.pfsGcInterval,
       ...(etcdCredentials === undefined ? {} : { etcdCredentials }),
+      // The Raft leader lets the other replicas be masters first (pfsd-leader-spread.ts).
+      ...(daemon === undefined ? {} : { deferCampaign: () =>
+        daemon.member.raftStatus().leader === daemon.member.memberId }),
     });
     const spread = daemon === undefined ? undefined : new LeaderSpread(daemon.member,
       pfs.directory, config.name, pfsLogger.child({ component: "leader-spread" }));

@@ -69,6 +69,8 @@ export interface PfsNodeOptions {
   readonly masterLeaseTtlSeconds?: number;
   /** Seconds offline before a node is faulty and its replicas move (--dead-time). */
   readonly deadTimeSeconds?: number;
+  /** True while this node should let other replicas become shard masters first (ShardHost). */
+  readonly deferCampaign?: () => boolean;
   /**
    * Opens this node's replica of a shard; `repairChunk` fetches a verified copy of a chunk
    * from another replica of the shard, for the replica to replace a damaged one.
@@ -195,6 +197,7 @@ function replicaHost(options: PfsNodeOptions, parts: {
     copy: (source, target, commit, signal) =>
       copyCommit(source, target, commit, { signal, logger }),
     writeQuorum: parts.writeQuorum, masterLeaseTtlSeconds: parts.masterLeaseTtlSeconds,
+    ...(options.deferCampaign === undefined ? {} : { deferCampaign: options.deferCampaign }),
     clock: parts.clock, logger,
   });
   const router = new ShardRouter({ directory: parts.directory, host, self: options.name, logger });

@@ -77,6 +77,11 @@ export interface ShardHostOptions {
   /** W, this replica's own acknowledgement included (≥ 1). */
   readonly writeQuorum: number;
   readonly masterLeaseTtlSeconds: number;
+  /**
+   * True while this node should let the other replicas become masters first (pfsd: while its
+   * member is the Raft leader, so that one node's death is not two failovers in series).
+   */
+  readonly deferCampaign?: () => boolean;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -328,12 +333,19 @@ export class ShardHost {
   /**
    * Spreads masters over the nodes: the map's k-th replica of a shard waits k ×
    * `preferredMasterDelayMs` before it campaigns while a replica listed before it is live and
-   * the shard has no master, so the map's first live replica usually wins.
+   * the shard has no master, so the map's first live replica usually wins. A node asked to
+   * defer (`deferCampaign`: the Raft leader) waits R × that first whenever another replica is
+   * live, master or not, so it joins the election's queue behind them.
    */
   async #yieldToPreferred(held: Held): Promise<void> {
     const { directory, node, clock } = this.#options;
-    if (directory.masterOf(held.shard) !== undefined) return;
     const replicas = directory.replicasOf(held.shard);
+    if (this.#options.deferCampaign?.() === true && replicas.some((name) => name !== node &&
+      directory.addressOf(name) !== undefined)) {
+      await clock.sleep(replicas.length * preferredMasterDelayMs, held.stop.signal)
+        .catch(() => undefined);
+    }
+    if (directory.masterOf(held.shard) !== undefined) return;
     const rank = replicas.indexOf(node);
     const earlierLive = replicas.slice(0, Math.max(0, rank))
       .some((name) => directory.addressOf(name) !== undefined);
