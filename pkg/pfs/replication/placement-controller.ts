@@ -140,6 +140,27 @@ function statusView(root: string, entries: ReadonlyMap<string, string>): Replica
   return view;
 }
 
+/**
+ * What the moves in flight of `map` wait for, as a string that changes when it does: the lag
+ * and finished count each listed replica of a shard with a move reports (entries keyed
+ * `<shard>/<node>` as in the watched status prefix); undefined when no move is in flight.
+ */
+function movesStatusDigest(map: ReplicaMap | undefined, entries: ReadonlyMap<string, string>):
+  string | undefined {
+  const moves = map?.moves ?? [];
+  if (moves.length === 0) return undefined;
+  const parts: string[] = [];
+  for (const shard of new Set(moves.map((move) => move.shard))) {
+    for (const node of map?.placement[shard] ?? []) {
+      const text = entries.get(`${shard}/${node}`);
+      const record = text === undefined ? undefined : decodeReplicaStatus(text);
+      parts.push(record?.ok === true ? `${shard}/${node}:${record.value.lag}/` +
+        `${record.value.finished}` : `${shard}/${node}:-`);
+    }
+  }
+  return parts.join(",");
+}
+
 /** The node states the map is computed from: the health decision plus the draining nodes. */
 function mapStates(health: ReadonlyMap<string, NodeState>, draining: ReadonlySet<string>):
   Map<string, NodeState> {
@@ -155,8 +176,8 @@ export class PlacementController {
   #run: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #stats = { terms: 0, rounds: 0, writes: 0, deposed: 0 };
-  /** True while the last map this term read or wrote has moves in flight. */
-  #movesInFlight = false;
+  /** The last map this term computed, while it has moves in flight. */
+  #moving: ReplicaMap | undefined;
   /** Retired nodes seen live, already warned about (so a round does not warn again). */
   readonly #warnedRetiredLive = new Set<string>();
 
@@ -242,13 +263,20 @@ export class PlacementController {
       });
     }
     let dirty = true;
-    this.#movesInFlight = false;
+    this.#moving = undefined;
     const wake = (): void => {
       dirty = true;
       this.#wake?.();
     };
-    // Status records change every catch-up scan; they matter only while moves are in flight.
-    const wakeForMoves = (): void => { if (this.#movesInFlight) wake(); };
+    // Status records are written every catch-up scan; a round runs only when one that a move
+    // in flight waits for says something new.
+    let lastDigest: string | undefined;
+    const wakeForMoves = (): void => {
+      const digest = movesStatusDigest(this.#moving, status.entries);
+      if (digest === undefined || digest === lastDigest) return;
+      lastDigest = digest;
+      wake();
+    };
     const removeListeners = [nodes.onChange(wake), retired.onChange(wake),
       status.onChange(wakeForMoves)];
     const stop = (): void => { this.#wake?.(); };
@@ -362,7 +390,7 @@ export class PlacementController {
         nodes: mapStates(health.states, draining), rebalanceMovesMax: movesMax, draining, status,
         movesInFlightMax: this.#options.movesInFlight ?? rebalanceMovesInFlightMax });
       const moving = (next.map.moves?.length ?? 0) > 0;
-      this.#movesInFlight = moving;
+      this.#moving = moving ? next.map : undefined;
       const changed = stored.map === undefined ||
         encodeReplicaMap(stored.map) !== encodeReplicaMap(next.map);
       const recordWrites = boundedRecordWrites(health, retiredRecords);
