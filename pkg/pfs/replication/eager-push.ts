@@ -108,12 +108,13 @@ export class EagerPusher {
   /**
    * The pieces of `data`, unchanged and as fast as they come, while they are also cut into
    * chunks as the source cuts them and each chunk is offered with its bytes: the peers get a
-   * big file's chunks while the source is still writing it. Cutting stops (for the rest of
-   * this stream) when no peer could take a chunk: none is live, or all are backing off. It
+   * big file's chunks while the source is still writing it. No cutting when no peer could
+   * take a chunk (none is live, or all are backing off: R=1 pays nothing), and it stops for
+   * the rest of the stream when that becomes so. It
    * never fails the stream: a failure to cut only ends the cutting.
    */
   async* tee(data: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-    let chunker = this.#closed ? undefined : new Chunker(this.#options.chunking);
+    let chunker = this.#hasTaker() ? new Chunker(this.#options.chunking) : undefined;
     const cut = (chunks: readonly Chunk[]): void => {
       if (chunks.length > 0 && !this.#offer(chunks.map((chunk) => ({
         ref: { id: chunk.id, size: chunk.bytes.length }, bytes: chunk.bytes.slice() })))) {
@@ -133,6 +134,19 @@ export class EagerPusher {
       if (chunker !== undefined) cut(chunker.finish().chunks);
     } catch (error: unknown) {
       this.#options.logger.debug("eager push: cannot cut a put's data", { error });
+    }
+  }
+
+  /** True when some live peer is not backing off (cutting a stream is then worth it). */
+  #hasTaker(): boolean {
+    if (this.#closed) return false;
+    try {
+      const now = this.#options.clock.nowMs();
+      return this.#options.peers().some((peer) =>
+        (this.#peers.get(peer.node)?.retryAtMs ?? 0) <= now);
+    } catch (error: unknown) {
+      this.#options.logger.debug("eager push: cannot list the peers", { error });
+      return false;
     }
   }
 
