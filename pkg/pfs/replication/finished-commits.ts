@@ -23,6 +23,11 @@
  * `finishedIndexProgressPollMs` (an idle prefix sends no events), and fails UNAVAILABLE after
  * `finishedIndexWaitMs`. With `currentRevision()` (a linearizable read) it gives a view at
  * least as new as any point a caller has passed: read the revision, wait, then look.
+ * This leans on the server ordering a requested progress response after every event at or
+ * below its revision: pfsd's member does (pkg/etcdserver/watch/watch-stream.ts answers only
+ * while every watcher of the stream is synced, through the same outbox as the events); etcd
+ * releases before the fix of etcd-io/etcd#15220 (PR #15237) could send it ahead of pending
+ * events, so with such an external etcd a candidate's check is only as good as that race.
  *
  * Memory: one string `<repo>/<id>` (at most 63 + 1 + 32 characters) per finished commit, about
  * 100 to 200 bytes with the set's overhead, bounded by `finishedCommitsIndexedMax`. A store with
