@@ -38,7 +38,7 @@ import { dirname, join } from "node:path";
 import { Etcd3, type IOptions } from "etcd3";
 import {
   ConfigError, PfsError, assert, type InitialMember, type Logger, type NodeId, type PfsdConfig,
-  type Result, deepFreeze, err, nodeId, ok,
+  type Result, deepFreeze, err, limits, nodeId, ok,
 } from "../pkg/common/index.js";
 import {
   type EtcdMember, type Member, computeClusterId, computeMemberId,
@@ -52,6 +52,18 @@ import { makeDirDurable, publishTemporary, writeTemporary } from "../pkg/pfs/dur
 export const raftVotersMax = 5;
 /** Deadline of each call of the join exchange (a dead member fails it this fast). */
 export const joinCallDeadlineMs = 5_000;
+/**
+ * Deadline of the member add, longer than the server may take to answer it: two Raft
+ * proposals (the member record, then the conf change) and, when the conf change is refused, a
+ * third that removes the record again, each allowed raftRequestTimeoutMs, after a wait for a
+ * leader. A shorter deadline let the etcd3 client (which retries a DEADLINE_EXCEEDED call on
+ * another member) send a second add while the first was still running: the second was refused
+ * ("Peer URLs already exists"), the next join try reused the record, and the first add's
+ * refused conf change then removed that record: the joiner waited forever for a leader that
+ * never had it in its configuration. With this deadline the client sees the server's own
+ * answer, after which the record and the configuration agree.
+ */
+export const memberAddDeadlineMs = 30_000;
 /** Tries of the whole join exchange before pfsd gives up (a leader election may be on). */
 export const joinAttemptsMax = 3;
 /** Pause between tries of the join exchange. */
@@ -68,6 +80,9 @@ export const learnerEndpointsWaitMs = 15_000;
 export const promoteLockKey = "/pfs/join/promote-lock";
 /** The marker file in the data directory of a node that joined with --join. */
 export const joinMarkerFile = "pfs-join.json";
+
+assert(memberAddDeadlineMs > 3 * limits.raftRequestTimeoutMs,
+  "a member add's client deadline must outlast the server's three proposals");
 
 /** The TLS of the node's etcd clients, as etcd3 takes it (cmd/pfsd.ts builds it). */
 export type JoinClientTls = IOptions["credentials"];
@@ -221,7 +236,8 @@ async function joinOnce(config: PfsdConfig, tls: JoinClientTls,
       config.initialClusterToken);
     if (!initialCluster.ok) throw initialCluster.error;
     if (planned.value === undefined) {
-      const added = await client.cluster.memberAdd({ peerURLs: [...peerUrls], isLearner: true });
+      const added = await client.cluster.memberAdd({ peerURLs: [...peerUrls], isLearner: true },
+        { deadline: Date.now() + memberAddDeadlineMs });
       logger.info("added this node to the cluster as a learner", {
         memberId: BigInt(added.member.ID).toString(16), join: config.join,
       });
