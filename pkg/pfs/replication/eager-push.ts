@@ -109,15 +109,16 @@ export class EagerPusher {
    * The pieces of `data`, unchanged and as fast as they come, while they are also cut into
    * chunks as the source cuts them and each chunk is offered with its bytes: the peers get a
    * big file's chunks while the source is still writing it. No cutting when no peer could
-   * take a chunk (none is live, or all are backing off: R=1 pays nothing), and it stops for
-   * the rest of the stream when that becomes so. It
-   * never fails the stream: a failure to cut only ends the cutting.
+   * take a chunk (none is live, or all are backing off: R=1 pays nothing), and none for the
+   * rest of the stream once that becomes so. It never fails the stream: a failure to cut only
+   * ends the cutting. Each chunk's bytes are copied (a chunk may alias a piece, which must
+   * not be kept alive whole, nor depended on once yielded).
    */
   async* tee(data: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
     let chunker = this.#hasTaker() ? new Chunker(this.#options.chunking) : undefined;
     const cut = (chunks: readonly Chunk[]): void => {
       if (chunks.length > 0 && !this.#offer(chunks.map((chunk) => ({
-        ref: { id: chunk.id, size: chunk.bytes.length }, bytes: chunk.bytes.slice() })))) {
+        ref: { id: chunk.id, size: chunk.bytes.length }, bytes: new Uint8Array(chunk.bytes) })))) {
         chunker = undefined;
       }
     };
