@@ -19,7 +19,9 @@ import { EagerPusher, HostedShard, replicateCommit } from "../../../pkg/pfs/repl
 // eslint-disable-next-line pfs/boundaries -- pkg/pfs has no index.ts; shard/ is the API.
 import type { LocalShard, ShardCommit, ShardReplica } from "../../../pkg/pfs/shard/index.js";
 import { randomBytesFrom } from "./chunk-fixture.js";
-import { expectReads, seeded, seededFiles, wrap } from "./replication-transfer-fixture.js";
+import {
+  expectReads, seeded, seededFiles, withRemote, wrap,
+} from "./replication-transfer-fixture.js";
 import {
   commitId, openShard, smallChunking, streamOf, withTempDir,
 } from "./shard-fixture.js";
@@ -125,39 +127,45 @@ test("the chunks of an open commit reach the replicas before the finish", async 
   });
 });
 
-test("a big file's chunks reach the replicas while it is still being put", async (t) => {
-  const prng = seeded(t);
-  const big = randomBytesFrom(prng, 150_000 + prng.intBetween(0, 50_000));
-  await withTempDir(async (dir) => {
-    const { local, b, c } = await threeReplicas(dir);
-    const pushedB = { bytes: 0, calls: 0 };
-    let firstPush: () => void = () => undefined;
-    const pushedOnce = new Promise<void>((resolve) => { firstPush = resolve; });
-    const master = masterOn(local, [{ node: "n1", replica: counting(b, pushedB, firstPush) },
-      { node: "n2", replica: c }], 3);
-    let duringPut = 0;
-    const half = Math.floor(big.length / 2);
-    async function* slowClient(): AsyncGenerator<Uint8Array> {
-      yield* streamOf(big.subarray(0, half), 4096);
-      // The client pauses halfway: the first half's chunks move meanwhile.
-      await Promise.race([pushedOnce, until(() => Promise.resolve(false))]);
-      duringPut = pushedB.bytes;
-      yield* streamOf(big.subarray(half), 4096);
-    }
-    const entry = await master.putFile(commit, "", "/big.bin", slowClient());
-    t.is(entry.size, big.length);
-    t.true(duringPut > 0 && duringPut <= half,
-      `${duringPut} bytes of the first ${half} reached n1 before the put ended`);
-    await master.eagerPushIdle();
-    const beforeFinish = pushedB.bytes;
-    t.deepEqual(await b.missingChunks(entry.chunks.map((chunk) => chunk.id)), [],
-      "every chunk is on n1 before the finish");
-    await master.finishCommit(commit, "");
-    t.is(pushedB.bytes, beforeFinish, "the finish pushed only the manifest");
-    await expectReads(t, b, commit, new Map([["/big.bin", big]]), "n1");
-    await master.close();
+test("a big file's chunks reach the replicas while it is still being put (one over gRPC)",
+  async (t) => {
+    const prng = seeded(t);
+    const big = randomBytesFrom(prng, 150_000 + prng.intBetween(0, 50_000));
+    await withTempDir(async (dir) => {
+      const { local, b, c } = await threeReplicas(dir);
+      await withRemote(c, async (remoteC) => {
+        const pushedB = { bytes: 0, calls: 0 };
+        let firstPush: () => void = () => undefined;
+        const pushedOnce = new Promise<void>((resolve) => { firstPush = resolve; });
+        const master = masterOn(local, [{ node: "n1", replica: counting(b, pushedB, firstPush) },
+          { node: "n2", replica: remoteC }], 3);
+        let duringPut = 0;
+        const half = Math.floor(big.length / 2);
+        async function* slowClient(): AsyncGenerator<Uint8Array> {
+          yield* streamOf(big.subarray(0, half), 4096);
+          // The client pauses halfway: the first half's chunks move meanwhile.
+          await Promise.race([pushedOnce, until(() => Promise.resolve(false))]);
+          duringPut = pushedB.bytes;
+          yield* streamOf(big.subarray(half), 4096);
+        }
+        const entry = await master.putFile(commit, "", "/big.bin", slowClient());
+        t.is(entry.size, big.length);
+        t.true(duringPut > 0 && duringPut <= half,
+          `${duringPut} bytes of the first ${half} reached n1 before the put ended`);
+        await master.eagerPushIdle();
+        t.is(master.eagerPushStats.failures, 0);
+        const beforeFinish = pushedB.bytes;
+        const ids = entry.chunks.map((chunk) => chunk.id);
+        t.deepEqual(await b.missingChunks(ids), [], "every chunk is on n1 before the finish");
+        t.deepEqual(await c.missingChunks(ids), [], "and on n2, over gRPC");
+        await master.finishCommit(commit, "");
+        t.is(pushedB.bytes, beforeFinish, "the finish pushed only the manifest");
+        await expectReads(t, b, commit, new Map([["/big.bin", big]]), "n1");
+        await expectReads(t, c, commit, new Map([["/big.bin", big]]), "n2");
+        await master.close();
+      });
+    });
   });
-});
 
 test("a replica that is down fails no put; the finish still gets W acks", async (t) => {
   const files = seededFiles(seeded(t));
