@@ -309,6 +309,38 @@ test("joins and drains settle within one replica of even, nothing left on draine
     t.notThrows(() => { fc.assert(property, { seed, numRuns: 100 }); }, `seed ${seed}`);
   });
 
+test("moves in flight survive faults and partial catch-ups without losing data holders",
+  (t) => {
+    const seed = testSeed();
+    t.log(`seed ${seed} (replay with PFS_SEED=${seed})`);
+    const steps = fc.array(fc.oneof(
+      fc.record({ kind: fc.constant("faulty"), node: fc.constantFrom(...pool.slice(0, 5)) }),
+      fc.record({ kind: fc.constant("sync-one"), node: fc.constantFrom(...pool.slice(0, 7)),
+        shard: fc.nat() }),
+    ), { minLength: 1, maxLength: 16 });
+    const property = fc.property(
+      fc.integer({ min: 1, max: 12 }), fc.integer({ min: 2, max: 3 }),
+      fc.integer({ min: 3, max: 5 }), fc.integer({ min: 1, max: 2 }), steps,
+      (shards, replicas, first, joined, events) => {
+        // a settled cluster holding data; new nodes arrive; moves start; then nodes fail and
+        // single replicas catch up, one round after each event
+        const cluster = new Cluster();
+        for (const node of pool.slice(0, first)) cluster.nodes.set(node, "online");
+        settle(cluster, shards, replicas, 1_000);
+        for (const node of pool.slice(first, first + joined)) cluster.nodes.set(node, "online");
+        for (const event of [{ kind: "round" } as Event, ...events]) {
+          cluster.apply(event);
+          const previous = cluster.map;
+          const outcome = computeReplicaMap({ previous, shards, replicas, nodes: cluster.nodes,
+            rebalanceMovesMax: replicationLimits.rebalanceMovesPerRoundMax,
+            status: cluster.status() });
+          checkStep(previous, outcome.map, shards, replicas, cluster, rebalanceMovesInFlightMax);
+          cluster.map = outcome.map;
+        }
+      });
+    t.notThrows(() => { fc.assert(property, { seed, numRuns: 300 }); }, `seed ${seed}`);
+  });
+
 test("worked example: a move lists the new replica first and drops the old one once it and " +
   "R staying replicas caught up", (t) => {
   const shards = 4;
