@@ -26,8 +26,11 @@
  * This leans on the server ordering a requested progress response after every event at or
  * below its revision: pfsd's member does (pkg/etcdserver/watch/watch-stream.ts answers only
  * while every watcher of the stream is synced, through the same outbox as the events); etcd
- * releases before the fix of etcd-io/etcd#15220 (PR #15237) could send it ahead of pending
- * events, so with such an external etcd a candidate's check is only as good as that race.
+ * releases before the fix of etcd-io/etcd#15220 (PR #15237), Debian's 3.4.23 among them, could
+ * send it ahead of pending events. So a check that decides safety does not rest on it:
+ * `finishedSince(eventRevision)` reads (linearizably, filtered by mod revision, so only the
+ * recent records cross the wire) every finished commit written after the last revision the
+ * index reached through events or a load, which no progress response can have overtaken.
  *
  * Memory: one string `<repo>/<id>` (at most 63 + 1 + 32 characters) per finished commit, about
  * 100 to 200 bytes with the set's overhead, bounded by `finishedCommitsIndexedMax`. A store with
@@ -105,6 +108,8 @@ export class FinishedCommits {
   /** Store keys of commit records that did not decode, as of `#revision`. */
   readonly #unreadable = new Set<string>();
   #revision: Revision = revision(0);
+  /** The revision the view is complete up to by a load and events alone (no progress). */
+  #eventRevision: Revision = revision(0);
   #ready = false;
   #started = false;
   #closed = false;
@@ -139,6 +144,39 @@ export class FinishedCommits {
   /** True once a load succeeded (the view is complete up to `revision`). */
   get ready(): boolean {
     return this.#ready;
+  }
+
+ /**
+   * The store revision the view is complete up to through its load and the events applied
+   * since, never through a progress response: ≤ `revision`.
+   */
+  get eventRevision(): Revision {
+    return this.#eventRevision;
+  }
+
+  /**
+   * Every commit finished in the store now whose record was written after `after` (a
+   * linearizable range of the prefix filtered by mod revision), or undefined when such a
+   * record does not decode (then nobody can tell). Commits deleted since are not reported.
+   */
+  async finishedSince(after: Revision): Promise<ShardCommit[] | undefined> {
+    let kvs: readonly IKeyValue[];
+    try {
+      kvs = (await this.#options.client.getAll().prefix(this.#prefix)
+        .minModRevision(String(after + 1)).exec()).kvs;
+    } catch (error: unknown) {
+      throw new PfsError("UNAVAILABLE", `metadata store: read recent commits: ${messageOf(error)}`);
+    }
+    const finished: ShardCommit[] = [];
+    for (const kv of kvs) {
+      try {
+        const info = decodeCommitInfo(kv.key.toString("utf8"), kv.value);
+        if (info.state === "finished") finished.push({ repo: info.repo, id: info.id });
+      } catch {
+        return undefined;
+      }
+    }
+    return finished;
   }
 
   /** The store revision the view is complete up to (0 before the first load). */
@@ -262,6 +300,7 @@ export class FinishedCommits {
     const previous = this.#finished;
     this.#finished = finished;
     this.#revision = readAt;
+    this.#eventRevision = readAt;
     this.#ready = true;
     for (const key of previous) {
       if (!finished.has(key)) this.#notify({ kind: "removed", commit: commitOfKey(key) });
@@ -370,6 +409,7 @@ export class FinishedCommits {
       const at = wireRevision(event.kv.mod_revision);
       if (at > last) last = at;
     }
+    if (last > this.#eventRevision) this.#eventRevision = last;
     this.#advance(last);
   }
 

@@ -29,8 +29,12 @@
  * previous master's fenced finish), hence ≤ N and in the view, or after E, when the finish
  * transaction's fence is ours (the previous master's key is gone before we win, so its fence
  * no longer holds) and we sealed that commit ourselves. So the view misses no commit a fresh
- * listing after the win would show. While any commit record does not decode, no replica counts
- * as up to date (as a listing that failed to decode did before).
+ * listing after the win would show. "Applied every change up to N" may rest on a progress
+ * response, which etcd before the fix of etcd-io/etcd#15220 could send ahead of events; so the
+ * check also reads from the store every commit finished after the revision the index reached
+ * through events alone (`finishedSince`: filtered by mod revision, only recent records travel)
+ * and requires those too. While any commit record does not decode, no replica counts as up to
+ * date (as a listing that failed to decode did before).
  *
  * Invariants: a replica is master only while the map places it on this node; a replica that
  * lacks a finished commit of its shard never keeps a term (shard-master.ts); a replica's
@@ -432,8 +436,16 @@ export class ShardHost {
     if (held === undefined || !this.#index.ready || this.#index.unreadable > 0) return false;
     // Taken right after the wait: the view as of a revision ≥ `now`. A commit added later
     // finished after `now`, so after the win: sealed here by this master, or no concern yet.
+    // The view may rest on a progress response that overtook events (etcd before #15237):
+    // the commits finished after what events proved are read from the store itself.
     const due = [...held.missing.values()];
-    return await this.#checkMissing(held, due) === 0;
+    const recent = await this.#index.finishedSince(this.#index.eventRevision);
+    if (recent === undefined) return false;
+    if (await this.#checkMissing(held, due) !== 0) return false;
+    for (const commit of recent) {
+      if (!(await held.local.hasCommit(commit))) return false;
+    }
+    return true;
   }
 
   /**
