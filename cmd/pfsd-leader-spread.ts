@@ -38,9 +38,11 @@ export const spreadCheckMs: number = 1_000;
 export const spreadPauseMs: number = 10_000;
 /**
  * How long the masters must stay the same (and all answer the Raft leader) before a move: a
- * failover in progress must not get a leader change, which would extend the dead lease.
+ * failover in progress must not get a leader change, which would extend the dead lease. A
+ * dead master stops answering within one election timeout (1 s by default), so a move can
+ * only meet a failover that began less than that before it.
  */
-export const spreadSettledMs: number = 5_000;
+export const spreadSettledMs: number = 2_000;
 
 /** What the pfs node tells about masters: the directory (pkg/pfs/replication). */
 export interface MasterView {

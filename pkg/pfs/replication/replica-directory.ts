@@ -124,6 +124,11 @@ export class ReplicaDirectory {
     return this.#observers[shard]?.current();
   }
 
+  /** The shard's election queue: its master first, then the waiting candidates in order. */
+  queueOf(shard: number): readonly string[] {
+    return this.#observers[shard]?.queue() ?? [];
+  }
+
   /** The pfs address of a live node, or undefined when its lease lapsed. */
   addressOf(node: string): string | undefined {
     const value = this.#nodes.entries.get(node);

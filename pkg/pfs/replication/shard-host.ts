@@ -313,13 +313,17 @@ export class ShardHost {
       await this.#yieldToPreferred(held);
       if (aborted(signal)) break;
       let term: LeaderTerm;
+      const requeue = this.#requeueWhenDeferred(held);
       try {
-        term = await held.candidate.campaign(signal);
+        term = await held.candidate.campaign(AbortSignal.any([signal, requeue.signal]));
       } catch (error: unknown) {
         if (aborted(signal)) break;
+        if (requeue.signal.aborted) continue;
         logger.debug("not campaigning for master now", { shard: held.shard, error });
         await clock.sleep(candidateRetryMs, signal).catch(() => undefined);
         continue;
+      } finally {
+        requeue.cancel();
       }
       held.standing = { fence: term.fence, confirmedMs: clock.nowMs() };
       logger.info("master of shard", { shard: held.shard, token: String(term.fence.revision) });
@@ -332,6 +336,31 @@ export class ShardHost {
     await held.candidate.resign().catch((error: unknown) => {
       logger.warn("cannot resign as master (its lease will expire)", { shard: held.shard, error });
     });
+  }
+
+  /**
+   * While the candidate waits in the election's queue, aborts its campaign (its key goes) once
+   * this node is asked to defer (it became the Raft leader) and another node's candidate waits
+   * behind it: it then campaigns again, behind that one. With nobody behind it, it stays (a
+   * Raft leader that is the only up-to-date replica still becomes master).
+   */
+  #requeueWhenDeferred(held: Held): { signal: AbortSignal; cancel: () => void } {
+    const { clock, directory, node } = this.#options;
+    const controller = new AbortController();
+    let timer: { cancel(): void } | undefined;
+    const check = (): void => {
+      const queue = directory.queueOf(held.shard);
+      const behind = queue.slice(queue.indexOf(node) + 1).some((name) => name !== node);
+      if (this.#options.deferCampaign?.() === true && queue.includes(node) && behind) {
+        this.#options.logger.debug("leaving the master queue behind the other replicas",
+          { shard: held.shard });
+        controller.abort(new PfsError("FAILED_PRECONDITION", "requeued behind other replicas"));
+        return;
+      }
+      timer = clock.setTimer(candidateRetryMs, check);
+    };
+    if (this.#options.deferCampaign !== undefined) timer = clock.setTimer(candidateRetryMs, check);
+    return { signal: controller.signal, cancel: () => { timer?.cancel(); } };
   }
 
   /**

@@ -159,6 +159,8 @@ export class MasterObserver {
   readonly #listeners = new Set<(master: string | undefined) => void>();
   #watcher: Watcher | undefined;
   #master: string | undefined;
+  /** Every candidate's node, oldest key first: the master, then the queue behind it. */
+  #queue: readonly string[] = [];
   #closed = false;
 
   private constructor(options: MasterObserverOptions) {
@@ -195,13 +197,10 @@ export class MasterObserver {
     }
     this.#watcher = watcher;
     const decide = (): void => {
-      let leader: { createRevision: bigint; value: string } | undefined;
-      for (const candidate of candidates.values()) {
-        if (leader === undefined || candidate.createRevision < leader.createRevision) {
-          leader = candidate;
-        }
-      }
-      this.#set(leader?.value);
+      const queue = [...candidates.values()]
+        .sort((a, b) => (a.createRevision < b.createRevision ? -1 : 1));
+      this.#queue = queue.map((candidate) => candidate.value);
+      this.#set(queue[0]?.value);
     };
     decide();
     watcher.on("put", (kv) => {
@@ -227,6 +226,11 @@ export class MasterObserver {
   /** The master's node name as the watch last said, or undefined while there is none. */
   current(): string | undefined {
     return this.#master;
+  }
+
+  /** Every candidate's node as the watch last said, the master first, then in queue order. */
+  queue(): readonly string[] {
+    return this.#queue;
   }
 
   /** Calls `listener` on every change; returns the function that removes it. */
