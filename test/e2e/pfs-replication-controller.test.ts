@@ -112,6 +112,9 @@ async function controllerFlow(t: ExecutionContext, kind: MemberKind): Promise<vo
     settledOn(await mapOf(admin, keys), ["n1", "n2", "n3", "n4"]));
   t.true(first.leading !== second.leading, "exactly one controller leads");
   const [leader, follower] = first.leading ? [first, second] : [second, first];
+  // The map can be read between the write's commit and the controller counting it.
+  await eventually("the leader counts its write", 10_000, () => leader.stats.writes > 0)
+    .catch(() => undefined);
   const stats = `leader ${JSON.stringify(leader.stats)}, other ${JSON.stringify(follower.stats)}`;
   t.is(leader.stats.terms + follower.stats.terms, 1, `one term so far: ${stats}`);
   t.true(leader.stats.writes > 0, stats);
@@ -157,6 +160,8 @@ async function controllerFlow(t: ExecutionContext, kind: MemberKind): Promise<vo
   await eventually("n2 is back in the map, records cleared", 15_000, async () =>
     settledOn(await mapOf(admin, keys), ["n1", "n2", "n3", "n4", "n5"]) &&
     !(await readOfflineRecords(admin, keys)).has("n2"));
+  await eventually("the new controller counts its writes", 10_000, () => follower.stats.writes > 0)
+    .catch(() => undefined);
   t.true(follower.stats.writes > 0);
 
   // Deleting the new leader's election key (its lease alive) deposes it at once: it stops,
