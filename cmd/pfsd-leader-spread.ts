@@ -5,7 +5,7 @@
  * timeout to be elected, then gives every lease its full TTL again plus an election timeout
  * (etcd's lessor Promote, which we keep: clients could not renew during the election), and only
  * then can the dead master's lease lapse. Measured with `scripts/bench failover` (2 s lease):
- * ~2.5 s from kill -9 to the next commit when the master was not the Raft leader, 5.5–7 s when
+ * ~2.3 s from kill -9 to the next commit when the master was not the Raft leader, 4.6–7 s when
  * it was. One failure should cost one failover, not two in series.
  *
  * So, on the embedded member only (pfs on an external etcd has no Raft leader of its own to
@@ -21,9 +21,10 @@
  * per `spreadPauseMs` from one node, so leadership does not bounce.
  *
  * The other half is in the pfs node: while its member leads, a node campaigns for shard
- * mastership only after the other live replicas had their turn (ShardHost's deferCampaign, set
- * by pfsd), so it seldom becomes a master in the first place; this loop mends what that cannot
- * (leadership moving onto a master after a failure).
+ * mastership only after the other live replicas had their turn, and leaves a master queue when
+ * another node's candidate waits behind it (ShardHost's deferCampaign, set by pfsd), so it
+ * seldom becomes a master in the first place; this loop mends what that cannot (leadership
+ * landing on a master after a failure).
  *
  * Invariants: only the Raft leader moves leadership, only to an active voter, at most once per
  * `spreadPauseMs`, never within `spreadSettledMs` of a master change; when no voter is free
