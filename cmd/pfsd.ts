@@ -238,12 +238,14 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     level: config.logLevel,
     format: config.logFormat,
   });
-  logger.info("pfsd configuration", { version: pfsVersion, config });
-  // Listen for signals before starting: a SIGTERM during start-up drains once it is done.
+  // Listen for signals before starting, and before the first log line (a supervisor that
+  // signals once it sees it must not find the default action): a SIGTERM during start-up
+  // drains once it is done.
   const signaled = new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
+  logger.info("pfsd configuration", { version: pfsVersion, config });
   let onFatal: (error: unknown) => void = () => undefined;
   const fatal = new Promise<unknown>((resolve) => { onFatal = resolve; });
   let lock: DataDirLock | undefined;
