@@ -15,8 +15,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { Prng } from "../../pkg/common/index.js";
-import { freePort } from "../compat/support/etcd-process.js";
-import { spawnPfsd } from "../e2e/pfs-api-support.js";
 import { eventually } from "../e2e/pfs-crash-support.js";
 import { type ReplicaCheckDepth, checkChaosRun, checkReplicas } from "./checker.js";
 import { features, waitingFor } from "./features.js";
@@ -185,19 +183,7 @@ if (!features.replication || !features.join) {
     t.timeout(200_000);
     const cluster = await PfsCluster.start(chaosClusterDefaults);
     const root = await mkdtemp(join(tmpdir(), "pfs-chaos-join-"));
-    const clientUrl = `http://127.0.0.1:${await freePort()}`;
-    const peerUrl = `http://127.0.0.1:${await freePort()}`;
-    const options = cluster.options;
-    const joiner = spawnPfsd([
-      "--name", "m6", "--data-dir", join(root, "m6"),
-      "--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl,
-      "--listen-peer-urls", peerUrl, "--initial-advertise-peer-urls", peerUrl,
-      "--join", cluster.etcdUrls.join(","), "--pfs-address", "127.0.0.1:0",
-      "--shards", String(options.shards), "--replicas", String(options.replicas),
-      "--write-quorum", String(options.writeQuorum),
-      "--master-lease-ttl", String(options.masterLeaseTtlSeconds),
-      "--dead-time", String(options.deadTimeSeconds), "--log-level", "warn",
-    ]);
+    const joiner = await cluster.spawnJoiner("m6", join(root, "m6"));
     try {
       const writers = new Writers(cluster, seed, 2);
       await writers.start();

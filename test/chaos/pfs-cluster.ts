@@ -27,7 +27,8 @@ import {
 import { loadPfsShardService } from "../../pkg/proto/index.js";
 import { type ClusterMember, type MemberCluster, startCluster } from "../support/member-cluster.js";
 import { addressOf } from "../e2e/pfs-crash-support.js";
-import { PfsClient, pfsAddresses } from "../e2e/pfs-api-support.js";
+import { PfsClient, type PfsdProcess, pfsAddresses, spawnPfsd } from "../e2e/pfs-api-support.js";
+import { freePort } from "../compat/support/etcd-process.js";
 import {
   clusterStartAttemptsMax, clusterStartRetryPauseMs, etcdCallDeadlineMs, nodeRestartMsMax,
 } from "./limits.js";
@@ -260,6 +261,26 @@ export class PfsCluster {
     if (map !== undefined) return [...(map.placement[shard] ?? [])];
     const node = await this.#etcd.get(`${pfsRoot}/placement/${shard}`).string();
     return node === null ? [] : [node];
+  }
+
+  /**
+   * Starts a node `name` outside the cluster that joins it with `--join` (any member's client
+   * URL), with the cluster's pfs flags, its data in `dataDir`; `adopt` makes it known here.
+   */
+  async spawnJoiner(name: string, dataDir: string): Promise<PfsdProcess> {
+    const clientUrl = `http://127.0.0.1:${await freePort()}`;
+    const peerUrl = `http://127.0.0.1:${await freePort()}`;
+    const options = this.options;
+    return spawnPfsd([
+      "--name", name, "--data-dir", dataDir,
+      "--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl,
+      "--listen-peer-urls", peerUrl, "--initial-advertise-peer-urls", peerUrl,
+      "--join", this.etcdUrls.join(","), "--pfs-address", "127.0.0.1:0",
+      "--shards", String(options.shards), "--replicas", String(options.replicas),
+      "--write-quorum", String(options.writeQuorum),
+      "--master-lease-ttl", String(options.masterLeaseTtlSeconds),
+      "--dead-time", String(options.deadTimeSeconds), "--log-level", "warn",
+    ]);
   }
 
   /**

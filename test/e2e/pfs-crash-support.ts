@@ -3,9 +3,10 @@
 // registered pfs address of a named node, and a kill -9 + restart that waits until the node
 // registered its new address (its pfs port is picked afresh: --pfs-address 127.0.0.1:0).
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { Etcd3 } from "etcd3";
 import { Prng } from "../../pkg/common/index.js";
-import type { ClusterMember } from "../support/member-cluster.js";
+import { type ClusterMember, type MemberCluster, startCluster } from "../support/member-cluster.js";
 import { PfsClient } from "./pfs-api-support.js";
 
 /** Bytes of one piece of a seeded stream. */
@@ -88,4 +89,20 @@ export async function eventually(timeoutMs: number, read: () => Promise<boolean>
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Generous bound of a replicated cluster test's waits (a failover is about a lease TTL). */
+export const replicatedSettleMs = 60_000;
+
+/**
+ * Three pfsd processes replicating `shards` shards (R=3, W=2, 2 s master leases, a dead time
+ * that never passes during a test), their data in /dev/shm when there is one.
+ */
+export async function startReplicatedCluster(shards: number): Promise<MemberCluster> {
+  const parentDir = existsSync("/dev/shm") ? "/dev/shm" : undefined;
+  return startCluster({
+    kind: "pfsd", size: 3, ...(parentDir === undefined ? {} : { parentDir }),
+    extraArgs: ["--pfs-address", "127.0.0.1:0", "--shards", String(shards), "--replicas", "3",
+      "--write-quorum", "2", "--master-lease-ttl", "2", "--dead-time", "600"],
+  });
 }

@@ -8,24 +8,23 @@
 // (SIGSTOP), batch "stopped" just after (those streams reach a master that never answers), batch
 // "killed" after the stopped master is killed -9 once another was elected. Then every commit is
 // finished and every file and commit checked against what its put and finish answered.
-import { existsSync } from "node:fs";
 import test, { type ExecutionContext } from "ava";
 import { Etcd3 } from "etcd3";
 import { Prng, systemSeed } from "../../pkg/common/index.js";
 import { shardOf } from "../../pkg/pfs/index.js";
-import { type MemberCluster, startCluster } from "../support/member-cluster.js";
+import type { MemberCluster } from "../support/member-cluster.js";
 import { PfsClient } from "./pfs-api-support.js";
 import {
-  addressOf, eventually, seededHash, seededPieces, sha256,
+  addressOf, eventually, replicatedSettleMs, seededHash, seededPieces, sha256,
+  startReplicatedCluster,
 } from "./pfs-crash-support.js";
 
 const shards = 4;
 const shard = 1;
 const putsPerBatch = 3;
 const failedPrecondition = 9;
-const parentDir = existsSync("/dev/shm") ? "/dev/shm" : undefined;
 /** Generous bound of every wait (failover is about a lease TTL; CI machines are slow). */
-const settleMs = 60_000;
+const settleMs = replicatedSettleMs;
 
 const seed = Number(process.env["PFS_TEST_SEED"] ?? systemSeed());
 const prng = new Prng(seed);
@@ -33,11 +32,7 @@ const prng = new Prng(seed);
 let cluster: MemberCluster;
 
 test.before(async () => {
-  cluster = await startCluster({
-    kind: "pfsd", size: 3, ...(parentDir === undefined ? {} : { parentDir }),
-    extraArgs: ["--pfs-address", "127.0.0.1:0", "--shards", String(shards), "--replicas", "3",
-      "--write-quorum", "2", "--master-lease-ttl", "2", "--dead-time", "600"],
-  });
+  cluster = await startReplicatedCluster(shards);
 });
 
 test.after.always(async () => {

@@ -30,8 +30,7 @@ import {
   type ReplicaMap, decodeReplicaMap, decodeReplicaStatus, replicaStatusKey,
 } from "../../pkg/pfs/replication/index.js";
 import { PfsCluster, pfsRoot } from "../chaos/pfs-cluster.js";
-import { freePort } from "../compat/support/etcd-process.js";
-import { type PfsdProcess, spawnPfsd } from "./pfs-api-support.js";
+import type { PfsdProcess } from "./pfs-api-support.js";
 import { eventually } from "./pfs-crash-support.js";
 
 const shards = 4;
@@ -101,22 +100,6 @@ class HoldingPoller {
   }
 }
 
-/** Starts a 4th node joining the cluster. */
-async function join4th(cluster: PfsCluster, dir: string): Promise<PfsdProcess> {
-  const clientUrl = `http://127.0.0.1:${await freePort()}`;
-  const peerUrl = `http://127.0.0.1:${await freePort()}`;
-  const options = cluster.options;
-  return spawnPfsd([
-    "--name", "m4", "--data-dir", dir,
-    "--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl,
-    "--listen-peer-urls", peerUrl, "--initial-advertise-peer-urls", peerUrl,
-    "--join", cluster.etcdUrls.join(","), "--pfs-address", "127.0.0.1:0",
-    "--shards", String(options.shards), "--replicas", String(options.replicas),
-    "--write-quorum", String(options.writeQuorum),
-    "--master-lease-ttl", String(options.masterLeaseTtlSeconds),
-    "--dead-time", String(options.deadTimeSeconds), "--log-level", "warn",
-  ]);
-}
 
 /**
  * True when, at store revision `at`, `node`'s status record for `shard` said lag 0 with at
@@ -182,7 +165,7 @@ test(`a join and a live retirement move replicas add-then-drop (seed ${seed})`, 
     });
 
     // A 4th node joins: the load evens out over m1..m4.
-    joiner = await join4th(cluster, join(dir, "m4"));
+    joiner = await cluster.spawnJoiner("m4", join(dir, "m4"));
     await cluster.adopt("m4", join(dir, "m4"));
     live.push("m4");
     const joined = await eventually(settleMs, async () => {

@@ -7,7 +7,6 @@
 // Method: one 3-member pfsd cluster (embedded coordination layer, data in /dev/shm when there is
 // one), --shards 4, --master-lease-ttl 2; masters and the map are read from the coordination
 // store the way a router sees them; manifests are read from each node through pfs.Shard.
-import { existsSync } from "node:fs";
 import { createHash } from "node:crypto";
 import test, { type ExecutionContext } from "ava";
 import { Etcd3 } from "etcd3";
@@ -19,15 +18,16 @@ import { RemoteShard } from "../../pkg/pfs/api/remote-shard.js";
 import { loadPfsShardService } from "../../pkg/proto/index.js";
 // eslint-disable-next-line pfs/boundaries -- the replica map codec, to read what the controller wrote.
 import { decodeReplicaMap } from "../../pkg/pfs/replication/index.js";
-import { type MemberCluster, startCluster } from "../support/member-cluster.js";
+import type { MemberCluster } from "../support/member-cluster.js";
 import { PfsClient } from "./pfs-api-support.js";
-import { addressOf, eventually } from "./pfs-crash-support.js";
+import {
+  addressOf, eventually, replicatedSettleMs, startReplicatedCluster,
+} from "./pfs-crash-support.js";
 
 const shards = 4;
 const failedPrecondition = 9;
-const parentDir = existsSync("/dev/shm") ? "/dev/shm" : undefined;
 /** Generous bound of every wait (failover is about a lease TTL; CI machines are slow). */
-const settleMs = 60_000;
+const settleMs = replicatedSettleMs;
 
 const seed = Number(process.env["PFS_TEST_SEED"] ?? systemSeed());
 const prng = new Prng(seed);
@@ -36,11 +36,7 @@ let cluster: MemberCluster;
 let etcd: Etcd3;
 
 test.before(async () => {
-  cluster = await startCluster({
-    kind: "pfsd", size: 3, ...(parentDir === undefined ? {} : { parentDir }),
-    extraArgs: ["--pfs-address", "127.0.0.1:0", "--shards", String(shards), "--replicas", "3",
-      "--write-quorum", "2", "--master-lease-ttl", "2", "--dead-time", "600"],
-  });
+  cluster = await startReplicatedCluster(shards);
   etcd = new Etcd3({ hosts: cluster.endpoints.split(",") });
 });
 
