@@ -55,6 +55,11 @@ export interface MasterView {
 export type SpreadMember = Pick<EtcdMember, "memberId" | "memberList" | "raftStatus" |
   "moveLeader" | "activePeers">;
 
+/** True while `member` is the Raft leader (its own view; cheap). */
+export function leadsRaft(member: Pick<EtcdMember, "memberId" | "raftStatus">): boolean {
+  return member.raftStatus().leader === member.memberId;
+}
+
 /** What `spreadTarget` decides from. */
 export interface SpreadInput {
   /** This node's (and member's) name. */
@@ -128,7 +133,7 @@ export class LeaderSpread {
 
   #schedule(): void {
     if (this.#closed || this.#checking) return;
-    if (this.#member.raftStatus().leader !== this.#member.memberId) {
+    if (!leadsRaft(this.#member)) {
       this.#settledSinceMs = Infinity;
       return;
     }

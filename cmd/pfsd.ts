@@ -44,7 +44,7 @@ import { EtcdDaemon } from "../pkg/etcdserver/index.js";
 import { DataDirLock } from "../pkg/pfs/api/data-dir-lock.js";
 // eslint-disable-next-line pfs/boundaries -- a type only (erased): pkg/pfs itself loads lazily
 import type { PfsNode, PfsNodeOptions } from "../pkg/pfs/api/index.js";
-import { LeaderSpread } from "./pfsd-leader-spread.js";
+import { LeaderSpread, leadsRaft } from "./pfsd-leader-spread.js";
 import {
   LearnerPromotion, joinedConfig, pfsEtcdEndpoints, promotionSeeds,
 } from "./pfsd-join.js";
@@ -210,8 +210,7 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
       gcIntervalSeconds: config.pfsGcInterval,
       ...(etcdCredentials === undefined ? {} : { etcdCredentials }),
       // The Raft leader lets the other replicas be masters first (pfsd-leader-spread.ts).
-      ...(daemon === undefined ? {} : { deferCampaign: () =>
-        daemon.member.raftStatus().leader === daemon.member.memberId }),
+      ...(daemon === undefined ? {} : { deferCampaign: () => leadsRaft(daemon.member) }),
     });
     const spread = daemon === undefined ? undefined : new LeaderSpread(daemon.member,
       pfs.directory, config.name, pfsLogger.child({ component: "leader-spread" }));
