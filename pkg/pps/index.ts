@@ -1,0 +1,18 @@
+/**
+ * pkg/pps: pipelines (DESIGN.md §5). A pipeline turns each finished commit of its input branch
+ * into a job, whose datums (the glob's split of the commit) run as local processes, and whose
+ * outputs form one output commit with provenance. Depends on pfs, never the reverse.
+ */
+export * from "./limits.js";
+export {
+  type PipelineInput,
+  type PipelineTransform,
+  type PipelineSpec,
+  reservedEnvNames,
+  checkPipelineSpec,
+  parseDatumTimeout,
+  specDocument,
+  specError,
+} from "./spec.js";
+export { checkAcyclic, readersOf } from "./dag.js";
+export { type DatumFile, type Datum, splitDatums, transformKey, datumKey } from "./datum.js";
