@@ -16,3 +16,6 @@ export {
 } from "./spec.js";
 export { checkAcyclic, readersOf } from "./dag.js";
 export { type DatumFile, type Datum, splitDatums, transformKey, datumKey } from "./datum.js";
+export {
+  type DatumAttempt, type DatumOutput, type DatumAttemptResult, runDatumAttempt,
+} from "./datum-runner.js";

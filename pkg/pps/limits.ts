@@ -41,3 +41,12 @@ export const ppsPipelinesMax = 1_024;
 
 /** Most datums one job splits into (the benchmark runs 10,000). */
 export const ppsDatumsPerJobMax = 200_000;
+
+/** Most bytes of a datum attempt's log (stdout and stderr) kept; the rest is cut with a note. */
+export const ppsDatumLogBytesMax = 1024 * 1024;
+
+/** Most files one datum may write under `$PFS_OUT`. */
+export const ppsDatumOutputFilesMax = 100_000;
+
+/** Grace between SIGTERM and SIGKILL when a datum attempt is timed out or killed (ms). */
+export const ppsDatumKillGraceMs = 2_000;
