@@ -25,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { type Client, type ServiceClientConstructor, credentials } from "@grpc/grpc-js";
 import type { Command } from "commander";
 import { limits, pfsdSchema } from "../pkg/common/index.js";
+import { addDeployKubernetesCommand } from "./deploy-kubernetes.js";
 import { loadEtcdProtos } from "../pkg/proto/index.js";
 // eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import { PfsClient } from "../pkg/pfs/client/index.js";
@@ -481,6 +482,7 @@ function givenSettings(options: DeployLocalOptions): DeploySettings {
 /** `pfs deploy local [down|add-node]`: a loopback cluster of pfsd processes. */
 export function addDeployCommand(program: Command): void {
   const deploy = program.command("deploy").description("run pfs clusters");
+  addDeployKubernetesCommand(deploy);
   deploy
     .command("local")
     .description("run a cluster of pfsd nodes on this machine (`down` stops a detached one, " +

@@ -196,6 +196,9 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
     const pfs = await PfsNode.start({
       name: config.name,
       listen: `${config.pfsAddress.host}:${config.pfsAddress.port}`,
+      ...(config.advertisePfsAddress === undefined ? {} : {
+        advertise: `${config.advertisePfsAddress.host}:${config.advertisePfsAddress.port}`,
+      }),
       etcdEndpoints,
       shards: config.shards,
       replicas: config.replicas,

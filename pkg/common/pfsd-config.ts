@@ -106,6 +106,9 @@ export const pfsdSchema = {
   peerTrustedCaFile: optionalStringField("peer server TLS trusted CA file", "FILE"),
   // ---- pfs's flags ----
   pfsAddress: optionalHostPortField("serve the pfs API on HOST:PORT (off when absent)"),
+  advertisePfsAddress: optionalHostPortField(
+    "pfs API address published to the other nodes (default: --pfs-address; 127.0.0.1 for 0.0.0.0)",
+  ),
   shards: integerField("shards of the file system, fixed at cluster creation", pfsShardsDefault, 1, pfsShardsMax),
   replicas: integerField("replicas of each shard (R)", pfsReplicasDefault, 1, pfsReplicasMax),
   writeQuorum: integerField("acknowledgements a commit waits for (W; 0 = majority of R)", 0, 0, pfsReplicasMax),
@@ -130,8 +133,8 @@ export type PfsdConfig = ConfigOf<typeof pfsdSchema>;
 
 /** The pfs-specific keys; everything else is one of etcd's flags. */
 const pfsKeys: ReadonlySet<string> = new Set([
-  "pfsAddress", "shards", "replicas", "writeQuorum", "etcdEndpoints", "masterLeaseTtl",
-  "deadTime", "pfsGcInterval", "join", "logLevel", "logFormat",
+  "pfsAddress", "advertisePfsAddress", "shards", "replicas", "writeQuorum", "etcdEndpoints",
+  "masterLeaseTtl", "deadTime", "pfsGcInterval", "join", "logLevel", "logFormat",
 ]);
 
 /** Environment prefix of a key: `PFSD_` for pfs's flags, `ETCD_` for etcd's. */
@@ -209,6 +212,11 @@ function checkJoin(config: PfsdConfig): ConfigError | undefined {
 }
 
 function checkPfs(config: PfsdConfig): ConfigError | undefined {
+  const advertised = config.advertisePfsAddress;
+  if (advertised !== undefined && (config.pfsAddress === undefined || advertised.port === 0)) {
+    return new ConfigError("--advertise-pfs-address", config.pfsAddress === undefined
+      ? "needs --pfs-address" : "needs a port other nodes can dial, not 0");
+  }
   if (config.writeQuorum > config.replicas) {
     return new ConfigError("--write-quorum", `${config.writeQuorum} is above --replicas ${config.replicas}`);
   }

@@ -57,6 +57,11 @@ export interface PfsNodeOptions {
   readonly name: string;
   /** HOST:PORT to serve on (--pfs-address); port 0 picks one. */
   readonly listen: string;
+  /**
+   * HOST:PORT the other nodes dial (--advertise-pfs-address), published under /pfs/nodes/.
+   * Absent: the bound address, with 127.0.0.1 for a wildcard host (right only on one machine).
+   */
+  readonly advertise?: string;
   /** etcd client URLs (the embedded member's, or --etcd-endpoints). */
   readonly etcdEndpoints: readonly string[];
   /** The shard count S asked for (--shards). */
@@ -319,7 +324,8 @@ export class PfsNode {
         removeNode: (id, force) => removeNode({ client, root, id, force }),
       });
       opened.server = server;
-      const address = await listen(server, options.listen);
+      const bound = await listen(server, options.listen);
+      const address = options.advertise ?? bound;
       // The replicas the map places here are open before the node announces itself.
       await host.start();
       const registration = await untilAvailable("registration", logger, () =>
