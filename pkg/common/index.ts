@@ -75,3 +75,4 @@ export { pfsVersion, etcdApiVersion } from "./version.js";
 export { ByteReader, ByteWriter, MalformedPayloadError } from "./byte-codec.js";
 export { crc32InSlices, crc32Steps, openCrc32, sealCrc32 } from "./checksummed.js";
 export { nextTurn, runAtOnce, runInSlices } from "./turns.js";
+export { JsonRecord } from "./json-record.js";

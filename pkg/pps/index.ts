@@ -19,3 +19,7 @@ export { type DatumFile, type Datum, splitDatums, transformKey, datumKey } from 
 export {
   type DatumAttempt, type DatumOutput, type DatumAttemptResult, runDatumAttempt,
 } from "./datum-runner.js";
+export {
+  type PipelineRecord, type JobRecord, type JobState, jobStates, isFinal, canMove, moveJob,
+  encodePipeline, decodePipeline, encodeJob, decodeJob, jobView,
+} from "./records.js";
