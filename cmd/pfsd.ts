@@ -45,6 +45,7 @@ import { DataDirLock } from "../pkg/pfs/api/data-dir-lock.js";
 // eslint-disable-next-line pfs/boundaries -- a type only (erased): pkg/pfs itself loads lazily
 import type { PfsNode, PfsNodeOptions } from "../pkg/pfs/api/index.js";
 import { LeaderSpread, leadsRaft } from "./pfsd-leader-spread.js";
+import { PfsdMetrics } from "./pfsd-metrics.js";
 import {
   LearnerPromotion, joinedConfig, pfsEtcdEndpoints, promotionSeeds,
 } from "./pfsd-join.js";
@@ -108,6 +109,8 @@ interface Running {
   /** Keeps Raft leadership off shard masters (embedded member with pfs only). */
   readonly spread?: LeaderSpread;
   readonly lock: DataDirLock;
+  /** The registry and /metrics, /livez, /readyz (pfsd-metrics.ts); stopped last. */
+  readonly metrics: PfsdMetrics;
 }
 
 /** Stops in reverse start order: pfs first (it uses the member), then the member, the lock. */
@@ -120,6 +123,7 @@ async function stopAll(running: Running, logger: Logger): Promise<void> {
     logger.error("pfs shutdown failed", { error });
   }
   await running.daemon?.close();
+  await running.metrics.close();
   await running.lock.release();
 }
 
@@ -175,16 +179,18 @@ async function embeddedClientTls(config: PfsdConfig):
 
 /** Starts the member (unless external) and pfs (when asked); stops what started on failure. */
 async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
-  onFatal: (error: unknown) => void): Promise<Running> {
+  metrics: PfsdMetrics, onFatal: (error: unknown) => void): Promise<Running> {
   const external = config.etcdEndpoints.length > 0;
   const etcdCredentials = external ? undefined : await embeddedClientTls(config);
   const memberConfig = external ? config : await joinedConfig(config, etcdCredentials, logger);
   const seeds = external ? undefined : await promotionSeeds(config);
-  const daemon = external ? undefined : await EtcdDaemon.start(memberConfig, { logger, onFatal });
+  const daemon = external ? undefined
+    : await EtcdDaemon.start(memberConfig, { logger, onFatal, registry: metrics.registry });
+  if (daemon !== undefined) metrics.memberStarted(daemon.member);
   const promotion = daemon === undefined || seeds === undefined ? undefined
     : LearnerPromotion.start({ member: daemon.member, seedUrls: seeds, tls: etcdCredentials,
       logger: logger.child({ component: "join" }) });
-  if (config.pfsAddress === undefined) return { daemon, promotion, pfs: undefined, lock };
+  if (config.pfsAddress === undefined) return { daemon, promotion, pfs: undefined, lock, metrics };
   const pfsLogger = logger.child({ component: "pfs" });
   try {
     const { PfsNode } = await import("../pkg/pfs/api/index.js");
@@ -214,10 +220,13 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
       ...(etcdCredentials === undefined ? {} : { etcdCredentials }),
       // The Raft leader lets the other replicas be masters first (pfsd-leader-spread.ts).
       ...(daemon === undefined ? {} : { deferCampaign: () => leadsRaft(daemon.member) }),
+      metrics: { registry: metrics.registry,
+        chunkDir: (shard) => join(config.dataDir, "pfs", `shard-${shard}`, "chunks") },
     });
+    metrics.pfsServing();
     const spread = daemon === undefined ? undefined : new LeaderSpread(daemon.member,
       pfs.directory, config.name, pfsLogger.child({ component: "leader-spread" }));
-    return { daemon, promotion, pfs, lock, ...(spread === undefined ? {} : { spread }) };
+    return { daemon, promotion, pfs, lock, metrics, ...(spread === undefined ? {} : { spread }) };
   } catch (error: unknown) {
     await promotion?.close();
     await daemon?.close();
@@ -251,11 +260,15 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
   let onFatal: (error: unknown) => void = () => undefined;
   const fatal = new Promise<unknown>((resolve) => { onFatal = resolve; });
   let lock: DataDirLock | undefined;
+  let metrics: PfsdMetrics | undefined;
   let running: Running;
   try {
     lock = await DataDirLock.acquire(config.dataDir);
-    running = await startAll(config, logger, lock, (error) => { onFatal(error); });
+    metrics = await PfsdMetrics.start(config, logger);
+    running = await startAll(config, logger, lock, metrics, (error) => { onFatal(error); });
+    metrics.started();
   } catch (error: unknown) {
+    await metrics?.close();
     await lock?.release();
     const usage = error instanceof ConfigError;
     logger.error("cannot start", { error });

@@ -27,4 +27,5 @@ export type {
 } from "./backend.js";
 export * from "./server/index.js";
 export * from "./grpc/index.js";
+export * from "./metrics/index.js";
 export * from "./auth/index.js";

@@ -12,6 +12,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
+import type { Registry } from "prom-client";
 import { type Logger, limits } from "../../common/index.js";
 import {
   etcdProtoFiles,
@@ -41,6 +42,8 @@ export interface EtcdGrpcServerOptions {
   /** etcd's --max-request-bytes. */
   readonly requestBytesMax: number;
   readonly listeners: readonly ClientListener[];
+  /** Where grpc_server_started_total and _handled_total go (a private registry if absent). */
+  readonly registry?: Registry;
 }
 
 type ServiceFactory = (kit: ServiceKit) => UntypedServiceImplementation;
@@ -85,7 +88,7 @@ export class EtcdGrpcServer {
         options.requestBytesMax + limits.grpcReceiveOverheadBytes,
       "grpc.max_send_message_length": -1,
     });
-    const counters = new GrpcCounters();
+    const counters = new GrpcCounters(options.registry);
     const kit: ServiceKit = {
       backend: options.backend,
       logger: options.logger,

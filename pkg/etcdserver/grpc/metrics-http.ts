@@ -1,36 +1,29 @@
 /**
- * The HTTP endpoints of --listen-metrics-urls: /metrics (Prometheus text: the gRPC counters
- * and a few member gauges), /health (etcd's JSON: {"health":"true"} when the member knows a
- * leader, has no alarm and serves a linearizable read within a second; else "false" with
- * 503), /livez and /readyz (plain "ok"; readyz needs a leader).
+ * The HTTP endpoints of --listen-metrics-urls, one server per pfsd process:
+ * - /metrics: the process's registry in the Prometheus text format (prom-client);
+ * - /livez and /readyz: the checks of `HealthChecks` (metrics/health-checks.ts), answered as
+ *   Kubernetes' API server does: 200 "ok" when all pass; `?verbose` lists each check as
+ *   `[+]name ok` or `[-]name failed: reason`; a failure answers 503 with that list and
+ *   "<endpoint> check failed"; /livez/<name> and /readyz/<name> run one check (404 if unknown);
+ * - /health: etcd's JSON ({"health":"true"} with 200, else "false" with 503): with an
+ *   embedded member, etcd's meaning (a leader, no alarm, a linearizable read within
+ *   etcdHealthReadMs); without one, whether every readiness check passes.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { Registry } from "prom-client";
 import { type Logger, limits } from "../../common/index.js";
 import type { EtcdBackend } from "../backend.js";
+import type { CheckOutcome, HealthChecks } from "../metrics/health-checks.js";
 import { rangeRequest } from "../mvcc/index.js";
-import type { GrpcCounters } from "./grpc-counters.js";
 
 export interface MetricsHttpOptions {
-  readonly backend: EtcdBackend;
-  readonly counters: GrpcCounters;
+  readonly registry: Registry;
+  readonly checks: HealthChecks;
+  /** etcd's /health answer: `memberHealthy` with an embedded member, else readiness. */
+  readonly health: () => Promise<boolean>;
   readonly logger: Logger;
   /** URLs to listen on (http only). */
   readonly urls: readonly string[];
-}
-
-function gauges(backend: EtcdBackend): string {
-  const lines = [
-    "# HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is not.",
-    "# TYPE etcd_server_has_leader gauge",
-    `etcd_server_has_leader ${backend.hasLeader() ? 1 : 0}`,
-    "# HELP etcd_server_is_learner Whether or not this member is a learner.",
-    "# TYPE etcd_server_is_learner gauge",
-    `etcd_server_is_learner ${backend.isLearner() ? 1 : 0}`,
-    "# HELP etcd_debugging_mvcc_current_revision The current revision of the store.",
-    "# TYPE etcd_debugging_mvcc_current_revision gauge",
-    `etcd_debugging_mvcc_current_revision ${backend.revision()}`,
-  ];
-  return `${lines.join("\n")}\n`;
 }
 
 /** Whether the member is healthy as etcd's /health judges it. */
@@ -49,22 +42,43 @@ export async function memberHealthy(backend: EtcdBackend): Promise<boolean> {
   return healthy;
 }
 
-async function route(options: MetricsHttpOptions, path: string, response: ServerResponse):
+const textType = { "content-type": "text/plain; charset=utf-8" };
+
+/** Answers a /livez or /readyz request from `outcomes` (all of the endpoint's checks). */
+function answerChecks(response: ServerResponse, endpoint: string, only: string | undefined,
+  verbose: boolean, outcomes: readonly CheckOutcome[]): void {
+  const chosen = only === undefined ? outcomes : outcomes.filter((each) => each.name === only);
+  if (chosen.length === 0) {
+    response.writeHead(404, textType);
+    response.end(`no ${endpoint} check named ${only ?? ""}\n`);
+    return;
+  }
+  const passed = chosen.every((each) => each.failure === undefined);
+  const lines = chosen.map((each) => (each.failure === undefined ? `[+]${each.name} ok`
+    : `[-]${each.name} failed: ${each.failure}`));
+  response.writeHead(passed ? 200 : 503, textType);
+  if (passed && !verbose) response.end("ok\n");
+  else response.end(`${lines.join("\n")}\n${endpoint} check ${passed ? "passed" : "failed"}\n`);
+}
+
+async function route(options: MetricsHttpOptions, url: URL, response: ServerResponse):
   Promise<void> {
-  const { backend } = options;
-  if (path === "/metrics") {
-    response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
-    response.end(options.counters.render() + gauges(backend));
-  } else if (path === "/health") {
-    const healthy = await memberHealthy(backend).catch(() => false);
+  const [endpoint = "", only, extra] = url.pathname.split("/").filter((part) => part !== "");
+  const verbose = url.searchParams.has("verbose");
+  if (url.pathname === "/metrics") {
+    const text = await options.registry.metrics();
+    response.writeHead(200, { "content-type": options.registry.contentType });
+    response.end(text);
+  } else if (url.pathname === "/health") {
+    const healthy = await options.health().catch(() => false);
     response.writeHead(healthy ? 200 : 503, { "content-type": "application/json" });
     response.end(JSON.stringify({ health: healthy ? "true" : "false" }));
-  } else if (path === "/livez" || path === "/readyz") {
-    const ready = path === "/livez" || backend.hasLeader();
-    response.writeHead(ready ? 200 : 503, { "content-type": "text/plain; charset=utf-8" });
-    response.end(ready ? "ok\n" : "not ready: no leader\n");
+  } else if ((endpoint === "livez" || endpoint === "readyz") && extra === undefined) {
+    const outcomes = endpoint === "livez" ? await options.checks.live()
+      : await options.checks.ready();
+    answerChecks(response, endpoint, only, verbose, outcomes);
   } else {
-    response.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+    response.writeHead(404, textType);
     response.end("404 page not found\n");
   }
 }
@@ -90,9 +104,9 @@ export class MetricsHttp {
   static async start(options: MetricsHttpOptions): Promise<MetricsHttp> {
     const servers: Server[] = [];
     const handler = (request: IncomingMessage, response: ServerResponse): void => {
-      const path = new URL(request.url ?? "/", "http://localhost").pathname;
-      route(options, path, response).catch((error: unknown) => {
-        options.logger.warn("metrics endpoint failed", { path, error });
+      const url = new URL(request.url ?? "/", "http://localhost");
+      route(options, url, response).catch((error: unknown) => {
+        options.logger.warn("metrics endpoint failed", { path: url.pathname, error });
         if (!response.headersSent) response.writeHead(500);
         response.end();
       });

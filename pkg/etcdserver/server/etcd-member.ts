@@ -18,12 +18,14 @@
  */
 import { mkdir, open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
+import type { Registry } from "prom-client";
 import {
   Prng, SystemClock, assert, formatHexId, limits, systemSeed, type Clock, type Logger,
   type PfsdConfig,
 } from "../../common/index.js";
 import { DiskNodeStorage, GrpcTransport, NodeFileIo, RaftNode } from "../../raftnode/index.js";
 import { leaseTtlSecondsMin } from "../lease/index.js";
+import { MemberMetrics, timedWalIo } from "../metrics/index.js";
 import { WatchHub } from "../watch/index.js";
 import {
   encodeIdentity, joiningIdentity, memberDirs, newClusterIdentity, peerListenAddress, peerTls,
@@ -41,6 +43,8 @@ export interface EtcdMemberOptions {
   readonly clock?: Clock;
   /** Called once if the member's Raft loop dies; the member is then stopped (pfsd exits). */
   readonly onFatal?: (error: unknown) => void;
+  /** Where the member's metrics go (etcd's names, metrics/member-metrics.ts); none if absent. */
+  readonly metricsRegistry?: Registry;
 }
 
 /**
@@ -70,8 +74,12 @@ export async function startEtcdMember(config: PfsdConfig,
     peers: bootstrapPeers(identity.bootstrapMembers, identity.memberId),
     ...(tls === undefined ? {} : { tls }), clock, logger,
   });
+  const metrics = options.metricsRegistry === undefined ? undefined
+    : new MemberMetrics(options.metricsRegistry);
+  const io = metrics === undefined ? new NodeFileIo()
+    : timedWalIo(new NodeFileIo(), dirs.walDir, (seconds) => { metrics.walSynced(seconds); });
   const storage = await DiskNodeStorage.open({
-    walDir: dirs.walDir, snapshotDir: dirs.snapDir, io: new NodeFileIo(), logger,
+    walDir: dirs.walDir, snapshotDir: dirs.snapDir, io, logger,
     initialVoters: identity.bootstrapMembers.filter((member) => !member.isLearner)
       .map((member) => member.id),
   });
@@ -80,6 +88,7 @@ export async function startEtcdMember(config: PfsdConfig,
     config, identity, machine, transport, clock, logger, electionTicks,
     forwarder: new LeaseForwarder(config), prng: new Prng(systemSeed()),
     ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
+    ...(metrics === undefined ? {} : { metrics }),
   });
   const raft = new RaftNode<ApplyResult>({
     id: identity.memberId, storage, transport, stateMachine: machine,
@@ -91,7 +100,14 @@ export async function startEtcdMember(config: PfsdConfig,
     onFatal: (error) => { core.fatal(error); },
     onLeadershipChange: (change) => { core.leadershipChanged(change.leader, change.role); },
   });
-  await core.start(raft, new WatchHub(machine.watchSource));
+  const hub = new WatchHub(machine.watchSource);
+  await core.start(raft, hub);
+  metrics?.bind({
+    raftStatus: () => raft.status(), isLearner: () => core.isLearner(),
+    revision: () => machine.store.revision, dbSizeBytes: () => machine.sizeBytes,
+    leaseCount: () => machine.leases.size, watchStreamCount: () => hub.streamCount,
+    watcherCount: () => hub.watcherCount,
+  });
   logger.info("etcd member started", {
     memberId: formatHexId(identity.memberId), clusterId: formatHexId(identity.clusterId),
     peerPort: transport.port,

@@ -27,6 +27,7 @@ import {
   encodeAuthRequest, hashPassword, newSimpleTokenPrefix, simpleTokenIndex, type AuthRequest,
   type AuthStore,
 } from "../auth/index.js";
+import type { MemberMetrics } from "../metrics/index.js";
 import type { LeaseForwarder } from "./lease-forwarder.js";
 import type { MemberIdentity } from "./member-bootstrap.js";
 import { computeMemberId, peerAddress } from "./member-id.js";
@@ -48,6 +49,8 @@ export interface MemberCoreOptions {
   readonly forwarder: LeaseForwarder;
   readonly prng: Prng;
   readonly onFatal?: (error: unknown) => void;
+  /** Told of leader changes, proposals ending and lease grants and revocations. */
+  readonly metrics?: MemberMetrics;
 }
 
 /** What pfsd gets from `startEtcdMember`: the backend plus its lifecycle. */
@@ -100,7 +103,11 @@ export class MemberCore implements EtcdMember {
         hub.publish(events);
         this.#scheduleWake();
       },
-      onLeaseRevoked: (id) => { this.#revoked(id); },
+      onLeaseGranted: () => { this.#options.metrics?.leaseGranted(); },
+      onLeaseRevoked: (id) => {
+        this.#options.metrics?.leaseRevoked();
+        this.#revoked(id);
+      },
       onMembersChanged: () => { this.#membersChanged(); },
       onRestored: () => { this.#restored(); },
     });
@@ -126,6 +133,8 @@ export class MemberCore implements EtcdMember {
 
   /** Called by the driver between persist and send: only records and schedules. */
   leadershipChanged(leader: NodeId, role: Role): void {
+    const known = this.#leadership?.leader;
+    if (leader !== 0n && leader !== known) this.#options.metrics?.leaderChanged();
     this.#leadership = { leader, role };
     queueMicrotask(() => { this.#applyLeadership(); });
   }
@@ -632,8 +641,19 @@ export class MemberCore implements EtcdMember {
     if (payload.length > this.#options.config.maxRequestBytes) {
       throw new EtcdError("ETCD_REQUEST_TOO_LARGE");
     }
-    const result = await this.#gate.run(() => this.#withLeader((raft) => raft.propose(payload)));
-    if (!result.ok) throw result.error;
+    const startedMs = this.#options.clock.nowMs();
+    const result = await this.#gate.run(() => this.#withLeader((raft) => raft.propose(payload)))
+      .catch((error: unknown) => {
+        this.#options.metrics?.proposalEnded("failed");
+        throw error;
+      });
+    if (!result.ok) {
+      this.#options.metrics?.proposalEnded("failed");
+      throw result.error;
+    }
+    this.#options.metrics?.proposalEnded({
+      seconds: (this.#options.clock.nowMs() - startedMs) / 1_000,
+    });
     this.#afterWrite(request);
     return result.value;
   }

@@ -59,6 +59,8 @@ export interface StateMachineHooks {
   readonly onEvents?: (events: readonly MvccEvent[]) => void;
   /** The member records changed (an add, remove, update, promote, or a restore). */
   readonly onMembersChanged?: () => void;
+  /** A lease was granted. */
+  readonly onLeaseGranted?: (id: LeaseId) => void;
   /** A lease was revoked (by a client or by expiry). */
   readonly onLeaseRevoked?: (id: LeaseId) => void;
   /** The whole state was replaced from a snapshot. */
@@ -184,6 +186,7 @@ export class EtcdStateMachine implements StateMachine<ApplyResult> {
       case "leaseGrant": {
         const grant = this.#leases.grant(request.id, request.ttlSeconds,
           this.#leaseNowMs());
+        if (grant.ok) this.#hooks.onLeaseGranted?.(request.id);
         return grant.ok ? ok({ type: "leaseGrant", grant: grant.value }) : grant;
       }
       case "leaseRevoke": return this.#revoke(request.id);

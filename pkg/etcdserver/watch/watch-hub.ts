@@ -53,6 +53,13 @@ export class WatchHub {
     return this.#streams.size;
   }
 
+  /** Watchers open on all streams (etcd_debugging_mvcc_watcher_total). */
+  get watcherCount(): number {
+    let count = 0;
+    for (const stream of this.#streams) count += stream.watcherCount;
+    return count;
+  }
+
   /**
    * The events of one applied write (`Applied.events`, prevKv filled): all of one revision,
    * which must be the store's current one. Empty (the write changed nothing) is a no-op.

@@ -73,6 +73,11 @@ export class WatchStream {
     return false;
   }
 
+  /** Watchers open on this stream. */
+  get watcherCount(): number {
+    return this.#watchers.size;
+  }
+
   /** The watch IDs in use. */
   get watchIds(): number[] {
     return [...this.#watchers.keys()];

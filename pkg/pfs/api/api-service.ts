@@ -10,6 +10,7 @@ import type {
 } from "@grpc/grpc-js";
 import { type Logger, PfsError } from "../../common/index.js";
 import type { MetaStore } from "../meta/index.js";
+import type { PfsMetrics } from "../metrics/index.js";
 import type { CommitInfo } from "../model.js";
 import { rootPath } from "../path/index.js";
 import { type ClusterOperations, serveClusterStatus, serveRemoveNode } from "../status/index.js";
@@ -55,6 +56,8 @@ export interface PfsApiOptions extends ClusterOperations {
   readonly collectGarbage: () => Promise<{ chunksFreed: number; bytesFreed: number }>;
   /** Names the auto-commits this node starts, for recovery after a crash (commit-recovery.ts). */
   readonly owner?: AutoCommitOwner;
+  /** Counts the file bytes PutFile receives and GetFile sends. */
+  readonly metrics?: PfsMetrics | undefined;
 }
 
 /** The pfs.API handlers. */
@@ -66,11 +69,13 @@ export function pfsApiHandlers(options: PfsApiOptions): PfsServiceHandlers {
     ...commitHandlers(meta, commits, logger),
     ...branchHandlers(meta, commits, logger),
     PutFile: (call, callback) => {
-      putFile(call, commits, router).then((response) => { callback(null, response); },
-        (error: unknown) => { callback(statusOf(error, logger, "PutFile"), null); });
+      putFile(call, commits, router, options.metrics)
+        .then((response) => { callback(null, response); },
+          (error: unknown) => { callback(statusOf(error, logger, "PutFile"), null); });
     },
     GetFile: (call) => {
-      getFile(call, commits, router).catch(failStream(call, logger, "GetFile"));
+      getFile(call, commits, router, options.metrics)
+        .catch(failStream(call, logger, "GetFile"));
     },
     ...fileReadHandlers(commits, router, logger),
     ...fileWriteHandlers(commits, router, logger),
@@ -191,7 +196,8 @@ function branchHandlers(meta: MetaStore, commits: CommitResolver, logger: Logger
 }
 
 async function putFile(call: ServerReadableStream<PutFileRequest, PutFileResponse>,
-  commits: CommitResolver, router: ShardRouting): Promise<PutFileResponse> {
+  commits: CommitResolver, router: ShardRouting, metrics: PfsMetrics | undefined):
+  Promise<PutFileResponse> {
   const messages = call[Symbol.asyncIterator]() as AsyncIterator<PutFileRequest>;
   const first = await messages.next();
   if (first.done === true || first.value.part !== "header") {
@@ -201,14 +207,20 @@ async function putFile(call: ServerReadableStream<PutFileRequest, PutFileRespons
   const ref = requireCommitRef(header.commit, "header.commit");
   const path = requestPath(header.path === "" && header.format === "TAR" ? rootPath : header.path,
     "header.path");
+  const parts = dataParts(messages);
   const { result, commit } = await commits.withWrite(ref, (target) =>
     putData(router, shardCommitOf(target), target.parent, path, header.format, header.append,
-      dataParts(messages)));
+      metrics === undefined ? parts : metrics.countReceived("PutFile", parts)));
   return { commit: commit.id, files_written: result.files, bytes_written: String(result.bytes) };
 }
 
 async function getFile(call: ServerWritableStream<PfsMessages["GetFile"][0],
-  PfsMessages["GetFile"][1]>, commits: CommitResolver, router: ShardRouting): Promise<void> {
+  PfsMessages["GetFile"][1]>, commits: CommitResolver, router: ShardRouting,
+  metrics: PfsMetrics | undefined): Promise<void> {
+  const send = (piece: Buffer): Promise<void> => {
+    metrics?.sent("GetFile", piece.length);
+    return writeMessage(call, { data: piece });
+  };
   const ref = requireFileRef(call.request.file, "file");
   const path = requestPath(ref.path === "" ? rootPath : ref.path, "file.path");
   const offset = requestCount(call.request.offset, "offset");
@@ -219,7 +231,7 @@ async function getFile(call: ServerWritableStream<PfsMessages["GetFile"][0],
     const range = { start: offset, ...(length === 0 ? {} : { end: offset + length }) };
     for await (const piece of boundedPieces(await readFile(router, commit, path, range))) {
       if (call.cancelled) return;
-      await writeMessage(call, { data: piece });
+      await send(piece);
     }
   } else {
     // Refuse before the first byte: an error after data would reach the client as a cut stream.
@@ -229,7 +241,7 @@ async function getFile(call: ServerWritableStream<PfsMessages["GetFile"][0],
     if (offset !== 0 || length !== 0) {
       throw new PfsError("INVALID_ARGUMENT", `${path} is a directory: a byte range needs a file`);
     }
-    await tarDirectory(router, commit, path, (piece) => writeMessage(call, { data: piece }));
+    await tarDirectory(router, commit, path, send);
   }
   call.end();
 }

@@ -32,6 +32,7 @@ import {
   type GarbageFreed, NodeGarbageCollector, metaCommitStates, sumFreed, watchDeletions,
 } from "../gc/index.js";
 import { MetaStore, metaRootDefault } from "../meta/index.js";
+import { PfsMetrics, type PfsMetricsOptions } from "../metrics/index.js";
 import { NodeRegistration, checkNodeName } from "../placement/index.js";
 import { loadPfsService, loadPfsShardService } from "../../proto/index.js";
 import {
@@ -94,6 +95,8 @@ export interface PfsNodeOptions {
   readonly gcIntervalSeconds?: number;
   /** TLS of the etcd client (pfsd's client TLS flags); plaintext when absent. */
   readonly etcdCredentials?: IOptions["credentials"];
+  /** Where the node's metrics go (pkg/pfs/metrics); none are kept without it. */
+  readonly metrics?: PfsMetricsOptions;
 }
 
 /** W for R replicas: the one asked for, or a majority of R. */
@@ -178,6 +181,18 @@ async function collectEverywhere(directory: ReplicaDirectory, router: ShardRoute
   return sumFreed(freed);
 }
 
+/** The node's metadata store, telling its metrics (when kept) of commits started and finished. */
+function nodeMetaStore(client: Etcd3, root: string, options: PfsMetricsOptions | undefined):
+  { meta: MetaStore; metrics: PfsMetrics | undefined } {
+  if (options === undefined) return { meta: new MetaStore(client, { root }), metrics: undefined };
+  const metrics = new PfsMetrics(options);
+  const onCommit = (event: "started" | "finished"): void => {
+    if (event === "started") metrics.commitStarted();
+    else metrics.commitFinished();
+  };
+  return { meta: new MetaStore(client, { root, onCommit }), metrics };
+}
+
 /** The shard host of this node and the router over it (each needs the other). */
 function replicaHost(options: PfsNodeOptions, parts: {
   client: Etcd3; sessionClient: Etcd3; root: string; directory: ReplicaDirectory;
@@ -214,6 +229,7 @@ function replicaHost(options: PfsNodeOptions, parts: {
 function pfsServer(parts: PfsApiOptions & { host: ShardHost; collector: NodeGarbageCollector }):
   Server {
   const { host, collector, logger } = parts;
+  parts.metrics?.bind(() => host.standings());
   const server = new Server({
     "grpc.max_receive_message_length": limits.pfsGrpcMessageBytesMax,
     "grpc.max_send_message_length": limits.pfsGrpcMessageBytesMax,
@@ -293,7 +309,7 @@ export class PfsNode {
     const clock = new SystemClock();
     const opened: Partial<NodeParts> = { sessionClient };
     try {
-      const meta = new MetaStore(client, { root });
+      const { meta, metrics } = nodeMetaStore(client, root, options.metrics);
       const config = await untilAvailable("cluster config", logger,
         () => meta.ensureClusterConfig(options.shards));
       const keys = new ReplicaMapKeys(root);
@@ -317,7 +333,7 @@ export class PfsNode {
         collectEverywhere(directory, router, host, options.name, collector);
       const owner = newAutoCommitOwner(options.name);
       const server = pfsServer({
-        meta, router, logger, collectGarbage, owner, host, collector,
+        meta, router, logger, collectGarbage, owner, host, collector, metrics,
         clusterStatus: () => readClusterStatus({
           client, root, shards: config.shards, deadTimeMs: deadTimeSeconds * 1_000,
         }),

@@ -68,6 +68,8 @@ export interface MetaStoreOptions {
   readonly clock?: Clock;
   /** Makes commit ids (default 16 random bytes from node:crypto, in hex). */
   readonly newCommitId?: () => CommitId;
+  /** Told of every commit this store started or finished (the node's metrics). */
+  readonly onCommit?: (event: "started" | "finished") => void;
 }
 
 export interface CreateRepoOptions {
@@ -160,12 +162,14 @@ export class MetaStore {
   readonly #keys: MetaKeys;
   readonly #clock: Clock;
   readonly #newCommitId: () => CommitId;
+  readonly #onCommit: (event: "started" | "finished") => void;
 
   constructor(client: Etcd3, options: MetaStoreOptions = {}) {
     this.#kv = new MetaKv(client);
     this.#keys = new MetaKeys(options.root ?? metaRootDefault);
     this.#clock = options.clock ?? new SystemClock();
     this.#newCommitId = options.newCommitId ?? defaultCommitId;
+    this.#onCommit = options.onCommit ?? (() => undefined);
   }
 
   /** The key layout this store uses. */
@@ -304,8 +308,10 @@ export class MetaStore {
     const description = options.description ?? "";
     checkText("commit description", description, metaDescriptionBytesMax);
     if (options.parent !== undefined) checkCommitId(options.parent);
-    return this.#withRetries(() => this.#startAttempt(repo, branch, description, options.parent,
-      options.auto === true));
+    const started = await this.#withRetries(() => this.#startAttempt(repo, branch, description,
+      options.parent, options.auto === true));
+    this.#onCommit("started");
+    return started;
   }
 
   async #startAttempt(repo: string, branch: string, description: string,
@@ -454,7 +460,7 @@ export class MetaStore {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 0) {
       throw new PfsError("INVALID_ARGUMENT", `commit size ${sizeBytes} is not a byte count`);
     }
-    return this.#transition(repo, id, (commit, branch) => {
+    const finished = await this.#transition(repo, id, (commit, branch) => {
       this.#requireState(commit, branch, "finish", ["open", "finishing"]);
       const finishedMs = Math.max(this.#clock.wallMs(), commit.startedMs);
       return {
@@ -462,6 +468,8 @@ export class MetaStore {
         branch: closedBranch(branch, commit.id),
       };
     }, fences);
+    this.#onCommit("finished");
+    return finished;
   }
 
   /** open or finishing → failed with `reason` (cut to metaFailureReasonBytesMax); head stays. */
