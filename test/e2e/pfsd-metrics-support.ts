@@ -23,10 +23,15 @@ const metricName = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/u;
 const labelPair = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"(,|$)/u;
 const types: readonly string[] = ["counter", "gauge", "histogram", "summary", "untyped"];
 
+/**
+ * A sample value as Prometheus reads it: Go's strconv.ParseFloat, which takes NaN and Inf in
+ * any case (prom-client writes "Nan" for an event-loop mean with no samples yet).
+ */
 function parseValue(raw: string, where: string): number {
-  if (raw === "+Inf") return Infinity;
-  if (raw === "-Inf") return -Infinity;
-  if (raw === "NaN") return NaN;
+  const special = raw.toLowerCase();
+  if (special === "+inf" || special === "inf") return Infinity;
+  if (special === "-inf") return -Infinity;
+  if (special === "nan") return NaN;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/u.test(raw)) {
     throw new Error(`${where}: bad value ${JSON.stringify(raw)}`);
   }
