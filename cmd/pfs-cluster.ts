@@ -13,26 +13,22 @@ import { formatJson } from "../pkg/pfs/client/index.js";
 import {
   ClusterClient, formatClusterStatus, formatRemoveNode, statusLimits,
 } from "../pkg/pfs/status/index.js";
-import { type ApiOptions, noun, verb, withClient } from "./pfs-context.js";
+import { type ApiOptions, apiConnection, noun, verb } from "./pfs-context.js";
 
 interface StatusOptions extends ApiOptions {
   /** true: --watch without a value; a string: its value. */
   readonly watch?: string | true;
 }
 
-/** Runs `body` with a cluster client on the command's address and deadline. */
-function withClusterClient<T>(options: ApiOptions, body: (client: ClusterClient) => Promise<T>):
-  Promise<T> {
-  // withClient checks --address and --deadline-ms; the cluster calls use their own client.
-  return withClient(options, async (checked) => {
-    const client = new ClusterClient({ address: checked.address,
-      callDeadlineMs: Number(options.deadlineMs) });
-    try {
-      return await body(client);
-    } finally {
-      client.close();
-    }
-  });
+/** Runs `body` with a cluster client on the command's address, deadline and TLS. */
+async function withClusterClient<T>(options: ApiOptions,
+  body: (client: ClusterClient) => Promise<T>): Promise<T> {
+  const client = new ClusterClient(await apiConnection(options));
+  try {
+    return await body(client);
+  } finally {
+    client.close();
+  }
 }
 
 /** The --watch interval in milliseconds; undefined without --watch. */

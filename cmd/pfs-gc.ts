@@ -9,15 +9,13 @@ import type { Command } from "commander";
 // eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import { formatBytes } from "../pkg/pfs/client/index.js";
 import {
-  type ApiOptions, addressOption, deadlineOption, print, withClient,
+  type ApiOptions, addApiOptions, print, withClient,
 } from "./pfs-context.js";
 
 /** Adds `pfs gc` to `program`. */
 export function addGcCommand(program: Command): void {
-  program.command("gc")
+  addApiOptions(program.command("gc"))
     .description("free the storage no commit references any more, on every node")
-    .addOption(addressOption())
-    .addOption(deadlineOption())
     .option("--json", "print one JSON value and nothing else")
     .action(async (options: ApiOptions) => {
       const freed = await withClient(options, (client) => client.collectGarbage());

@@ -8,16 +8,14 @@ import type { Command } from "commander";
 import { PfsError } from "../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import { parseSyncTarget, syncDirectory } from "../pkg/pfs/client/index.js";
-import { type ApiOptions, addressOption, deadlineOption, withClient } from "./pfs-context.js";
+import { type ApiOptions, addApiOptions, withClient } from "./pfs-context.js";
 
 /** Adds `pfs sync` to `program`. */
 export function addSyncCommand(program: Command): void {
-  program.command("sync")
+  addApiOptions(program.command("sync"))
     .description("mirror a local directory into a branch: upload it, then commit each burst " +
       "of changes (--once: upload and exit)")
     .argument("<dir>").argument("<repo@branch[:/prefix]>")
-    .addOption(addressOption())
-    .addOption(deadlineOption())
     .option("--once", "upload once and exit")
     .option("--quiet-ms <ms>", "quiet period that ends a burst of changes", "500")
     .action(async (dir: string, raw: string,

@@ -15,6 +15,9 @@
  * imported only when --pfs-address is given, so an etcd-only member never loads it. The pfs
  * node's client of the embedded member uses the member's client TLS settings (--cert-file,
  * --key-file, --trusted-ca-file; its own certificate as the client's with --client-cert-auth).
+ * The pfs API takes the same flags (pkg/pfs/api pfs-tls.ts): TLS with --cert-file, client
+ * certificates required with --client-cert-auth; with an https --etcd-endpoints, the node
+ * dials etcd with --trusted-ca-file and its own certificate (externalClientTls).
  * --pfs-gc-interval sets how often the node collects its shards' garbage (0 = off).
  *
  * `--join URL,…` (cmd/pfsd-join.ts): a node whose data dir holds no member yet adds itself to
@@ -177,11 +180,33 @@ async function embeddedClientTls(config: PfsdConfig):
   };
 }
 
+/**
+ * The TLS of the pfs node's client of an external etcd (--etcd-endpoints): none unless an
+ * endpoint is https; then --trusted-ca-file as the root and, when given, the node's own
+ * --cert-file and --key-file as its client certificate (as for the embedded member; etcd's
+ * grpc-proxy would name these --cacert/--cert/--key, but pfsd keeps one set of flags).
+ */
+async function externalClientTls(config: PfsdConfig):
+  Promise<PfsNodeOptions["etcdCredentials"]> {
+  if (!config.etcdEndpoints.some((url) => url.startsWith("https:"))) return undefined;
+  if (config.trustedCaFile === undefined) return undefined;
+  const rootCertificate = await readFile(config.trustedCaFile);
+  if (config.certFile === undefined || config.keyFile === undefined) return { rootCertificate };
+  return {
+    rootCertificate, certChain: await readFile(config.certFile),
+    privateKey: await readFile(config.keyFile),
+  };
+}
+
 /** Starts the member (unless external) and pfs (when asked); stops what started on failure. */
 async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
   metrics: PfsdMetrics, onFatal: (error: unknown) => void): Promise<Running> {
   const external = config.etcdEndpoints.length > 0;
-  const etcdCredentials = external ? undefined : await embeddedClientTls(config);
+  // The pfs API's certificates, read before anything starts (a bad file exits 2).
+  const pfsTls = config.pfsAddress === undefined ? undefined
+    : await (await import("../pkg/pfs/api/index.js")).loadPfsTls(config);
+  const etcdCredentials = external ? await externalClientTls(config)
+    : await embeddedClientTls(config);
   const memberConfig = external ? config : await joinedConfig(config, etcdCredentials, logger);
   const seeds = external ? undefined : await promotionSeeds(config);
   const daemon = external ? undefined
@@ -218,6 +243,7 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
       logger: pfsLogger,
       gcIntervalSeconds: config.pfsGcInterval,
       ...(etcdCredentials === undefined ? {} : { etcdCredentials }),
+      ...(pfsTls === undefined ? {} : { tls: pfsTls }),
       // The Raft leader lets the other replicas be masters first (pfsd-leader-spread.ts).
       ...(daemon === undefined ? {} : { deferCampaign: () => leadsRaft(daemon.member) }),
       metrics: { registry: metrics.registry,

@@ -4,6 +4,9 @@
  * the node that wires them on --pfs-address, and the data directory lock.
  */
 export { PfsNode, type PfsNodeOptions, pfsNodeStartMsMax } from "./pfs-node.js";
+export {
+  type PfsTls, type PfsTlsFlags, loadPfsTls, pfsPeerCredentials, pfsServerCredentials,
+} from "./pfs-tls.js";
 export { DataDirLock, lockFileName } from "./data-dir-lock.js";
 export { RemoteShard } from "./remote-shard.js";
 export { ShardRouter, type ShardRouterOptions, type ShardRouting } from "./shard-router.js";

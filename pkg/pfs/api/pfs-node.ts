@@ -5,7 +5,8 @@
  * machinery (pkg/pfs/replication): the placement controller campaign (one node in the cluster
  * writes the replica map), the directory every router reads (map, live nodes, masters), the
  * shard host that runs the replicas the map places here (catch-up, master campaigns), the
- * router, and one gRPC server on --pfs-address that serves pfs.API and pfs.Shard. The node
+ * router, and one gRPC server on --pfs-address that serves pfs.API and pfs.Shard (TLS with
+ * `tls`, which the node's pfs.Shard clients of the other nodes then use too). The node
  * registers itself under `/pfs/nodes/` only once it serves, so a registered node is dialable.
  *
  * Garbage collection (pkg/pfs/gc): the node's collector reconciles the replicas held here with
@@ -22,7 +23,7 @@
  * (so a restart hands them over at once), then stops the controller, the collector, unregisters,
  * stops the server (running calls get a short grace), and closes replicas and the client.
  */
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, type ServerCredentials } from "@grpc/grpc-js";
 import { noop } from "cockatiel";
 import { Etcd3, type IOptions } from "etcd3";
 import {
@@ -44,6 +45,7 @@ import { type PfsApiOptions, pfsApiHandlers } from "./api-service.js";
 import { newAutoCommitOwner, recoverCommits } from "./commit-recovery.js";
 import { CommitResolver } from "./commit-resolver.js";
 import { OrphanSweeper } from "./orphan-sweep.js";
+import { type PfsTls, pfsPeerCredentials, pfsServerCredentials } from "./pfs-tls.js";
 import { ShardRouter } from "./shard-router.js";
 import { shardServiceHandlers } from "./shard-service.js";
 
@@ -97,6 +99,8 @@ export interface PfsNodeOptions {
   readonly etcdCredentials?: IOptions["credentials"];
   /** Where the node's metrics go (pkg/pfs/metrics); none are kept without it. */
   readonly metrics?: PfsMetricsOptions;
+  /** TLS of the pfs API and of this node's pfs.Shard clients (pfs-tls.ts); plaintext absent. */
+  readonly tls?: PfsTls;
 }
 
 /** W for R replicas: the one asked for, or a majority of R. */
@@ -144,9 +148,10 @@ function etcdClient(options: PfsNodeOptions): Etcd3 {
 }
 
 /** Binds `server` to `listen` (HOST:PORT, port 0 picks one); the address others dial. */
-async function listen(server: Server, listenAddress: string): Promise<string> {
+async function listen(server: Server, listenAddress: string,
+  serverCredentials: ServerCredentials): Promise<string> {
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listenAddress, ServerCredentials.createInsecure(), (error, bound) => {
+    server.bindAsync(listenAddress, serverCredentials, (error, bound) => {
       if (error !== null) reject(new PfsError("UNAVAILABLE",
         `cannot listen on --pfs-address ${listenAddress}: ${error.message}`));
       else resolve(bound);
@@ -220,7 +225,8 @@ function replicaHost(options: PfsNodeOptions, parts: {
     ...(options.deferCampaign === undefined ? {} : { deferCampaign: options.deferCampaign }),
     clock: parts.clock, logger,
   });
-  const router = new ShardRouter({ directory: parts.directory, host, self: options.name, logger });
+  const router = new ShardRouter({ directory: parts.directory, host, self: options.name, logger,
+    credentials: pfsPeerCredentials(options.tls) });
   routers.push(router);
   return { host, router };
 }
@@ -340,7 +346,7 @@ export class PfsNode {
         removeNode: (id, force) => removeNode({ client, root, id, force }),
       });
       opened.server = server;
-      const bound = await listen(server, options.listen);
+      const bound = await listen(server, options.listen, pfsServerCredentials(options.tls));
       const address = options.advertise ?? bound;
       // The replicas the map places here are open before the node announces itself.
       await host.start();

@@ -21,7 +21,7 @@
  * - This node's replicas are `ShardHost`'s hosted shards (no network); the others are
  *   `RemoteShard`s over one pfs.Shard channel per node address.
  */
-import { type Client, credentials } from "@grpc/grpc-js";
+import { type ChannelCredentials, type Client, credentials } from "@grpc/grpc-js";
 import { type Logger, PfsError, assert, limits } from "../../common/index.js";
 import { loadPfsShardService } from "../../proto/index.js";
 import type { ChunkRef, CommitId, FileEntry, Sha256Hex } from "../model.js";
@@ -52,6 +52,8 @@ export interface ShardRouterOptions {
   readonly logger: Logger;
   /** Longest wait for a shard's master, in ms (default replicationLimits.masterWaitMs). */
   readonly masterWaitMs?: number;
+  /** What the pfs.Shard channels to other nodes use (pfs-tls.ts); plaintext when absent. */
+  readonly credentials?: ChannelCredentials;
 }
 
 /** Errors after which another replica may still answer a read. */
@@ -251,7 +253,8 @@ export class ShardRouter implements ShardRouting {
   #client(address: string): Client {
     let client = this.#clients.get(address);
     if (client === undefined) {
-      client = new this.#ShardClient(address, credentials.createInsecure(), {
+      const channelCredentials = this.#options.credentials ?? credentials.createInsecure();
+      client = new this.#ShardClient(address, channelCredentials, {
         "grpc.max_receive_message_length": limits.pfsGrpcMessageBytesMax,
         "grpc.max_send_message_length": limits.pfsGrpcMessageBytesMax,
       });

@@ -8,6 +8,7 @@
  */
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { type ErrorCode, PfsError } from "../../common/index.js";
+import { transportHint } from "./client-tls.js";
 
 /** A call's failure, with the gRPC status it came with (for callers that match on it). */
 export class PfsClientError extends PfsError {
@@ -52,9 +53,12 @@ function transportReason(details: string): string {
 
 /**
  * The `PfsError` for a failure of `method` against `address`. A `PfsError` passes through
- * unchanged; a gRPC error keeps the server's message; anything else is INTERNAL.
+ * unchanged; a gRPC error keeps the server's message; anything else is INTERNAL. With
+ * `secure` (whether the channel is TLS) given, an unreachable server's message says which TLS
+ * flag is likely missing when the failure looks like a TLS mismatch (client-tls.ts).
  */
-export function clientError(error: unknown, method: string, address: string): PfsError {
+export function clientError(error: unknown, method: string, address: string,
+  secure?: boolean): PfsError {
   if (error instanceof PfsError) return error;
   if (!isServiceError(error)) {
     const text = error instanceof Error ? error.message : String(error);
@@ -63,10 +67,12 @@ export function clientError(error: unknown, method: string, address: string): Pf
   const details = error.details === "" ? error.message : error.details;
   const code = codeOfStatus(error.code);
   switch (error.code) {
-    case status.UNAVAILABLE:
+    case status.UNAVAILABLE: {
+      const reason = transportReason(details);
+      const hint = secure === undefined ? "" : transportHint(reason, secure);
       return new PfsClientError(code,
-        `cannot reach the pfs API at ${address} (${method}): ${transportReason(details)}`,
-        error.code);
+        `cannot reach the pfs API at ${address} (${method}): ${reason}${hint}`, error.code);
+    }
     case status.DEADLINE_EXCEEDED:
       return new PfsClientError(code,
         `${method} to ${address} did not answer before its deadline`, error.code);
@@ -83,9 +89,10 @@ export function clientError(error: unknown, method: string, address: string): Pf
  * `deadlineMs`: those calls have no deadline of their own, so without this a server that
  * accepts TCP and never speaks gRPC would hold them forever.
  */
-export function notConnectedError(method: string, address: string, deadlineMs: number):
-  PfsError {
+export function notConnectedError(method: string, address: string, deadlineMs: number,
+  secure?: boolean): PfsError {
+  const hint = secure === false ? transportHint("", false) : "";
   return new PfsClientError("UNAVAILABLE",
     `cannot reach the pfs API at ${address} (${method}): no gRPC connection within ` +
-    `${deadlineMs} ms`, status.UNAVAILABLE);
+    `${deadlineMs} ms${hint}`, status.UNAVAILABLE);
 }

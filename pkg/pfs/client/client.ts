@@ -23,7 +23,7 @@ import { type Writable, finished } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   type CallOptions, type Client, type ClientReadableStream, type ClientWritableStream,
-  type ServiceError, credentials,
+  type ChannelCredentials, type ServiceError, credentials,
 } from "@grpc/grpc-js";
 import { type PfsError, assert } from "../../common/index.js";
 import { clientError, notConnectedError } from "./client-error.js";
@@ -53,6 +53,8 @@ export interface PfsClientOptions {
   readonly address: string;
   /** Deadline of each call that moves no data; `callDeadlineMsDefault` when absent. */
   readonly callDeadlineMs?: number;
+  /** The channel's credentials (`clientCredentials`, client-tls.ts); plaintext when absent. */
+  readonly credentials?: ChannelCredentials;
 }
 
 /** Called with the byte count of each piece a put sends or a get receives. */
@@ -90,6 +92,8 @@ export class PfsClient {
   readonly address: string;
   readonly #client: Client;
   readonly #callDeadlineMs: number;
+  /** Whether the channel is TLS (for the hints of connection failures). */
+  readonly #secure: boolean;
 
   constructor(options: PfsClientOptions) {
     const deadline = options.callDeadlineMs ?? callDeadlineMsDefault;
@@ -98,7 +102,9 @@ export class PfsClient {
     const { Client: ApiClient } = loadPfsService();
     this.address = options.address;
     this.#callDeadlineMs = deadline;
-    this.#client = new ApiClient(options.address, credentials.createInsecure(), {
+    const channelCredentials = options.credentials ?? credentials.createInsecure();
+    this.#secure = channelCredentials._isSecure();
+    this.#client = new ApiClient(options.address, channelCredentials, {
       "grpc.max_receive_message_length": grpcMessageBytesMax,
       "grpc.max_send_message_length": grpcMessageBytesMax,
     });
@@ -123,7 +129,7 @@ export class PfsClient {
       deadlineMs === Infinity ? {} : { deadline: Date.now() + deadlineMs };
     return new Promise((resolve, reject) => {
       call(request, options, (error, response) => {
-        if (error !== null) reject(clientError(error, name, this.address));
+        if (error !== null) reject(clientError(error, name, this.address, this.#secure));
         else resolve(response as PfsMessages[M][1]);
       });
     });
@@ -138,7 +144,7 @@ export class PfsClient {
     return new Promise((resolve, reject) => {
       this.#client.waitForReady(Date.now() + deadlineMs, (error) => {
         if (error === undefined) resolve();
-        else reject(notConnectedError(method, this.address, deadlineMs));
+        else reject(notConnectedError(method, this.address, deadlineMs, this.#secure));
       });
     });
   }
@@ -209,13 +215,14 @@ export class PfsClient {
       return state.call;
     };
     const address = this.address;
+    const secure = this.#secure;
     async function* commits(): AsyncGenerator<CommitInfoMessage> {
       const call = await open();
       if (call === undefined) return;
       try {
         for await (const commit of call) yield commit as CommitInfoMessage;
       } catch (error: unknown) {
-        if (!state.cancelled) throw clientError(error, "SubscribeCommit", address);
+        if (!state.cancelled) throw clientError(error, "SubscribeCommit", address, secure);
       }
     }
     return {
@@ -266,7 +273,7 @@ export class PfsClient {
           resolve(response as PutFileResponse);
           return;
         }
-        ended.failure = clientError(error, "PutFile", this.address);
+        ended.failure = clientError(error, "PutFile", this.address, this.#secure);
         reject(ended.failure);
       };
     });
@@ -330,7 +337,7 @@ export class PfsClient {
       }, out);
     } catch (error: unknown) {
       call.cancel();
-      throw clientError(error, "GetFile", this.address);
+      throw clientError(error, "GetFile", this.address, this.#secure);
     } finally {
       stopWatchingOut();
     }

@@ -6,6 +6,9 @@
 export * as clientLimits from "./limits.js";
 export { PfsClientError, clientError, codeOfStatus } from "./client-error.js";
 export {
+  type ClientTlsFiles, clientCredentials, transportHint, usesTls,
+} from "./client-tls.js";
+export {
   type PfsClientOptions, type ByteListener, type CommitSubscription, PfsClient, commitRef,
   fileRef,
 } from "./client.js";

@@ -3,7 +3,9 @@
  * `pfs cluster` commands: each call has the data-less deadline, and every failure is a
  * `PfsError` with the server's code and message (pkg/pfs/client `clientError`).
  */
-import { type Client, type ServiceError, credentials } from "@grpc/grpc-js";
+import {
+  type ChannelCredentials, type Client, type ServiceError, credentials,
+} from "@grpc/grpc-js";
 import { assert } from "../../common/index.js";
 import { clientError } from "../client/index.js";
 import {
@@ -20,12 +22,16 @@ export interface ClusterClientOptions {
   readonly address: string;
   /** Deadline of each call, in milliseconds (> 0). */
   readonly callDeadlineMs: number;
+  /** The channel's credentials (pkg/pfs/client `clientCredentials`); plaintext when absent. */
+  readonly credentials?: ChannelCredentials;
 }
 
 export class ClusterClient {
   readonly address: string;
   readonly #callDeadlineMs: number;
   readonly #client: Client;
+  /** Whether the channel is TLS (for the hints of connection failures). */
+  readonly #secure: boolean;
 
   constructor(options: ClusterClientOptions) {
     assert(options.address !== "", "empty pfs address");
@@ -33,7 +39,9 @@ export class ClusterClient {
     this.address = options.address;
     this.#callDeadlineMs = options.callDeadlineMs;
     const { Client: ApiClient } = loadPfsService();
-    this.#client = new ApiClient(options.address, credentials.createInsecure());
+    const channelCredentials = options.credentials ?? credentials.createInsecure();
+    this.#secure = channelCredentials._isSecure();
+    this.#client = new ApiClient(options.address, channelCredentials);
   }
 
   /** Closes the channel; calls still running fail. */
@@ -48,7 +56,7 @@ export class ClusterClient {
     const call = (method as UnaryFunction).bind(this.#client);
     return new Promise((resolve, reject) => {
       call(request, { deadline: Date.now() + this.#callDeadlineMs }, (error, response) => {
-        if (error !== null) reject(clientError(error, name, this.address));
+        if (error !== null) reject(clientError(error, name, this.address, this.#secure));
         else resolve(response as PfsMessages[M][1]);
       });
     });
