@@ -14,6 +14,12 @@
  * with `pfsd --join` (the client URLs of every other node): a learner, promoted while there
  * are fewer than 5 voters. deploy.json counts the added nodes, so later runs and `down`
  * include them (their data dir holds their member, so --join is then ignored).
+ *
+ * `--tls` (kept in deploy.json, so restarts and add-node keep it): a throwaway CA and
+ * certificates under `<dir>/tls/` (deploy-local-tls.ts); every node serves https client and
+ * peer URLs and its pfs API with TLS, all requiring client certificates, and the printed
+ * export lines add PFS_CACERT/PFS_CERT/PFS_KEY and ETCDCTL_CACERT/ETCDCTL_CERT/ETCDCTL_KEY
+ * (the user's client certificate). Every export line is `export NAME=VALUE`, VALUE one sh word.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import {
@@ -22,13 +28,19 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Client, type ServiceClientConstructor, credentials } from "@grpc/grpc-js";
+import {
+  type ChannelCredentials, type Client, type ServiceClientConstructor, credentials,
+} from "@grpc/grpc-js";
 import type { Command } from "commander";
 import { limits, pfsdSchema } from "../pkg/common/index.js";
 import { addDeployKubernetesCommand } from "./deploy-kubernetes.js";
 import { loadEtcdProtos } from "../pkg/proto/index.js";
 // eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
 import { PfsClient } from "../pkg/pfs/client/index.js";
+import { quietIpServerName } from "./pfs-context.js";
+import {
+  type DeployTls, ensureDeployTls, pfsdTlsArgs, shellWord, tlsExportLines,
+} from "./deploy-local-tls.js";
 
 /** How long the nodes get to serve their first linearizable read. */
 const deployReadyMsMax = 60_000;
@@ -56,6 +68,8 @@ export interface DeploySettings {
   readonly masterLeaseTtl: number;
   /** Nodes added by `add-node` after the first `nodes` (they joined with --join). */
   readonly joinedNodes: number;
+  /** TLS everywhere (--tls), with the certificates under `<dir>/tls/`; absent = false. */
+  readonly tls?: boolean;
 }
 
 /** Defaults of the settings added after the first deploy.json format (read from old files). */
@@ -66,6 +80,7 @@ export const deploySettingsDefaults = {
   deadTime: limits.pfsDeadTimeSecondsDefault,
   masterLeaseTtl: limits.pfsMasterLeaseTtlSecondsDefault,
   joinedNodes: 0,
+  tls: false,
 } as const;
 
 /** The default --replicas of a cluster of `nodes`: pfsd's default, but no more than nodes. */
@@ -177,13 +192,14 @@ export function deploySettings(dir: string, given: DeploySettings): DeploySettin
 }
 
 function plan(dir: string, settings: DeploySettings): NodePlan[] {
+  const scheme = settings.tls === true ? "https" : "http";
   return Array.from({ length: settings.nodes + settings.joinedNodes }, (_, i) => {
     const name = `node${i + 1}`;
     const clientPort = settings.basePort + 2 * i;
     return {
       name,
-      clientUrl: `http://${settings.host}:${clientPort}`,
-      peerUrl: `http://${settings.host}:${clientPort + 1}`,
+      clientUrl: `${scheme}://${settings.host}:${clientPort}`,
+      peerUrl: `${scheme}://${settings.host}:${clientPort + 1}`,
       pfsAddress: `${settings.host}:${settings.pfsBasePort + i}`,
       joined: i >= settings.nodes,
       dataDir: join(dir, name),
@@ -198,10 +214,10 @@ const clusterToken = "pfs-deploy-local";
 
 /**
  * pfsd's arguments for `node`: a first node names the first nodes in --initial-cluster; an
- * added one joins through every other node's client URL.
+ * added one joins through every other node's client URL; with `tls`, the TLS flags.
  */
-function pfsdArgs(node: NodePlan, nodes: readonly NodePlan[], settings: DeploySettings):
-  string[] {
+function pfsdArgs(node: NodePlan, nodes: readonly NodePlan[], settings: DeploySettings,
+  tls: DeployTls | undefined): string[] {
   const others = nodes.filter((each) => each !== node);
   const membership = node.joined
     ? ["--join", others.map((each) => each.clientUrl).join(",")]
@@ -217,6 +233,7 @@ function pfsdArgs(node: NodePlan, nodes: readonly NodePlan[], settings: DeploySe
     "--listen-client-urls", node.clientUrl, "--advertise-client-urls", node.clientUrl,
     "--listen-peer-urls", node.peerUrl, "--initial-advertise-peer-urls", node.peerUrl,
     ...membership, "--initial-cluster-token", clusterToken,
+    ...(tls === undefined ? [] : pfsdTlsArgs(tls, node.name)),
   ];
 }
 
@@ -248,9 +265,10 @@ function rangeOnce(client: Client, deadlineMs: number, serializable: boolean): P
 }
 
 /** Waits until the node's pfs API answers a ListRepo (or the deadline or a dead node). */
-async function waitPfsServing(node: NodePlan, deadline: number, alive: () => boolean):
-  Promise<void> {
-  const client = new PfsClient({ address: node.pfsAddress, callDeadlineMs: 1_000 });
+async function waitPfsServing(node: NodePlan, deadline: number, alive: () => boolean,
+  channelCredentials: ChannelCredentials): Promise<void> {
+  const client = new PfsClient({ address: node.pfsAddress, callDeadlineMs: 1_000,
+    credentials: channelCredentials });
   try {
     for (;;) {
       if (!alive()) throw new Error(`a node exited; see ${node.logFile}`);
@@ -270,12 +288,20 @@ async function waitPfsServing(node: NodePlan, deadline: number, alive: () => boo
   }
 }
 
-async function waitServing(nodes: readonly NodePlan[], alive: () => boolean): Promise<void> {
+/** The user's credentials for a deployment: plaintext, or the CA and client certificate. */
+function userCredentials(tls: DeployTls | undefined): ChannelCredentials {
+  if (tls === undefined) return credentials.createInsecure();
+  return credentials.createSsl(readFileSync(tls.ca.certFile), readFileSync(tls.clientKeyFile),
+    readFileSync(tls.clientCertFile));
+}
+
+async function waitServing(nodes: readonly NodePlan[], alive: () => boolean,
+  tls: DeployTls | undefined): Promise<void> {
   const Kv = (loadEtcdProtos()["etcdserverpb"] as Record<string, unknown>)["KV"] as
     ServiceClientConstructor;
   const deadline = Date.now() + deployReadyMsMax;
   for (const node of nodes) {
-    const client = new Kv(new URL(node.clientUrl).host, credentials.createInsecure());
+    const client = new Kv(new URL(node.clientUrl).host, userCredentials(tls));
     try {
       for (;;) {
         if (!alive()) throw new Error(`a node exited; see ${node.logFile}`);
@@ -294,14 +320,14 @@ async function waitServing(nodes: readonly NodePlan[], alive: () => boolean): Pr
       client.close();
     }
   }
-  for (const node of nodes) await waitPfsServing(node, deadline, alive);
+  for (const node of nodes) await waitPfsServing(node, deadline, alive, userCredentials(tls));
 }
 
 function startNode(node: NodePlan, nodes: readonly NodePlan[], settings: DeploySettings,
-  detach: boolean): ChildProcess {
+  detach: boolean, tls: DeployTls | undefined): ChildProcess {
   mkdirSync(node.dataDir, { recursive: true });
   const log = openSync(node.logFile, "a");
-  const child = spawn(process.execPath, [pfsdScript, ...pfsdArgs(node, nodes, settings)], {
+  const child = spawn(process.execPath, [pfsdScript, ...pfsdArgs(node, nodes, settings, tls)], {
     stdio: ["ignore", log, log], detached: detach,
   });
   if (child.pid !== undefined) writeFileSync(node.pidFile, `${child.pid}\n`);
@@ -309,11 +335,20 @@ function startNode(node: NodePlan, nodes: readonly NodePlan[], settings: DeployS
   return child;
 }
 
-function exports(nodes: readonly NodePlan[]): string {
+function exports(nodes: readonly NodePlan[], tls: DeployTls | undefined): string {
   const first = nodes[0];
-  const pfs = first === undefined ? "" : `export PFS_ADDRESS=${first.pfsAddress}\n`;
-  return pfs + `export ETCDCTL_ENDPOINTS=${nodes.map((node) => node.clientUrl).join(",")}\n` +
-    `export ETCDCTL_API=3\n`;
+  const pfs = first === undefined ? "" : `export PFS_ADDRESS=${shellWord(first.pfsAddress)}\n`;
+  const endpoints = shellWord(nodes.map((node) => node.clientUrl).join(","));
+  return pfs + `export ETCDCTL_ENDPOINTS=${endpoints}\n` + `export ETCDCTL_API=3\n` +
+    (tls === undefined ? "" : tlsExportLines(tls));
+}
+
+/** The deployment's TLS files, made where missing; undefined without --tls. */
+function deployTls(dir: string, settings: DeploySettings, nodes: readonly NodePlan[]):
+  Promise<DeployTls | undefined> {
+  if (settings.tls !== true) return Promise.resolve(undefined);
+  quietIpServerName(`${settings.host}:0`);
+  return ensureDeployTls(dir, nodes.map((node) => node.name), settings.host);
 }
 
 /** Waits until `pid` is gone, SIGKILLing it after deployStopMsMax. */
@@ -341,6 +376,9 @@ export async function deployLocal(dirOption: string, given: DeploySettings, deta
   const dir = resolve(dirOption);
   const settings = deploySettings(dir, given);
   const nodes = plan(dir, settings);
+  const tls = await deployTls(dir, settings, nodes);
+  if (given.tls === true && settings.tls !== true) progress(`${dir} holds a cluster made without --tls; ` +
+    "it keeps running without TLS");
   const children: ChildProcess[] = [];
   for (const node of nodes) {
     const pid = runningPid(node.pidFile);
@@ -350,18 +388,18 @@ export async function deployLocal(dirOption: string, given: DeploySettings, deta
     }
     progress(`starting ${node.name}: clients ${node.clientUrl}, peers ${node.peerUrl}, ` +
       `pfs ${node.pfsAddress}`);
-    children.push(startNode(node, nodes, settings, detach));
+    children.push(startNode(node, nodes, settings, detach, tls));
   }
   const alive = (): boolean => children.every((child) => child.exitCode === null);
   try {
-    await waitServing(nodes, alive);
+    await waitServing(nodes, alive, tls);
   } catch (error: unknown) {
     await Promise.all(children.map((child) => stopPid(child.pid ?? 0)));
     throw error;
   }
   progress(`${nodes.length} node(s) serving, ${settings.shards} shards, ` +
     `${settings.replicas} replicas; data and logs in ${dir}`);
-  process.stdout.write(exports(nodes));
+  process.stdout.write(exports(nodes, tls));
   if (detach) return 0;
   return foreground(children, nodes, progress);
 }
@@ -438,9 +476,10 @@ export async function deployLocalAddNode(dirOption: string,
   }
   progress(`adding ${node.name}: clients ${node.clientUrl}, peers ${node.peerUrl}, ` +
     `pfs ${node.pfsAddress}`);
-  const child = startNode(node, nodes, grown, true);
+  const tls = await deployTls(dir, grown, nodes);
+  const child = startNode(node, nodes, grown, true, tls);
   try {
-    await waitServing([node], () => child.exitCode === null);
+    await waitServing([node], () => child.exitCode === null, tls);
   } catch (error: unknown) {
     await stopPid(child.pid ?? 0);
     rmSync(node.pidFile, { force: true });
@@ -448,7 +487,7 @@ export async function deployLocalAddNode(dirOption: string,
   }
   storeSettings(dir, grown);
   progress(`${node.name} joined; ${total} node(s) in ${dir}`);
-  process.stdout.write(exports(nodes));
+  process.stdout.write(exports(nodes, tls));
   return 0;
 }
 
@@ -464,6 +503,7 @@ interface DeployLocalOptions {
   readonly masterLeaseTtl: string;
   readonly host: string;
   readonly detach?: boolean;
+  readonly tls?: boolean;
 }
 
 /** The settings the flags give (a new cluster takes them; an existing one keeps its own). */
@@ -475,7 +515,7 @@ function givenSettings(options: DeployLocalOptions): DeploySettings {
     replicas: options.replicas === undefined
       ? deployReplicasDefault(nodes) : Number(options.replicas),
     writeQuorum: Number(options.writeQuorum), deadTime: Number(options.deadTime),
-    masterLeaseTtl: Number(options.masterLeaseTtl), joinedNodes: 0,
+    masterLeaseTtl: Number(options.masterLeaseTtl), joinedNodes: 0, tls: options.tls === true,
   };
 }
 
@@ -503,6 +543,8 @@ export function addDeployCommand(program: Command): void {
       String(limits.pfsApiPortDefault))
     .option("--host <host>", "loopback address to serve on", "127.0.0.1")
     .option("--detach", "return once the cluster serves, leaving it running")
+    .option("--tls", "TLS everywhere with a throwaway CA and certificates in <dir>/tls " +
+      "(fixed when the cluster is created)")
     .action(async (action: string | undefined, options: DeployLocalOptions) => {
       const progress = (line: string): void => { process.stderr.write(`pfs: ${line}\n`); };
       if (action === "down") {

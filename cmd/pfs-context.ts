@@ -92,13 +92,18 @@ export async function apiConnection(options: ApiOptions): Promise<ApiConnection>
   }
   if (options.address === "") throw new PfsError("INVALID_ARGUMENT", "--address is empty");
   const credentials = await clientCredentials(options);
-  // Node warns (DEP0123) when TLS names an IP address as the server name, which grpc-js does
-  // for a host:port target; the certificate is still checked against the IP (its SAN), and
-  // the warning is no business of a CLI user.
-  const host = options.address.slice(0, options.address.lastIndexOf(":"))
-    .replace(/^\[|\]$/g, "");
-  if (usesTls(options) && isIP(host) !== 0) process.noDeprecation = true;
+  if (usesTls(options)) quietIpServerName(options.address);
   return { address: options.address, callDeadlineMs, credentials };
+}
+
+/**
+ * Node warns (DEP0123) when TLS names an IP address as the server name, which grpc-js does for
+ * a host:port target: the certificate is still checked against the IP (its SAN), and the
+ * warning is no business of a CLI user, so a CLI dialing an IP over TLS silences it.
+ */
+export function quietIpServerName(address: string): void {
+  const host = address.slice(0, address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  if (isIP(host) !== 0) process.noDeprecation = true;
 }
 
 /** Runs `body` with a client of `options.address`, closing it afterwards. */

@@ -45,10 +45,15 @@ function isServiceError(error: unknown): error is ServiceError {
   return error instanceof Error && typeof (error as Partial<ServiceError>).code === "number";
 }
 
-/** grpc-js's connection failure text without its boilerplate ("connect ECONNREFUSED …"). */
+/**
+ * grpc-js's connection failure text without its boilerplate ("connect ECONNREFUSED …"); an
+ * OpenSSL error line becomes its reason alone ("TLS: tlsv13 alert certificate required").
+ */
 function transportReason(details: string): string {
   const cause = /Last error: (?:Error: )?(.*?)(?:\. Resolution note:.*)?$/s.exec(details);
-  return (cause?.[1] ?? details).trim();
+  const reason = (cause?.[1] ?? details).trim();
+  const openssl = /:SSL routines:[^:]*:([^:]+):/.exec(reason);
+  return openssl?.[1] === undefined ? reason : `TLS: ${openssl[1]}`;
 }
 
 /**
