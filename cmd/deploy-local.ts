@@ -80,7 +80,6 @@ export const deploySettingsDefaults = {
   deadTime: limits.pfsDeadTimeSecondsDefault,
   masterLeaseTtl: limits.pfsMasterLeaseTtlSecondsDefault,
   joinedNodes: 0,
-  tls: false,
 } as const;
 
 /** The default --replicas of a cluster of `nodes`: pfsd's default, but no more than nodes. */

@@ -92,11 +92,11 @@ export function clientError(error: unknown, method: string, address: string,
 /**
  * The failure of a data call (put, get, wait, subscribe) whose channel did not connect within
  * `deadlineMs`: those calls have no deadline of their own, so without this a server that
- * accepts TCP and never speaks gRPC would hold them forever.
+ * accepts TCP and never speaks gRPC would hold them forever. `hint` (from `transportHint`)
+ * goes after the address when the connection attempts fail rather than hang.
  */
 export function notConnectedError(method: string, address: string, deadlineMs: number,
-  secure?: boolean): PfsError {
-  const hint = secure === false ? transportHint("", false) : "";
+  hint = ""): PfsError {
   return new PfsClientError("UNAVAILABLE",
     `cannot reach the pfs API at ${address} (${method}): no gRPC connection within ` +
     `${deadlineMs} ms${hint}`, status.UNAVAILABLE);

@@ -23,10 +23,11 @@ import { type Writable, finished } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   type CallOptions, type Client, type ClientReadableStream, type ClientWritableStream,
-  type ChannelCredentials, type ServiceError, credentials,
+  type ChannelCredentials, type ServiceError, connectivityState, credentials,
 } from "@grpc/grpc-js";
 import { type PfsError, assert } from "../../common/index.js";
 import { clientError, notConnectedError } from "./client-error.js";
+import { transportHint } from "./client-tls.js";
 import { callDeadlineMsDefault, grpcMessageBytesMax, putMessageBytes } from "./limits.js";
 import {
   type BranchInfoMessage, type CommitInfoMessage, type CommitRefMessage,
@@ -136,6 +137,15 @@ export class PfsClient {
   }
 
   /**
+   * The TLS hint for a channel whose connection attempts fail (a plaintext client of a TLS
+   * server is closed at once); none for one still connecting (a server that never answers).
+   */
+  #failingHint(): string {
+    const state = this.#client.getChannel().getConnectivityState(false);
+    return state === connectivityState.TRANSIENT_FAILURE ? transportHint("", this.#secure) : "";
+  }
+
+  /**
    * Resolves once the channel is connected; rejects with UNAVAILABLE if it is not within the
    * data-less deadline. The data calls start with it (see the module comment).
    */
@@ -144,7 +154,7 @@ export class PfsClient {
     return new Promise((resolve, reject) => {
       this.#client.waitForReady(Date.now() + deadlineMs, (error) => {
         if (error === undefined) resolve();
-        else reject(notConnectedError(method, this.address, deadlineMs, this.#secure));
+        else reject(notConnectedError(method, this.address, deadlineMs, this.#failingHint()));
       });
     });
   }

@@ -149,6 +149,19 @@ test("plaintext, certificate-less and CA-less clients are refused naming the fla
       /not trusted: give --cacert/);
   });
 
+test("a plaintext data call (it waits for the connection first) is refused with the hint",
+  async (t) => {
+    const client = new PfsClient({ address, callDeadlineMs: 2_000 });
+    try {
+      const error = await t.throwsAsync(client.waitCommit({ repo: "r", commit: "master" }),
+        { instanceOf: PfsError });
+      t.is(error.code, "UNAVAILABLE");
+      t.regex(error.message, /no gRPC connection within 2000 ms; if the server serves TLS/);
+    } finally {
+      client.close();
+    }
+  });
+
 test("transportHint: refused connections get no TLS hint", (t) => {
   t.is(transportHint("connect ECONNREFUSED 127.0.0.1:1", false), "");
   t.is(transportHint("connect ECONNREFUSED 127.0.0.1:1", true), "");
