@@ -19,11 +19,13 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, open, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { PfsError } from "../pkg/common/index.js";
+// eslint-disable-next-line pfs/boundaries -- the CLI loads the client alone, not all of pkg/pfs
+import { fsyncPath } from "../pkg/pfs/client/index.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -133,15 +135,6 @@ async function exists(file: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
