@@ -7,7 +7,8 @@ const files = process.env.PFS_LAUNCH_TEST_FILES?.split(" ").filter((glob) => glo
 export default {
   typescript: { rewritePaths: { "test/": "dist/test/" }, compile: false },
   files: files !== undefined && files.length > 0 ? files : ["test/launch/**/*.test.ts"],
-  timeout: "3m",
+  // The suites share one cluster and a busy machine: ava's no-progress timeout is generous.
+  timeout: "10m",
   workerThreads: false,
   environmentVariables: { PFS_TEST: "1" },
 };
