@@ -124,7 +124,10 @@ function pfs(args: readonly string[], env: ClusterEnv, timeoutMs = launchCommand
   });
 }
 
-/** The `export NAME=VALUE` lines of `text` (a value in single quotes is unquoted). */
+/**
+ * The `export NAME=VALUE` lines of `text`; a value in single quotes is unquoted, with a quote
+ * written as '\'' or '"'"' inside it.
+ */
 function parseExports(text: string): Map<string, string> {
   const env = new Map<string, string>();
   for (const line of text.split("\n")) {
@@ -132,7 +135,9 @@ function parseExports(text: string): Map<string, string> {
     if (match === null) continue;
     const raw = match[2] ?? "";
     const quoted = raw.length >= 2 && raw.startsWith("'") && raw.endsWith("'");
-    env.set(match[1] ?? "", quoted ? raw.slice(1, -1).replaceAll("'\\''", "'") : raw);
+    const value = quoted
+      ? raw.slice(1, -1).replaceAll("'\\''", "'").replaceAll(`'"'"'`, "'") : raw;
+    env.set(match[1] ?? "", value);
   }
   return env;
 }
@@ -323,25 +328,6 @@ function clearAttempt(dir: string, attempt: number): void {
   }
 }
 
-/**
- * `env` without PFS_METRICS_URLS when its first URL does not answer /livez: a pfsd that has no
- * metrics server with --etcd-endpoints (before issue 7's metrics) ignores the flag. Said loudly.
- */
-async function servedMetrics(env: ClusterEnv): Promise<ClusterEnv> {
-  const first = env.get("PFS_METRICS_URLS")?.split(",")[0];
-  if (first === undefined) return env;
-  try {
-    const response = await fetch(new URL("/livez", first),
-      { signal: AbortSignal.timeout(launchCommandMsMax) });
-    await response.text();
-    return env;
-  } catch (error: unknown) {
-    progress(`the nodes do not serve --listen-metrics-urls (${first}/livez: ${String(error)}); ` +
-      "PFS_METRICS_URLS left unset");
-    return new Map([...env].filter(([name]) => name !== "PFS_METRICS_URLS"));
-  }
-}
-
 async function up(args: Args): Promise<number> {
   mkdirSync(args.dir, { recursive: true });
   for (let attempt = 1; attempt <= launchAttemptsMax; attempt++) {
@@ -349,9 +335,8 @@ async function up(args: Args): Promise<number> {
       const env = args.externalEtcd ? await upExternalEtcd(args.dir, attempt)
         : await upEmbedded(args.dir, args.tls, attempt);
       await waitReady(args.dir, env);
-      const served = await servedMetrics(env);
       progress(`cluster ready: ${launchNodes} nodes online, ${launchShards} shards mastered`);
-      process.stdout.write(exportLines(served));
+      process.stdout.write(exportLines(env));
       return 0;
     } catch (error: unknown) {
       progress(`attempt ${attempt} of ${launchAttemptsMax} failed: ` +

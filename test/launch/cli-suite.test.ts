@@ -479,7 +479,7 @@ function syncTests(cli: () => Cli, seed: number): void {
       child.stderr.on("data", (chunk: Buffer) => { stderr += chunk.toString("utf8"); });
       const exited = new Promise<number | null>((resolve) => { child.once("exit", resolve); });
       // Watch for the sync's open commit through another node, then interrupt the upload.
-      const watcher = launchPfsClient(addresses[0] ?? "");
+      const watcher = await launchPfsClient(addresses[0] ?? "");
       let openId = "";
       try {
         while (openId === "" && child.exitCode === null) {

@@ -122,3 +122,14 @@ function metricsTests(urls: readonly string[]): void {
     }
   });
 }
+
+// Registered only for a TLS launch (PFS_CACERT set): shows the suites really ran over TLS.
+if ((process.env["PFS_CACERT"] ?? "") !== "") {
+  test("TLS launch: a pfs command without the certificates is refused", async (t) => {
+    const plaintext = await runPfs(["list", "repo"],
+      { env: { PFS_CACERT: "", PFS_CERT: "", PFS_KEY: "" } });
+    t.not(plaintext.code, 0, plaintext.stdout);
+    t.regex(plaintext.stderr, /^pfs: [^\n]+\n$/);
+    t.is(await pfsOk(["list", "repo", "--json"]).then((out) => out.startsWith("[")), true);
+  });
+}

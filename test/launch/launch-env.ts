@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { Etcd3, type IOptions } from "etcd3";
 // eslint-disable-next-line pfs/boundaries -- the tests load the client alone, not all of pkg/pfs
-import { PfsClient } from "../../pkg/pfs/client/index.js";
+import { PfsClient, clientCredentials, usesTls } from "../../pkg/pfs/client/index.js";
 import { runPfs } from "../e2e/pfs-cli-suite.js";
 
 /** What launch_test's environment says about the cluster. */
@@ -38,13 +38,16 @@ export function launchEnv(): LaunchEnv {
     metricsUrls: list(variable("PFS_METRICS_URLS")) };
 }
 
-/** A pfs API client of the node at `address`, with the environment's TLS settings. */
-export function launchPfsClient(address: string): PfsClient {
+/**
+ * A pfs API client of the node at `address`, with the TLS files the environment names
+ * (PFS_CACERT, PFS_CERT, PFS_KEY, as the CLI reads them); plaintext without them.
+ */
+export async function launchPfsClient(address: string): Promise<PfsClient> {
   launchEnv();
-  if (variable("PFS_CACERT") !== "") {
-    throw new Error("PFS_CACERT is set, but this build's PfsClient takes no TLS credentials");
-  }
-  return new PfsClient({ address });
+  const files = { cacert: process.env["PFS_CACERT"], cert: process.env["PFS_CERT"],
+    key: process.env["PFS_KEY"] };
+  if (!usesTls(files)) return new PfsClient({ address });
+  return new PfsClient({ address, credentials: await clientCredentials(files) });
 }
 
 /** An etcd3 client of ETCDCTL_ENDPOINTS, with etcdctl's TLS variables when they are set. */
