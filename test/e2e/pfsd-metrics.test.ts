@@ -42,6 +42,7 @@ const expectedTypes: Readonly<Record<string, string>> = {
   etcd_server_proposals_committed_total: "gauge", etcd_server_proposals_applied_total: "gauge",
   etcd_server_proposals_pending: "gauge", etcd_server_proposals_failed_total: "counter",
   pfs_raft_term: "gauge", pfs_server_proposal_duration_seconds: "histogram",
+  pfs_disk_snapshot_fsync_duration_seconds: "histogram",
   etcd_disk_wal_fsync_duration_seconds: "histogram",
   etcd_debugging_mvcc_current_revision: "gauge", etcd_mvcc_db_total_size_in_bytes: "gauge",
   etcd_debugging_mvcc_watcher_total: "gauge", etcd_debugging_mvcc_watch_stream_total: "gauge",

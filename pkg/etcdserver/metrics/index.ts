@@ -3,4 +3,4 @@ export {
   type CheckOutcome, type HealthCheck, HealthChecks, memberReadyChecks,
 } from "./health-checks.js";
 export { MemberMetrics, type MemberMetricsView } from "./member-metrics.js";
-export { timedWalIo } from "./timed-wal-io.js";
+export { type TimedDir, timedSyncIo } from "./timed-sync-io.js";

@@ -8,7 +8,9 @@
  *   etcd_server_proposals_committed_total and _applied_total are gauges holding the commit
  *   and applied index, and so are ours;
  * - events the member reports as they happen: leader changes, failed proposals, lease grants
- *   and revocations, WAL fsync durations and propose → applied durations.
+ *   and revocations, WAL and snapshot fsync durations and propose → applied durations. The
+ *   store lives in memory, so there is no etcd_disk_backend_commit_duration_seconds: its
+ *   durable writes are the WAL's and the snapshot files' fsyncs.
  * Names without an etcd 3.4 counterpart start with `pfs_`.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
@@ -47,6 +49,7 @@ export class MemberMetrics {
   readonly #leasesGranted: Counter;
   readonly #leasesRevoked: Counter;
   readonly #walFsync: Histogram;
+  readonly #snapshotFsync: Histogram;
   readonly #proposalDuration: Histogram;
   /** The member the gauges read; undefined until `bind`, when they report nothing. */
   #view: MemberMetricsView | undefined;
@@ -63,6 +66,10 @@ export class MemberMetrics {
       help: "The total number of revoked leases.", registers });
     this.#walFsync = new Histogram({ name: "etcd_disk_wal_fsync_duration_seconds",
       help: "The latency distributions of fsync called by WAL.",
+      buckets: [...diskDurationBucketsSeconds], registers });
+    this.#snapshotFsync = new Histogram({ name: "pfs_disk_snapshot_fsync_duration_seconds",
+      help: "The latency distributions of fsync of a Raft snapshot file: the store's own " +
+        "durable write (it lives in memory; our counterpart of etcd's backend commit).",
       buckets: [...diskDurationBucketsSeconds], registers });
     this.#proposalDuration = new Histogram({ name: "pfs_server_proposal_duration_seconds",
       help: "Seconds from a client write's proposal on this member to its being applied here " +
@@ -89,6 +96,8 @@ export class MemberMetrics {
   leaseRevoked(): void { this.#leasesRevoked.inc(); }
   /** One WAL fsync took `seconds`. */
   walSynced(seconds: number): void { this.#walFsync.observe(seconds); }
+  /** One fsync of a snapshot file took `seconds`. */
+  snapshotSynced(seconds: number): void { this.#snapshotFsync.observe(seconds); }
 
   #registerGauges(registry: Registry): void {
     const raft = (): RaftNodeStatus | undefined => this.#view?.raftStatus();

@@ -25,7 +25,7 @@ import {
 } from "../../common/index.js";
 import { DiskNodeStorage, GrpcTransport, NodeFileIo, RaftNode } from "../../raftnode/index.js";
 import { leaseTtlSecondsMin } from "../lease/index.js";
-import { MemberMetrics, timedWalIo } from "../metrics/index.js";
+import { MemberMetrics, timedSyncIo } from "../metrics/index.js";
 import { WatchHub } from "../watch/index.js";
 import {
   encodeIdentity, joiningIdentity, memberDirs, newClusterIdentity, peerListenAddress, peerTls,
@@ -77,7 +77,9 @@ export async function startEtcdMember(config: PfsdConfig,
   const metrics = options.metricsRegistry === undefined ? undefined
     : new MemberMetrics(options.metricsRegistry);
   const io = metrics === undefined ? new NodeFileIo()
-    : timedWalIo(new NodeFileIo(), dirs.walDir, (seconds) => { metrics.walSynced(seconds); });
+    : timedSyncIo(new NodeFileIo(), [
+      { dir: dirs.walDir, onSync: (seconds) => { metrics.walSynced(seconds); } },
+      { dir: dirs.snapDir, onSync: (seconds) => { metrics.snapshotSynced(seconds); } }]);
   const storage = await DiskNodeStorage.open({
     walDir: dirs.walDir, snapshotDir: dirs.snapDir, io, logger,
     initialVoters: identity.bootstrapMembers.filter((member) => !member.isLearner)

@@ -3,13 +3,13 @@
 // ([-]name failed: reason); ?verbose lists every check; /readyz/<name> runs one check (404
 // for an unknown name); /health is etcd's JSON; /metrics is the registry in the Prometheus
 // text format. Also: gRPC status codes are labelled as go-grpc-prometheus spells them, and
-// only WAL fsyncs are timed into the WAL histogram.
+// fsyncs are timed per directory (WAL, snapshots) and nowhere else.
 // Method: a real MetricsHttp on a free loopback port; MemoryFileIo for the WAL timing.
 import test from "ava";
 import { Counter, Registry } from "prom-client";
 import { GrpcStatus, silentLogger } from "../../../pkg/common/index.js";
 import {
-  GrpcCounters, HealthChecks, MetricsHttp, grpcCodeName, timedWalIo,
+  GrpcCounters, HealthChecks, MetricsHttp, grpcCodeName, timedSyncIo,
 } from "../../../pkg/etcdserver/index.js";
 import { MemoryFileIo } from "../../../pkg/raftnode/index.js";
 import { freePort } from "../../compat/support/etcd-process.js";
@@ -107,11 +107,12 @@ test("/metrics serves the registry; gRPC counters use go-grpc-prometheus labels"
   t.is(names.size, 17, "every code has its own name");
 });
 
-test("only fsyncs of files under the WAL directory are timed", async (t) => {
+test("fsyncs are timed into the callback of their directory, and only those", async (t) => {
   const synced: number[] = [];
-  const io = timedWalIo(new MemoryFileIo(), "/data/member/wal", (seconds) => {
-    synced.push(seconds);
-  });
+  const snapshots: number[] = [];
+  const io = timedSyncIo(new MemoryFileIo(), [
+    { dir: "/data/member/wal", onSync: (seconds) => { synced.push(seconds); } },
+    { dir: "/data/member/snap", onSync: (seconds) => { snapshots.push(seconds); } }]);
   await io.makeDir("/data/member/wal");
   await io.makeDir("/data/member/snap");
   const wal = await io.createFile("/data/member/wal/0.wal");
@@ -123,7 +124,12 @@ test("only fsyncs of files under the WAL directory are timed", async (t) => {
   await snapshot.sync();
   const walAgain = await io.openAppend("/data/member/wal/0.wal");
   await walAgain.sync();
+  await io.makeDir("/data/member/wal2");
+  const elsewhere = await io.createFile("/data/member/wal2/x");
+  await elsewhere.sync();
+  await elsewhere.close();
   t.is(synced.length, 2);
+  t.is(snapshots.length, 1);
   t.true(synced.every((seconds) => seconds >= 0 && seconds < 60));
   await Promise.all([wal.close(), snapshot.close(), walAgain.close()]);
 });

@@ -1,8 +1,9 @@
 /**
- * A `FileIo` that times every fsync of a file under the WAL directory and reports it (in
- * seconds) to `onWalSync`, for etcd_disk_wal_fsync_duration_seconds. Everything else passes
- * through unchanged, so the WAL's durability contract is the wrapped FileIo's. Snapshot files
- * (another directory) are not timed: etcd's histogram is of WAL fsyncs only.
+ * A `FileIo` that times every fsync of a file under a watched directory and reports it (in
+ * seconds) to that directory's callback: the WAL's for etcd_disk_wal_fsync_duration_seconds
+ * (etcd's histogram is of WAL fsyncs only), the snapshot directory's for the snapshot
+ * histogram. Everything else passes through unchanged, so the durability contract is the
+ * wrapped FileIo's.
  */
 import { resolve, sep } from "node:path";
 import type { AppendFile, FileIo } from "../../raftnode/index.js";
@@ -29,12 +30,19 @@ class TimedAppendFile implements AppendFile {
   }
 }
 
-/** `io` with the fsyncs of files below `walDir` timed into `onWalSync`. */
-export function timedWalIo(io: FileIo, walDir: string, onWalSync: (seconds: number) => void):
-  FileIo {
-  const prefix = resolve(walDir) + sep;
-  const timed = (file: AppendFile): AppendFile =>
-    resolve(file.path).startsWith(prefix) ? new TimedAppendFile(file, onWalSync) : file;
+/** A directory whose files' fsyncs are timed, and where the durations go. */
+export interface TimedDir {
+  readonly dir: string;
+  readonly onSync: (seconds: number) => void;
+}
+
+/** `io` with the fsyncs of files below each of `dirs` timed into its `onSync`. */
+export function timedSyncIo(io: FileIo, dirs: readonly TimedDir[]): FileIo {
+  const prefixes = dirs.map((each) => ({ prefix: resolve(each.dir) + sep, onSync: each.onSync }));
+  const timed = (file: AppendFile): AppendFile => {
+    const where = prefixes.find((each) => resolve(file.path).startsWith(each.prefix));
+    return where === undefined ? file : new TimedAppendFile(file, where.onSync);
+  };
   return {
     makeDir: (dir) => io.makeDir(dir),
     listDir: (dir) => io.listDir(dir),
