@@ -70,7 +70,15 @@ export interface DeploySettings {
   readonly joinedNodes: number;
   /** TLS everywhere (--tls), with the certificates under `<dir>/tls/`; absent = false. */
   readonly tls?: boolean;
+  /**
+   * The metrics port of node 1 (/metrics, /livez, /readyz over http); node i serves on
+   * metricsBasePort + (i-1). 0 or absent (clusters made before it existed): none.
+   */
+  readonly metricsBasePort?: number;
 }
+
+/** The default --metrics-base-port: this far above --pfs-base-port. */
+export const deployMetricsPortOffset = 100;
 
 /** Defaults of the settings added after the first deploy.json format (read from old files). */
 export const deploySettingsDefaults = {
@@ -106,6 +114,8 @@ interface NodePlan {
   readonly peerUrl: string;
   /** host:port of its pfs API. */
   readonly pfsAddress: string;
+  /** http://host:port of its metrics, or "" when the cluster serves none. */
+  readonly metricsUrl: string;
   /** Added by add-node: it joins with --join and may be a learner. */
   readonly joined: boolean;
   readonly dataDir: string;
@@ -120,18 +130,23 @@ const pfsdScript = fileURLToPath(new URL("./pfsd.js", import.meta.url));
  * pfs ports from pfsBasePort, stay in [1024, 65535] and do not overlap. Throws with the flag.
  */
 function checkPorts(settings: DeploySettings, total: number): void {
-  const lastPort = settings.basePort + 2 * total - 1;
-  if (!Number.isInteger(settings.basePort) || settings.basePort < 1024 || lastPort > 65_535) {
-    throw new Error(`--base-port ${settings.basePort} leaves no room for ${total} nodes`);
-  }
-  const lastPfsPort = settings.pfsBasePort + total - 1;
-  if (!Number.isInteger(settings.pfsBasePort) || settings.pfsBasePort < 1024 ||
-    lastPfsPort > 65_535) {
-    throw new Error(`--pfs-base-port ${settings.pfsBasePort} leaves no room for ${total} nodes`);
-  }
-  if (lastPfsPort >= settings.basePort && settings.pfsBasePort <= lastPort) {
-    throw new Error(`--pfs-base-port ${settings.pfsBasePort} overlaps the ports from ` +
-      `--base-port ${settings.basePort}`);
+  const ranges: { flag: string; first: number; count: number }[] = [
+    { flag: "--base-port", first: settings.basePort, count: 2 * total },
+    { flag: "--pfs-base-port", first: settings.pfsBasePort, count: total },
+  ];
+  const metrics = settings.metricsBasePort ?? 0;
+  if (metrics !== 0) ranges.push({ flag: "--metrics-base-port", first: metrics, count: total });
+  for (const [i, range] of ranges.entries()) {
+    const last = range.first + range.count - 1;
+    if (!Number.isInteger(range.first) || range.first < 1024 || last > 65_535) {
+      throw new Error(`${range.flag} ${range.first} leaves no room for ${total} nodes`);
+    }
+    for (const other of ranges.slice(0, i)) {
+      if (last >= other.first && range.first <= other.first + other.count - 1) {
+        throw new Error(`${range.flag} ${range.first} overlaps the ports from ` +
+          `${other.flag} ${other.first}`);
+      }
+    }
   }
 }
 
@@ -200,6 +215,8 @@ function plan(dir: string, settings: DeploySettings): NodePlan[] {
       clientUrl: `${scheme}://${settings.host}:${clientPort}`,
       peerUrl: `${scheme}://${settings.host}:${clientPort + 1}`,
       pfsAddress: `${settings.host}:${settings.pfsBasePort + i}`,
+      metricsUrl: (settings.metricsBasePort ?? 0) === 0 ? ""
+        : `http://${settings.host}:${(settings.metricsBasePort ?? 0) + i}`,
       joined: i >= settings.nodes,
       dataDir: join(dir, name),
       pidFile: join(dir, `${name}.pid`),
@@ -232,6 +249,7 @@ function pfsdArgs(node: NodePlan, nodes: readonly NodePlan[], settings: DeploySe
     "--listen-client-urls", node.clientUrl, "--advertise-client-urls", node.clientUrl,
     "--listen-peer-urls", node.peerUrl, "--initial-advertise-peer-urls", node.peerUrl,
     ...membership, "--initial-cluster-token", clusterToken,
+    ...(node.metricsUrl === "" ? [] : ["--listen-metrics-urls", node.metricsUrl]),
     ...(tls === undefined ? [] : pfsdTlsArgs(tls, node.name)),
   ];
 }
@@ -338,7 +356,9 @@ function exports(nodes: readonly NodePlan[], tls: DeployTls | undefined): string
   const first = nodes[0];
   const pfs = first === undefined ? "" : `export PFS_ADDRESS=${shellWord(first.pfsAddress)}\n`;
   const endpoints = shellWord(nodes.map((node) => node.clientUrl).join(","));
+  const metrics = nodes.map((node) => node.metricsUrl).filter((url) => url !== "");
   return pfs + `export ETCDCTL_ENDPOINTS=${endpoints}\n` + `export ETCDCTL_API=3\n` +
+    (metrics.length === 0 ? "" : `export PFS_METRICS_URLS=${shellWord(metrics.join(","))}\n`) +
     (tls === undefined ? "" : tlsExportLines(tls));
 }
 
@@ -386,7 +406,7 @@ export async function deployLocal(dirOption: string, given: DeploySettings, deta
       continue;
     }
     progress(`starting ${node.name}: clients ${node.clientUrl}, peers ${node.peerUrl}, ` +
-      `pfs ${node.pfsAddress}`);
+      `pfs ${node.pfsAddress}${node.metricsUrl === "" ? "" : `, metrics ${node.metricsUrl}`}`);
     children.push(startNode(node, nodes, settings, detach, tls));
   }
   const alive = (): boolean => children.every((child) => child.exitCode === null);
@@ -474,7 +494,7 @@ export async function deployLocalAddNode(dirOption: string,
       "cluster first (pfs deploy local --detach)");
   }
   progress(`adding ${node.name}: clients ${node.clientUrl}, peers ${node.peerUrl}, ` +
-    `pfs ${node.pfsAddress}`);
+    `pfs ${node.pfsAddress}${node.metricsUrl === "" ? "" : `, metrics ${node.metricsUrl}`}`);
   const tls = await deployTls(dir, grown, nodes);
   const child = startNode(node, nodes, grown, true, tls);
   try {
@@ -495,6 +515,7 @@ interface DeployLocalOptions {
   readonly dir: string;
   readonly basePort: string;
   readonly pfsBasePort: string;
+  readonly metricsBasePort?: string;
   readonly shards: string;
   readonly replicas?: string;
   readonly writeQuorum: string;
@@ -515,6 +536,8 @@ function givenSettings(options: DeployLocalOptions): DeploySettings {
       ? deployReplicasDefault(nodes) : Number(options.replicas),
     writeQuorum: Number(options.writeQuorum), deadTime: Number(options.deadTime),
     masterLeaseTtl: Number(options.masterLeaseTtl), joinedNodes: 0, tls: options.tls === true,
+    metricsBasePort: options.metricsBasePort === undefined
+      ? Number(options.pfsBasePort) + deployMetricsPortOffset : Number(options.metricsBasePort),
   };
 }
 
@@ -540,6 +563,8 @@ export function addDeployCommand(program: Command): void {
       String(limits.pfsMasterLeaseTtlSecondsDefault))
     .option("--pfs-base-port <port>", "pfs API port of node 1; node i uses base+(i-1)",
       String(limits.pfsApiPortDefault))
+    .option("--metrics-base-port <port>", "metrics port of node 1 (/metrics, /livez, /readyz);" +
+      ` node i uses base+(i-1); 0 = none (default: --pfs-base-port + ${deployMetricsPortOffset})`)
     .option("--host <host>", "loopback address to serve on", "127.0.0.1")
     .option("--detach", "return once the cluster serves, leaving it running")
     .option("--tls", "TLS everywhere with a throwaway CA and certificates in <dir>/tls " +

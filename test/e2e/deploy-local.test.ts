@@ -3,14 +3,18 @@
 // running with one pid file per node, a second run on the same dir reuses it, `down` stops
 // every node; in the foreground, SIGINT stops every node and exits 0; the data survives. The
 // replication flags reach every pfsd, and `add-node` joins one more node (promoted to a voter).
+// Each node serves /livez, /readyz and /metrics on the printed PFS_METRICS_URLS.
 import { execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { freePortRange } from "../support/port-range.js";
+
+/** How long a node of a cluster that serves etcdctl may take to be ready (generous). */
+const readyWaitMs = 60_000;
 
 const pfs = fileURLToPath(new URL("../../cmd/pfs.js", import.meta.url));
 
@@ -36,6 +40,27 @@ function endpointsOf(stdout: string): string {
   return match[1];
 }
 
+function metricsUrlsOf(stdout: string): string {
+  const match = /^export PFS_METRICS_URLS=(\S+)$/m.exec(stdout);
+  if (match?.[1] === undefined) throw new Error(`no PFS_METRICS_URLS in ${stdout}`);
+  return match[1];
+}
+
+/** Every node's /livez answers, its /readyz becomes ready, its /metrics knows a leader. */
+async function checkMetrics(t: ExecutionContext, urls: readonly string[]): Promise<void> {
+  for (const url of urls) {
+    t.is((await fetch(`${url}/livez`)).status, 200);
+    const deadline = Date.now() + readyWaitMs;
+    let ready = await fetch(`${url}/readyz?verbose`);
+    while (ready.status !== 200 && Date.now() < deadline) {
+      await new Promise((wake) => setTimeout(wake, 200));
+      ready = await fetch(`${url}/readyz?verbose`);
+    }
+    t.is(ready.status, 200, await ready.text());
+    t.regex(await (await fetch(`${url}/metrics`)).text(), /^etcd_server_has_leader 1$/m);
+  }
+}
+
 function pidsIn(dir: string, nodes: number): number[] {
   return Array.from({ length: nodes }, (_, i) => join(dir, `node${i + 1}.pid`))
     .filter((file) => existsSync(file))
@@ -54,9 +79,10 @@ function alive(pid: number): boolean {
 test.serial("deploy local --detach serves etcdctl, reuses its dir, and down stops it",
   async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "pfs-deploy-"));
-    const base = await freePortRange(9);
+    // 3 nodes: 6 client and peer ports from base, then 3 pfs ports, then 3 metrics ports.
+    const base = await freePortRange(12);
     const args = [pfs, "deploy", "local", "--detach", "--dir", dir, "--base-port", String(base),
-      "--pfs-base-port", String(base + 6)];
+      "--pfs-base-port", String(base + 6), "--metrics-base-port", String(base + 9)];
     try {
       const up = await run(process.execPath, args);
       t.is(up.code, 0, up.stderr);
@@ -65,6 +91,9 @@ test.serial("deploy local --detach serves etcdctl, reuses its dir, and down stop
       const pids = pidsIn(dir, 3);
       t.is(pids.length, 3);
       t.true(pids.every(alive));
+      t.is(metricsUrlsOf(up.stdout), [9, 10, 11].map((i) => `http://127.0.0.1:${base + i}`)
+        .join(","));
+      await checkMetrics(t, metricsUrlsOf(up.stdout).split(","));
       const put = await run("etcdctl", ["put", "greeting", "hello"],
         { ETCDCTL_API: "3", ETCDCTL_ENDPOINTS: endpoints });
       t.is(put.stdout, "OK\n", put.stderr);
@@ -131,10 +160,11 @@ interface EtcdctlMember {
 test.serial("deploy local passes the replication flags; add-node joins a running cluster",
   async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "pfs-deploy-"));
-    // 4 nodes: 8 client and peer ports from base, then 4 pfs ports.
+    // 4 nodes: 8 client and peer ports from base, then 4 pfs ports; no metrics.
     const base = await freePortRange(12);
     const args = [pfs, "deploy", "local", "--detach", "--dir", dir, "--base-port", String(base),
-      "--pfs-base-port", String(base + 8), "--nodes", "3", "--replicas", "2",
+      "--pfs-base-port", String(base + 8), "--metrics-base-port", "0", "--nodes", "3",
+      "--replicas", "2",
       "--write-quorum", "1", "--dead-time", "20", "--master-lease-ttl", "2"];
     try {
       const up = await run(process.execPath, args);

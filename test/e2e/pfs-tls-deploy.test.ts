@@ -57,9 +57,10 @@ test("deploy local --tls: etcdctl and pfs over TLS, plaintext and cert-less clie
     const seed = systemSeed();
     t.log(`seed ${seed}`);
     const dir = await mkdtemp(join(tmpdir(), "pfs-tls-deploy-"));
-    const base = await freePortRange(3 * nodes, 31);
+    const base = await freePortRange(4 * nodes, 31);
     const flags = ["--dir", dir, "--nodes", String(nodes), "--base-port", String(base),
-      "--pfs-base-port", String(base + 2 * nodes), "--shards", "4"];
+      "--pfs-base-port", String(base + 2 * nodes), "--metrics-base-port", String(base + 3 * nodes),
+      "--shards", "4"];
     t.teardown(async () => {
       await run(process.execPath, [join(import.meta.dirname, "../../cmd/pfs.js"), "deploy",
         "local", "down", "--dir", dir], {});

@@ -2,7 +2,7 @@
 // ports, shards, pfs base port, replicas, write quorum, dead time, master lease TTL, added
 // nodes) in deploy.json; an existing one reuses what it stored, whatever the flags say, and a
 // deploy.json from before pfs had shards gets today's defaults; bad values (shards, a pfs port
-// range overlapping the etcd ports, pfsd flags out of pfsd's range) are refused before
+// or metrics range overlapping another range, pfsd flags out of pfsd's range) are refused before
 // anything is written. Method: real temp dirs, removed afterwards.
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -57,6 +57,12 @@ test("bad shards and overlapping ports are refused before anything is written", 
       { message: "--pfs-base-port 2383 overlaps the ports from --base-port 2379" });
     t.throws(() => deploySettings(dir, { ...given, pfsBasePort: 65_534 }),
       { message: /--pfs-base-port 65534 leaves no room for 3 nodes/ });
+    t.throws(() => deploySettings(dir, { ...given, metricsBasePort: 30_652 }),
+      { message: "--metrics-base-port 30652 overlaps the ports from --pfs-base-port 30650" });
+    t.throws(() => deploySettings(dir, { ...given, metricsBasePort: 2384 }),
+      { message: "--metrics-base-port 2384 overlaps the ports from --base-port 2379" });
+    t.throws(() => deploySettings(dir, { ...given, metricsBasePort: 80 }),
+      { message: "--metrics-base-port 80 leaves no room for 3 nodes" });
     t.throws(() => deploySettings(dir, { ...given, replicas: 0 }),
       { message: "--replicas 0: expected a whole number from 1 to 7" });
     t.throws(() => deploySettings(dir, { ...given, writeQuorum: 4 }),
