@@ -165,9 +165,14 @@ function lifecycleTests(cli: () => Cli): void {
       let stdout = "";
       child.stdout.on("data", (chunk: Buffer) => { stdout += chunk.toString("utf8"); });
       const exited = new Promise<number | null>((resolve) => { child.once("exit", resolve); });
+      // Up to a minute per line: a loaded machine (three launches side by side in npm test)
+      // took over 15 s to start the subscriber.
       const lines = async (count: number): Promise<CommitJson[]> => {
-        for (let tries = 0; tries < 150 && stdout.split("\n").length <= count; tries++) {
+        for (let tries = 0; tries < 600 && stdout.split("\n").length <= count; tries++) {
           await new Promise((wake) => setTimeout(wake, 100));
+        }
+        if (stdout.split("\n").length <= count) {
+          throw new Error(`subscribe printed fewer than ${count} line(s) in 60 s: ${stdout}`);
         }
         return stdout.trim().split("\n").map((line) => JSON.parse(line) as CommitJson);
       };
