@@ -150,13 +150,14 @@ function exportLines(env: ClusterEnv): string {
 
 /** Launches with `pfs deploy local --detach`; its pid files join the ledger. */
 async function upEmbedded(dir: string, tls: boolean, attempt: number): Promise<ClusterEnv> {
-  const base = await freePortRange(3 * launchNodes, 7 * attempt);
+  const base = await freePortRange(4 * launchNodes, 7 * attempt);
   const pfsBase = base + 2 * launchNodes;
-  progress(`deploy local: client ports from ${base}, pfs ports from ${pfsBase}` +
+  const metricsBase = pfsBase + launchNodes;
+  progress(`deploy local: client ports from ${base}, pfs from ${pfsBase}, metrics from ${metricsBase}` +
     (tls ? ", TLS" : ""));
   const args = ["deploy", "local", "--detach", "--dir", dir, "--nodes", String(launchNodes),
     "--base-port", String(base), "--pfs-base-port", String(pfsBase),
-    "--shards", String(launchShards), ...(tls ? ["--tls"] : [])];
+    "--metrics-base-port", String(metricsBase), "--shards", String(launchShards), ...(tls ? ["--tls"] : [])];
   let printed: string;
   try {
     printed = await pfs(args, new Map(), launchDeployMsMax);
