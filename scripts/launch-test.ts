@@ -153,7 +153,8 @@ async function upEmbedded(dir: string, tls: boolean, attempt: number): Promise<C
   const base = await freePortRange(4 * launchNodes, 7 * attempt);
   const pfsBase = base + 2 * launchNodes;
   const metricsBase = pfsBase + launchNodes;
-  progress(`deploy local: client ports from ${base}, pfs from ${pfsBase}, metrics from ${metricsBase}` +
+  progress(`deploy local: client ports from ${base}, pfs from ${pfsBase}, ` +
+    `metrics from ${metricsBase}` +
     (tls ? ", TLS" : ""));
   const args = ["deploy", "local", "--detach", "--dir", dir, "--nodes", String(launchNodes),
     "--base-port", String(base), "--pfs-base-port", String(pfsBase),
