@@ -158,7 +158,8 @@ async function upEmbedded(dir: string, tls: boolean, attempt: number): Promise<C
     (tls ? ", TLS" : ""));
   const args = ["deploy", "local", "--detach", "--dir", dir, "--nodes", String(launchNodes),
     "--base-port", String(base), "--pfs-base-port", String(pfsBase),
-    "--metrics-base-port", String(metricsBase), "--shards", String(launchShards), ...(tls ? ["--tls"] : [])];
+    "--metrics-base-port", String(metricsBase), "--shards", String(launchShards),
+    ...(tls ? ["--tls"] : [])];
   let printed: string;
   try {
     printed = await pfs(args, new Map(), launchDeployMsMax);

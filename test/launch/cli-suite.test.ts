@@ -19,7 +19,9 @@ import { join } from "node:path";
 import test from "ava";
 import tar from "tar-stream";
 import { Prng, systemSeed } from "../../pkg/common/index.js";
-import { type Run, type RunOptions, oneErrorLine, pfsScript, runPfs } from "../e2e/pfs-cli-suite.js";
+import {
+  type Run, type RunOptions, oneErrorLine, pfsScript, runPfs,
+} from "../e2e/pfs-cli-suite.js";
 import { randomBytesFrom as randomBytes } from "../unit/pfs/chunk-fixture.js";
 import { launchAddresses, launchPfsClient } from "./launch-env.js";
 
