@@ -95,11 +95,27 @@ async function waitReady(address: string, child: ChildProcess, log: () => string
   }
 }
 
+/** Starts on other ports when a probed port was taken before etcd bound it (a race). */
+const etcdStartAttemptsMax = 3;
+
 /**
  * Starts a single-member etcd on free loopback ports in a fresh temp dir under `parentDir`
- * (default: the OS temp dir; /dev/shm makes etcd's fsyncs free); waits until it serves.
+ * (default: the OS temp dir; /dev/shm makes etcd's fsyncs free); waits until it serves. A
+ * port probed free can be taken by another process before etcd binds it: then etcd is started
+ * again on new ports, up to `etcdStartAttemptsMax` times.
  */
 export async function startEtcd(parentDir: string = tmpdir()): Promise<EtcdProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(parentDir);
+    } catch (error: unknown) {
+      const clash = error instanceof Error && error.message.includes("address already in use");
+      if (!clash || attempt === etcdStartAttemptsMax) throw error;
+    }
+  }
+}
+
+async function startEtcdOnce(parentDir: string): Promise<EtcdProcess> {
   const dataDir = await mkdtemp(join(parentDir, "pfs-etcd-"));
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const clientUrl = `http://127.0.0.1:${clientPort}`;
