@@ -6,7 +6,9 @@
 // etcd port for startCluster to wait on).
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Writable } from "node:stream";
-import { type Client as GrpcClient, type ServiceError, credentials } from "@grpc/grpc-js";
+import {
+  type ChannelCredentials, type Client as GrpcClient, type ServiceError, credentials,
+} from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
 import { pack } from "tar-stream";
 import { type PfsMessages, type PfsMethodName, loadPfsService } from "../../pkg/proto/index.js";
@@ -20,8 +22,9 @@ export interface CallFailure { readonly code: number; readonly details: string }
 export class PfsClient {
   readonly #client: GrpcClient;
 
-  constructor(readonly address: string) {
-    this.#client = new ApiClient(address, credentials.createInsecure(), {
+  /** A client of `address`; plaintext unless `channelCredentials` (a node serving TLS). */
+  constructor(readonly address: string, channelCredentials?: ChannelCredentials) {
+    this.#client = new ApiClient(address, channelCredentials ?? credentials.createInsecure(), {
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
     });
   }

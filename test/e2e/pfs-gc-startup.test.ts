@@ -2,7 +2,8 @@
 // (but its data dir lock, a leaf module),
 // while one with --pfs-address does (so the check can tell); and with client TLS (--cert-file,
 // --key-file, --trusted-ca-file, --client-cert-auth) the pfs node's client of the embedded
-// member uses the same TLS, so pfs starts, registers and serves.
+// member uses the same TLS, so pfs starts, registers and serves — its pfs API over TLS too
+// (same flags), refusing a plaintext client.
 // Method: real pfsd processes; Node's module hooks (NODE_OPTIONS=--import) append every module
 // URL a member loads to a file; throwaway certificates from test/support/tls-certs.ts.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -10,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import test from "ava";
+import { credentials, status } from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
 import { startCluster } from "../support/member-cluster.js";
 import { makeTlsCerts } from "../support/tls-certs.js";
@@ -82,7 +84,16 @@ test.serial("with client TLS the pfs node reaches its member and serves", async 
       if (address === "") await new Promise((resolve) => setTimeout(resolve, 250));
     }
     t.not(address, "", `the pfs node registered: ${cluster.members[0]?.log().slice(-1500) ?? ""}`);
-    const client = new PfsClient(address);
+    // The pfs API takes the same TLS flags as the client URLs: a client of it needs them too.
+    const client = new PfsClient(address, credentials.createSsl(await readFile(certs.caFile),
+      await readFile(certs.keyFile), await readFile(certs.certFile)));
+    const plaintext = new PfsClient(address);
+    try {
+      const refused = await plaintext.failure("ListRepo", {});
+      t.is(refused.code, status.UNAVAILABLE);
+    } finally {
+      plaintext.close();
+    }
     try {
       await client.call("CreateRepo", { name: "secure" });
       const repos = await client.call("ListRepo", {});
