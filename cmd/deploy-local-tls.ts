@@ -56,7 +56,8 @@ async function openssl(cwd: string, args: readonly string[]): Promise<void> {
     await execFileAsync("openssl", args, { cwd, timeout: opensslRunMsMax });
   } catch (error: unknown) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new PfsError("INTERNAL", `openssl ${args[0] ?? ""} failed (is openssl installed?): ` +
+    throw new PfsError("FAILED_PRECONDITION",
+      `openssl ${args[0] ?? ""} failed (is openssl installed?): ` +
       reason, { args: args.join(" ") });
   }
 }
