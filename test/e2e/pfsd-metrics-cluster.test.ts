@@ -63,7 +63,13 @@ test("1 of 3 members: live but not ready; all 3: ready, one leader in the metric
   if (first === undefined) throw new Error("no member");
   const lone = spawnPfsd(first.args);
   processes.push(lone);
-  await until("the lone member's endpoints", async () => (await probe(first)).status === 503);
+  // Its endpoints answer from the start; the member's checks join once the member has
+  // started and pfsd is done starting (a loaded machine may take a while).
+  await until("the lone member's etcd-leader check", async () => {
+    const readyz = await probe(first);
+    return readyz.status === 503 && readyz.body.includes("[+]started ok") &&
+      readyz.body.includes("etcd-leader");
+  });
   // Over a few election timeouts, it stays live and unready, naming what is missing.
   for (let i = 0; i < 5; i++) {
     const readyz = await probe(first);
