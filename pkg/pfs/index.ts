@@ -17,3 +17,8 @@ export {
 export * from "./chunk/index.js";
 export * from "./storage/index.js";
 export type * from "./shard/shard-api.js";
+// What pipelines (pkg/pps) build on: a watched prefix copy and fenced elections.
+export { PrefixCache } from "./placement/index.js";
+export {
+  type Fence, type CampaignOptions, LeaderTerm, fencedIf, fenceHeld, campaignForTerm,
+} from "./replication/index.js";

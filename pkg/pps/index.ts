@@ -23,3 +23,5 @@ export {
   type PipelineRecord, type JobRecord, type JobState, jobStates, isFinal, canMove, moveJob,
   encodePipeline, decodePipeline, encodeJob, decodeJob, jobView,
 } from "./records.js";
+export { PpsKeys, ppsRootDefault, ppsMasterElection } from "./keys.js";
+export * from "./task-records.js";
