@@ -18,6 +18,9 @@ export interface PipelineRecord {
   readonly version: number;
   readonly createdMs: number;
   readonly updatedMs: number;
+  /** The update that made this version asked to reprocess every datum (`--reprocess`): the
+   *  job it starts skips nothing. False at creation. */
+  readonly reprocess: boolean;
 }
 
 export const jobStates = ["created", "running", "success", "failure", "killed"] as const;
@@ -73,10 +76,16 @@ export function moveJob(job: JobRecord, to: JobState, nowMs: number, error = "")
   });
 }
 
+function reprocessField(record: JsonRecord): boolean {
+  const value = record.raw("reprocess");
+  if (typeof value !== "boolean") throw record.corrupted("reprocess", "a boolean");
+  return value;
+}
+
 export function encodePipeline(record: PipelineRecord): Buffer {
   return Buffer.from(JSON.stringify({
     spec: specDocument(record.spec), version: record.version, createdMs: record.createdMs,
-    updatedMs: record.updatedMs,
+    updatedMs: record.updatedMs, reprocess: record.reprocess,
   }));
 }
 
@@ -86,7 +95,7 @@ export function decodePipeline(key: string, bytes: Uint8Array): PipelineRecord {
   if (!spec.ok) throw record.corrupted("spec", `a valid spec (${spec.error.message})`);
   return {
     spec: spec.value, version: record.count("version"), createdMs: record.count("createdMs"),
-    updatedMs: record.count("updatedMs"),
+    updatedMs: record.count("updatedMs"), reprocess: reprocessField(record),
   };
 }
 
