@@ -21,7 +21,9 @@ const job: JobRecord = {
 
 test("records round-trip byte for byte", (t) => {
   if (!spec.ok) throw new Error(spec.error.message);
-  const pipeline: PipelineRecord = { spec: spec.value, version: 3, createdMs: 1, updatedMs: 2, reprocess: true };
+  const pipeline: PipelineRecord = {
+    spec: spec.value, version: 3, createdMs: 1, updatedMs: 2, reprocess: true,
+  };
   const bytes = encodePipeline(pipeline);
   t.deepEqual(decodePipeline("/pps/pipelines/wc", bytes), pipeline);
   t.deepEqual(encodePipeline(decodePipeline("k", bytes)), bytes);
