@@ -45,6 +45,16 @@ function isServiceError(error: unknown): error is ServiceError {
   return error instanceof Error && typeof (error as Partial<ServiceError>).code === "number";
 }
 
+/** The trailer a pfs server adds to every error it sends (pkg/pfs/api/grpc-errors.ts). */
+const pfsCodeTrailer = "pfs-code";
+
+/** Whether a pfs server sent `error` (it carries the pfs code), rather than the transport. */
+function sentByPfs(error: ServiceError): boolean {
+  // A ServiceError built by hand may lack metadata despite its type.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+  return (error.metadata?.get(pfsCodeTrailer).length ?? 0) > 0;
+}
+
 /**
  * grpc-js's connection failure text without its boilerplate ("connect ECONNREFUSED …"); an
  * OpenSSL error line becomes its reason alone ("TLS: tlsv13 alert certificate required").
@@ -71,6 +81,11 @@ export function clientError(error: unknown, method: string, address: string,
   }
   const details = error.details === "" ? error.message : error.details;
   const code = codeOfStatus(error.code);
+  // The server's own UNAVAILABLE (a shard master changing, the coordination store down) was
+  // reached: its message says what is wrong, and "cannot reach" with a TLS hint would mislead.
+  if (error.code === status.UNAVAILABLE && sentByPfs(error)) {
+    return new PfsClientError(code, details, error.code);
+  }
   switch (error.code) {
     case status.UNAVAILABLE: {
       const reason = transportReason(details);
