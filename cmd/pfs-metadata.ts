@@ -62,6 +62,12 @@ function addRepoCommands(program: Command): void {
 interface StartOptions extends ApiOptions {
   readonly parent?: string;
   readonly message: string;
+  readonly provenance: readonly string[];
+}
+
+/** Collects a repeatable option's values in the order given. */
+function collect(value: string, previous: readonly string[]): readonly string[] {
+  return [...previous, value];
 }
 
 function addCommitCommands(program: Command): void {
@@ -72,10 +78,12 @@ function addCommitCommands(program: Command): void {
     .argument("<repo@branch>")
     .option("-p, --parent <commit-id>", "the finished commit to start from (default: the head)")
     .option("-m, --message <text>", "a description of the commit", "")
+    .option("--provenance <repo@commit-id>",
+      "a finished commit this one is computed from (repeatable)", collect, [])
     .action(async (raw: string, options: StartOptions) => {
       const { repo, branch } = parseBranchArg(raw);
-      const commit = await withClient(options, (client) =>
-        client.startCommit(repo, branch, options.parent ?? "", options.message));
+      const commit = await withClient(options, (client) => client.startCommit(repo, branch,
+        options.parent ?? "", options.message, options.provenance));
       print(options, commit, (info) => `${info.id}\n`);
     });
   noun(finish, "commit", "finish a commit (or fail it with --error)", true)

@@ -104,6 +104,7 @@ export interface StartCommitRequest {
   branch: string;
   parent: string;
   description: string;
+  provenance: string[];
 }
 export interface FinishCommitRequest { commit: CommitRefMessage | null; error: string }
 export interface InspectCommitRequest { commit: CommitRefMessage | null }

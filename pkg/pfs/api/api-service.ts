@@ -112,7 +112,7 @@ function commitHandlers(meta: MetaStore, commits: CommitResolver, logger: Logger
   return {
     StartCommit: unary("StartCommit", logger, async (request) => commitToWire(
       await meta.startCommit(request.repo, request.branch, {
-        description: request.description,
+        description: request.description, provenance: request.provenance,
         ...(request.parent === "" ? {} : { parent: request.parent }),
       }))),
     FinishCommit: unary("FinishCommit", logger, async (request) => {

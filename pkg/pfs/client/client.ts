@@ -179,10 +179,15 @@ export class PfsClient {
 
   // ---- commits ---------------------------------------------------------------------------
 
-  /** Starts a commit on `branch` (created when missing); `parent` "" = the branch head. */
-  startCommit(repo: string, branch: string, parent = "", description = ""):
-    Promise<CommitInfoMessage> {
-    return this.#unary("StartCommit", { repo, branch, parent, description });
+  /**
+   * Starts a commit on `branch` (created when missing); `parent` "" = the branch head.
+   * `provenance`: the finished commits it is computed from, "repo@id" (NOT_FOUND or
+   * FAILED_PRECONDITION when one is missing or not finished).
+   */
+  startCommit(repo: string, branch: string, parent = "", description = "",
+    provenance: readonly string[] = []): Promise<CommitInfoMessage> {
+    return this.#unary("StartCommit",
+      { repo, branch, parent, description, provenance: [...provenance] });
   }
 
   /** Finishes the commit, or fails it when `error` is not "". */

@@ -26,4 +26,5 @@ export {
   MetaKeys, metaRootDefault, isCommitId, checkRepoName, checkBranchName, checkCommitId,
 } from "./keys.js";
 export { type CommitRef, parseCommitRef } from "./commit-ref.js";
+export { type ProvenanceCommit, formatProvenance, parseProvenance } from "./provenance.js";
 export * as metaLimits from "./limits.js";

@@ -3,7 +3,7 @@
  * here rather than in pkg/common/limits.ts because only pkg/pfs/meta uses them; relations
  * between them are asserted when the module loads.
  */
-import { assert } from "../../common/index.js";
+import { assert, limits } from "../../common/index.js";
 
 /**
  * Attempts of one metadata change that loses its compare-and-swap to a concurrent writer
@@ -45,3 +45,17 @@ export const metaSubscribeQueueMax: number = 10_000;
 assert(metaListCommitsDefault <= metaListCommitsMax, "list default above its maximum");
 assert(metaFailureReasonBytesMax <= metaDescriptionBytesMax, "reason above description bound");
 assert(metaCasAttemptsMax >= 2, () => `cas attempts ${metaCasAttemptsMax} < 2`);
+
+/**
+ * Most commits one commit's provenance may name. Each one is read and compared in the
+ * transaction that starts the commit, beside the repo, branch, commit and parent keys, so the
+ * bound keeps that transaction under etcd's max-txn-ops; a pipeline's output commit names one.
+ */
+export const metaProvenanceCommitsMax: number = 64;
+
+/** Keys startCommit reads and compares besides the provenance: repo, branch, commit, parent. */
+export const metaStartCommitKeysOwn: number = 4;
+
+assert(metaProvenanceCommitsMax + metaStartCommitKeysOwn <= limits.etcdTxnOpsMax,
+  () => `provenance ${metaProvenanceCommitsMax} + ${metaStartCommitKeysOwn} keys above ` +
+    `etcdTxnOpsMax ${limits.etcdTxnOpsMax}`);

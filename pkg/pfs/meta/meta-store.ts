@@ -13,6 +13,10 @@
  *   commit is FAILED_PRECONDITION naming that commit; of concurrent starters exactly one wins,
  *   because each one's transaction compares the branch's revision. The branch is created when
  *   missing. The parent is the branch head unless another finished commit of the repo is named.
+ * - **Provenance.** A commit may name the finished commits it was computed from ("repo@id",
+ *   provenance.ts); startCommit reads them in the snapshot it decides on and compares them in
+ *   its transaction, so a commit never names a commit that is missing or not finished when it
+ *   starts. Provenance is fixed at start and kept through finish and failure.
  * - **Auto-commits.** A commit started with `auto` (the API's own commit for one write into a
  *   branch without an open commit) is marked on the branch record (`openAuto`) until it
  *   finishes, fails or is deleted, so the API can tell it from a user's open commit: writes
@@ -52,6 +56,7 @@ import {
   metaCasAttemptsMax, metaDescriptionBytesMax, metaFailureReasonBytesMax, metaListCommitsDefault,
   metaListCommitsMax,
 } from "./limits.js";
+import { type ProvenanceCommit, formatProvenance, parseProvenance } from "./provenance.js";
 import {
   type KeyState, MetaKv, absentKey, deleteOp, deletePrefixOp, putOp, unchanged,
 } from "./meta-kv.js";
@@ -85,6 +90,21 @@ export interface StartCommitOptions {
    * (`openAuto`), so other writes wait for it rather than join it.
    */
   readonly auto?: boolean;
+  /**
+   * The commits this one is computed from, "repo@id" (provenance.ts): each must name an
+   * existing finished commit, checked in the transaction that starts this one. Default none.
+   */
+  readonly provenance?: readonly string[];
+}
+
+/** A checked startCommit request, as each attempt uses it. */
+interface StartRequest {
+  readonly repo: string;
+  readonly branch: string;
+  readonly description: string;
+  readonly parent: CommitId | undefined;
+  readonly auto: boolean;
+  readonly provenance: readonly ProvenanceCommit[];
 }
 
 export interface DeleteCommitOptions {
@@ -297,9 +317,11 @@ export class MetaStore {
   // ---- commits: start and state changes ----------------------------------------------------
 
   /**
-   * Starts a commit on `repo@branch` (the branch is created when missing) and returns it, open.
-   * NOT_FOUND: no such repo, or no such parent. FAILED_PRECONDITION: the branch already has an
-   * open commit (named in the message), or the parent is not finished.
+   * Starts a commit on `repo@branch` (the branch is created when missing) and returns it, open,
+   * with `options.provenance` as its provenance. NOT_FOUND: no such repo, parent or provenance
+   * commit. FAILED_PRECONDITION: the branch already has an open commit (named in the message),
+   * or the parent or a provenance commit is not finished. INVALID_ARGUMENT / LIMIT_EXCEEDED:
+   * a malformed or too long provenance (provenance.ts).
    */
   async startCommit(repo: string, branch: string, options: StartCommitOptions = {}):
     Promise<CommitInfo> {
@@ -308,21 +330,25 @@ export class MetaStore {
     const description = options.description ?? "";
     checkText("commit description", description, metaDescriptionBytesMax);
     if (options.parent !== undefined) checkCommitId(options.parent);
-    const started = await this.#withRetries(() => this.#startAttempt(repo, branch, description,
-      options.parent, options.auto === true));
+    const request: StartRequest = {
+      repo, branch, description, parent: options.parent, auto: options.auto === true,
+      provenance: parseProvenance(options.provenance ?? []),
+    };
+    const started = await this.#withRetries(() => this.#startAttempt(request));
     this.#onCommit("started");
     return started;
   }
 
-  async #startAttempt(repo: string, branch: string, description: string,
-    explicitParent: CommitId | undefined, auto: boolean): Promise<Attempt<CommitInfo>> {
+  async #startAttempt(request: StartRequest): Promise<Attempt<CommitInfo>> {
+    const { repo, branch, parent: explicitParent } = request;
     const id = this.#newCommitId();
     checkCommitId(id);
     const keys = [
       this.#keys.repo(repo), this.#keys.branch(repo, branch), this.#keys.commit(repo, id),
     ];
     if (explicitParent !== undefined) keys.push(this.#keys.commit(repo, explicitParent));
-    const snapshot = await this.#kv.read(keys);
+    const provenanceKeys = request.provenance.map((from) => this.#keys.commit(from.repo, from.id));
+    const snapshot = await this.#kv.read([...keys, ...provenanceKeys]);
     const states = keys.map((key) => snapshot.get(key));
     const [repoState, branchState, commitState, parentState] = states;
     assert(repoState !== undefined && branchState !== undefined && commitState !== undefined,
@@ -341,14 +367,21 @@ export class MetaStore {
       this.#finishedCommitOf(parentState, repo, explicitParent);
       parent = explicitParent;
     }
+    const provenanceStates = provenanceKeys.map((key) => snapshot.get(key));
+    request.provenance.forEach((from, i) => {
+      const state = provenanceStates[i];
+      assert(state !== undefined, () => `snapshot lacks provenance ${i}`);
+      this.#finishedCommitOf(state, from.repo, from.id, "provenance ");
+    });
     const commit: CommitInfo = {
-      repo, id, branch, parent, state: "open", description, startedMs: this.#clock.wallMs(),
-      finishedMs: 0, sizeBytes: 0, error: "", provenance: [],
+      repo, id, branch, parent, state: "open", description: request.description,
+      startedMs: this.#clock.wallMs(), finishedMs: 0, sizeBytes: 0, error: "",
+      provenance: request.provenance.map(formatProvenance),
     };
     const record: BranchRecord = {
-      repo, name: branch, head: current.head, open: id, ...(auto ? { openAuto: true } : {}),
+      repo, name: branch, head: current.head, open: id, ...(request.auto ? { openAuto: true } : {}),
     };
-    const written = await this.#commitTxn(states, [
+    const written = await this.#commitTxn([...states, ...provenanceStates], [
       putOp(commitState.key, encodeRecord(commit)), putOp(branchState.key, encodeRecord(record)),
     ]);
     return written ? commit : lostRace;
@@ -360,18 +393,21 @@ export class MetaStore {
     return decodeBranchRecord(state.key, state.value);
   }
 
-  #commitOf(state: KeyState, repo: string, id: string): CommitInfo {
+  /** The commit in `state`; NOT_FOUND (the message starts with `role`) when it is absent. */
+  #commitOf(state: KeyState, repo: string, id: string, role = ""): CommitInfo {
     if (state.value === undefined) {
-      throw new PfsError("NOT_FOUND", `commit ${repo}@${id} not found`, { repo, commit: id });
+      throw new PfsError("NOT_FOUND", `${role}commit ${repo}@${id} not found`,
+        { repo, commit: id });
     }
     return decodeCommitInfo(state.key, state.value);
   }
 
-  #finishedCommitOf(state: KeyState, repo: string, id: string): CommitInfo {
-    const commit = this.#commitOf(state, repo, id);
+  /** The finished commit in `state`: NOT_FOUND when absent, FAILED_PRECONDITION when not final. */
+  #finishedCommitOf(state: KeyState, repo: string, id: string, role = ""): CommitInfo {
+    const commit = this.#commitOf(state, repo, id, role);
     if (commit.state !== "finished") {
       throw new PfsError("FAILED_PRECONDITION",
-        `commit ${repo}@${id} is ${commit.state}, not finished`, { repo, commit: id });
+        `${role}commit ${repo}@${id} is ${commit.state}, not finished`, { repo, commit: id });
     }
     return commit;
   }
