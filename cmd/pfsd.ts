@@ -49,6 +49,7 @@ import { DataDirLock } from "../pkg/pfs/api/data-dir-lock.js";
 import type { PfsNode, PfsNodeOptions } from "../pkg/pfs/api/index.js";
 import { LeaderSpread, leadsRaft } from "./pfsd-leader-spread.js";
 import { PfsdMetrics } from "./pfsd-metrics.js";
+import { logProcessWarnings } from "./pfsd-warnings.js";
 import {
   LearnerPromotion, joinedConfig, pfsEtcdEndpoints, promotionSeeds,
 } from "./pfsd-join.js";
@@ -275,6 +276,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     level: config.logLevel,
     format: config.logFormat,
   });
+  logProcessWarnings(logger);
   // Listen for signals before starting, and before the first log line (a supervisor that
   // signals once it sees it must not find the default action): a SIGTERM during start-up
   // drains once it is done.

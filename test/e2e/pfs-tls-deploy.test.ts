@@ -2,7 +2,8 @@
 // nothing but the export lines it prints: the real etcdctl puts and gets over https with the
 // printed client certificate; the pfs CLI creates a repo, puts a file through one node and
 // gets it byte-identical through another (the put forwarded over TLS between nodes);
-// `pfs cluster status` shows every node online. A plaintext CLI and a CLI without a client
+// `pfs cluster status` shows every node online; every line of every node's log is JSON (Node's
+// TLS-to-an-IP warning included). A plaintext CLI and a CLI without a client
 // certificate are refused promptly with an error that names the missing TLS flag. Deploying
 // again without --tls keeps TLS (deploy.json) and the same CA.
 // Method: real processes on free ports in a temp dir; `deploy local down` and removal after.
@@ -103,6 +104,15 @@ test("deploy local --tls: etcdctl and pfs over TLS, plaintext and cert-less clie
     const statusNodes = (JSON.parse(status.stdout) as { nodes: NodeStatusJson[] }).nodes;
     t.deepEqual(statusNodes.map((node) => [node.id, node.online]).sort(),
       [["node1", true], ["node2", true], ["node3", true]]);
+    // The nodes dialled each other by IP over TLS (the forwarded put): Node's DEP0123 warning
+    // became a log line like any other, so every line of every node's log is one JSON object.
+    for (let i = 1; i <= nodes; i++) {
+      const lines = (await readFile(join(dir, `node${i}.log`), "utf8")).split("\n")
+        .filter((line) => line !== "");
+      t.true(lines.length > 0);
+      const free = lines.filter((line) => !line.startsWith("{"));
+      t.deepEqual(free, [], `node${i}.log has lines that are not JSON`);
+    }
 
     // Refusals: a clear error naming the TLS flag, non-zero, no output, within the deadline.
     const noTls = { ...env, PFS_CACERT: "", PFS_CERT: "", PFS_KEY: "" };
