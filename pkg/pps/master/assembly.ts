@@ -1,0 +1,169 @@
+/**
+ * Assembling a job's output (task-records.ts, staging): the decision, pure, and the copies.
+ *
+ * `judgeResults` decides from the datums' results and the skipped datums' records whether the
+ * job succeeds: every datum that ran must be ok, and no two datums (skipped ones included) may
+ * write the same path. The error names the datum roots and the path.
+ *
+ * `copyOutputs` copies the union of the outputs into the open output commit, server-side
+ * (chunks shared): a staging branch whose last commit's `/out` holds exactly its datums'
+ * outputs is copied as one directory; otherwise each output is copied from the staging commit
+ * its result names (a branch may hold outputs of a datum whose result was never written, which
+ * must not leak into the output). A skipped datum's outputs come from its skip record's output
+ * commit. Copying is idempotent (a copy repeated writes the same entry), so an interrupted
+ * assembly is simply run again.
+ */
+// eslint-disable-next-line pfs/boundaries -- the pfs client alone (pps calls pfs as a client)
+import { type PfsClient, commitRef, fileRef } from "../../pfs/client/index.js";
+import { type Logger, PfsError, type Result, err, ok } from "../../common/index.js";
+import {
+  type DatumResultRecord, type SkipRecord, logPath, stagedLogPath, stagedOutputPath,
+  stagingBranch,
+} from "../task-records.js";
+import { parseCommitName } from "./job-plan.js";
+import { ppsMasterCopiesInFlightMax } from "./limits.js";
+
+/** Failed datums named in a job's error before "and N more". */
+const failuresNamedMax = 5;
+
+/** What `judgeResults` found: the job's counts, and its error when it fails. */
+export interface Judgement {
+  readonly processed: number;
+  readonly failed: number;
+  /** "" when the job succeeds. */
+  readonly error: string;
+}
+
+function failureText(failures: readonly DatumResultRecord[]): string {
+  const named = failures.slice(0, failuresNamedMax).map((result) =>
+    `datum ${result.root} failed after ${result.attempts} attempt(s) on ${result.node}: ` +
+    result.error);
+  const more = failures.length - named.length;
+  return named.join("; ") + (more > 0 ? `; and ${more} more failed datum(s)` : "");
+}
+
+/** The first path two datums both wrote, as an error text; "" when none. */
+function collisionText(results: Iterable<DatumResultRecord>,
+  skipped: Iterable<SkipRecord>): string {
+  const writer = new Map<string, string>();
+  const claims: { root: string; outputs: readonly string[] }[] = [...results, ...skipped];
+  for (const { root, outputs } of claims) {
+    for (const path of outputs) {
+      const other = writer.get(path);
+      if (other !== undefined) {
+        return `datums ${other} and ${root} both wrote ${path}`;
+      }
+      writer.set(path, root);
+    }
+  }
+  return "";
+}
+
+/** Whether the job succeeds, with its counts. */
+export function judgeResults(results: ReadonlyMap<string, DatumResultRecord>,
+  skipped: ReadonlyMap<string, SkipRecord>): Judgement {
+  const all = [...results.values()].sort((a, b) => (a.root < b.root ? -1 : 1));
+  const failures = all.filter((result) => !result.ok);
+  const processed = all.length - failures.length;
+  if (failures.length > 0) {
+    return { processed, failed: failures.length, error: failureText(failures) };
+  }
+  return { processed, failed: 0, error: collisionText(all, skipped.values()) };
+}
+
+/** Runs `work` on each item with at most `limit` in flight; rejects with the first failure. */
+export async function inParallel<T>(items: readonly T[], limit: number,
+  work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/** One copy of a file or a directory from a finished commit into the output commit. */
+interface Copy { readonly from: string; readonly fromPath: string; readonly toPath: string }
+
+/** The files under `/out` of `commit` ("repo@id"), as output paths. */
+async function stagedOutputs(pfs: PfsClient, commit: string): Promise<Set<string>> {
+  const { repo, id } = parseCommitName(commit);
+  const entries = await pfs.globFile(commitRef(repo, id), stagedOutputPath("/**"));
+  return new Set(entries.filter((entry) => entry.type === "FILE")
+    .map((entry) => entry.path.slice(stagedOutputPath("").length)));
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((item) => b.has(item));
+}
+
+/** The copies of one node's staged results: its branch's whole `/out` when it matches. */
+async function nodeCopies(pfs: PfsClient, repo: string, jobId: string, node: string,
+  results: readonly DatumResultRecord[]): Promise<Copy[]> {
+  const wanted = new Set(results.flatMap((result) => result.outputs));
+  const perFile = results.flatMap((result) => result.outputs.map((path) =>
+    ({ from: result.staged, fromPath: stagedOutputPath(path), toPath: path })));
+  if (wanted.size < 2) return perFile;
+  const branch = await pfs.inspectBranch(repo, stagingBranch(jobId, node));
+  const head = `${repo}@${branch.head}`;
+  if (branch.head === "" || !results.some((result) => result.staged === head)) return perFile;
+  if (!sameSet(await stagedOutputs(pfs, head), wanted)) return perFile;
+  return [{ from: head, fromPath: stagedOutputPath(""), toPath: "/" }];
+}
+
+/** Copies every output of `results` and `skipped` into the open `output` commit. */
+export async function copyOutputs(pfs: PfsClient, jobId: string, output: string,
+  results: ReadonlyMap<string, DatumResultRecord>, skipped: ReadonlyMap<string, SkipRecord>):
+  Promise<void> {
+  const target = parseCommitName(output);
+  const byNode = new Map<string, DatumResultRecord[]>();
+  for (const result of results.values()) {
+    if (result.outputs.length === 0) continue;
+    byNode.set(result.node, [...(byNode.get(result.node) ?? []), result]);
+  }
+  const copies: Copy[] = [];
+  for (const [node, group] of byNode) {
+    copies.push(...await nodeCopies(pfs, target.repo, jobId, node, group));
+  }
+  for (const skip of skipped.values()) {
+    copies.push(...skip.outputs.map((path) =>
+      ({ from: skip.outputCommit, fromPath: path, toPath: path })));
+  }
+  await inParallel(copies, ppsMasterCopiesInFlightMax, async (copy) => {
+    const source = parseCommitName(copy.from);
+    await pfs.copyFile(fileRef(source.repo, source.id, copy.fromPath),
+      fileRef(target.repo, target.id, copy.toPath));
+  });
+}
+
+/** Copies each result's log into the open `logs` commit at `logPath(job, datum)`. */
+export async function copyLogs(pfs: PfsClient, jobId: string, logs: string,
+  results: ReadonlyMap<string, DatumResultRecord>, logger: Logger): Promise<void> {
+  const target = parseCommitName(logs);
+  const staged = [...results.values()].filter((result) => result.staged !== "");
+  await inParallel(staged, ppsMasterCopiesInFlightMax, async (result) => {
+    const source = parseCommitName(result.staged);
+    await pfs.copyFile(fileRef(source.repo, source.id, stagedLogPath(result.datumId)),
+      fileRef(target.repo, target.id, logPath(jobId, result.datumId))).catch((error: unknown) => {
+      if (!(error instanceof PfsError && error.code === "NOT_FOUND")) throw error;
+      logger.warn("a datum's staged log is missing", { job: jobId, datum: result.datumId });
+    });
+  });
+}
+
+/** The results of a job whose every task has a result, or the ids still missing one. */
+export function completeResults(toRun: readonly { readonly id: string }[],
+  results: ReadonlyMap<string, DatumResultRecord>):
+  Result<ReadonlyMap<string, DatumResultRecord>, number> {
+  let missing = 0;
+  const found = new Map<string, DatumResultRecord>();
+  for (const datum of toRun) {
+    const result = results.get(datum.id);
+    if (result === undefined) missing += 1;
+    else found.set(datum.id, result);
+  }
+  return missing === 0 ? ok(found) : err(missing);
+}

@@ -1,0 +1,110 @@
+/**
+ * Follows one pipeline version's input branch and reports the commits that may start jobs:
+ * first the branch's head (a version with no job yet starts one for it), then every finished
+ * commit of the branch, history first, as pfs's SubscribeCommit streams them.
+ *
+ * Only commits that FINISHED without an error are reported: a failed commit (an upstream
+ * job's failed output) never starts a job. A subscription that fails is opened again after
+ * `ppsMasterSubscribeRetryMs`, which replays the history: the consumer drops what it already
+ * has (jobs are unique per pipeline, version and input commit). `cancel()` stops it.
+ */
+// eslint-disable-next-line pfs/boundaries -- the pfs client alone (pps calls pfs as a client)
+import { type CommitInfoMessage, type PfsClient, commitRef } from "../../pfs/client/index.js";
+import type { Clock, Logger } from "../../common/index.js";
+import type { PipelineRecord } from "../records.js";
+import { ppsMasterSubscribeRetryMs } from "./limits.js";
+
+/** A commit of the input branch that may start a job of `version`. */
+export interface InputArrival {
+  readonly pipeline: string;
+  readonly version: number;
+  /** "head": the branch's head when following began; "commit": a finished commit. */
+  readonly kind: "head" | "commit";
+  /** "repo@id". */
+  readonly commit: string;
+  readonly finishedMs: number;
+}
+
+/** Whether a commit ended FINISHED without an error (what may start a job). */
+export function finishedCleanly(commit: CommitInfoMessage): boolean {
+  return commit.state === "FINISHED" && commit.error === "";
+}
+
+export class PipelineFollower {
+  readonly version: number;
+  readonly #record: PipelineRecord;
+  readonly #pfs: PfsClient;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #report: (arrival: InputArrival) => void;
+  readonly #stop = new AbortController();
+  #cancelSubscription: (() => void) | undefined;
+  #run: Promise<void> | undefined;
+
+  constructor(record: PipelineRecord, pfs: PfsClient, clock: Clock, logger: Logger,
+    report: (arrival: InputArrival) => void) {
+    this.version = record.version;
+    this.#record = record;
+    this.#pfs = pfs;
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#report = report;
+  }
+
+  start(): void {
+    this.#run ??= this.#loop();
+  }
+
+  /** Stops following; resolves once the loop has ended. */
+  async cancel(): Promise<void> {
+    this.#stop.abort();
+    this.#cancelSubscription?.();
+    await this.#run;
+  }
+
+  #arrival(kind: InputArrival["kind"], commit: CommitInfoMessage): InputArrival {
+    return {
+      pipeline: this.#record.spec.name, version: this.version, kind,
+      commit: `${commit.repo}@${commit.id}`, finishedMs: Number(commit.finished_ms),
+    };
+  }
+
+  #cancelled(): boolean {
+    return this.#stop.signal.aborted;
+  }
+
+  async #loop(): Promise<void> {
+    const signal = this.#stop.signal;
+    while (!signal.aborted) {
+      try {
+        await this.#follow();
+      } catch (error: unknown) {
+        if (!this.#cancelled()) {
+          this.#logger.warn("input subscription failed; following again",
+            { pipeline: this.#record.spec.name, error });
+        }
+      }
+      await this.#clock.sleep(ppsMasterSubscribeRetryMs, signal).catch(() => undefined);
+    }
+  }
+
+  async #follow(): Promise<void> {
+    const { repo, branch } = this.#record.spec.input;
+    const head = (await this.#pfs.inspectBranch(repo, branch)).head;
+    if (head !== "") {
+      const info = await this.#pfs.inspectCommit(commitRef(repo, head));
+      if (finishedCleanly(info)) this.#report(this.#arrival("head", info));
+    }
+    if (this.#stop.signal.aborted) return;
+    const subscription = this.#pfs.subscribeCommit(repo, branch);
+    this.#cancelSubscription = () => { subscription.cancel(); };
+    try {
+      for await (const commit of subscription.commits) {
+        if (finishedCleanly(commit)) this.#report(this.#arrival("commit", commit));
+      }
+    } finally {
+      subscription.cancel();
+      this.#cancelSubscription = undefined;
+    }
+  }
+}
