@@ -71,18 +71,12 @@ export function judgeResults(results: ReadonlyMap<string, DatumResultRecord>,
   return { processed, failed: 0, error: collisionText(all, skipped.values()) };
 }
 
-/** Runs `work` on each item with at most `limit` in flight; rejects with the first failure. */
+/** Runs `work` on each item, `limit` at a time (slice by slice); rejects on the first failure. */
 export async function inParallel<T>(items: readonly T[], limit: number,
   work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next] as T;
-      next += 1;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  for (let start = 0; start < items.length; start += limit) {
+    await Promise.all(items.slice(start, start + limit).map(work));
+  }
 }
 
 /** One copy of a file or a directory from a finished commit into the output commit. */

@@ -1,0 +1,206 @@
+// Goal: the pps master (pkg/pps/master) does what the runtime rules of task-records.ts say,
+// against a real pfsd: a finished input commit makes a job whose tasks are the glob's datums;
+// assembly copies exactly the union of the results' outputs (not what a staging commit holds
+// besides); a second commit with one file changed skips the unchanged datums and reuses their
+// outputs; two datums writing one path, or a failed datum, fail the job and its output commit
+// (logs still kept); a failed input commit starts no job; an update kills the running job; a
+// second master finishes the job a closed first master started.
+// Method: one 1-node pfsd for the file; each test its own pps key root and repos; the worker's
+// side played by hand (master-support.ts). File contents come from a seeded PRNG.
+import test from "ava";
+import { Prng } from "../../../pkg/common/index.js";
+// eslint-disable-next-line pfs/boundaries -- the tests drive pfs through its client
+import { commitRef } from "../../../pkg/pfs/client/index.js";
+import { logPath, logsBranch } from "../../../pkg/pps/index.js";
+import {
+  type Node, commitFiles, commitParts, freshKeys, jobWhere, jobsOf, newMaster, playWorker,
+  putPipeline, readFiles, startNode, tasksOf,
+} from "./master-support.js";
+
+const seed = Number(process.env["PFS_TEST_SEED"] ?? Date.now() % 1_000_000);
+const prng = new Prng(seed);
+let shared: Promise<Node> | undefined;
+
+function node(): Promise<Node> {
+  shared ??= startNode();
+  return shared;
+}
+
+test.after.always(async () => {
+  if (shared === undefined) return;
+  const started = await shared;
+  started.pfs.close();
+  started.etcd.close();
+  await started.cluster.stop();
+});
+
+function words(count: number): string {
+  return Array.from({ length: count }, () => prng.nextUint32().toString(36)).join(" ");
+}
+
+/** Output of the fake transform: each input file's text upper-cased at /<root name>.out. */
+function upper(files: ReadonlyMap<string, string>) {
+  return (task: { datum: { root: string; files: readonly { path: string }[] } }) => ({
+    outputs: new Map([[`${task.datum.root}.out`,
+      task.datum.files.map((file) => (files.get(file.path) ?? "?").toUpperCase()).join("|")]]),
+  });
+}
+
+test(`a job per finished commit, its tasks, exactly the union, then skips (seed ${seed})`,
+  async (t) => {
+    const n = await node();
+    const keys = freshKeys(prng, "union");
+    const files = new Map([["/a.txt", words(3)], ["/b.txt", words(4)], ["/c/d.txt", words(2)],
+      ["/c/e.txt", words(5)]]);
+    const first = await commitFiles(n.pfs, "union-in", files);
+    await putPipeline(n, keys, "union-out", "union-in", "/*");
+    const master = newMaster(n, keys, "m1");
+    t.teardown(() => master.close());
+    const job = await jobWhere(n, keys, "job running", (candidate) =>
+      candidate.state === "running");
+    t.is(job.inputCommit, `union-in@${first}`);
+    t.is(job.datumsTotal, 3);
+    t.is(job.datumsSkipped, 0);
+    const tasks = await tasksOf(n, keys, job.id);
+    t.deepEqual(tasks.map((task) => task.datum.root), ["/a.txt", "/b.txt", "/c"]);
+    t.deepEqual(tasks[2]?.datum.files.map((file) => file.path), ["/c/d.txt", "/c/e.txt"]);
+    const run = upper(files);
+    // w1 stages a stray output no result names: it must not reach the output commit.
+    await playWorker(n, keys, tasks.slice(0, 2), "w1", run, new Map([["/stray", "x"]]));
+    await playWorker(n, keys, tasks.slice(2), "w2", run);
+    const done = await jobWhere(n, keys, "job success", (candidate) =>
+      candidate.id === job.id && candidate.state === "success");
+    t.is(done.datumsProcessed, 3);
+    const output = commitParts(done.outputCommit);
+    const expected = new Map(tasks.map((task) => [...run(task).outputs][0] ?? ["", ""]));
+    t.deepEqual(await readFiles(n.pfs, output.repo, output.id), expected);
+    const logs = await readFiles(n.pfs, "union-out", logsBranch);
+    t.deepEqual([...logs.keys()].sort(),
+      tasks.map((task) => logPath(job.id, task.datum.id)).sort());
+    t.deepEqual(await n.etcd.getAll().prefix(keys.resultsOf(job.id)).keys(), []);
+    t.deepEqual((await n.pfs.listBranch("union-out")).map((branch) => branch.name).sort(),
+      [logsBranch, "master"]);
+
+    // A second commit changing /b.txt only: two datums skipped, one runs.
+    files.set("/b.txt", words(6));
+    await commitFiles(n.pfs, "union-in", new Map([["/b.txt", files.get("/b.txt") ?? ""]]));
+    const second = await jobWhere(n, keys, "second job running", (candidate) =>
+      candidate.id !== job.id && candidate.state === "running");
+    t.is(second.datumsTotal, 3);
+    t.is(second.datumsSkipped, 2);
+    const rerun = await tasksOf(n, keys, second.id);
+    t.deepEqual(rerun.map((task) => task.datum.root), ["/b.txt"]);
+    await playWorker(n, keys, rerun, "w1", upper(files));
+    const secondDone = await jobWhere(n, keys, "second job success", (candidate) =>
+      candidate.id === second.id && candidate.state === "success");
+    t.is(secondDone.datumsProcessed, 1);
+    const again = commitParts(secondDone.outputCommit);
+    expected.set("/b.txt.out", files.get("/b.txt")?.toUpperCase() ?? "");
+    t.deepEqual(await readFiles(n.pfs, again.repo, again.id), expected);
+  });
+
+test(`two datums writing one path fail the job and the output commit (seed ${seed})`,
+  async (t) => {
+    const n = await node();
+    const keys = freshKeys(prng, "clash");
+    await commitFiles(n.pfs, "clash-in", new Map([["/x", words(2)], ["/y", words(2)]]));
+    await putPipeline(n, keys, "clash-out", "clash-in", "/*");
+    const master = newMaster(n, keys, "m1");
+    t.teardown(() => master.close());
+    const job = await jobWhere(n, keys, "job running", (candidate) =>
+      candidate.state === "running");
+    const tasks = await tasksOf(n, keys, job.id);
+    await playWorker(n, keys, tasks, "w1", () => ({ outputs: new Map([["/same", "v"]]) }));
+    const failed = await jobWhere(n, keys, "job failure", (candidate) =>
+      candidate.state === "failure");
+    t.regex(failed.error, /datums \/x and \/y both wrote \/same/);
+    const output = commitParts(failed.outputCommit);
+    const info = await n.pfs.inspectCommit(commitRef(output.repo, output.id));
+    t.is(info.state, "FAILED");
+    t.regex(info.error, /both wrote \/same/);
+  });
+
+test(`a failed datum fails the job; its log is kept (seed ${seed})`, async (t) => {
+  const n = await node();
+  const keys = freshKeys(prng, "fail");
+  await commitFiles(n.pfs, "fail-in", new Map([["/ok", words(2)], ["/bad", words(2)]]));
+  await putPipeline(n, keys, "fail-out", "fail-in", "/*");
+  const master = newMaster(n, keys, "m1");
+  t.teardown(() => master.close());
+  const job = await jobWhere(n, keys, "job running", (candidate) => candidate.state === "running");
+  const tasks = await tasksOf(n, keys, job.id);
+  await playWorker(n, keys, tasks, "w1", (task) => task.datum.root === "/bad"
+    ? { outputs: new Map(), error: "exit code 3: boom" }
+    : { outputs: new Map([["/fine", "1"]]) });
+  const failed = await jobWhere(n, keys, "job failure", (candidate) =>
+    candidate.state === "failure");
+  t.regex(failed.error, /datum \/bad failed after 3 attempt\(s\) on w1: exit code 3: boom/);
+  t.is(failed.datumsFailed, 1);
+  t.is(failed.datumsProcessed, 1);
+  const output = commitParts(failed.outputCommit);
+  t.is((await n.pfs.inspectCommit(commitRef(output.repo, output.id))).state, "FAILED");
+  const bad = tasks.find((task) => task.datum.root === "/bad");
+  const logs = await readFiles(n.pfs, "fail-out", logsBranch);
+  t.regex(logs.get(logPath(job.id, bad?.datum.id ?? "")) ?? "", /boom/);
+});
+
+test(`a failed input commit starts no job (seed ${seed})`, async (t) => {
+  const n = await node();
+  const keys = freshKeys(prng, "nofail");
+  await putPipeline(n, keys, "nofail-out", "nofail-in", "/");
+  const master = newMaster(n, keys, "m1");
+  t.teardown(() => master.close());
+  await commitFiles(n.pfs, "nofail-in", new Map([["/f", "1"]]), "upstream failed");
+  const good = await commitFiles(n.pfs, "nofail-in", new Map([["/f", "2"]]));
+  await jobWhere(n, keys, "job for the good commit", (job) =>
+    job.inputCommit === `nofail-in@${good}`);
+  const jobs = await jobsOf(n, keys);
+  t.deepEqual(jobs.map((job) => job.inputCommit), [`nofail-in@${good}`]);
+});
+
+test(`an update kills the running job and fails its output commit (seed ${seed})`,
+  async (t) => {
+    const n = await node();
+    const keys = freshKeys(prng, "kill");
+    await commitFiles(n.pfs, "kill-in", new Map([["/k", words(2)]]));
+    await putPipeline(n, keys, "kill-out", "kill-in", "/*");
+    const master = newMaster(n, keys, "m1");
+    t.teardown(() => master.close());
+    const job = await jobWhere(n, keys, "job running", (candidate) =>
+      candidate.state === "running");
+    await putPipeline(n, keys, "kill-out", "kill-in", "/*", 2);
+    const killed = await jobWhere(n, keys, "job killed", (candidate) =>
+      candidate.id === job.id && candidate.state === "killed");
+    t.is(killed.error, "killed: pipeline updated");
+    const output = commitParts(killed.outputCommit);
+    t.is((await n.pfs.inspectCommit(commitRef(output.repo, output.id))).state, "FAILED");
+    t.deepEqual(await n.etcd.getAll().prefix(keys.tasksOf(job.id)).keys(), []);
+    // Version 2 starts its own job for the branch head.
+    const next = await jobWhere(n, keys, "version 2 job", (candidate) =>
+      candidate.pipelineVersion === 2);
+    t.is(next.inputCommit, job.inputCommit);
+  });
+
+test(`a second master finishes the job a closed first master started (seed ${seed})`,
+  async (t) => {
+    const n = await node();
+    const keys = freshKeys(prng, "resume");
+    const files = new Map([["/p", words(2)], ["/q", words(3)]]);
+    await commitFiles(n.pfs, "resume-in", files);
+    await putPipeline(n, keys, "resume-out", "resume-in", "/*");
+    const first = newMaster(n, keys, "m1");
+    const job = await jobWhere(n, keys, "job running", (candidate) =>
+      candidate.state === "running");
+    await first.close();
+    const second = newMaster(n, keys, "m2");
+    t.teardown(() => second.close());
+    const tasks = await tasksOf(n, keys, job.id);
+    t.is(tasks.length, 2);
+    await playWorker(n, keys, tasks, "w1", upper(files));
+    const done = await jobWhere(n, keys, "job success", (candidate) =>
+      candidate.id === job.id && candidate.state === "success");
+    const output = commitParts(done.outputCommit);
+    t.deepEqual([...(await readFiles(n.pfs, output.repo, output.id)).keys()].sort(),
+      ["/p.out", "/q.out"]);
+    t.is((await jobsOf(n, keys)).length, 1);
+  });
