@@ -43,20 +43,22 @@ async function clearOpen(pfs: PfsClient, repo: string, branch: string): Promise<
 }
 
 /**
- * Opens a commit on `repo@branch` (the repo is created when missing), after clearing a stray
- * open commit there; resolves with "repo@id".
+ * Opens a commit on `repo@branch` with `provenance` ("repo@id" of the finished commits it is
+ * computed from; the repo is created when missing), after clearing a stray open commit there;
+ * resolves with "repo@id".
  */
-export async function openCommit(pfs: PfsClient, repo: string, branch: string): Promise<string> {
+export async function openCommit(pfs: PfsClient, repo: string, branch: string,
+  provenance: readonly string[] = []): Promise<string> {
   await clearOpen(pfs, repo, branch);
   let started: CommitInfoMessage;
   try {
-    started = await pfs.startCommit(repo, branch);
+    started = await pfs.startCommit(repo, branch, "", "", provenance);
   } catch (error: unknown) {
     if (!isCode(error, "NOT_FOUND")) throw error;
     await pfs.createRepo(repo).catch((created: unknown) => {
       if (!isCode(created, "ALREADY_EXISTS")) throw created;
     });
-    started = await pfs.startCommit(repo, branch);
+    started = await pfs.startCommit(repo, branch, "", "", provenance);
   }
   return `${repo}@${started.id}`;
 }

@@ -5,13 +5,15 @@
  * the top by the next master or the next round:
  *
  * - start: a created job's leftovers of an interrupted start are cleared (tasks, claims,
- *   results, staging branches, a stray open output commit), then the output commit opens, the
- *   input is planned (job-plan.ts), the tasks are written and the job becomes running.
+ *   results, staging branches, a stray open output commit), then the output commit opens
+ *   (its provenance: the input commit), the input is planned (job-plan.ts), the tasks are
+ *   written and the job becomes running.
  * - complete: the final counts are written first (so they are final once the output commit is
  *   visible), then the output commit is finished with the union of the outputs (or failed with
  *   the job's error), the logs are copied into a commit on the `logs` branch, the skip records
  *   are replaced (success only), the job becomes final, and its keys and staging branches go.
- * - kill: the job becomes killed, its output commit is failed, its keys and branches go.
+ * - kill: its output commit is failed and its keys deleted, then the job becomes killed and
+ *   its staging branches go.
  *
  * Every store write goes through the fenced MasterStore.
  */
@@ -60,7 +62,7 @@ export async function startJob(context: JobContext, job: JobRecord, record: Pipe
   Promise<{ job: JobRecord; plan: JobPlan | undefined }> {
   const { pfs, store, clock } = context;
   await cleanUp(context, job);
-  const output = await openCommit(pfs, job.pipeline, outputBranch);
+  const output = await openCommit(pfs, job.pipeline, outputBranch, [job.inputCommit]);
   const opened = { ...job, outputCommit: output };
   const plan = await planJob(pfs, store, opened, record);
   if (!plan.ok) {
@@ -117,7 +119,8 @@ async function finishOutput(context: JobContext, start: JobRecord, plan: JobPlan
         await deleteIfOpen(pfs, job.outputCommit);
       }
     }
-    job = { ...job, outputCommit: await openCommit(pfs, job.pipeline, outputBranch) };
+    const reopened = await openCommit(pfs, job.pipeline, outputBranch, [job.inputCommit]);
+    job = { ...job, outputCommit: reopened };
     await store.putJob(job);
   }
   await failIfOpen(pfs, job.outputCommit, "the output commit could not finish");
@@ -192,10 +195,12 @@ export async function completeJob(context: JobContext, job: JobRecord, plan: Job
 /** Kills a created or running job: `reason` becomes its error and its output commit's. */
 export async function killJob(context: JobContext, job: JobRecord, reason: string):
   Promise<JobRecord> {
+  // The output commit fails and the tasks go first: a job seen killed has neither left.
+  await failIfOpen(context.pfs, job.outputCommit, reason);
+  await context.store.deleteJobKeys(job.id);
   const killed = moved(job, "killed", context.clock.wallMs(), reason);
   await context.store.putJob(killed);
-  await failIfOpen(context.pfs, job.outputCommit, reason);
-  await cleanUp(context, killed);
+  await deleteStagingBranches(context.pfs, job.pipeline, job.id, context.logger);
   context.logger.info("job killed", { job: job.id, pipeline: job.pipeline, reason });
   return killed;
 }

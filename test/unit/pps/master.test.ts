@@ -74,6 +74,8 @@ test(`a job per finished commit, its tasks, exactly the union, then skips (seed 
     const output = commitParts(done.outputCommit);
     const expected = new Map(tasks.map((task) => [...run(task).outputs][0] ?? ["", ""]));
     t.deepEqual(await readFiles(n.pfs, output.repo, output.id), expected);
+    t.deepEqual((await n.pfs.inspectCommit(commitRef(output.repo, output.id))).provenance,
+      [job.inputCommit]);
     const logs = await readFiles(n.pfs, "union-out", logsBranch);
     t.deepEqual([...logs.keys()].sort(),
       tasks.map((task) => logPath(job.id, task.datum.id)).sort());
