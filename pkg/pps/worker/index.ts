@@ -5,4 +5,10 @@
  */
 export * as workerLimits from "./limits.js";
 export { PpsWorker, type PpsWorkerOptions, type WorkerPfs } from "./pps-worker.js";
-export { claimOrder, freeSlots, isLocal, type SeenTask, type ClaimOrderInput } from "./claim-order.js";
+export {
+  claimOrder, freeSlots, isLocal, type SeenTask, type ClaimOrderInput,
+} from "./claim-order.js";
+export {
+  JobStager, type JobStagerOptions, type StagingPfs, type BatchOutcome,
+} from "./job-stager.js";
+export type { DatumRun, DatumFileSource } from "./datum-run.js";
