@@ -40,6 +40,12 @@ export const ppsMasterCopiesInFlightMax: number = 16;
 /** Skip records read at once (one paged range read) when a job starts. */
 export const ppsMasterSkipReadPageMax: number = 1_000;
 
+/**
+ * Commits of an input branch's history (newest first) searched for the head a new pipeline
+ * version starts from: the newest one finished before the version was stored.
+ */
+export const ppsMasterHeadSearchCommitsMax: number = 1_000;
+
 /** How long a stray finishing commit on an output or logs branch is waited for (ms). */
 export const ppsMasterFinishingWaitMs: number = 30_000;
 

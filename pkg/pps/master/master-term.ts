@@ -253,8 +253,7 @@ export class MasterTerm {
     for (const arrival of arrivals) {
       if (arrival.version !== record.version) continue;
       const versionKey = `${record.spec.name}\0${record.version}`;
-      if (arrival.kind === "head" &&
-        (this.#jobs.versions.has(versionKey) || arrival.finishedMs > record.updatedMs)) continue;
+      if (arrival.kind === "head" && this.#jobs.versions.has(versionKey)) continue;
       if (arrival.kind === "commit" && arrival.finishedMs <= record.updatedMs) continue;
       if (this.#jobs.seen.has(`${versionKey}\0${arrival.commit}`)) continue;
       this.#lastCreatedMs = Math.max(this.#options.clock.wallMs(), this.#lastCreatedMs + 1);

@@ -1,7 +1,9 @@
 /**
  * Follows one pipeline version's input branch and reports the commits that may start jobs:
- * first the branch's head (a version with no job yet starts one for it), then every finished
- * commit of the branch, history first, as pfs's SubscribeCommit streams them.
+ * first the version's head — the newest commit of the branch that finished before the version
+ * was stored (a version with no job yet starts one for it; the commits finished after it each
+ * start their own) — then every finished commit of the branch, history first, as pfs's
+ * SubscribeCommit streams them.
  *
  * Only commits that FINISHED without an error are reported: a failed commit (an upstream
  * job's failed output) never starts a job. A subscription that fails is opened again after
@@ -9,10 +11,10 @@
  * has (jobs are unique per pipeline, version and input commit). `cancel()` stops it.
  */
 // eslint-disable-next-line pfs/boundaries -- the pfs client alone (pps calls pfs as a client)
-import { type CommitInfoMessage, type PfsClient, commitRef } from "../../pfs/client/index.js";
+import type { CommitInfoMessage, PfsClient } from "../../pfs/client/index.js";
 import type { Clock, Logger } from "../../common/index.js";
 import type { PipelineRecord } from "../records.js";
-import { ppsMasterSubscribeRetryMs } from "./limits.js";
+import { ppsMasterHeadSearchCommitsMax, ppsMasterSubscribeRetryMs } from "./limits.js";
 
 /** A commit of the input branch that may start a job of `version`. */
 export interface InputArrival {
@@ -90,11 +92,10 @@ export class PipelineFollower {
 
   async #follow(): Promise<void> {
     const { repo, branch } = this.#record.spec.input;
-    const head = (await this.#pfs.inspectBranch(repo, branch)).head;
-    if (head !== "") {
-      const info = await this.#pfs.inspectCommit(commitRef(repo, head));
-      if (finishedCleanly(info)) this.#report(this.#arrival("head", info));
-    }
+    const history = await this.#pfs.listCommit(repo, branch, ppsMasterHeadSearchCommitsMax);
+    const head = history.find((commit) => finishedCleanly(commit) &&
+      Number(commit.finished_ms) <= this.#record.updatedMs);
+    if (head !== undefined) this.#report(this.#arrival("head", head));
     if (this.#stop.signal.aborted) return;
     const subscription = this.#pfs.subscribeCommit(repo, branch);
     this.#cancelSubscription = () => { subscription.cancel(); };

@@ -206,3 +206,25 @@ test(`a second master finishes the job a closed first master started (seed ${see
       ["/p.out", "/q.out"]);
     t.is((await jobsOf(n, keys)).length, 1);
   });
+
+test(`a new pipeline's head and each later commit get jobs, in order, one running (seed ${seed})`,
+  async (t) => {
+    const n = await node();
+    const keys = freshKeys(prng, "order");
+    await commitFiles(n.pfs, "order-in", new Map([["/o", "0"]]));
+    const head = await commitFiles(n.pfs, "order-in", new Map([["/o", "1"]]));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await putPipeline(n, keys, "order-out", "order-in", "/");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Finished after the pipeline was stored, before any master ran: a job of its own.
+    const later = await commitFiles(n.pfs, "order-in", new Map([["/o", "2"]]));
+    const master = newMaster(n, keys, "m1");
+    t.teardown(() => master.close());
+    await jobWhere(n, keys, "the later commit's job", (job) =>
+      job.inputCommit === `order-in@${later}`);
+    const jobs = await jobsOf(n, keys);
+    t.deepEqual(jobs.map((job) => job.inputCommit), [`order-in@${head}`, `order-in@${later}`]);
+    const running = await jobWhere(n, keys, "a running job", (job) => job.state === "running");
+    t.is(running.inputCommit, `order-in@${head}`);
+    t.deepEqual((await jobsOf(n, keys)).map((job) => job.state), ["running", "created"]);
+  });
