@@ -86,8 +86,11 @@ test("batches finish in order, one open commit at a time, files where the contra
     const pfs = new FakePfs();
     const outcomes: BatchOutcome<string>[] = [];
     const staging = stager(pfs, new SimulatedClock(), outcomes);
-    await Promise.all(["a", "b", "c"].map(async (name) =>
-      staging.stage(`d-${name}`, await run(dir, name, `out ${name}`), name)));
+    const names = ["a", "b", "c"];
+    const runs = await Promise.all(names.map((name) => run(dir, name, `out ${name}`)));
+    // Staged side by side: their puts overlap in the one open commit.
+    await Promise.all(runs.map((datumRun, i) =>
+      staging.stage(`d-${names[i] ?? ""}`, datumRun, names[i] ?? "")));
     t.is(staging.size, 3);
     const first = staging.flush();
     await staging.stage("d-e", await run(dir, "e", "out e"), "e");
