@@ -5,7 +5,7 @@
 // branch, finish it, then write the results and delete task and claim in one transaction.
 import { Writable } from "node:stream";
 import { Etcd3 } from "etcd3";
-import { type Prng, SystemClock, silentLogger } from "../../../pkg/common/index.js";
+import { Prng, SystemClock, silentLogger } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- the tests drive pfs through its client
 import { PfsClient, commitRef, fileRef } from "../../../pkg/pfs/client/index.js";
 import {
@@ -39,6 +39,41 @@ export async function startNode(): Promise<Node> {
   return { cluster, etcd: new Etcd3({ hosts: urls }), pfs: new PfsClient({ address }) };
 }
 
+/** One node shared by a file's tests, started by the first that asks. */
+export class SharedNode {
+  #node: Promise<Node> | undefined;
+
+  get(): Promise<Node> {
+    this.#node ??= startNode();
+    return this.#node;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#node === undefined) return;
+    const started = await this.#node;
+    started.pfs.close();
+    started.etcd.close();
+    await started.cluster.stop();
+  }
+}
+
+/**
+ * A test file's seed (PFS_TEST_SEED or the clock), its PRNG and its shared node, stopped by
+ * the hook `after` registers.
+ */
+export function fileSetup(after: (stop: () => Promise<void>) => void):
+  { seed: number; prng: Prng; node: () => Promise<Node> } {
+  const seed = Number(process.env["PFS_TEST_SEED"] ?? Date.now() % 1_000_000);
+  const shared = new SharedNode();
+  after(() => shared.stop());
+  return { seed, prng: new Prng(seed), node: () => shared.get() };
+}
+
+/** `count` random words. */
+export function words(prng: Prng, count: number): string {
+  return Array.from({ length: count }, () => prng.nextUint32().toString(36)).join(" ");
+}
+
 /** A pps key root of its own, from the seeded PRNG. */
 export function freshKeys(prng: Prng, tag: string): PpsKeys {
   return new PpsKeys(`/pps-${tag}-${prng.nextUint32().toString(16)}`);
@@ -53,9 +88,9 @@ export function newMaster(node: Node, keys: PpsKeys, name: string): PpsMaster {
 
 /** Stores pipeline `name` (version `version`) reading `input` with `glob`. */
 export async function putPipeline(node: Node, keys: PpsKeys, name: string, input: string,
-  glob: string, version = 1): Promise<PipelineRecord> {
+  glob: string, version = 1, extra: object = {}): Promise<PipelineRecord> {
   const spec = checkPipelineSpec({ name, input: { repo: input, glob },
-    transform: { cmd: ["true"] } });
+    transform: { cmd: ["true"] }, ...extra });
   if (!spec.ok) throw new Error(spec.error.message);
   const record = { spec: spec.value, version, createdMs: Date.now(), updatedMs: Date.now(),
     reprocess: false };

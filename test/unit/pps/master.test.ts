@@ -8,35 +8,15 @@
 // Method: one 1-node pfsd for the file; each test its own pps key root and repos; the worker's
 // side played by hand (master-support.ts). File contents come from a seeded PRNG.
 import test from "ava";
-import { Prng } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- the tests drive pfs through its client
 import { commitRef } from "../../../pkg/pfs/client/index.js";
 import { logPath, logsBranch } from "../../../pkg/pps/index.js";
 import {
-  type Node, commitFiles, commitParts, freshKeys, jobWhere, jobsOf, newMaster, playWorker,
-  putPipeline, readFiles, startNode, tasksOf,
+  fileSetup, commitFiles, commitParts, freshKeys, jobWhere, jobsOf, playWorker, putPipeline,
+  readFiles, newMaster, tasksOf, words,
 } from "./master-support.js";
 
-const seed = Number(process.env["PFS_TEST_SEED"] ?? Date.now() % 1_000_000);
-const prng = new Prng(seed);
-let shared: Promise<Node> | undefined;
-
-function node(): Promise<Node> {
-  shared ??= startNode();
-  return shared;
-}
-
-test.after.always(async () => {
-  if (shared === undefined) return;
-  const started = await shared;
-  started.pfs.close();
-  started.etcd.close();
-  await started.cluster.stop();
-});
-
-function words(count: number): string {
-  return Array.from({ length: count }, () => prng.nextUint32().toString(36)).join(" ");
-}
+const { seed, prng, node } = fileSetup((stop) => { test.after.always(stop); });
 
 /** Output of the fake transform: each input file's text upper-cased at /<root name>.out. */
 function upper(files: ReadonlyMap<string, string>) {
@@ -50,8 +30,8 @@ test(`a job per finished commit, its tasks, exactly the union, then skips (seed 
   async (t) => {
     const n = await node();
     const keys = freshKeys(prng, "union");
-    const files = new Map([["/a.txt", words(3)], ["/b.txt", words(4)], ["/c/d.txt", words(2)],
-      ["/c/e.txt", words(5)]]);
+    const files = new Map([["/a.txt", words(prng, 3)], ["/b.txt", words(prng, 4)],
+      ["/c/d.txt", words(prng, 2)], ["/c/e.txt", words(prng, 5)]]);
     const first = await commitFiles(n.pfs, "union-in", files);
     await putPipeline(n, keys, "union-out", "union-in", "/*");
     const master = newMaster(n, keys, "m1");
@@ -84,7 +64,7 @@ test(`a job per finished commit, its tasks, exactly the union, then skips (seed 
       [logsBranch, "master"]);
 
     // A second commit changing /b.txt only: two datums skipped, one runs.
-    files.set("/b.txt", words(6));
+    files.set("/b.txt", words(prng, 6));
     await commitFiles(n.pfs, "union-in", new Map([["/b.txt", files.get("/b.txt") ?? ""]]));
     const second = await jobWhere(n, keys, "second job running", (candidate) =>
       candidate.id !== job.id && candidate.state === "running");
@@ -105,7 +85,8 @@ test(`two datums writing one path fail the job and the output commit (seed ${see
   async (t) => {
     const n = await node();
     const keys = freshKeys(prng, "clash");
-    await commitFiles(n.pfs, "clash-in", new Map([["/x", words(2)], ["/y", words(2)]]));
+    await commitFiles(n.pfs, "clash-in", new Map([["/x", words(prng, 2)],
+      ["/y", words(prng, 2)]]));
     await putPipeline(n, keys, "clash-out", "clash-in", "/*");
     const master = newMaster(n, keys, "m1");
     t.teardown(() => master.close());
@@ -125,7 +106,8 @@ test(`two datums writing one path fail the job and the output commit (seed ${see
 test(`a failed datum fails the job; its log is kept (seed ${seed})`, async (t) => {
   const n = await node();
   const keys = freshKeys(prng, "fail");
-  await commitFiles(n.pfs, "fail-in", new Map([["/ok", words(2)], ["/bad", words(2)]]));
+  await commitFiles(n.pfs, "fail-in", new Map([["/ok", words(prng, 2)],
+    ["/bad", words(prng, 2)]]));
   await putPipeline(n, keys, "fail-out", "fail-in", "/*");
   const master = newMaster(n, keys, "m1");
   t.teardown(() => master.close());
@@ -164,7 +146,7 @@ test(`an update kills the running job and fails its output commit (seed ${seed})
   async (t) => {
     const n = await node();
     const keys = freshKeys(prng, "kill");
-    await commitFiles(n.pfs, "kill-in", new Map([["/k", words(2)]]));
+    await commitFiles(n.pfs, "kill-in", new Map([["/k", words(prng, 2)]]));
     await putPipeline(n, keys, "kill-out", "kill-in", "/*");
     const master = newMaster(n, keys, "m1");
     t.teardown(() => master.close());
@@ -187,7 +169,7 @@ test(`a second master finishes the job a closed first master started (seed ${see
   async (t) => {
     const n = await node();
     const keys = freshKeys(prng, "resume");
-    const files = new Map([["/p", words(2)], ["/q", words(3)]]);
+    const files = new Map([["/p", words(prng, 2)], ["/q", words(prng, 3)]]);
     await commitFiles(n.pfs, "resume-in", files);
     await putPipeline(n, keys, "resume-out", "resume-in", "/*");
     const first = newMaster(n, keys, "m1");
