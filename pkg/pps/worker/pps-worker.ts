@@ -97,7 +97,8 @@ export class PpsWorker {
     this.#concurrency = concurrency;
     const logger = options.logger;
     this.#view = new WorkerView(options.client, options.keys, options.clock, logger);
-    this.#lease = new WorkerLease(options.client, ttl, logger, () => { this.#onLeaseLost(); });
+    this.#lease = new WorkerLease(options.client, ttl, options.clock, logger,
+      () => { this.#onLeaseLost(); });
     this.#stagings = new WorkerStagings({ ...options, logger, onDone: (claims) => {
       for (const claim of claims) this.#mine.delete(suffixOf(claim));
       this.#schedulePass();

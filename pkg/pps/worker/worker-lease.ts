@@ -9,7 +9,8 @@
  * again. `close()` revokes the current lease, which frees its claims and slots at once.
  */
 import type { Etcd3, Lease } from "etcd3";
-import { type Logger, PfsError, assert } from "../../common/index.js";
+import { type Clock, type Logger, PfsError, assert } from "../../common/index.js";
+import { ppsWorkerLeaseRetryMs } from "./limits.js";
 
 /** A granted lease: its id (decimal, as etcd3 gives it) and the signal of its loss. */
 export interface HeldLease {
@@ -21,37 +22,50 @@ interface CurrentLease {
   readonly lease: Lease;
   readonly granted: Promise<string>;
   readonly lost: AbortController;
+  /** The store granted it (only a granted lease can be lost with claims on it). */
+  held: boolean;
 }
 
 export class WorkerLease {
   readonly #client: Etcd3;
   readonly #ttlSeconds: number;
+  readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #onLost: () => void;
   #current: CurrentLease | undefined;
+  /** No grant is tried before this (monotonic ms): a store that refused one gets a pause. */
+  #retryAtMs = Number.NEGATIVE_INFINITY;
   #closed = false;
 
-  /** `onLost` runs once per lost lease, after its `lost` signal aborted. */
-  constructor(client: Etcd3, ttlSeconds: number, logger: Logger, onLost: () => void) {
+  /** `onLost` runs once per lost lease that had been granted, after its signal aborted. */
+  constructor(client: Etcd3, ttlSeconds: number, clock: Clock, logger: Logger,
+    onLost: () => void) {
     assert(Number.isSafeInteger(ttlSeconds) && ttlSeconds > 0, () => `lease TTL ${ttlSeconds}`);
     this.#client = client;
     this.#ttlSeconds = ttlSeconds;
+    this.#clock = clock;
     this.#logger = logger;
     this.#onLost = onLost;
   }
 
   /**
    * The current lease, granting a new one when there is none. Rejects UNAVAILABLE when the
-   * store cannot grant it (the caller tries again later), or when the lease is closed.
+   * store cannot grant it, and for `ppsWorkerLeaseRetryMs` after that (the caller tries again
+   * later), or when the lease is closed.
    */
   async acquire(): Promise<HeldLease> {
     if (this.#closed) throw new PfsError("UNAVAILABLE", "the worker lease is closed");
+    if (this.#current === undefined && this.#clock.nowMs() < this.#retryAtMs) {
+      throw new PfsError("UNAVAILABLE", "the store refused the worker lease a moment ago");
+    }
     const current = this.#current ?? this.#grant();
     try {
       const id = await current.granted;
       assert(id !== "" && id !== "0", () => `granted lease id ${id}`);
+      current.held = true;
       return { id, lost: current.lost.signal };
     } catch (error: unknown) {
+      this.#retryAtMs = this.#clock.nowMs() + ppsWorkerLeaseRetryMs;
       this.#drop(current, error);
       throw new PfsError("UNAVAILABLE", `cannot grant the worker lease: ${String(error)}`);
     }
@@ -59,11 +73,15 @@ export class WorkerLease {
 
   #grant(): CurrentLease {
     const lease = this.#client.lease(this.#ttlSeconds);
-    const current: CurrentLease = { lease, granted: lease.grant(), lost: new AbortController() };
+    const current: CurrentLease = {
+      lease, granted: lease.grant(), lost: new AbortController(), held: false,
+    };
     // Observed here so a failed grant is never unhandled; acquire() reports it.
     current.granted.catch(() => undefined);
     lease.on("lost", (error: unknown) => {
-      if (!this.#closed) this.#logger.warn("worker lease lost; its claims are gone", { error });
+      if (!this.#closed && current.held) {
+        this.#logger.warn("worker lease lost; its claims are gone", { error });
+      }
       this.#drop(current, error);
     });
     this.#current = current;
@@ -76,7 +94,7 @@ export class WorkerLease {
     current.lost.abort(new PfsError("UNAVAILABLE", `the worker lease was lost: ${String(reason)}`));
     if (this.#current === current) this.#current = undefined;
     current.lease.release();
-    if (!this.#closed) this.#onLost();
+    if (!this.#closed && current.held) this.#onLost();
   }
 
   /** Revokes the current lease (its keys go at once); later `acquire()` calls reject. */

@@ -28,6 +28,11 @@ class DecodedCache<T> {
     this.#logger = logger;
   }
 
+  /** Drops the decoding of `key` (its key is gone). */
+  forget(key: string): void {
+    this.#memo.delete(key);
+  }
+
   get(key: string, raw: string | undefined): T | undefined {
     if (raw === undefined) {
       this.#memo.delete(key);
@@ -107,7 +112,9 @@ export class WorkerView {
       seen.push({ suffix, task, seenMs });
     }
     for (const suffix of this.#seenMs.keys()) {
-      if (!this.tasks.entries.has(suffix)) this.#seenMs.delete(suffix);
+      if (this.tasks.entries.has(suffix)) continue;
+      this.#seenMs.delete(suffix);
+      this.#taskRecords.forget(this.#keys.tasksPrefix + suffix);
     }
     return seen;
   }

@@ -3,7 +3,8 @@
 // outputs and the log in a FINISHED staging commit, and only then writes each datum's result
 // (deleting task, claim and slot); a failing command is tried datum_tries times and its
 // stderr is in the staged log; parallelism 1 holds across two workers; a closed worker's
-// claim is taken over by another; a killed job's running process is killed.
+// claim is taken over by another; a killed job's running process is killed; a lost lease
+// kills the datum it covered, and the worker runs it again on a new lease.
 // Method: one pfsd for the file; each test plays the master by hand under its own key root
 // (worker-support.ts) with `sh -c` commands and files seeded from PFS_SEED (printed on
 // failure); results, staged files and keys are read back from the store.
@@ -167,6 +168,34 @@ test("a killed job's running datum is killed and gets no result", async (t) => {
   t.is((await results(s, hand)).size, 0);
   t.is(await keyCount(s, hand.keys.tasksOf(hand.job.id)), 1, "the task is the master's to clean");
 });
+
+test("a worker whose lease is lost kills its datum and runs it again on a new lease",
+  async (t) => {
+    const s = theServer();
+    const mark = join(s.scratch, "lease-mark");
+    const pidFile = join(s.scratch, "lease-pid");
+    const spec = pipelineSpec("leaselost", { transform: { cmd: ["sh", "-c",
+      'if [ -e "$MARK" ]; then echo again > "$PFS_OUT/out"; ' +
+      'else touch "$MARK"; echo $$ > "$PIDS.tmp"; mv "$PIDS.tmp" "$PIDS"; exec sleep 60; fi'],
+    env: { MARK: mark, PIDS: pidFile } } });
+    const hand = await setUpJob(s, spec, new Map([["/a.txt", "a\n"]]));
+    const { worker, logger } = await startWorker(s, hand, "node-l");
+    t.teardown(() => worker.close());
+    await until("the sleep", async () => (await stat(pidFile).catch(() => null)) !== null);
+    const pid = Number((await readFile(pidFile, "utf8")).trim());
+    const [datum] = hand.datums;
+    if (datum === undefined) return t.fail("no datum");
+    const claim = await s.etcd.get(hand.keys.claim(hand.job.id, datum.id)).exec();
+    const lease = claim.kvs[0]?.lease ?? "0";
+    t.not(lease, "0", "the claim is on the worker's lease");
+    await s.etcd.leaseClient.leaseRevoke({ ID: lease });
+    await until("the sleep to die", () => !alive(pid));
+    await until("the result", async () => (await results(s, hand)).size === 1);
+    const [result] = (await results(s, hand)).values();
+    t.is(result?.ok, true);
+    t.is(await readText(s, result?.staged ?? "", "/out/out"), "again\n");
+    t.true(logger.records.some((record) => record.message.includes("worker lease lost")));
+  });
 
 function alive(pid: number): boolean {
   try {
