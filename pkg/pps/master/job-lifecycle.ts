@@ -18,7 +18,7 @@
  * Every store write goes through the fenced MasterStore.
  */
 // eslint-disable-next-line pfs/boundaries -- the pfs client alone (pps calls pfs as a client)
-import { type PfsClient, fileRef } from "../../pfs/client/index.js";
+import { type PfsClient, commitRef, fileRef } from "../../pfs/client/index.js";
 import { type Clock, type Logger, PfsError, type Result, err, ok } from "../../common/index.js";
 import { type JobRecord, type JobState, type PipelineRecord, moveJob } from "../records.js";
 import { type DatumResultRecord, type SkipRecord, logsBranch } from "../task-records.js";
@@ -27,8 +27,8 @@ import {
   commitInfo, deleteIfOpen, deleteStagingBranches, failIfOpen, finishCommit, isCode,
   openCommit, outputBranch,
 } from "./commits.js";
-import { type JobPlan, planJob, tasksOf } from "./job-plan.js";
-import { ppsMasterAssembleAttemptsMax } from "./limits.js";
+import { type JobPlan, parseCommitName, planJob, tasksOf } from "./job-plan.js";
+import { ppsMasterAssembleAttemptsMax, ppsMasterFinishingWaitMs } from "./limits.js";
 import type { MasterStore } from "./master-store.js";
 
 /** What a job step works with. */
@@ -55,16 +55,16 @@ async function cleanUp(context: JobContext, job: JobRecord): Promise<void> {
 }
 
 /**
- * Starts a created job of `record`'s version; resolves with its new record (running, or
- * final when its input cannot be split) and its plan.
+ * Starts a created job of `record`'s version (skipping nothing when `reprocess`); resolves
+ * with its new record (running, or final when its input cannot be split) and its plan.
  */
-export async function startJob(context: JobContext, job: JobRecord, record: PipelineRecord):
-  Promise<{ job: JobRecord; plan: JobPlan | undefined }> {
+export async function startJob(context: JobContext, job: JobRecord, record: PipelineRecord,
+  reprocess: boolean): Promise<{ job: JobRecord; plan: JobPlan | undefined }> {
   const { pfs, store, clock } = context;
   await cleanUp(context, job);
   const output = await openCommit(pfs, job.pipeline, outputBranch, [job.inputCommit]);
   const opened = { ...job, outputCommit: output };
-  const plan = await planJob(pfs, store, opened, record);
+  const plan = await planJob(pfs, store, opened, record, reprocess);
   if (!plan.ok) {
     await finishCommit(pfs, output, plan.error.message);
     const failed = moved(opened, "failure", clock.wallMs(), plan.error.message);
@@ -105,7 +105,11 @@ async function finishOutput(context: JobContext, start: JobRecord, plan: JobPlan
   const { pfs, store } = context;
   let job = start;
   for (let attempt = 1; attempt <= ppsMasterAssembleAttemptsMax; attempt += 1) {
-    const info = await commitInfo(pfs, job.outputCommit);
+    let info = await commitInfo(pfs, job.outputCommit);
+    if (info.state === "FINISHING") {
+      const { repo, id } = parseCommitName(job.outputCommit);
+      info = await pfs.waitCommit(commitRef(repo, id), ppsMasterFinishingWaitMs);
+    }
     if (info.state === "FINISHED") return ok(job);
     if (info.state === "OPEN") {
       await copyOutputs(pfs, job.id, job.outputCommit, results, plan.skipped);

@@ -61,24 +61,43 @@ export function datumsOf(record: PipelineRecord, files: readonly DatumFile[]):
 }
 
 /**
+ * The skip records of `stored` whose output commit is still there and finished (a pipeline
+ * deleted and created again must not reuse outputs of a repo that is gone), by datum key.
+ */
+async function usableSkips(pfs: PfsClient, stored: ReadonlyMap<string, SkipRecord>):
+  Promise<Map<string, SkipRecord>> {
+  const usable = new Map<string, boolean>();
+  for (const commit of new Set([...stored.values()].map((skip) => skip.outputCommit))) {
+    const { repo, id } = parseCommitName(commit);
+    const info = await pfs.inspectCommit(commitRef(repo, id)).catch((error: unknown) => {
+      if (error instanceof PfsError && error.code === "NOT_FOUND") return undefined;
+      throw error;
+    });
+    usable.set(commit, info?.state === "FINISHED");
+  }
+  return new Map([...stored].filter(([, skip]) => usable.get(skip.outputCommit) === true));
+}
+
+/**
  * The plan of `job` (of `record`'s version): lists its input commit, splits it, and looks up
- * the skip records unless the version asked to reprocess.
+ * the skip records unless `reprocess` (the version asked for it, and this is its first job).
  */
 export async function planJob(pfs: PfsClient, store: MasterStore, job: JobRecord,
-  record: PipelineRecord): Promise<Result<JobPlan, PfsError>> {
+  record: PipelineRecord, reprocess: boolean): Promise<Result<JobPlan, PfsError>> {
   assert(job.pipelineVersion === record.version,
     () => `job ${job.id} of version ${job.pipelineVersion} planned with ${record.version}`);
   const datums = datumsOf(record, await listInputFiles(pfs, job.inputCommit));
   if (!datums.ok) return datums;
   const transform = transformKey(record.spec);
   const stored = await store.readSkips(record.spec.name);
+  const usable = reprocess ? new Map<string, SkipRecord>() : await usableSkips(pfs, stored);
   const keyOf = new Map<string, string>();
   const skipped = new Map<string, SkipRecord>();
   const toRun: Datum[] = [];
   for (const datum of datums.value) {
     const key = datumKey(transform, datum);
     keyOf.set(datum.id, key);
-    const skip = record.reprocess ? undefined : stored.get(key);
+    const skip = usable.get(key);
     if (skip !== undefined && skip.datumId === datum.id) skipped.set(datum.id, skip);
     else toRun.push(datum);
   }

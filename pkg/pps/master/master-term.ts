@@ -7,8 +7,9 @@
  * timers only mark it awake; each round looks at every pipeline and launches that pipeline's
  * next step, at most one step per pipeline in flight, in this order:
  *
- * 1. kill a created or running job of another version than the stored pipeline's (updated),
- *    or of a pipeline no longer stored (deleted);
+ * 1. kill a created or running job of another version than the stored pipeline's (updated)
+ *    or of an earlier incarnation of it (term-jobs.ts), or of a pipeline no longer stored
+ *    (deleted);
  * 2. create the jobs the input branch's arrivals call for (pipeline-follower.ts): never two
  *    for one (pipeline, version, input commit);
  * 3. for the running job (at most one per pipeline): plan it if this term has not, complete it
@@ -31,7 +32,10 @@ import { ppsMasterProgressWriteMs, ppsMasterRetryMs } from "./limits.js";
 import { DeposedError } from "./master-store.js";
 import { type InputArrival, PipelineFollower } from "./pipeline-follower.js";
 import { ResultsView } from "./results-view.js";
-import { type TermJobs, addJob, newJobRecord } from "./term-jobs.js";
+import {
+  type TermJobs, addJob, emptyTermJobs, hasJob, isCurrent, newJobRecord, nextCreatedMs,
+  reprocesses,
+} from "./term-jobs.js";
 import type { TermOptions } from "./term-options.js";
 
 type Step = () => Promise<void>;
@@ -43,7 +47,7 @@ export class MasterTerm {
   /** Aborted when the term ends for any reason; nothing is launched after. */
   readonly #stop = new AbortController();
   readonly #pipelines: PrefixCache;
-  readonly #jobs: TermJobs = { byId: new Map(), seen: new Set(), versions: new Set() };
+  readonly #jobs: TermJobs = emptyTermJobs();
   readonly #plans = new Map<string, JobPlan>();
   readonly #results = new Map<string, ResultsView>();
   readonly #followers = new Map<string, PipelineFollower>();
@@ -211,7 +215,7 @@ export class MasterTerm {
     const live = [...this.#jobs.byId.values()]
       .filter((job) => job.pipeline === name && !isFinal(job.state))
       .sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : 1));
-    const stale = live.find((job) => job.pipelineVersion !== record?.version);
+    const stale = live.find((job) => !isCurrent(job, record));
     if (stale !== undefined) {
       const reason = record === undefined ? "killed: pipeline deleted" : "killed: pipeline updated";
       return () => this.#kill(stale, reason);
@@ -233,7 +237,8 @@ export class MasterTerm {
   }
 
   async #start(job: JobRecord, record: PipelineRecord): Promise<void> {
-    const started = await startJob(this.#context, job, record);
+    const started = await startJob(this.#context, job, record,
+      reprocesses(this.#jobs, job, record));
     if (started.plan !== undefined) this.#plans.set(job.id, started.plan);
     this.#record(started.job);
   }
@@ -252,11 +257,11 @@ export class MasterTerm {
   async #createJobs(record: PipelineRecord, arrivals: readonly InputArrival[]): Promise<void> {
     for (const arrival of arrivals) {
       if (arrival.version !== record.version) continue;
-      const versionKey = `${record.spec.name}\0${record.version}`;
-      if (arrival.kind === "head" && this.#jobs.versions.has(versionKey)) continue;
+      if (arrival.kind === "head" && hasJob(this.#jobs, record)) continue;
       if (arrival.kind === "commit" && arrival.finishedMs <= record.updatedMs) continue;
-      if (this.#jobs.seen.has(`${versionKey}\0${arrival.commit}`)) continue;
-      this.#lastCreatedMs = Math.max(this.#options.clock.wallMs(), this.#lastCreatedMs + 1);
+      if (hasJob(this.#jobs, record, arrival.commit)) continue;
+      this.#lastCreatedMs = nextCreatedMs(this.#options.clock.wallMs(), this.#lastCreatedMs,
+        record);
       const job = newJobRecord(randomBytes(16).toString("hex"), record, arrival.commit,
         this.#lastCreatedMs);
       await this.#options.store.putJob(job);
@@ -301,7 +306,8 @@ export class MasterTerm {
   /** Plans a running job this term did not start, and watches its results. */
   async #resume(job: JobRecord, record: PipelineRecord): Promise<void> {
     if (!this.#plans.has(job.id)) {
-      const plan = await planJob(this.#options.pfs, this.#options.store, job, record);
+      const plan = await planJob(this.#options.pfs, this.#options.store, job, record,
+        reprocesses(this.#jobs, job, record));
       if (!plan.ok) throw plan.error;
       this.#plans.set(job.id, plan.value);
     }

@@ -88,12 +88,12 @@ export function newMaster(node: Node, keys: PpsKeys, name: string): PpsMaster {
 
 /** Stores pipeline `name` (version `version`) reading `input` with `glob`. */
 export async function putPipeline(node: Node, keys: PpsKeys, name: string, input: string,
-  glob: string, version = 1, extra: object = {}): Promise<PipelineRecord> {
+  glob: string, version = 1, extra: object = {}, reprocess = false): Promise<PipelineRecord> {
   const spec = checkPipelineSpec({ name, input: { repo: input, glob },
     transform: { cmd: ["true"] }, ...extra });
   if (!spec.ok) throw new Error(spec.error.message);
   const record = { spec: spec.value, version, createdMs: Date.now(), updatedMs: Date.now(),
-    reprocess: false };
+    reprocess };
   await node.etcd.put(keys.pipeline(name)).value(encodePipeline(record));
   return record;
 }

@@ -210,3 +210,40 @@ test(`a new pipeline's head and each later commit get jobs, in order, one runnin
     t.is(running.inputCommit, `order-in@${head}`);
     t.deepEqual((await jobsOf(n, keys)).map((job) => job.state), ["running", "created"]);
   });
+
+test(`--reprocess: the version's first job skips nothing, the next skips; a pipeline created again reuses nothing (seed ${seed})`,
+  async (t) => {
+    const n = await node();
+    const keys = freshKeys(prng, "again");
+    const files = new Map([["/r1", words(prng, 2)], ["/r2", words(prng, 3)]]);
+    await commitFiles(n.pfs, "again-in", files);
+    await putPipeline(n, keys, "again-out", "again-in", "/*");
+    const master = newMaster(n, keys, "m1");
+    t.teardown(() => master.close());
+    const finish = async (what: string, version: number, skipped: number): Promise<string> => {
+      const job = await jobWhere(n, keys, what, (candidate) => candidate.state === "running" &&
+        candidate.pipelineVersion === version);
+      t.is(job.datumsSkipped, skipped, what);
+      await playWorker(n, keys, await tasksOf(n, keys, job.id), "w1", upper(files));
+      await jobWhere(n, keys, `${what} success`, (candidate) => candidate.id === job.id &&
+        candidate.state === "success");
+      return job.id;
+    };
+    const first = await finish("version 1", 1, 0);
+    await putPipeline(n, keys, "again-out", "again-in", "/*", 2, {}, true);
+    const reprocessed = await finish("version 2 reprocessing", 2, 0);
+    files.set("/r1", words(prng, 4));
+    await commitFiles(n.pfs, "again-in", new Map([["/r1", files.get("/r1") ?? ""]]));
+    const next = await finish("version 2 next commit", 2, 1);
+    t.is(new Set([first, reprocessed, next]).size, 3);
+    // Deleted (record and output repo) and created again: version 1 again, nothing reused.
+    await n.etcd.delete().key(keys.pipeline("again-out"));
+    await n.pfs.deleteRepo("again-out");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await putPipeline(n, keys, "again-out", "again-in", "/*");
+    const reborn = await jobWhere(n, keys, "the new incarnation's job", (candidate) =>
+      candidate.state === "running" && ![first, reprocessed, next].includes(candidate.id));
+    t.is(reborn.pipelineVersion, 1);
+    t.is(reborn.datumsSkipped, 0);
+    t.is(reborn.datumsTotal, 2);
+  });
