@@ -13,11 +13,12 @@
  * they run again.
  *
  * Invariant: at most one staging commit of the branch is open at a time: a batch opens its
- * commit only after the previous one finished or was deleted.
+ * commit only after the previous one finished or was deleted, and an open commit it finds on
+ * the branch (a crashed run's) is deleted first.
  */
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
-import { type Clock, type Logger, type Timer, assert } from "../../common/index.js";
+import { type Clock, type Logger, type Timer, PfsError, assert } from "../../common/index.js";
 import type { CommitRefMessage, PutFileHeaderMessage } from "../../proto/index.js";
 import { stagedLogPath, stagedOutputPath } from "../task-records.js";
 import type { DatumRun } from "./datum-run.js";
@@ -25,6 +26,7 @@ import type { DatumRun } from "./datum-run.js";
 /** The pfs calls staging makes (PfsClient has them). */
 export interface StagingPfs {
   startCommit(repo: string, branch: string): Promise<{ readonly id: string }>;
+  inspectBranch(repo: string, branch: string): Promise<{ readonly open: string }>;
   finishCommit(commit: CommitRefMessage, error?: string): Promise<unknown>;
   deleteCommit(commit: CommitRefMessage): Promise<unknown>;
   putFile(header: PutFileHeaderMessage, source: AsyncIterable<Uint8Array | string>):
@@ -111,14 +113,35 @@ export class JobStager<T> {
   }
 
   #open(): Batch<T> {
-    const { pfs, repo, branch, clock, batchAgeMs } = this.#options;
-    const opened = this.#settled.then(async () => (await pfs.startCommit(repo, branch)).id);
+    const { clock, batchAgeMs } = this.#options;
+    const opened = this.#settled.then(() => this.#startCommit());
     const batch = new Batch<T>(opened);
     this.#current = batch;
     batch.timer = clock.setTimer(batchAgeMs, () => {
       if (this.#current === batch) this.flush().catch(() => undefined);
     });
     return batch;
+  }
+
+  /**
+   * Starts the batch's commit. The branch is this node's own for the job, so an open commit
+   * already on it is stale (left by a crashed run of this node, or by a stager of a lost
+   * lease): it is deleted and the start tried once more.
+   */
+  async #startCommit(): Promise<string> {
+    const { pfs, repo, branch, logger } = this.#options;
+    try {
+      return (await pfs.startCommit(repo, branch)).id;
+    } catch (error: unknown) {
+      const stale = await pfs.inspectBranch(repo, branch).then((info) => info.open,
+        () => "");
+      if (stale === "" || !(error instanceof PfsError) || error.code !== "FAILED_PRECONDITION") {
+        throw error;
+      }
+      logger.warn("deleting a stale open staging commit", { repo, branch, commit: stale });
+      await this.#delete(stale);
+      return (await pfs.startCommit(repo, branch)).id;
+    }
   }
 
   /** Seals the open batch (if any) and finishes its commit; resolves once it is handled. */

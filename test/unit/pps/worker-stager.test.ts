@@ -1,15 +1,16 @@
 // Goal: a JobStager (pkg/pps/worker/job-stager.ts) puts each datum's outputs at /out/p and its
 // log at /log/<datum id> of an open staging commit, reports a batch "finished" only after
-// finishCommit succeeded, keeps at most one staging commit open on its branch, finishes a
-// batch when it gets old, and turns a failed open, put or finish — and an abort — into an
-// "abandoned" batch whose commit is deleted and never finished.
+// finishCommit succeeded, keeps at most one staging commit open on its branch (deleting a
+// stale one it finds there), finishes a batch when it gets old, and turns a failed open, put
+// or finish — and an abort — into an "abandoned" batch whose commit is deleted and never
+// finished.
 // Method: an in-memory pfs that records every call (and fails the ones a test asks it to);
 // outputs are real files in a temp dir; time is a SimulatedClock.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
-import { SimulatedClock, silentLogger } from "../../../pkg/common/index.js";
+import { PfsError, SimulatedClock, silentLogger } from "../../../pkg/common/index.js";
 import type { CommitRefMessage, PutFileHeaderMessage } from "../../../pkg/proto/index.js";
 // eslint-disable-next-line pfs/boundaries -- pkg/pps re-exports the worker once pps-node wires it
 import {
@@ -20,8 +21,8 @@ import {
 class FakePfs implements StagingPfs {
   readonly calls: string[] = [];
   readonly files = new Map<string, string>();
+  /** Open commits: the fake has one branch, so one at most (a start with one open fails). */
   readonly open = new Set<string>();
-  maxOpen = 0;
   failPutOf = "";
   failFinish = false;
   failStart = false;
@@ -29,12 +30,20 @@ class FakePfs implements StagingPfs {
 
   startCommit(repo: string, branch: string): Promise<{ id: string }> {
     if (this.failStart) return Promise.reject(new Error("no shard master"));
+    const [stale] = this.open;
+    if (stale !== undefined) {
+      return Promise.reject(new PfsError("FAILED_PRECONDITION", `${branch} has ${stale} open`));
+    }
     this.#next += 1;
     const id = `c${this.#next}`;
     this.calls.push(`start ${repo} ${branch} ${id}`);
     this.open.add(id);
-    this.maxOpen = Math.max(this.maxOpen, this.open.size);
     return Promise.resolve({ id });
+  }
+
+  inspectBranch(): Promise<{ open: string }> {
+    const [open = ""] = this.open;
+    return Promise.resolve({ open });
   }
 
   finishCommit(commit: CommitRefMessage): Promise<unknown> {
@@ -100,7 +109,6 @@ test("batches finish in order, one open commit at a time, files where the contra
       { kind: "finished", staged: "out@c1", datums: ["a", "b", "c"] },
       { kind: "finished", staged: "out@c2", datums: ["e"] },
     ]);
-    t.is(pfs.maxOpen, 1);
     t.deepEqual(pfs.calls, ["start out stage-j-n c1", "finish c1", "start out stage-j-n c2",
       "finish c2"]);
     t.is(pfs.files.get("c1:/out/b"), "out b");
@@ -128,6 +136,19 @@ test("a failed put, finish or open abandons the batch and deletes its commit", a
     if (failure === "put") t.false(pfs.calls.includes("finish c1"));
     t.is(pfs.open.size, 0, failure);
   }
+});
+
+test("a stale open commit on the branch is deleted before the batch starts", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "pfs-stager-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const pfs = new FakePfs();
+  pfs.open.add("crashed");
+  const outcomes: BatchOutcome<string>[] = [];
+  const staging = stager(pfs, new SimulatedClock(), outcomes);
+  await staging.stage("d-a", await run(dir, "a", "a"), "a");
+  await staging.flush();
+  t.deepEqual(outcomes, [{ kind: "finished", staged: "out@c1", datums: ["a"] }]);
+  t.deepEqual(pfs.calls, ["delete crashed", "start out stage-j-n c1", "finish c1"]);
 });
 
 test("an old batch finishes by itself; an aborted one is deleted", async (t) => {
