@@ -227,25 +227,9 @@ export class PpsWorker {
 
   /** Runs the datum, frees its slot, stages it, and finishes the batch when it is time. */
   async #runAndStage(claim: HeldClaim, spec: PipelineSpec, signal: AbortSignal): Promise<void> {
-    const { client, node, workRoot, pfs, clock, logger } = this.#options;
     const { task } = claim;
-    const suffix = `${task.jobId}/${task.datum.id}`;
-    let run: DatumRun;
-    try {
-      run = await runDatum({ spec, task, node, workRoot, pfs, signal, clock });
-    } finally {
-      this.#running.delete(suffix);
-    }
-    await releaseSlot(client, claim).catch((error: unknown) => {
-      logger.warn("cannot release a slot; it goes with the lease", { key: claim.slotKey, error });
-    });
-    this.#schedulePass();
-    if (run.aborted || signal.aborted) {
-      await run.dispose();
-      await releaseAll(client, [claim], logger);
-      this.#mine.delete(suffix);
-      return;
-    }
+    const run = await this.#runHere(claim, spec, signal);
+    if (run === undefined) return;
     const stager = this.#stagings.stagerOf(task.jobId, task.pipeline, claim.leaseId);
     const outputs = run.outputs.map((output) => output.path);
     try {
@@ -259,6 +243,38 @@ export class PpsWorker {
     const moreHere = [...this.#running.values()].some((other) =>
       other.claim.task.jobId === task.jobId) || this.#view.hasUnclaimedTask(task.jobId);
     if (stager.size >= ppsStagingBatchDatumsMax || !moreHere) await stager.flush();
+  }
+
+  /**
+   * Runs the datum and frees its slot. Undefined when there is nothing to stage: the run was
+   * aborted, its job ended meanwhile, or it could not run at all (a local fault, logged); its
+   * claim is then released.
+   */
+  async #runHere(claim: HeldClaim, spec: PipelineSpec, signal: AbortSignal):
+    Promise<DatumRun | undefined> {
+    const { client, node, workRoot, pfs, clock, logger } = this.#options;
+    const { task } = claim;
+    const suffix = suffixOf(claim);
+    let run: DatumRun | undefined;
+    try {
+      run = await runDatum({ spec, task, node, workRoot, pfs, signal, clock });
+    } catch (error: unknown) {
+      logger.error("a datum could not run here; its claim is released",
+        { key: claim.claimKey, error });
+    } finally {
+      this.#running.delete(suffix);
+    }
+    await releaseSlot(client, claim).catch((error: unknown) => {
+      logger.warn("cannot release a slot; it goes with the lease", { key: claim.slotKey, error });
+    });
+    this.#schedulePass();
+    const job = this.#view.job(task.jobId);
+    const live = job !== undefined && !isFinal(job.state);
+    if (run !== undefined && !run.aborted && !signal.aborted && live) return run;
+    await run?.dispose();
+    await releaseAll(client, [claim], logger);
+    this.#mine.delete(suffix);
+    return undefined;
   }
 
   /** A watched prefix changed: stop what belongs to final jobs, then look for work. */
