@@ -10,9 +10,7 @@
 // Method: one 1-node pfsd cluster (embedded etcd, --shards 4), the typed PfsClient of
 // pkg/pfs/client, and the built `pfs` CLI pointed at it with PFS_ADDRESS. Each test uses its
 // own repos, so they run concurrently.
-import { execFile } from "node:child_process";
 import { Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import test, { type ExecutionContext } from "ava";
 import { type ErrorCode, PfsError } from "../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- the pfs client alone, as the CLI loads it
@@ -21,8 +19,7 @@ import {
 } from "../../pkg/pfs/client/index.js";
 import { type MemberCluster, startCluster } from "../support/member-cluster.js";
 import { pfsAddresses } from "./pfs-api-support.js";
-
-const pfsScript = fileURLToPath(new URL("../../cmd/pfs.js", import.meta.url));
+import { type Run, runPfs } from "./pfs-cli-suite.js";
 
 let cluster: MemberCluster;
 let address: string;
@@ -75,16 +72,8 @@ async function refused(t: ExecutionContext, promise: Promise<unknown>, code: Err
   if (pattern !== undefined) t.regex(error.message, pattern);
 }
 
-interface Run { readonly code: number; readonly stdout: string; readonly stderr: string }
-
 function pfs(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [pfsScript, ...args],
-      { env: { ...process.env, PFS_ADDRESS: address } }, (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      });
-  });
+  return runPfs(args, { env: { PFS_ADDRESS: address } });
 }
 
 test("a commit keeps its provenance through finish and failure", async (t) => {
