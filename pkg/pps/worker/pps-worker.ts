@@ -192,8 +192,13 @@ export class PpsWorker {
       const spec = this.#view.pipeline(task.pipeline)?.spec;
       if (spec === undefined || full.has(task.pipeline)) continue;
       tries += 1;
-      const claimed = await this.#claim(task, spec, lease);
-      if (claimed === "full") full.add(task.pipeline);
+      try {
+        if (await this.#claim(task, spec, lease) === "full") full.add(task.pipeline);
+      } catch (error: unknown) {
+        this.#options.logger.warn("a claim failed on the store; the next pass tries again",
+          { error });
+        return;
+      }
     }
   }
 

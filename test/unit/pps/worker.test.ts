@@ -4,15 +4,18 @@
 // (deleting task, claim and slot); a failing command is tried datum_tries times and its
 // stderr is in the staged log; parallelism 1 holds across two workers; a closed worker's
 // claim is taken over by another; a killed job's running process is killed; a lost lease
-// kills the datum it covered, and the worker runs it again on a new lease.
+// kills the datum it covered, and the worker runs it again on a new lease; a worker runs at
+// most `concurrency` datums at once; a task whose shards live elsewhere waits the delay.
 // Method: one pfsd for the file; each test plays the master by hand under its own key root
 // (worker-support.ts) with `sh -c` commands and files seeded from PFS_SEED (printed on
 // failure); results, staged files and keys are read back from the store.
-import { readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { Prng } from "../../../pkg/common/index.js";
 import { encodeJob, moveJob, stagingBranch } from "../../../pkg/pps/index.js";
+// eslint-disable-next-line pfs/boundaries -- pkg/pps re-exports the worker once pps-node wires it
+import { workerLimits } from "../../../pkg/pps/worker/index.js";
 import {
   type Server, keyCount, pipelineSpec, readText, results, setUpJob, startServer, startWorker,
   stopServer, until,
@@ -119,6 +122,40 @@ test("parallelism 1 never runs two datums at once across two workers", async (t)
   const all = [...(await results(s, hand)).values()];
   t.true(all.every((result) => result.ok));
   await t.throwsAsync(stat(overlaps), { code: "ENOENT" }, "two datums ran at once");
+});
+
+test("a worker runs `concurrency` datums at once, never more", async (t) => {
+  const prng = seeded(t);
+  const s = theServer();
+  const running = join(s.scratch, "bounded-running");
+  const counts = join(s.scratch, "bounded-counts");
+  await mkdir(running);
+  const spec = pipelineSpec("bounded", { parallelism: 8, transform: { cmd: ["sh", "-c",
+    'mkdir "$RUNNING/$PFS_DATUM_ID"; ls "$RUNNING" | wc -l >> "$COUNTS"; sleep 0.4; ' +
+    'rmdir "$RUNNING/$PFS_DATUM_ID"'], env: { RUNNING: running, COUNTS: counts } } });
+  const hand = await setUpJob(s, spec, wordFiles(prng, 6));
+  const { worker } = await startWorker(s, hand, "node-b", { concurrency: 2 });
+  t.teardown(() => worker.close());
+  await until("every result", async () => (await results(s, hand)).size === hand.datums.length);
+  const seen = (await readFile(counts, "utf8")).trim().split("\n").map(Number);
+  t.is(seen.length, hand.datums.length);
+  t.is(Math.max(...seen), 2, `datums running at each start: ${seen.join(" ")}`);
+});
+
+test("a worker holding none of a task's shards claims it only after the delay", async (t) => {
+  const s = theServer();
+  const started = join(s.scratch, "remote-started");
+  const spec = pipelineSpec("remote", { transform: { cmd: ["sh", "-c",
+    'date +%s%3N > "$STARTED"'], env: { STARTED: started } } });
+  const hand = await setUpJob(s, spec, new Map([["/a.txt", "a\n"]]));
+  const before = Date.now();
+  const { worker } = await startWorker(s, hand, "node-far", { holdsShard: () => false });
+  t.teardown(() => worker.close());
+  await until("the result", async () => (await results(s, hand)).size === 1);
+  const ranMs = Number((await readFile(started, "utf8")).trim());
+  t.true(ranMs - before >= workerLimits.ppsRemoteClaimDelayMs,
+    `ran ${ranMs - before} ms after the worker started`);
+  t.is([...(await results(s, hand)).values()][0]?.node, "node-far");
 });
 
 test("a closed worker's claim is taken over by another worker", async (t) => {
