@@ -28,6 +28,13 @@ export const ppsMasterProgressWriteMs: number = 1_000;
  */
 export const ppsMasterAssembleAttemptsMax: number = 3;
 
+/**
+ * Least time between the starts of two rounds of the master's loop: results of a big job
+ * arrive by the thousand, and each round counts every running job's results, so rounds are
+ * paced instead of run once per arriving result.
+ */
+export const ppsMasterRoundMinMs: number = 50;
+
 /** Pause before a pipeline's step that failed (the store or pfs unreachable) runs again. */
 export const ppsMasterRetryMs: number = 1_000;
 

@@ -3,9 +3,10 @@
  * lease lost, a fenced write refused, or `close`).
  *
  * At its start it reads every job record (a new master resumes where the old one left off)
- * and watches the pipelines. Then it runs rounds at its own pace: watches, subscriptions and
- * timers only mark it awake; each round looks at every pipeline and launches that pipeline's
- * next step, at most one step per pipeline in flight, in this order:
+ * and watches the pipelines. Then it runs rounds at its own pace (at most one every
+ * `ppsMasterRoundMinMs`): watches, subscriptions and timers only mark it awake; each round
+ * looks at every pipeline and launches that pipeline's next step, at most one step per
+ * pipeline in flight, in this order:
  *
  * 1. kill a created or running job of another version than the stored pipeline's (updated)
  *    or of an earlier incarnation of it (term-jobs.ts), or of a pipeline no longer stored
@@ -28,7 +29,9 @@ import {
   type JobContext, completeJob, killJob, progressOf, startJob, sweepJob,
 } from "./job-lifecycle.js";
 import { type JobPlan, planJob } from "./job-plan.js";
-import { ppsMasterProgressWriteMs, ppsMasterRetryMs } from "./limits.js";
+import {
+  ppsMasterProgressWriteMs, ppsMasterRetryMs, ppsMasterRoundMinMs,
+} from "./limits.js";
 import { DeposedError } from "./master-store.js";
 import { type InputArrival, PipelineFollower } from "./pipeline-follower.js";
 import { ResultsView } from "./results-view.js";
@@ -78,11 +81,15 @@ export class MasterTerm {
   async run(): Promise<void> {
     try {
       await this.#begin();
+      const { clock } = this.#options;
       while (!this.#stop.signal.aborted) {
+        const startedMs = clock.nowMs();
         this.#awake = false;
         this.#round();
         if (!this.#isAwake()) await new Promise<void>((resolve) => { this.#wake = resolve; });
         this.#wake = undefined;
+        const restMs = ppsMasterRoundMinMs - (clock.nowMs() - startedMs);
+        if (restMs > 0) await clock.sleep(restMs, this.#stop.signal).catch(() => undefined);
       }
     } catch (error: unknown) {
       if (!this.#stop.signal.aborted) this.#logger.warn("pps master term failed", { error });
