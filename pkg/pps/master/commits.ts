@@ -9,7 +9,9 @@
  * deleted (or, when already finishing, waited for) before the new one starts.
  */
 // eslint-disable-next-line pfs/boundaries -- the pfs client alone (pps calls pfs as a client)
-import { type CommitInfoMessage, type PfsClient, commitRef } from "../../pfs/client/index.js";
+import {
+  type BranchInfoMessage, type CommitInfoMessage, type PfsClient, commitRef,
+} from "../../pfs/client/index.js";
 import { type Logger, PfsError } from "../../common/index.js";
 import { stagingBranch } from "../task-records.js";
 import { parseCommitName } from "./job-plan.js";
@@ -99,22 +101,50 @@ export async function deleteIfOpen(pfs: PfsClient, commit: string): Promise<void
   });
 }
 
+/** Deletes `branch` of `repo`, its open commit first; one already gone is left. */
+async function deleteBranchWithOpen(pfs: PfsClient, repo: string, branch: BranchInfoMessage,
+  logger: Logger): Promise<void> {
+  if (branch.open !== "") await deleteIfOpen(pfs, `${repo}@${branch.open}`);
+  await pfs.deleteBranch(repo, branch.name).catch((error: unknown) => {
+    if (!isCode(error, "NOT_FOUND")) throw error;
+    logger.debug("staging branch already gone", { repo, branch: branch.name });
+  });
+}
+
+/** The branches of `repo`; none when the repo is gone. */
+async function branchesOf(pfs: PfsClient, repo: string): Promise<BranchInfoMessage[]> {
+  try {
+    return await pfs.listBranch(repo);
+  } catch (error: unknown) {
+    if (isCode(error, "NOT_FOUND")) return [];
+    throw error;
+  }
+}
+
 /** Deletes every staging branch of `jobId` in `repo` (its open commits first). */
 export async function deleteStagingBranches(pfs: PfsClient, repo: string, jobId: string,
   logger: Logger): Promise<void> {
   const prefix = stagingBranch(jobId, "");
-  let branches;
-  try {
-    branches = await pfs.listBranch(repo);
-  } catch (error: unknown) {
-    if (isCode(error, "NOT_FOUND")) return;
-    throw error;
+  for (const branch of await branchesOf(pfs, repo)) {
+    if (branch.name.startsWith(prefix)) await deleteBranchWithOpen(pfs, repo, branch, logger);
   }
-  for (const branch of branches.filter((candidate) => candidate.name.startsWith(prefix))) {
-    if (branch.open !== "") await deleteIfOpen(pfs, `${repo}@${branch.open}`);
-    await pfs.deleteBranch(repo, branch.name).catch((error: unknown) => {
-      if (!isCode(error, "NOT_FOUND")) throw error;
-      logger.debug("staging branch already gone", { repo, branch: branch.name });
-    });
+}
+
+/** The job id a staging branch name (`stagingBranch(job, node)`) holds, or undefined. */
+export function stagingJobOf(branch: string): string | undefined {
+  const prefix = stagingBranch("", "").slice(0, -1);
+  const match = /^([0-9a-f]{32})-/.exec(branch.startsWith(prefix) ? branch.slice(prefix.length)
+    : "");
+  return match?.[1];
+}
+
+/** Deletes every staging branch of `repo` whose job is not `live`. */
+export async function deleteDeadStagingBranches(pfs: PfsClient, repo: string,
+  live: (jobId: string) => boolean, logger: Logger): Promise<void> {
+  for (const branch of await branchesOf(pfs, repo)) {
+    const jobId = stagingJobOf(branch.name);
+    if (jobId !== undefined && !live(jobId)) {
+      await deleteBranchWithOpen(pfs, repo, branch, logger);
+    }
   }
 }

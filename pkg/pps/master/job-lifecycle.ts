@@ -24,8 +24,8 @@ import { type JobRecord, type JobState, type PipelineRecord, moveJob } from "../
 import { type DatumResultRecord, type SkipRecord, logsBranch } from "../task-records.js";
 import { copyLogs, copyOutputs, judgeResults } from "./assembly.js";
 import {
-  commitInfo, deleteIfOpen, deleteStagingBranches, failIfOpen, finishCommit, isCode,
-  openCommit, outputBranch,
+  commitInfo, deleteDeadStagingBranches, deleteIfOpen, deleteStagingBranches, failIfOpen,
+  finishCommit, isCode, openCommit, outputBranch,
 } from "./commits.js";
 import { type JobPlan, parseCommitName, planJob, tasksOf } from "./job-plan.js";
 import { ppsMasterAssembleAttemptsMax, ppsMasterFinishingWaitMs } from "./limits.js";
@@ -209,7 +209,12 @@ export async function killJob(context: JobContext, job: JobRecord, reason: strin
   return killed;
 }
 
-/** Removes the leftovers of a job already final (its cleanup was interrupted). */
-export async function sweepJob(context: JobContext, job: JobRecord): Promise<void> {
-  await cleanUp(context, job);
+/**
+ * Removes what interrupted cleanups left of `pipeline`'s jobs: the keys of the final jobs
+ * `withKeys`, and each staging branch whose job is not `live` (final, or no job at all).
+ */
+export async function sweepPipeline(context: JobContext, pipeline: string,
+  withKeys: readonly JobRecord[], live: (jobId: string) => boolean): Promise<void> {
+  for (const job of withKeys) await context.store.deleteJobKeys(job.id);
+  await deleteDeadStagingBranches(context.pfs, pipeline, live, context.logger);
 }

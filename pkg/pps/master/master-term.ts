@@ -26,14 +26,14 @@ import { PrefixCache } from "../../pfs/index.js";
 import { type JobRecord, type PipelineRecord, decodePipeline, isFinal } from "../records.js";
 import { completeResults } from "./assembly.js";
 import {
-  type JobContext, completeJob, killJob, progressOf, startJob, sweepJob,
+  type JobContext, completeJob, killJob, progressOf, startJob, sweepPipeline,
 } from "./job-lifecycle.js";
 import { type JobPlan, planJob } from "./job-plan.js";
 import {
   ppsMasterProgressWriteMs, ppsMasterRetryMs, ppsMasterRoundMinMs,
 } from "./limits.js";
 import { DeposedError } from "./master-store.js";
-import { type InputArrival, PipelineFollower } from "./pipeline-follower.js";
+import { Followers, type InputArrival } from "./pipeline-follower.js";
 import { ResultsView } from "./results-view.js";
 import {
   type TermJobs, addJob, emptyTermJobs, hasJob, isCurrent, newJobRecord, nextCreatedMs,
@@ -53,8 +53,7 @@ export class MasterTerm {
   readonly #jobs: TermJobs = emptyTermJobs();
   readonly #plans = new Map<string, JobPlan>();
   readonly #results = new Map<string, ResultsView>();
-  readonly #followers = new Map<string, PipelineFollower>();
-  readonly #arrivals = new Map<string, InputArrival[]>();
+  readonly #followers: Followers;
   readonly #busy = new Map<string, Promise<void>>();
   readonly #pausedUntilMs = new Map<string, number>();
   readonly #progressWrittenMs = new Map<string, number>();
@@ -74,6 +73,8 @@ export class MasterTerm {
     };
     this.#pipelines = new PrefixCache(options.client, options.store.keys.pipelinesPrefix,
       options.logger);
+    this.#followers = new Followers(options.pfs, options.clock, options.logger,
+      () => { this.#poke(); });
     options.over.addEventListener("abort", () => { this.#end(); }, { once: true });
   }
 
@@ -107,11 +108,24 @@ export class MasterTerm {
     this.#lastCreatedMs = Math.max(0, ...[...jobs.values()].map((job) => job.createdMs));
     await this.#pipelines.start();
     this.#pipelines.onChange(() => { this.#poke(); });
-    for (const id of await this.#options.store.jobsWithKeys()) {
+    this.#sweep(jobs, await this.#options.store.jobsWithKeys());
+  }
+
+  /** Launches each pipeline's sweep of what interrupted cleanups left (job-lifecycle.ts). */
+  #sweep(jobs: ReadonlyMap<string, JobRecord>, withKeys: ReadonlySet<string>): void {
+    const finals = new Map<string, JobRecord[]>();
+    for (const name of this.#pipelines.entries.keys()) finals.set(name, []);
+    for (const id of withKeys) {
       const job = jobs.get(id);
-      if (job !== undefined && isFinal(job.state)) {
-        this.#launch(job.pipeline, () => sweepJob(this.#context, job));
-      }
+      if (job === undefined || !isFinal(job.state)) continue;
+      finals.set(job.pipeline, [...(finals.get(job.pipeline) ?? []), job]);
+    }
+    const live = (id: string): boolean => {
+      const job = this.#jobs.byId.get(id);
+      return job !== undefined && !isFinal(job.state);
+    };
+    for (const [name, withKeysOfPipeline] of finals) {
+      this.#launch(name, () => sweepPipeline(this.#context, name, withKeysOfPipeline, live));
     }
   }
 
@@ -124,7 +138,7 @@ export class MasterTerm {
     for (const timer of this.#timers) timer.cancel();
     this.#timers.clear();
     await Promise.allSettled([...this.#busy.values()]);
-    await Promise.allSettled([...this.#followers.values()].map((follower) => follower.cancel()));
+    await this.#followers.close();
     await Promise.allSettled([...this.#results.values()].map((view) => view.close()));
     await this.#pipelines.close().catch(() => undefined);
   }
@@ -165,7 +179,7 @@ export class MasterTerm {
 
   #round(): void {
     const records = this.#records();
-    this.#follow(records);
+    this.#followers.sync(records);
     const names = new Set(records.keys());
     for (const job of this.#jobs.byId.values()) if (!isFinal(job.state)) names.add(job.pipeline);
     const nowMs = this.#options.clock.nowMs();
@@ -173,29 +187,6 @@ export class MasterTerm {
       if (this.#busy.has(name) || (this.#pausedUntilMs.get(name) ?? 0) > nowMs) continue;
       const step = this.#nextStep(name, records.get(name));
       if (step !== undefined) this.#launch(name, step);
-    }
-  }
-
-  /** Starts a follower for each stored pipeline version; stops the others. */
-  #follow(records: ReadonlyMap<string, PipelineRecord>): void {
-    for (const [name, follower] of this.#followers) {
-      if (records.get(name)?.version !== follower.version) {
-        this.#followers.delete(name);
-        this.#arrivals.delete(name);
-        void follower.cancel();
-      }
-    }
-    for (const [name, record] of records) {
-      if (this.#followers.has(name)) continue;
-      const follower = new PipelineFollower(record, this.#options.pfs, this.#options.clock,
-        this.#logger, (arrival) => {
-          const queue = this.#arrivals.get(name) ?? [];
-          queue.push(arrival);
-          this.#arrivals.set(name, queue);
-          this.#poke();
-        });
-      this.#followers.set(name, follower);
-      follower.start();
     }
   }
 
@@ -228,11 +219,8 @@ export class MasterTerm {
       return () => this.#kill(stale, reason);
     }
     if (record === undefined) return undefined;
-    const arrivals = this.#arrivals.get(name) ?? [];
-    if (arrivals.length > 0) {
-      this.#arrivals.delete(name);
-      return () => this.#createJobs(record, arrivals);
-    }
+    const arrivals = this.#followers.take(name);
+    if (arrivals.length > 0) return () => this.#createJobs(record, arrivals);
     const running = live.find((job) => job.state === "running");
     if (running !== undefined) return this.#runningStep(running, record);
     const created = live[0];

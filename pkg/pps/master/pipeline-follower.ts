@@ -33,7 +33,6 @@ export function finishedCleanly(commit: CommitInfoMessage): boolean {
 }
 
 export class PipelineFollower {
-  readonly version: number;
   readonly #record: PipelineRecord;
   readonly #pfs: PfsClient;
   readonly #clock: Clock;
@@ -45,12 +44,17 @@ export class PipelineFollower {
 
   constructor(record: PipelineRecord, pfs: PfsClient, clock: Clock, logger: Logger,
     report: (arrival: InputArrival) => void) {
-    this.version = record.version;
     this.#record = record;
     this.#pfs = pfs;
     this.#clock = clock;
     this.#logger = logger;
     this.#report = report;
+  }
+
+  /** Whether it follows for `record` (the same version of the same incarnation). */
+  follows(record: PipelineRecord | undefined): boolean {
+    return record?.version === this.#record.version &&
+      record.updatedMs === this.#record.updatedMs;
   }
 
   start(): void {
@@ -66,7 +70,7 @@ export class PipelineFollower {
 
   #arrival(kind: InputArrival["kind"], commit: CommitInfoMessage): InputArrival {
     return {
-      pipeline: this.#record.spec.name, version: this.version, kind,
+      pipeline: this.#record.spec.name, version: this.#record.version, kind,
       commit: `${commit.repo}@${commit.id}`, finishedMs: Number(commit.finished_ms),
     };
   }
@@ -107,5 +111,51 @@ export class PipelineFollower {
       subscription.cancel();
       this.#cancelSubscription = undefined;
     }
+  }
+}
+
+/** A follower per stored pipeline version, and the arrivals each reported, by pipeline. */
+export class Followers {
+  readonly #followers = new Map<string, PipelineFollower>();
+  readonly #arrivals = new Map<string, InputArrival[]>();
+  readonly #start: (record: PipelineRecord, report: (arrival: InputArrival) => void) =>
+    PipelineFollower;
+  readonly #onArrival: () => void;
+
+  constructor(pfs: PfsClient, clock: Clock, logger: Logger, onArrival: () => void) {
+    this.#start = (record, report) => new PipelineFollower(record, pfs, clock, logger, report);
+    this.#onArrival = onArrival;
+  }
+
+  /** Starts a follower for each of `records` without one; stops the others. */
+  sync(records: ReadonlyMap<string, PipelineRecord>): void {
+    for (const [name, follower] of this.#followers) {
+      if (follower.follows(records.get(name))) continue;
+      this.#followers.delete(name);
+      this.#arrivals.delete(name);
+      void follower.cancel();
+    }
+    for (const [name, record] of records) {
+      if (this.#followers.has(name)) continue;
+      const follower = this.#start(record, (arrival) => {
+        this.#arrivals.set(name, [...(this.#arrivals.get(name) ?? []), arrival]);
+        this.#onArrival();
+      });
+      this.#followers.set(name, follower);
+      follower.start();
+    }
+  }
+
+  /** The arrivals of `pipeline` not taken yet (taken now). */
+  take(pipeline: string): InputArrival[] {
+    const arrivals = this.#arrivals.get(pipeline) ?? [];
+    this.#arrivals.delete(pipeline);
+    return arrivals;
+  }
+
+  async close(): Promise<void> {
+    const followers = [...this.#followers.values()];
+    this.#followers.clear();
+    await Promise.allSettled(followers.map((follower) => follower.cancel()));
   }
 }

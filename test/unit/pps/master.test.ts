@@ -4,16 +4,18 @@
 // besides); a second commit with one file changed skips the unchanged datums and reuses their
 // outputs; two datums writing one path, or a failed datum, fail the job and its output commit
 // (logs still kept); a failed input commit starts no job; an update kills the running job; a
-// second master finishes the job a closed first master started.
+// second master finishes the job a closed first master started, and a third sweeps what an
+// interrupted cleanup left; a new pipeline's head and later commits get jobs in order;
+// --reprocess and a pipeline created again reuse nothing.
 // Method: one 1-node pfsd for the file; each test its own pps key root and repos; the worker's
 // side played by hand (master-support.ts). File contents come from a seeded PRNG.
 import test from "ava";
 // eslint-disable-next-line pfs/boundaries -- the tests drive pfs through its client
 import { commitRef } from "../../../pkg/pfs/client/index.js";
-import { logPath, logsBranch } from "../../../pkg/pps/index.js";
+import { logPath, logsBranch, stagingBranch } from "../../../pkg/pps/index.js";
 import {
   fileSetup, commitFiles, commitParts, freshKeys, jobWhere, jobsOf, playWorker, putPipeline,
-  readFiles, newMaster, tasksOf, words,
+  readFiles, newMaster, tasksOf, until, words,
 } from "./master-support.js";
 
 const { seed, prng, node } = fileSetup((stop) => { test.after.always(stop); });
@@ -165,7 +167,7 @@ test(`an update kills the running job and fails its output commit (seed ${seed})
     t.is(next.inputCommit, job.inputCommit);
   });
 
-test(`a second master finishes the job a closed first master started (seed ${seed})`,
+test(`a second master finishes the job a closed first one started; a third sweeps (seed ${seed})`,
   async (t) => {
     const n = await node();
     const keys = freshKeys(prng, "resume");
@@ -187,6 +189,20 @@ test(`a second master finishes the job a closed first master started (seed ${see
     t.deepEqual([...(await readFiles(n.pfs, output.repo, output.id)).keys()].sort(),
       ["/p.out", "/q.out"]);
     t.is((await jobsOf(n, keys)).length, 1);
+    // Leftovers of an interrupted cleanup (a staging branch with an open commit, a result):
+    // the next master's term sweeps them.
+    await second.close();
+    const stray = stagingBranch(job.id, "w9");
+    await n.pfs.startCommit("resume-out", stray);
+    await n.etcd.put(keys.result(job.id, "ab")).value("{}");
+    const third = newMaster(n, keys, "m3");
+    t.teardown(() => third.close());
+    await until("the sweep", async () => {
+      const branches = (await n.pfs.listBranch("resume-out")).map((branch) => branch.name);
+      const left = await n.etcd.getAll().prefix(keys.resultsOf(job.id)).keys();
+      return branches.includes(stray) || left.length > 0 ? undefined : true;
+    });
+    t.pass();
   });
 
 test(`a new pipeline's head and each later commit get jobs, in order, one running (seed ${seed})`,
