@@ -233,8 +233,11 @@ export class PpsWorker {
   /** Runs the datum, frees its slot, stages it, and finishes the batch when it is time. */
   async #runAndStage(claim: HeldClaim, spec: PipelineSpec, signal: AbortSignal): Promise<void> {
     const { task } = claim;
+    const { logger } = this.#options;
+    logger.debug("datum claimed", { key: claim.claimKey });
     const run = await this.#runHere(claim, spec, signal);
     if (run === undefined) return;
+    logger.debug("datum ran", { key: claim.claimKey, ok: run.ok, durationMs: run.durationMs });
     const stager = this.#stagings.stagerOf(task.jobId, task.pipeline, claim.leaseId);
     const outputs = run.outputs.map((output) => output.path);
     try {
@@ -245,6 +248,7 @@ export class PpsWorker {
     } finally {
       await run.dispose();
     }
+    logger.debug("datum staged", { key: claim.claimKey });
     const moreHere = [...this.#running.values()].some((other) =>
       other.claim.task.jobId === task.jobId) || this.#view.hasUnclaimedTask(task.jobId);
     if (stager.size >= ppsStagingBatchDatumsMax || !moreHere) await stager.flush();
