@@ -19,6 +19,8 @@
  * certificates required with --client-cert-auth; with an https --etcd-endpoints, the node
  * dials etcd with --trusted-ca-file and its own certificate (externalClientTls).
  * --pfs-gc-interval sets how often the node collects its shards' garbage (0 = off).
+ * Every pfs node also runs pipelines (pkg/pps `PpsNode`): pps.API on the same port, the pps
+ * master's campaign and a worker whose datum work dirs live under `<data-dir>/pps-work/`.
  *
  * `--join URL,…` (cmd/pfsd-join.ts): a node whose data dir holds no member yet adds itself to
  * that cluster as a learner before its member starts; a node that joined so (now or on an
@@ -46,7 +48,8 @@ import { EtcdDaemon } from "../pkg/etcdserver/index.js";
 // eslint-disable-next-line pfs/boundaries -- the lock alone: pkg/pfs itself loads lazily
 import { DataDirLock } from "../pkg/pfs/api/data-dir-lock.js";
 // eslint-disable-next-line pfs/boundaries -- a type only (erased): pkg/pfs itself loads lazily
-import type { PfsNode, PfsNodeOptions } from "../pkg/pfs/api/index.js";
+import type { PfsNode, PfsNodeOptions, PfsTls } from "../pkg/pfs/api/index.js";
+import type { PpsNode } from "../pkg/pps/index.js";
 import { LeaderSpread, leadsRaft } from "./pfsd-leader-spread.js";
 import { PfsdMetrics } from "./pfsd-metrics.js";
 import { logProcessWarnings } from "./pfsd-warnings.js";
@@ -110,6 +113,8 @@ interface Running {
   readonly daemon: EtcdDaemon | undefined;
   readonly promotion: LearnerPromotion | undefined;
   readonly pfs: PfsNode | undefined;
+  /** Pipelines (pkg/pps), on every pfs node; stopped before pfs (it uses pfs's client). */
+  readonly pps?: PpsNode;
   /** Keeps Raft leadership off shard masters (embedded member with pfs only). */
   readonly spread?: LeaderSpread;
   readonly lock: DataDirLock;
@@ -122,6 +127,7 @@ async function stopAll(running: Running, logger: Logger): Promise<void> {
   await running.promotion?.close();
   await running.spread?.close();
   try {
+    await running.pps?.close();
     await running.pfs?.close();
   } catch (error: unknown) {
     logger.error("pfs shutdown failed", { error });
@@ -199,6 +205,27 @@ async function externalClientTls(config: PfsdConfig):
   };
 }
 
+/** The node's pipelines (pkg/pps), made before the pfs node so it serves pps.API too. */
+async function ppsNode(config: PfsdConfig, logger: Logger): Promise<PpsNode> {
+  const { PpsNode: Node } = await import("../pkg/pps/index.js");
+  const { SystemClock } = await import("../pkg/common/index.js");
+  return new Node({ node: config.name, workRoot: join(config.dataDir, "pps-work"),
+    clock: new SystemClock(), logger: logger.child({ component: "pps" }) });
+}
+
+/** Starts `pps` on the started pfs node: its client, its own address (TLS like its peers). */
+async function startPps(pps: PpsNode, pfs: PfsNode, tls: PfsTls | undefined): Promise<void> {
+  const { pfsPeerCredentials } = await import("../pkg/pfs/api/index.js");
+  try {
+    await pps.start({ client: pfs.etcd, pfsAddress: pfs.address,
+      credentials: pfsPeerCredentials(tls), holdsShard: (shard) => pfs.holdsShard(shard) });
+  } catch (error: unknown) {
+    await pps.close();
+    await pfs.close();
+    throw error;
+  }
+}
+
 /** Starts the member (unless external) and pfs (when asked); stops what started on failure. */
 async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
   metrics: PfsdMetrics, onFatal: (error: unknown) => void): Promise<Running> {
@@ -221,6 +248,7 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
   try {
     const { PfsNode } = await import("../pkg/pfs/api/index.js");
     const { LocalShard } = await import("../pkg/pfs/shard/index.js");
+    const pps = await ppsNode(config, pfsLogger);
     const etcdEndpoints = daemon === undefined ? config.etcdEndpoints.map(String)
       : await pfsEtcdEndpoints(daemon.member, embeddedClientUrl(config), seeds ?? [], pfsLogger);
     const { readOrCreateIncarnation } = await import("../pkg/pfs/replication/index.js");
@@ -249,11 +277,14 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
       ...(daemon === undefined ? {} : { deferCampaign: () => leadsRaft(daemon.member) }),
       metrics: { registry: metrics.registry,
         chunkDir: (shard) => join(config.dataDir, "pfs", `shard-${shard}`, "chunks") },
+      extraServices: [pps.service],
     });
+    await startPps(pps, pfs, pfsTls);
     metrics.pfsServing();
     const spread = daemon === undefined ? undefined : new LeaderSpread(daemon.member,
       pfs.directory, config.name, pfsLogger.child({ component: "leader-spread" }));
-    return { daemon, promotion, pfs, lock, metrics, ...(spread === undefined ? {} : { spread }) };
+    return { daemon, promotion, pfs, pps, lock, metrics,
+      ...(spread === undefined ? {} : { spread }) };
   } catch (error: unknown) {
     await promotion?.close();
     await daemon?.close();

@@ -22,3 +22,6 @@ export { PrefixCache } from "./placement/index.js";
 export {
   type Fence, type CampaignOptions, LeaderTerm, fencedIf, fenceHeld, campaignForTerm,
 } from "./replication/index.js";
+// The gRPC status mapping and stream flow control of pfs.API, which pps.API shares.
+export { statusOf } from "./api/grpc-errors.js";
+export { endWithStatus, writeMessage } from "./api/stream-kit.js";

@@ -25,3 +25,11 @@ export {
 } from "./records.js";
 export { PpsKeys, ppsRootDefault, ppsMasterElection } from "./keys.js";
 export * from "./task-records.js";
+export {
+  PipelineService, PipelineStore, JobLogs, type LogEntry, type PipelineView, parseSpecText,
+  ppsApiHandlers, ppsApiLimits, jobToWire, pipelineToWire,
+} from "./api/index.js";
+export {
+  PpsNode, type PpsNodeOptions, type PpsAttachment, type PpsParts, type PpsPartOptions,
+  type PpsWorkerPartOptions, type PpsMasterPart, type PpsWorkerPart,
+} from "./pps-node.js";

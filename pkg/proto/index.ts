@@ -13,3 +13,4 @@ export {
 } from "./health-proto.js";
 export * from "./pfs-proto.js";
 export * from "./pfs-shard-proto.js";
+export * from "./pps-proto.js";

@@ -3,7 +3,9 @@
  * metadata store and the router, the internal pfs.Shard service and its client (RemoteShard),
  * the node that wires them on --pfs-address, and the data directory lock.
  */
-export { PfsNode, type PfsNodeOptions, pfsNodeStartMsMax } from "./pfs-node.js";
+export {
+  PfsNode, type PfsNodeOptions, type ExtraService, pfsNodeStartMsMax,
+} from "./pfs-node.js";
 export {
   type PfsTls, type PfsTlsFlags, loadPfsTls, pfsPeerCredentials, pfsServerCredentials,
 } from "./pfs-tls.js";

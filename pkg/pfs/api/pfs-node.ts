@@ -6,7 +6,8 @@
  * writes the replica map), the directory every router reads (map, live nodes, masters), the
  * shard host that runs the replicas the map places here (catch-up, master campaigns), the
  * router, and one gRPC server on --pfs-address that serves pfs.API and pfs.Shard (TLS with
- * `tls`, which the node's pfs.Shard clients of the other nodes then use too). The node
+ * `tls`, which the node's pfs.Shard clients of the other nodes then use too; `extraServices`,
+ * such as pps.API, are served there too). The node
  * registers itself under `/pfs/nodes/` only once it serves, so a registered node is dialable.
  *
  * Garbage collection (pkg/pfs/gc): the node's collector reconciles the replicas held here with
@@ -23,7 +24,9 @@
  * (so a restart hands them over at once), then stops the controller, the collector, unregisters,
  * stops the server (running calls get a short grace), and closes replicas and the client.
  */
-import { Server, type ServerCredentials } from "@grpc/grpc-js";
+import {
+  Server, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { noop } from "cockatiel";
 import { Etcd3, type IOptions } from "etcd3";
 import {
@@ -101,6 +104,14 @@ export interface PfsNodeOptions {
   readonly metrics?: PfsMetricsOptions;
   /** TLS of the pfs API and of this node's pfs.Shard clients (pfs-tls.ts); plaintext absent. */
   readonly tls?: PfsTls;
+  /** More services served on the pfs port (pps.API), added before it binds. */
+  readonly extraServices?: readonly ExtraService[];
+}
+
+/** A gRPC service another package serves on the node's pfs port. */
+export interface ExtraService {
+  readonly service: ServiceDefinition;
+  readonly handlers: UntypedServiceImplementation;
 }
 
 /** W for R replicas: the one asked for, or a majority of R. */
@@ -231,9 +242,9 @@ function replicaHost(options: PfsNodeOptions, parts: {
   return { host, router };
 }
 
-/** The gRPC server of pfs.API and pfs.Shard (not bound yet). */
-function pfsServer(parts: PfsApiOptions & { host: ShardHost; collector: NodeGarbageCollector }):
-  Server {
+/** The gRPC server of pfs.API, pfs.Shard and `extraServices` (not bound yet). */
+function pfsServer(parts: PfsApiOptions & { host: ShardHost; collector: NodeGarbageCollector },
+  extraServices: readonly ExtraService[]): Server {
   const { host, collector, logger } = parts;
   parts.metrics?.bind(() => host.standings());
   const server = new Server({
@@ -244,6 +255,7 @@ function pfsServer(parts: PfsApiOptions & { host: ShardHost; collector: NodeGarb
   server.addService(loadPfsShardService().service, shardServiceHandlers(
     (shard) => Promise.resolve(host.hosted(shard)), logger,
     (replica) => collector.collectShard(host.localOf(replica.shard))));
+  for (const extra of extraServices) server.addService(extra.service, extra.handlers);
   return server;
 }
 
@@ -296,6 +308,16 @@ export class PfsNode {
     return this.#parts.directory;
   }
 
+  /** The node's client of the coordination store (a root client; closed by `close()`). */
+  get etcd(): Etcd3 {
+    return this.#parts.client;
+  }
+
+  /** True when a replica of `shard` lives on this node now. */
+  holdsShard(shard: number): boolean {
+    return this.#parts.host.holds(shard);
+  }
+
   /** This node's replicas: shard, whether it is master, its lag (for tests and status). */
   standings(): { shard: number; master: boolean; lag: number; finished: number }[] {
     return this.#parts.host.standings();
@@ -344,7 +366,7 @@ export class PfsNode {
           client, root, shards: config.shards, deadTimeMs: deadTimeSeconds * 1_000,
         }),
         removeNode: (id, force) => removeNode({ client, root, id, force }),
-      });
+      }, options.extraServices ?? []);
       opened.server = server;
       const bound = await listen(server, options.listen, pfsServerCredentials(options.tls));
       const address = options.advertise ?? bound;
