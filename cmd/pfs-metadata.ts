@@ -12,6 +12,7 @@ import {
   formatRepo, formatRepos, parseBranchArg, parseCommitArg, parseRepoArg,
 } from "../pkg/pfs/client/index.js";
 import { type ApiOptions, noun, print, verb, withClient } from "./pfs-context.js";
+import { withJobProgress } from "./pfs-pps.js";
 
 /** Adds the repo, commit and branch commands to `program`. */
 export function addMetadataCommands(program: Command): void {
@@ -151,7 +152,8 @@ function addCommitWatchCommands(program: Command): void {
     .argument("<repo@commit>")
     .action(async (raw: string, options: ApiOptions) => {
       const ref = parseCommitArg(raw);
-      const commit = await withClient(options, (client) => client.waitCommit(ref));
+      const commit = await withClient(options, (client) =>
+        withJobProgress(options, client, ref, () => client.waitCommit(ref)));
       print(options, commit, formatCommit);
       if (commit.state === "FAILED") {
         throw new PfsError("FAILED_PRECONDITION",

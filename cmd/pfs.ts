@@ -11,6 +11,7 @@ import { addClusterCommands } from "./pfs-cluster.js";
 import { addFileCommands } from "./pfs-files.js";
 import { addGcCommand } from "./pfs-gc.js";
 import { addMetadataCommands } from "./pfs-metadata.js";
+import { addPipelineCommands } from "./pfs-pps.js";
 import { addSyncCommand } from "./pfs-sync.js";
 
 /** A failed command (the server refused it, bad input, an unreachable server). */
@@ -37,6 +38,7 @@ function buildProgram(): Command {
     });
   addMetadataCommands(program);
   addFileCommands(program);
+  addPipelineCommands(program);
   addSyncCommand(program);
   addGcCommand(program);
   addClusterCommands(program);
