@@ -19,8 +19,9 @@ import {
 } from "../pkg/pfs/client/index.js";
 import type { JobInfoMessage, PipelineInfoMessage } from "../pkg/proto/index.js";
 // eslint-disable-next-line pfs/boundaries -- the pps client alone, not all of pkg/pps
-import { PpsClient, jobOfWire } from "../pkg/pps/api/index.js";
-import { jobView, ppsSpecBytesMax } from "../pkg/pps/index.js";
+import { PpsClient, jobOfWire } from "../pkg/pps/api/pps-client.js";
+// eslint-disable-next-line pfs/boundaries -- the limits alone (pure), not all of pkg/pps
+import { ppsSpecBytesMax } from "../pkg/pps/limits.js";
 import {
   type ApiOptions, apiConnection, noun, print, verb,
 } from "./pfs-context.js";
@@ -62,6 +63,13 @@ async function readSpec(from: string | undefined): Promise<string> {
     }
   }
   return Buffer.concat(pieces).toString("utf8");
+}
+
+/** Jobs as `--json` shows them (records.ts jobView, loaded only then: it loads pkg/pps). */
+async function jobViews(jobs: readonly JobInfoMessage[]):
+  Promise<Readonly<Record<string, string | number>>[]> {
+  const { jobView } = await import("../pkg/pps/index.js");
+  return jobs.map((job) => jobView(jobOfWire(job)));
 }
 
 /** A pipeline as `--json` shows it. */
@@ -203,7 +211,7 @@ function addJobCommands(program: Command): void {
       const pipeline = options.pipeline === undefined ? "" : parseRepoArg(options.pipeline);
       const jobs = await withPps(options, (client) => client.listJob(pipeline));
       if (options.json === true) {
-        print(options, { jobs: jobs.map((job) => jobView(jobOfWire(job))) }, () => "");
+        print(options, { jobs: await jobViews(jobs) }, () => "");
       } else {
         print(options, jobs, formatJobs);
       }
@@ -211,7 +219,7 @@ function addJobCommands(program: Command): void {
   noun(inspect, "job", "show a job", true).argument("<job-id>")
     .action(async (id: string, options: ApiOptions) => {
       const job = await withPps(options, (client) => client.inspectJob(id));
-      if (options.json === true) print(options, jobView(jobOfWire(job)), () => "");
+      if (options.json === true) print(options, (await jobViews([job]))[0], () => "");
       else print(options, job, formatJob);
     });
   noun(program, "logs", "print the datum logs of a pipeline's jobs", false)

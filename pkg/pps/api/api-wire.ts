@@ -23,32 +23,6 @@ export function jobStateToWire(state: JobState): WireJobState {
   }
 }
 
-/** The job state a wire name stands for; DATA_CORRUPTED for JOB_STATE_UNKNOWN. */
-export function jobStateOfWire(state: WireJobState): JobState {
-  switch (state) {
-    case "CREATED": return "created";
-    case "RUNNING": return "running";
-    case "SUCCESS": return "success";
-    case "FAILURE": return "failure";
-    case "KILLED": return "killed";
-    case "JOB_STATE_UNKNOWN":
-      throw new PfsError("DATA_CORRUPTED", "a job without a state");
-    default: return assertNever(state, "wire job state");
-  }
-}
-
-/** The job record a JobInfo message carries (for `jobView`). */
-export function jobOfWire(job: JobInfoMessage): JobRecord {
-  return {
-    id: job.id, pipeline: job.pipeline, pipelineVersion: job.pipeline_version,
-    state: jobStateOfWire(job.state), inputCommit: job.input_commit,
-    outputCommit: job.output_commit, datumsTotal: job.datums_total,
-    datumsProcessed: job.datums_processed, datumsSkipped: job.datums_skipped,
-    datumsFailed: job.datums_failed, createdMs: Number(job.created_ms),
-    startedMs: Number(job.started_ms), finishedMs: Number(job.finished_ms), error: job.error,
-  };
-}
-
 export function jobToWire(job: JobRecord): JobInfoMessage {
   return {
     id: job.id, pipeline: job.pipeline, pipeline_version: job.pipelineVersion,

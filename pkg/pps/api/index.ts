@@ -11,8 +11,8 @@ export {
   type DeletedPipeline, newestFirst, outputRepoDescription,
 } from "./pipeline-service.js";
 export { JobLogs, type LogEntry } from "./job-logs.js";
-export {
-  jobStateToWire, jobStateOfWire, jobToWire, jobOfWire, pipelineToWire,
-} from "./api-wire.js";
+export { jobStateToWire, jobToWire, pipelineToWire } from "./api-wire.js";
 export { ppsApiHandlers, type PpsServices, type ServicesLookup } from "./pps-service.js";
-export { PpsClient, type PpsClientOptions } from "./pps-client.js";
+export {
+  PpsClient, type PpsClientOptions, jobStateOfWire, jobOfWire,
+} from "./pps-client.js";

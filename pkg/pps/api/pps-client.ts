@@ -9,13 +9,40 @@ import {
   type CallOptions, type ChannelCredentials, type Client, type ClientReadableStream,
   type ServiceError, credentials,
 } from "@grpc/grpc-js";
-import { PfsError, assert } from "../../common/index.js";
+import { PfsError, assert, assertNever } from "../../common/index.js";
 // eslint-disable-next-line pfs/boundaries -- the pfs client alone, as the CLI loads it
 import { clientError } from "../../pfs/client/index.js";
 import {
   type JobInfoMessage, type LogEntryMessage, type PipelineInfoMessage, type PpsMessages,
-  type PpsMethodName, loadPpsService, type ppsMethods,
+  type PpsMethodName, type WireJobState, loadPpsService, type ppsMethods,
 } from "../../proto/index.js";
+import type { JobRecord, JobState } from "../records.js";
+
+/** The job state a wire name stands for; DATA_CORRUPTED for JOB_STATE_UNKNOWN. */
+export function jobStateOfWire(state: WireJobState): JobState {
+  switch (state) {
+    case "CREATED": return "created";
+    case "RUNNING": return "running";
+    case "SUCCESS": return "success";
+    case "FAILURE": return "failure";
+    case "KILLED": return "killed";
+    case "JOB_STATE_UNKNOWN":
+      throw new PfsError("DATA_CORRUPTED", "a job without a state");
+    default: return assertNever(state, "wire job state");
+  }
+}
+
+/** The job record a JobInfo message carries (for `jobView`). */
+export function jobOfWire(job: JobInfoMessage): JobRecord {
+  return {
+    id: job.id, pipeline: job.pipeline, pipelineVersion: job.pipeline_version,
+    state: jobStateOfWire(job.state), inputCommit: job.input_commit,
+    outputCommit: job.output_commit, datumsTotal: job.datums_total,
+    datumsProcessed: job.datums_processed, datumsSkipped: job.datums_skipped,
+    datumsFailed: job.datums_failed, createdMs: Number(job.created_ms),
+    startedMs: Number(job.started_ms), finishedMs: Number(job.finished_ms), error: job.error,
+  };
+}
 
 type UnaryMethod = {
   [M in PpsMethodName]: (typeof ppsMethods)[M] extends "unary" ? M : never;
