@@ -3,25 +3,15 @@
  * of request fields before they become store keys: job states become enum names, times decimal
  * strings (STYLE rule 10), a spec its JSON document. Pure.
  */
-import { PfsError, assertNever } from "../../common/index.js";
+import { PfsError } from "../../common/index.js";
 import { checkRepoName } from "../../pfs/index.js";
 import type {
-  JobInfoMessage, PipelineInfoMessage, WireJobState,
+  JobInfoMessage, PipelineInfoMessage,
 } from "../../proto/index.js";
-import type { JobRecord, JobState } from "../records.js";
+import type { JobRecord } from "../records.js";
 import { specDocument } from "../spec.js";
 import type { PipelineView } from "./pipeline-service.js";
-
-export function jobStateToWire(state: JobState): WireJobState {
-  switch (state) {
-    case "created": return "CREATED";
-    case "running": return "RUNNING";
-    case "success": return "SUCCESS";
-    case "failure": return "FAILURE";
-    case "killed": return "KILLED";
-    default: return assertNever(state, "job state");
-  }
-}
+import { jobStateToWire } from "./pps-client.js";
 
 export function jobToWire(job: JobRecord): JobInfoMessage {
   return {

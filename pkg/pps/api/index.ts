@@ -11,8 +11,8 @@ export {
   type DeletedPipeline, newestFirst, outputRepoDescription,
 } from "./pipeline-service.js";
 export { JobLogs, type LogEntry } from "./job-logs.js";
-export { jobStateToWire, jobToWire, pipelineToWire } from "./api-wire.js";
+export { jobToWire, pipelineToWire } from "./api-wire.js";
 export { ppsApiHandlers, type PpsServices, type ServicesLookup } from "./pps-service.js";
 export {
-  PpsClient, type PpsClientOptions, jobStateOfWire, jobOfWire,
+  PpsClient, type PpsClientOptions, jobStateToWire, jobStateOfWire, jobOfWire,
 } from "./pps-client.js";

@@ -9,7 +9,7 @@ import {
   type CallOptions, type ChannelCredentials, type Client, type ClientReadableStream,
   type ServiceError, credentials,
 } from "@grpc/grpc-js";
-import { PfsError, assert, assertNever } from "../../common/index.js";
+import { PfsError, assert } from "../../common/index.js";
 // eslint-disable-next-line pfs/boundaries -- the pfs client alone, as the CLI loads it
 import { clientError } from "../../pfs/client/index.js";
 import {
@@ -18,18 +18,17 @@ import {
 } from "../../proto/index.js";
 import type { JobRecord, JobState } from "../records.js";
 
+/** Each job state's wire name (pps.proto JobState): the upper-case of its name. */
+export function jobStateToWire(state: JobState): WireJobState {
+  return state.toUpperCase() as Uppercase<JobState>;
+}
+
 /** The job state a wire name stands for; DATA_CORRUPTED for JOB_STATE_UNKNOWN. */
 export function jobStateOfWire(state: WireJobState): JobState {
-  switch (state) {
-    case "CREATED": return "created";
-    case "RUNNING": return "running";
-    case "SUCCESS": return "success";
-    case "FAILURE": return "failure";
-    case "KILLED": return "killed";
-    case "JOB_STATE_UNKNOWN":
-      throw new PfsError("DATA_CORRUPTED", "a job without a state");
-    default: return assertNever(state, "wire job state");
+  if (state === "JOB_STATE_UNKNOWN") {
+    throw new PfsError("DATA_CORRUPTED", "a job without a state");
   }
+  return state.toLowerCase() as Lowercase<typeof state>;
 }
 
 /** The job record a JobInfo message carries (for `jobView`). */
