@@ -31,5 +31,7 @@ export {
 } from "./api/index.js";
 export {
   PpsNode, type PpsNodeOptions, type PpsAttachment, type PpsParts, type PpsPartOptions,
-  type PpsWorkerPartOptions, type PpsMasterPart, type PpsWorkerPart,
+  type PpsWorkerPartOptions, type PpsMasterPart, type PpsWorkerPart, ppsPartsDefault,
 } from "./pps-node.js";
+export { PpsMaster, type PpsMasterOptions, type PpsMasterStats } from "./master/index.js";
+export { PpsWorker, type PpsWorkerOptions } from "./worker/index.js";

@@ -1,7 +1,7 @@
 /**
  * `PpsNode`: the pipelines part of one pfsd (DESIGN.md §1, §5), composed in every node: the
- * pps.API handlers (served on the node's pfs port), a PpsMaster (campaigns; the elected one
- * runs jobs) and a PpsWorker (claims and runs datums on this node).
+ * pps.API handlers (served on the node's pfs port), a PpsMaster (pkg/pps/master: campaigns;
+ * the elected one runs jobs) and a PpsWorker (pkg/pps/worker: claims and runs datums here).
  *
  * Two steps, because the pfs node owns the gRPC server and the coordination client: the
  * handlers exist from construction (`service`, added to the server before it binds; a call
@@ -25,6 +25,8 @@ import {
   PipelineService, PipelineStore, ppsApiHandlers, ppsApiLimits, type PpsServices,
 } from "./api/index.js";
 import { PpsKeys } from "./keys.js";
+import { PpsMaster } from "./master/index.js";
+import { PpsWorker } from "./worker/index.js";
 
 /** What the master and the worker are given (the agreed shapes of pkg/pps/master, worker). */
 export interface PpsPartOptions {
@@ -48,11 +50,17 @@ export interface PpsMasterPart { start(): void; close(): Promise<void> }
 /** This node's worker, as the node drives it. */
 export interface PpsWorkerPart { start(): Promise<void>; close(): Promise<void> }
 
-/** How the node makes its master and worker (cmd/pfsd passes pkg/pps's own). */
+/** How the node makes its master and worker (pkg/pps's own unless a test says otherwise). */
 export interface PpsParts {
   readonly master: (options: PpsPartOptions) => PpsMasterPart;
   readonly worker: (options: PpsWorkerPartOptions) => PpsWorkerPart;
 }
+
+/** pkg/pps's own master and worker. */
+export const ppsPartsDefault: PpsParts = {
+  master: (options) => new PpsMaster(options),
+  worker: (options) => new PpsWorker(options),
+};
 
 export interface PpsNodeOptions {
   /** This node's name (pfsd's --name). */
@@ -66,8 +74,8 @@ export interface PpsNodeOptions {
   readonly leaseTtlSeconds?: number;
   /** Datums this node runs at once (the worker's default when absent). */
   readonly concurrency?: number;
-  /** The master and worker to run; none (API only) when absent. */
-  readonly parts?: PpsParts;
+  /** The master and worker to run (default `ppsPartsDefault`); null: none, the API only. */
+  readonly parts?: PpsParts | null;
 }
 
 /** What the started pfs node gives pps. */
@@ -125,7 +133,7 @@ export class PpsNode {
       ...(this.#options.leaseTtlSeconds === undefined ? {}
         : { leaseTtlSeconds: this.#options.leaseTtlSeconds }),
     };
-    const parts = this.#options.parts;
+    const parts = this.#options.parts === undefined ? ppsPartsDefault : this.#options.parts;
     const master = parts?.master(shared);
     const worker = parts?.worker({ ...shared, workRoot, holdsShard: attachment.holdsShard,
       ...(this.#options.concurrency === undefined ? {}
