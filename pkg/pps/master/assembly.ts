@@ -10,7 +10,8 @@
  * outputs is copied as one directory; otherwise each output is copied from the staging commit
  * its result names (a branch may hold outputs of a datum whose result was never written, which
  * must not leak into the output). A skipped datum's outputs come from its skip record's output
- * commit. Copying is idempotent (a copy repeated writes the same entry), so an interrupted
+ * commit. Logs go the same way (in bulk from a staging branch's head, log-relay.ts, else one
+ * by one). Copying is idempotent (a copy repeated writes the same entry), so an interrupted
  * assembly is simply run again.
  */
 // eslint-disable-next-line pfs/boundaries -- the pfs client alone (pps calls pfs as a client)
@@ -22,6 +23,7 @@ import {
 } from "../task-records.js";
 import { parseCommitName } from "./job-plan.js";
 import { ppsMasterCopiesInFlightMax } from "./limits.js";
+import { relayLogs } from "./log-relay.js";
 
 /** Failed datums named in a job's error before "and N more". */
 const failuresNamedMax = 5;
@@ -94,6 +96,19 @@ function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return a.size === b.size && [...a].every((item) => b.has(item));
 }
 
+/**
+ * `repo@head` of the staging branch of `jobId` on `node` when that head is the staging commit
+ * one of `results` names (then it holds what every earlier commit of the branch held), else
+ * undefined.
+ */
+async function stagingHead(pfs: PfsClient, repo: string, jobId: string, node: string,
+  results: readonly DatumResultRecord[]): Promise<string | undefined> {
+  const branch = await pfs.inspectBranch(repo, stagingBranch(jobId, node));
+  const head = `${repo}@${branch.head}`;
+  return branch.head !== "" && results.some((result) => result.staged === head) ? head
+    : undefined;
+}
+
 /** The copies of one node's staged results: its branch's whole `/out` when it matches. */
 async function nodeCopies(pfs: PfsClient, repo: string, jobId: string, node: string,
   results: readonly DatumResultRecord[]): Promise<Copy[]> {
@@ -101,11 +116,20 @@ async function nodeCopies(pfs: PfsClient, repo: string, jobId: string, node: str
   const perFile = results.flatMap((result) => result.outputs.map((path) =>
     ({ from: result.staged, fromPath: stagedOutputPath(path), toPath: path })));
   if (wanted.size < 2) return perFile;
-  const branch = await pfs.inspectBranch(repo, stagingBranch(jobId, node));
-  const head = `${repo}@${branch.head}`;
-  if (branch.head === "" || !results.some((result) => result.staged === head)) return perFile;
-  if (!sameSet(await stagedOutputs(pfs, head), wanted)) return perFile;
+  const head = await stagingHead(pfs, repo, jobId, node, results);
+  if (head === undefined || !sameSet(await stagedOutputs(pfs, head), wanted)) return perFile;
   return [{ from: head, fromPath: stagedOutputPath(""), toPath: "/" }];
+}
+
+/** `results` by the node that ran them. */
+function byNode(results: Iterable<DatumResultRecord>): Map<string, DatumResultRecord[]> {
+  const groups = new Map<string, DatumResultRecord[]>();
+  for (const result of results) {
+    const group = groups.get(result.node);
+    if (group === undefined) groups.set(result.node, [result]);
+    else group.push(result);
+  }
+  return groups;
 }
 
 /** Copies every output of `results` and `skipped` into the open `output` commit. */
@@ -113,13 +137,9 @@ export async function copyOutputs(pfs: PfsClient, jobId: string, output: string,
   results: ReadonlyMap<string, DatumResultRecord>, skipped: ReadonlyMap<string, SkipRecord>):
   Promise<void> {
   const target = parseCommitName(output);
-  const byNode = new Map<string, DatumResultRecord[]>();
-  for (const result of results.values()) {
-    if (result.outputs.length === 0) continue;
-    byNode.set(result.node, [...(byNode.get(result.node) ?? []), result]);
-  }
   const copies: Copy[] = [];
-  for (const [node, group] of byNode) {
+  const withOutputs = [...results.values()].filter((result) => result.outputs.length > 0);
+  for (const [node, group] of byNode(withOutputs)) {
     copies.push(...await nodeCopies(pfs, target.repo, jobId, node, group));
   }
   for (const skip of skipped.values()) {
@@ -133,12 +153,31 @@ export async function copyOutputs(pfs: PfsClient, jobId: string, output: string,
   });
 }
 
-/** Copies each result's log into the open `logs` commit at `logPath(job, datum)`. */
+/**
+ * Copies each result's log into the open `logs` commit at `logPath(job, datum)`: a node's
+ * logs in bulk from its staging branch's head (log-relay.ts), the rest one by one. A log
+ * missing from its staging commit is reported and left out.
+ */
 export async function copyLogs(pfs: PfsClient, jobId: string, logs: string,
   results: ReadonlyMap<string, DatumResultRecord>, logger: Logger): Promise<void> {
   const target = parseCommitName(logs);
   const staged = [...results.values()].filter((result) => result.staged !== "");
-  await inParallel(staged, ppsMasterCopiesInFlightMax, async (result) => {
+  const oneByOne: DatumResultRecord[] = [];
+  for (const [node, group] of byNode(staged)) {
+    const head = group.length < 2 ? undefined
+      : await stagingHead(pfs, target.repo, jobId, node, group);
+    if (head === undefined) {
+      oneByOne.push(...group);
+      continue;
+    }
+    const relayed = await relayLogs(pfs, jobId, head, logs,
+      new Set(group.map((result) => result.datumId))).catch((error: unknown) => {
+      if (!(error instanceof PfsError && error.code === "NOT_FOUND")) throw error;
+      return new Set<string>(); // No /log there: each is looked for where its result says.
+    });
+    oneByOne.push(...group.filter((result) => !relayed.has(result.datumId)));
+  }
+  await inParallel(oneByOne, ppsMasterCopiesInFlightMax, async (result) => {
     const source = parseCommitName(result.staged);
     await pfs.copyFile(fileRef(source.repo, source.id, stagedLogPath(result.datumId)),
       fileRef(target.repo, target.id, logPath(jobId, result.datumId))).catch((error: unknown) => {

@@ -163,8 +163,9 @@ export interface FakeRun {
 }
 
 /**
- * Plays one worker node: claims `tasks`, stages their outputs and logs (plus `extra` staged
- * outputs no result names) in one staging commit, finishes it, then writes the results.
+ * Plays one worker node: claims `tasks`, stages their outputs and logs (plus `extra` files,
+ * by their full staged paths, that no result names) in one staging commit, finishes it, then
+ * writes the results.
  */
 export async function playWorker(node: Node, keys: PpsKeys, tasks: readonly DatumTaskRecord[],
   name: string, run: (task: DatumTaskRecord) => FakeRun,
@@ -190,7 +191,7 @@ export async function playWorker(node: Node, keys: PpsKeys, tasks: readonly Datu
     for (const [path, text] of outcome?.outputs ?? []) await put(stagedOutputPath(path), text);
     await put(stagedLogPath(task.datum.id), `log of ${task.datum.root}\n${outcome?.error ?? ""}`);
   }
-  for (const [path, text] of extra) await put(stagedOutputPath(path), text);
+  for (const [path, text] of extra) await put(path, text);
   await pfs.finishCommit(commitRef(repo, staging.id));
   for (const task of tasks) {
     const outcome = runs.get(task.datum.id);

@@ -12,7 +12,9 @@
 import test from "ava";
 // eslint-disable-next-line pfs/boundaries -- the tests drive pfs through its client
 import { commitRef } from "../../../pkg/pfs/client/index.js";
-import { logPath, logsBranch, stagingBranch } from "../../../pkg/pps/index.js";
+import {
+  logPath, logsBranch, stagedLogPath, stagedOutputPath, stagingBranch,
+} from "../../../pkg/pps/index.js";
 import {
   fileSetup, commitFiles, commitParts, freshKeys, jobWhere, jobsOf, playWorker, putPipeline,
   readFiles, newMaster, tasksOf, until, words,
@@ -47,8 +49,10 @@ test(`a job per finished commit, its tasks, exactly the union, then skips (seed 
     t.deepEqual(tasks.map((task) => task.datum.root), ["/a.txt", "/b.txt", "/c"]);
     t.deepEqual(tasks[2]?.datum.files.map((file) => file.path), ["/c/d.txt", "/c/e.txt"]);
     const run = upper(files);
-    // w1 stages a stray output no result names: it must not reach the output commit.
-    await playWorker(n, keys, tasks.slice(0, 2), "w1", run, new Map([["/stray", "x"]]));
+    // w1 stages a stray output and a stray log no result names: neither may reach the job's
+    // output or logs commits.
+    await playWorker(n, keys, tasks.slice(0, 2), "w1", run, new Map([
+      [stagedOutputPath("/stray"), "x"], [stagedLogPath("f".repeat(64)), "stray log"]]));
     await playWorker(n, keys, tasks.slice(2), "w2", run);
     const done = await jobWhere(n, keys, "job success", (candidate) =>
       candidate.id === job.id && candidate.state === "success");
