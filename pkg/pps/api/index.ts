@@ -10,7 +10,7 @@ export {
   PipelineService, type PipelineServiceOptions, type PipelineView, type PpsPfsClient,
   type DeletedPipeline, newestFirst, outputRepoDescription,
 } from "./pipeline-service.js";
-export { JobLogs, type LogEntry } from "./job-logs.js";
+export { JobLogs, type LogEntry, type LogBounds } from "./job-logs.js";
 export { jobToWire, pipelineToWire } from "./api-wire.js";
 export { ppsApiHandlers, type PpsServices, type ServicesLookup } from "./pps-service.js";
 export {

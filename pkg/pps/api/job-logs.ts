@@ -14,7 +14,7 @@
  * job with `job`).
  */
 import { Writable } from "node:stream";
-import { LimitError, PfsError } from "../../common/index.js";
+import { LimitError, PfsError, assert } from "../../common/index.js";
 import { isFinal, type JobRecord } from "../records.js";
 import { logsBranch, stagedLogPath } from "../task-records.js";
 import { ppsLogBytesPerCallMax, ppsLogEntriesPerCallMax } from "./limits.js";
@@ -53,18 +53,33 @@ function commitOf(ref: string, what: string): { repo: string; commit: string } {
   return { repo: ref.slice(0, at), commit: ref.slice(at + 1) };
 }
 
+/** What one call may return (the limits' values unless a test asks for smaller ones). */
+export interface LogBounds {
+  readonly entriesMax: number;
+  readonly bytesMax: number;
+}
+
+const boundsDefault: LogBounds = {
+  entriesMax: ppsLogEntriesPerCallMax, bytesMax: ppsLogBytesPerCallMax,
+};
+
 export class JobLogs {
   readonly #store: PipelineStore;
   readonly #pfs: PpsPfsClient;
   readonly #service: PipelineService;
+  readonly #bounds: LogBounds;
   #entries = 0;
   #bytes = 0;
 
   /** One GetLogs call's reader (its bounds count across the call's jobs). */
-  constructor(store: PipelineStore, pfs: PpsPfsClient, service: PipelineService) {
+  constructor(store: PipelineStore, pfs: PpsPfsClient, service: PipelineService,
+    bounds: LogBounds = boundsDefault) {
+    assert(bounds.entriesMax >= 1 && bounds.bytesMax >= 1, () => `log bounds ${bounds.entriesMax}` +
+      ` entries, ${bounds.bytesMax} bytes`);
     this.#store = store;
     this.#pfs = pfs;
     this.#service = service;
+    this.#bounds = bounds;
   }
 
   /** The jobs `pipeline` / `job` ask for, oldest first; NOT_FOUND for unknown ones. */
@@ -95,12 +110,11 @@ export class JobLogs {
   #counted(entry: LogEntry): LogEntry {
     this.#entries += 1;
     this.#bytes += Buffer.byteLength(entry.text, "utf8");
-    if (this.#entries > ppsLogEntriesPerCallMax) {
-      throw new LimitError("ppsLogEntriesPerCallMax", ppsLogEntriesPerCallMax, this.#entries);
+    const { entriesMax, bytesMax } = this.#bounds;
+    if (this.#entries > entriesMax) {
+      throw new LimitError("ppsLogEntriesPerCallMax", entriesMax, this.#entries);
     }
-    if (this.#bytes > ppsLogBytesPerCallMax) {
-      throw new LimitError("ppsLogBytesPerCallMax", ppsLogBytesPerCallMax, this.#bytes);
-    }
+    if (this.#bytes > bytesMax) throw new LimitError("ppsLogBytesPerCallMax", bytesMax, this.#bytes);
     return entry;
   }
 
