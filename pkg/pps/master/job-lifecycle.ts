@@ -5,15 +5,16 @@
  * the top by the next master or the next round:
  *
  * - start: a created job's leftovers of an interrupted start are cleared (tasks, claims,
- *   results, staging branches, a stray open output commit), then the output commit opens
- *   (its provenance: the input commit), the input is planned (job-plan.ts), the tasks are
- *   written and the job becomes running.
+ *   results, staging branches, a stray open output commit), then the input is planned
+ *   (job-plan.ts), the output commit opens (its provenance: the input commit), the tasks are
+ *   written and the job becomes running. An input that cannot be planned (gone, too many
+ *   datums) fails the job and an output commit opened for it.
  * - complete: the final counts are written first (so they are final once the output commit is
  *   visible), then the output commit is finished with the union of the outputs (or failed with
  *   the job's error), the logs are copied into a commit on the `logs` branch, the skip records
  *   are replaced (success only), the job becomes final, and its keys and staging branches go.
- * - kill: its output commit is failed and its keys deleted, then the job becomes killed and
- *   its staging branches go.
+ * - kill (or fail a running job whose input is gone): its output commit is failed and its
+ *   keys deleted, then the job becomes killed (failed) and its staging branches go.
  *
  * Every store write goes through the fenced MasterStore.
  */
@@ -62,15 +63,18 @@ export async function startJob(context: JobContext, job: JobRecord, record: Pipe
   reprocess: boolean): Promise<{ job: JobRecord; plan: JobPlan | undefined }> {
   const { pfs, store, clock } = context;
   await cleanUp(context, job);
-  const output = await openCommit(pfs, job.pipeline, outputBranch, [job.inputCommit]);
-  const opened = { ...job, outputCommit: output };
-  const plan = await planJob(pfs, store, opened, record, reprocess);
+  const plan = await planJob(pfs, store, job, record, reprocess);
   if (!plan.ok) {
-    await finishCommit(pfs, output, plan.error.message);
-    const failed = moved(opened, "failure", clock.wallMs(), plan.error.message);
+    // Without provenance: the input commit may be what is gone.
+    const failedOutput = await openCommit(pfs, job.pipeline, outputBranch);
+    await finishCommit(pfs, failedOutput, plan.error.message);
+    const failed = moved({ ...job, outputCommit: failedOutput }, "failure", clock.wallMs(),
+      plan.error.message);
     await store.putJob(failed);
     return { job: failed, plan: undefined };
   }
+  const output = await openCommit(pfs, job.pipeline, outputBranch, [job.inputCommit]);
+  const opened = { ...job, outputCommit: output };
   await store.putTasks(tasksOf(opened, plan.value, context.shards, clock.wallMs()));
   const running = moved({
     ...opened, datumsTotal: plan.value.datums.length, datumsSkipped: plan.value.skipped.size,
@@ -196,17 +200,20 @@ export async function completeJob(context: JobContext, job: JobRecord, plan: Job
   return final;
 }
 
-/** Kills a created or running job: `reason` becomes its error and its output commit's. */
-export async function killJob(context: JobContext, job: JobRecord, reason: string):
-  Promise<JobRecord> {
-  // The output commit fails and the tasks go first: a job seen killed has neither left.
+/**
+ * Ends a created or running job early as `state` (killed: its pipeline changed; failure: its
+ * input cannot be planned any more): `reason` becomes its error and its output commit's.
+ */
+export async function endJob(context: JobContext, job: JobRecord,
+  state: "killed" | "failure", reason: string): Promise<JobRecord> {
+  // The output commit fails and the tasks go first: a job seen ended has neither left.
   await failIfOpen(context.pfs, job.outputCommit, reason);
   await context.store.deleteJobKeys(job.id);
-  const killed = moved(job, "killed", context.clock.wallMs(), reason);
-  await context.store.putJob(killed);
+  const ended = moved(job, state, context.clock.wallMs(), reason);
+  await context.store.putJob(ended);
   await deleteStagingBranches(context.pfs, job.pipeline, job.id, context.logger);
-  context.logger.info("job killed", { job: job.id, pipeline: job.pipeline, reason });
-  return killed;
+  context.logger.info("job ended early", { job: job.id, pipeline: job.pipeline, state, reason });
+  return ended;
 }
 
 /**

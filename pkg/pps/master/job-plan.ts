@@ -6,8 +6,9 @@
  * pipeline succeeds, and jobs of a pipeline run one at a time) give the same plan, so the
  * datums that got tasks are exactly the plan's `toRun`.
  *
- * Errors: the input's listing fails as pfs says (UNAVAILABLE, NOT_FOUND); more datums than
- * `ppsDatumsPerJobMax` is LIMIT_EXCEEDED (the job then fails).
+ * Errors: an input commit that is gone is NOT_FOUND and more datums than `ppsDatumsPerJobMax`
+ * LIMIT_EXCEEDED, returned (the job then fails); other failures of the listing are thrown as
+ * pfs says (UNAVAILABLE: the step runs again).
  */
 // eslint-disable-next-line pfs/boundaries -- the pfs client alone (pps calls pfs as a client)
 import { type PfsClient, commitRef } from "../../pfs/client/index.js";
@@ -86,7 +87,16 @@ export async function planJob(pfs: PfsClient, store: MasterStore, job: JobRecord
   record: PipelineRecord, reprocess: boolean): Promise<Result<JobPlan, PfsError>> {
   assert(job.pipelineVersion === record.version,
     () => `job ${job.id} of version ${job.pipelineVersion} planned with ${record.version}`);
-  const datums = datumsOf(record, await listInputFiles(pfs, job.inputCommit));
+  let files: DatumFile[];
+  try {
+    files = await listInputFiles(pfs, job.inputCommit);
+  } catch (error: unknown) {
+    // A deleted input repo or commit never comes back: the job fails instead of waiting.
+    if (!(error instanceof PfsError && error.code === "NOT_FOUND")) throw error;
+    return err(new PfsError("NOT_FOUND",
+      `the input commit ${job.inputCommit} is gone: ${error.message}`));
+  }
+  const datums = datumsOf(record, files);
   if (!datums.ok) return datums;
   const transform = transformKey(record.spec);
   const stored = await store.readSkips(record.spec.name);

@@ -26,7 +26,7 @@ import { PrefixCache } from "../../pfs/index.js";
 import { type JobRecord, type PipelineRecord, decodePipeline, isFinal } from "../records.js";
 import { completeResults } from "./assembly.js";
 import {
-  type JobContext, completeJob, killJob, progressOf, startJob, sweepPipeline,
+  type JobContext, completeJob, endJob, progressOf, startJob, sweepPipeline,
 } from "./job-lifecycle.js";
 import { type JobPlan, planJob } from "./job-plan.js";
 import {
@@ -228,7 +228,7 @@ export class MasterTerm {
   }
 
   async #kill(job: JobRecord, reason: string): Promise<void> {
-    this.#record(await killJob(this.#context, job, reason));
+    this.#record(await endJob(this.#context, job, "killed", reason));
   }
 
   async #start(job: JobRecord, record: PipelineRecord): Promise<void> {
@@ -303,7 +303,10 @@ export class MasterTerm {
     if (!this.#plans.has(job.id)) {
       const plan = await planJob(this.#options.pfs, this.#options.store, job, record,
         reprocesses(this.#jobs, job, record));
-      if (!plan.ok) throw plan.error;
+      if (!plan.ok) {
+        this.#record(await endJob(this.#context, job, "failure", plan.error.message));
+        return;
+      }
       this.#plans.set(job.id, plan.value);
     }
     if (!this.#results.has(job.id)) {

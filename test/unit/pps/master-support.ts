@@ -5,7 +5,7 @@
 // branch, finish it, then write the results and delete task and claim in one transaction.
 import { Writable } from "node:stream";
 import { Etcd3 } from "etcd3";
-import { Prng, SystemClock, silentLogger } from "../../../pkg/common/index.js";
+import { Prng, SystemClock, createLogger, silentLogger } from "../../../pkg/common/index.js";
 // eslint-disable-next-line pfs/boundaries -- the tests drive pfs through its client
 import { PfsClient, commitRef, fileRef } from "../../../pkg/pfs/client/index.js";
 import {
@@ -81,7 +81,7 @@ export function freshKeys(prng: Prng, tag: string): PpsKeys {
 
 export function newMaster(node: Node, keys: PpsKeys, name: string): PpsMaster {
   const master = new PpsMaster({ client: node.etcd, keys, pfs: node.pfs, node: name,
-    clock: new SystemClock(), logger: silentLogger, leaseTtlSeconds: 2 });
+    clock: new SystemClock(), logger: process.env["PPS_TEST_LOG"] === undefined ? silentLogger : createLogger({ nodeId: name, component: "test", level: "debug", format: "text" }), leaseTtlSeconds: 2 });
   master.start();
   return master;
 }

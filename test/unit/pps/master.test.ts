@@ -267,3 +267,24 @@ test(`--reprocess: the version's first job skips nothing, the next skips; a pipe
     t.is(reborn.datumsSkipped, 0);
     t.is(reborn.datumsTotal, 2);
   });
+
+test(`a job whose input repo is deleted before it starts fails, naming it (seed ${seed})`,
+  async (t) => {
+    const n = await node();
+    const keys = freshKeys(prng, "gone");
+    await commitFiles(n.pfs, "gone-in", new Map([["/g", words(prng, 2)]]));
+    await putPipeline(n, keys, "gone-out", "gone-in", "/*");
+    const master = newMaster(n, keys, "m1");
+    t.teardown(() => master.close());
+    const first = await jobWhere(n, keys, "first job running", (job) => job.state === "running");
+    const later = await commitFiles(n.pfs, "gone-in", new Map([["/g", words(prng, 3)]]));
+    await jobWhere(n, keys, "second job created", (job) => job.state === "created");
+    await n.pfs.deleteRepo("gone-in");
+    await playWorker(n, keys, await tasksOf(n, keys, first.id), "w1",
+      () => ({ outputs: new Map([["/g.out", "1"]]) }));
+    const failed = await jobWhere(n, keys, "second job failure", (job) =>
+      job.state === "failure");
+    t.is(failed.inputCommit, `gone-in@${later}`);
+    t.regex(failed.error, /the input commit gone-in@[0-9a-f]{32} is gone/);
+    t.is((await jobsOf(n, keys)).find((job) => job.id === first.id)?.state, "success");
+  });
