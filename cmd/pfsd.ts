@@ -206,11 +206,13 @@ async function externalClientTls(config: PfsdConfig):
 }
 
 /** The node's pipelines (pkg/pps), made before the pfs node so it serves pps.API too. */
-async function ppsNode(config: PfsdConfig, logger: Logger): Promise<PpsNode> {
+async function ppsNode(config: PfsdConfig, logger: Logger, metrics: PfsdMetrics):
+  Promise<PpsNode> {
   const { PpsNode: Node } = await import("../pkg/pps/index.js");
   const { SystemClock } = await import("../pkg/common/index.js");
   return new Node({ node: config.name, workRoot: join(config.dataDir, "pps-work"),
-    clock: new SystemClock(), logger: logger.child({ component: "pps" }) });
+    clock: new SystemClock(), logger: logger.child({ component: "pps" }),
+    registry: metrics.registry });
 }
 
 /** Starts `pps` on the started pfs node: its client, its own address (TLS like its peers). */
@@ -248,7 +250,7 @@ async function startAll(config: PfsdConfig, logger: Logger, lock: DataDirLock,
   try {
     const { PfsNode } = await import("../pkg/pfs/api/index.js");
     const { LocalShard } = await import("../pkg/pfs/shard/index.js");
-    const pps = await ppsNode(config, pfsLogger);
+    const pps = await ppsNode(config, pfsLogger, metrics);
     const etcdEndpoints = daemon === undefined ? config.etcdEndpoints.map(String)
       : await pfsEtcdEndpoints(daemon.member, embeddedClientUrl(config), seeds ?? [], pfsLogger);
     const { readOrCreateIncarnation } = await import("../pkg/pfs/replication/index.js");

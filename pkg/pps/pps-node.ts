@@ -8,7 +8,8 @@
  * before `start` is UNAVAILABLE), and `start` gets what the started pfs node provides (its
  * root etcd client, its address and credentials for this node's own PfsClient, and which
  * shards it holds), clears the work directory (`workRoot`: datum work dirs of an earlier run
- * are garbage) and starts the master and the worker.
+ * are garbage), starts the `pfs_pipeline_*` metrics (with a registry) and starts the master
+ * and the worker.
  *
  * `close()` stops the worker, then the master (their leases go, so another node takes over at
  * once), then closes the PfsClient. It does not close the etcd client: the pfs node owns it,
@@ -17,6 +18,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import type { ChannelCredentials, ServiceDefinition } from "@grpc/grpc-js";
 import type { Etcd3 } from "etcd3";
+import type { Registry } from "prom-client";
 import { type Clock, type Logger, assert } from "../common/index.js";
 // eslint-disable-next-line pfs/boundaries -- the pfs client alone, as the CLI loads it
 import { PfsClient } from "../pfs/client/index.js";
@@ -26,6 +28,7 @@ import {
 } from "./api/index.js";
 import { PpsKeys } from "./keys.js";
 import { PpsMaster } from "./master/index.js";
+import { PpsMetrics } from "./metrics/index.js";
 import { PpsWorker } from "./worker/index.js";
 
 /** What the master and the worker are given (the agreed shapes of pkg/pps/master, worker). */
@@ -74,6 +77,8 @@ export interface PpsNodeOptions {
   readonly leaseTtlSeconds?: number;
   /** Datums this node runs at once (the worker's default when absent). */
   readonly concurrency?: number;
+  /** Where the `pfs_pipeline_*` metrics go (pkg/pps/metrics); none are kept without it. */
+  readonly registry?: Registry;
   /** The master and worker to run (default `ppsPartsDefault`); null: none, the API only. */
   readonly parts?: PpsParts | null;
 }
@@ -90,6 +95,7 @@ export interface PpsAttachment {
 
 interface Running {
   readonly pfs: PfsClient;
+  readonly metrics: PpsMetrics | undefined;
   readonly master: PpsMasterPart | undefined;
   readonly worker: PpsWorkerPart | undefined;
 }
@@ -138,7 +144,11 @@ export class PpsNode {
     const worker = parts?.worker({ ...shared, workRoot, holdsShard: attachment.holdsShard,
       ...(this.#options.concurrency === undefined ? {}
         : { concurrency: this.#options.concurrency }) });
-    this.#running = { pfs, master, worker };
+    const registry = this.#options.registry;
+    const metrics = registry === undefined ? undefined : new PpsMetrics({
+      client: attachment.client, keys: this.#keys, node, registry, logger });
+    this.#running = { pfs, metrics, master, worker };
+    await metrics?.start();
     master?.start();
     await worker?.start();
     logger.info("serving pipelines", { node, master: master !== undefined });
@@ -157,6 +167,9 @@ export class PpsNode {
     });
     await running.master?.close().catch((error: unknown) => {
       logger.warn("cannot stop the pps master", { error });
+    });
+    await running.metrics?.close().catch((error: unknown) => {
+      logger.warn("cannot stop the pipeline metrics", { error });
     });
     running.pfs.close();
   }

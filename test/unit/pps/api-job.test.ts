@@ -3,7 +3,7 @@
 // bytes, and the job is seen the same way by `list job --json` (newest first, the issue's
 // shape), `inspect job --json`, `list pipeline --json` (last job state) and `wait commit`; a
 // pipeline whose command fails gets a failed job whose stderr `pfs logs` shows under a header
-// naming the job and the datum.
+// naming the job and the datum; the node's pfs_pipeline_* metrics count both jobs.
 // Method: one 1-node pfsd; the CLI as a child process; jobs polled (generous bounds).
 import test from "ava";
 import { type PpsTestNode, startPpsNode } from "./api-support.js";
@@ -75,4 +75,9 @@ test("a pipeline over one file succeeds; a failing one shows its stderr in logs"
   t.regex(logs, /boom-on-stderr/);
   const countLogs = await ok(["logs", "-p", "count", "--job", count?.id ?? ""]);
   t.regex(countLogs, /counted .*a\.txt/);
+  // The node's pfs_pipeline_* metrics see the same (read from the store at scrape time).
+  const metrics = await (await fetch(node.metricsUrl)).text();
+  t.regex(metrics, /^pfs_pipeline_pipelines 2$/m);
+  t.regex(metrics, /^pfs_pipeline_jobs\{pipeline="count",state="success"\} 1$/m);
+  t.regex(metrics, /^pfs_pipeline_jobs\{pipeline="broken",state="failure"\} 1$/m);
 });

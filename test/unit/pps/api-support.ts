@@ -9,11 +9,14 @@ import { Etcd3 } from "etcd3";
 import { pfsAddresses } from "../../e2e/pfs-api-support.js";
 import { type Run, runPfs } from "../../e2e/pfs-cli-suite.js";
 import { type MemberCluster, startCluster } from "../../support/member-cluster.js";
+import { freePortRange } from "../../support/port-range.js";
 
 export interface PpsTestNode {
   readonly address: string;
   readonly etcd: Etcd3;
   readonly cluster: MemberCluster;
+  /** The node's /metrics URL. */
+  readonly metricsUrl: string;
   /** Runs `pfs args…` against the node (stdin from `input`). */
   pfs(args: readonly string[], input?: string): Promise<Run>;
   /** Runs `pfs args… --json` and parses its one JSON value (the command must succeed). */
@@ -24,8 +27,10 @@ export interface PpsTestNode {
 }
 
 export async function startPpsNode(): Promise<PpsTestNode> {
+  const metricsBase = `http://127.0.0.1:${await freePortRange(1, 7)}`;
   const cluster = await startCluster({ kind: "pfsd", size: 1,
-    extraArgs: ["--pfs-address", "127.0.0.1:0", "--shards", "2"] });
+    extraArgs: ["--pfs-address", "127.0.0.1:0", "--shards", "2",
+      "--listen-metrics-urls", metricsBase] });
   const dir = await mkdtemp(join(tmpdir(), "pps-api-"));
   let files = 0;
   try {
@@ -37,7 +42,7 @@ export async function startPpsNode(): Promise<PpsTestNode> {
       ...(input === undefined ? {} : { input: Buffer.from(input) }),
     });
     return {
-      address, etcd, cluster, pfs,
+      address, etcd, cluster, pfs, metricsUrl: `${metricsBase}/metrics`,
       json: async (args) => {
         const run = await pfs([...args, "--json"]);
         if (run.code !== 0) throw new Error(`pfs ${args.join(" ")}: ${run.stderr}`);
