@@ -18,6 +18,8 @@ import { addSyncCommand } from "./pfs-sync.js";
 const exitFailure = 1;
 const exitUsage = 2;
 const exitSoftware = 70;
+/** A reader of stdout went away (`pfs get file … | head`): 128 + SIGPIPE, as `cat` ends. */
+const exitBrokenPipe = 141;
 
 function buildProgram(): Command {
   const program = new Command("pfs")
@@ -73,8 +75,20 @@ function exitOnUnhandled(reason: unknown): void {
   process.exit(exitSoftware);
 }
 
+/**
+ * Node ignores SIGPIPE, so a write to a closed pipe is an EPIPE error instead: the command
+ * ends at once and quietly, with cat's status, as a Unix tool killed by SIGPIPE does (no
+ * "write EPIPE" line, no stack trace). Other stdout errors (a full disk) are failures.
+ */
+function onStdoutError(error: NodeJS.ErrnoException): void {
+  if (error.code === "EPIPE") process.exit(exitBrokenPipe);
+  process.stderr.write(`pfs: cannot write the output: ${oneLine(error.message)}\n`);
+  process.exit(exitFailure);
+}
+
 async function main(): Promise<void> {
   process.on("unhandledRejection", exitOnUnhandled);
+  process.stdout.on("error", onStdoutError);
   try {
     process.exitCode = await run(process.argv);
   } catch (error: unknown) {
