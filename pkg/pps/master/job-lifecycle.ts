@@ -25,7 +25,7 @@ import { type JobRecord, type JobState, type PipelineRecord, moveJob } from "../
 import { type DatumResultRecord, type SkipRecord, logsBranch } from "../task-records.js";
 import { copyLogs, copyOutputs, judgeResults } from "./assembly.js";
 import {
-  commitInfo, deleteDeadStagingBranches, deleteIfOpen, deleteStagingBranches, failIfOpen,
+  deleteDeadStagingBranches, deleteIfOpen, deleteStagingBranches, failIfOpen,
   finishCommit, isCode, openCommit, outputBranch,
 } from "./commits.js";
 import { type JobPlan, parseCommitName, planJob, tasksOf } from "./job-plan.js";
@@ -98,26 +98,35 @@ export function progressOf(job: JobRecord, results: Iterable<DatumResultRecord>)
   return { ...job, datumsProcessed: processed, datumsFailed: failed };
 }
 
+/** The output commit's state once it is not finishing; "GONE" when it was deleted. */
+async function settledState(pfs: PfsClient, commit: string): Promise<string> {
+  const { repo, id } = parseCommitName(commit);
+  try {
+    const info = await pfs.inspectCommit(commitRef(repo, id));
+    if (info.state !== "FINISHING") return info.state;
+    return (await pfs.waitCommit(commitRef(repo, id), ppsMasterFinishingWaitMs)).state;
+  } catch (error: unknown) {
+    if (isCode(error, "NOT_FOUND")) return "GONE";
+    throw error;
+  }
+}
+
 /**
- * Finishes the output commit with the union of the outputs; a commit that cannot finish
- * (FAILED_PRECONDITION: a shard master changed under it) is deleted and the assembly runs
- * again in a new one, up to `ppsMasterAssembleAttemptsMax` times. Resolves with the job
- * (its output commit possibly new), or the error that fails it.
+ * Finishes the output commit with the union of the outputs. A commit that cannot take them or
+ * finish (FAILED_PRECONDITION: a shard master changed under it), or that is gone or failed,
+ * is replaced by a new one and the assembly runs again, up to `ppsMasterAssembleAttemptsMax`
+ * times. Resolves with the job (its output commit possibly new), or the error that fails it.
  */
 async function finishOutput(context: JobContext, start: JobRecord, plan: JobPlan,
   results: ReadonlyMap<string, DatumResultRecord>): Promise<Result<JobRecord, string>> {
   const { pfs, store } = context;
   let job = start;
   for (let attempt = 1; attempt <= ppsMasterAssembleAttemptsMax; attempt += 1) {
-    let info = await commitInfo(pfs, job.outputCommit);
-    if (info.state === "FINISHING") {
-      const { repo, id } = parseCommitName(job.outputCommit);
-      info = await pfs.waitCommit(commitRef(repo, id), ppsMasterFinishingWaitMs);
-    }
-    if (info.state === "FINISHED") return ok(job);
-    if (info.state === "OPEN") {
-      await copyOutputs(pfs, job.id, job.outputCommit, results, plan.skipped);
+    const state = await settledState(pfs, job.outputCommit);
+    if (state === "FINISHED") return ok(job);
+    if (state === "OPEN") {
       try {
+        await copyOutputs(pfs, job.id, job.outputCommit, results, plan.skipped);
         await finishCommit(pfs, job.outputCommit);
         return ok(job);
       } catch (error: unknown) {

@@ -288,3 +288,27 @@ test(`a job whose input repo is deleted before it starts fails, naming it (seed 
     t.regex(failed.error, /the input commit gone-in@[0-9a-f]{32} is gone/);
     t.is((await jobsOf(n, keys)).find((job) => job.id === first.id)?.state, "success");
   });
+
+test(`an output commit gone before assembly is replaced; the job still succeeds (seed ${seed})`,
+  async (t) => {
+    const n = await node();
+    const keys = freshKeys(prng, "redo");
+    const files = new Map([["/u", words(prng, 2)], ["/v", words(prng, 2)]]);
+    await commitFiles(n.pfs, "redo-in", files);
+    await putPipeline(n, keys, "redo-out", "redo-in", "/*");
+    const master = newMaster(n, keys, "m1");
+    t.teardown(() => master.close());
+    const job = await jobWhere(n, keys, "job running", (candidate) =>
+      candidate.state === "running");
+    const lost = commitParts(job.outputCommit);
+    await n.pfs.deleteCommit(commitRef(lost.repo, lost.id));
+    await playWorker(n, keys, await tasksOf(n, keys, job.id), "w1", upper(files));
+    const done = await jobWhere(n, keys, "job success", (candidate) =>
+      candidate.id === job.id && candidate.state === "success");
+    t.not(done.outputCommit, job.outputCommit);
+    const output = commitParts(done.outputCommit);
+    t.deepEqual([...(await readFiles(n.pfs, output.repo, output.id)).keys()].sort(),
+      ["/u.out", "/v.out"]);
+    t.deepEqual((await n.pfs.inspectCommit(commitRef(output.repo, output.id))).provenance,
+      [job.inputCommit]);
+  });
