@@ -60,6 +60,8 @@ export class MasterTerm {
   readonly #timers = new Set<Timer>();
   /** Running jobs with a progress write waiting for its interval (a timer set). */
   readonly #progressWaiting = new Set<string>();
+  /** Running jobs whose results were seen fewer than counted (reported once). */
+  readonly #shrunk = new Set<string>();
   #awake = true;
   #wake: (() => void) | undefined;
   #lastCreatedMs = 0;
@@ -280,6 +282,16 @@ export class MasterTerm {
     const progress = progressOf(job, results.values());
     if (progress.datumsProcessed === job.datumsProcessed &&
       progress.datumsFailed === job.datumsFailed) return undefined;
+    if (progress.datumsProcessed < job.datumsProcessed ||
+      progress.datumsFailed < job.datumsFailed) {
+      // Results are deleted only with the job's keys: fewer than counted is a fault to see.
+      if (this.#shrunk.has(job.id)) return undefined;
+      this.#shrunk.add(job.id);
+      this.#logger.error("a running job has fewer results than it counted; counts kept", {
+        job: job.id, counted: [job.datumsProcessed, job.datumsFailed],
+        seen: [progress.datumsProcessed, progress.datumsFailed] });
+      return undefined;
+    }
     const writtenMs = this.#progressWrittenMs.get(job.id) ?? -Infinity;
     const sinceMs = this.#options.clock.nowMs() - writtenMs;
     if (sinceMs < ppsMasterProgressWriteMs) {
