@@ -3,10 +3,11 @@
 // bytes, and the job is seen the same way by `list job --json` (newest first, the issue's
 // shape), `inspect job --json`, `list pipeline --json` (last job state) and `wait commit`; a
 // pipeline whose command fails gets a failed job whose stderr `pfs logs` shows under a header
-// naming the job and the datum; the node's pfs_pipeline_* metrics count both jobs.
+// naming the job and the datum; the node's pfs_pipeline_* metrics count both jobs; deleting
+// the pipelines removes their jobs, skip records and output repos.
 // Method: one 1-node pfsd; the CLI as a child process; jobs polled (generous bounds).
 import test from "ava";
-import { type PpsTestNode, startPpsNode } from "./api-support.js";
+import { type PpsTestNode, ppsKeys, startPpsNode } from "./api-support.js";
 
 let node: PpsTestNode;
 
@@ -80,4 +81,12 @@ test("a pipeline over one file succeeds; a failing one shows its stderr in logs"
   t.regex(metrics, /^pfs_pipeline_pipelines 2$/m);
   t.regex(metrics, /^pfs_pipeline_jobs\{pipeline="count",state="success"\} 1$/m);
   t.regex(metrics, /^pfs_pipeline_jobs\{pipeline="broken",state="failure"\} 1$/m);
+  // Deleting both takes their jobs, skip records and output repos with them.
+  await ok(["delete", "pipeline", "count"]);
+  await ok(["delete", "pipeline", "broken"]);
+  t.deepEqual(await node.json(["list", "job"]), { jobs: [] });
+  const repos = await node.json(["list", "repo"]) as { name: string }[];
+  t.deepEqual(repos.map((repo) => repo.name), ["text"]);
+  t.deepEqual((await ppsKeys(node.etcd)).filter((key) => /\/(count|broken)(\/|$)/.test(key)),
+    []);
 });
