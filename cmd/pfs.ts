@@ -78,10 +78,13 @@ function exitOnUnhandled(reason: unknown): void {
 /**
  * Node ignores SIGPIPE, so a write to a closed pipe is an EPIPE error instead: the command
  * ends at once and quietly, with cat's status, as a Unix tool killed by SIGPIPE does (no
- * "write EPIPE" line, no stack trace). Other stdout errors (a full disk) are failures.
+ * "write EPIPE" line, no stack trace). Another failed write (a full disk: the error names its
+ * system call) is a failure. An error without a system call is one a stream pipeline passed
+ * on when its source failed (a download cut short): the command reports it itself.
  */
 function onStdoutError(error: NodeJS.ErrnoException): void {
   if (error.code === "EPIPE") process.exit(exitBrokenPipe);
+  if (error.syscall === undefined) return;
   process.stderr.write(`pfs: cannot write the output: ${oneLine(error.message)}\n`);
   process.exit(exitFailure);
 }

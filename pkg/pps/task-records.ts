@@ -11,7 +11,8 @@
  * output `/p` of a datum lies at `/out/p` and the datum's log at `/log/<datum id>`. The master
  * copies (server-side, chunks shared) from the staged commits into the output commit when
  * every datum has a result, and the logs into the job's commit on the output repo's `logs`
- * branch at `/<job id>/<datum id>.log`.
+ * branch at `/<job id>/<datum id>.log`, with an index of the datums (root, node, outcome) at
+ * `/<job id>/datums.json`.
  *
  * Decoding checks every field (DATA_CORRUPTED names the record); encoding writes exactly the
  * fields, so a decoded record re-encodes to the same bytes.
@@ -42,7 +43,25 @@ export function logPath(jobId: string, datumId: string): string {
   return `/${jobId}/${datumId}.log`;
 }
 
-/** A datum waiting to run. Written by the master; deleted with the datum's result. */
+/**
+ * Where the index of job `jobId`'s datum logs lies in the `logs` branch's commits, beside the
+ * logs: what the results said of each datum (they are deleted when the job ends), so a final
+ * job's logs still name each datum's root and the node it ran on.
+ */
+export function logIndexPath(jobId: string): string {
+  return `/${jobId}/datums.json`;
+}
+
+/** One datum of a log index. */
+export interface LogIndexEntry {
+  readonly datumId: string;
+  readonly root: string;
+  readonly node: string;
+  readonly ok: boolean;
+  readonly attempts: number;
+}
+
+/** A datum task waiting to run. Written by the master; deleted with the datum's result. */
 export interface DatumTaskRecord {
   readonly jobId: string;
   readonly pipeline: string;
@@ -192,4 +211,26 @@ export function decodeSkip(key: string, bytes: Uint8Array): SkipRecord {
     datumId: record.string("datumId"), root: record.string("root"),
     outputCommit: record.string("outputCommit"), outputs: strings(record, "outputs"),
   };
+}
+
+export function encodeLogIndex(entries: readonly LogIndexEntry[]): Buffer {
+  return Buffer.from(JSON.stringify({
+    datums: entries.map((entry) => ({
+      datumId: entry.datumId, root: entry.root, node: entry.node, ok: entry.ok,
+      attempts: entry.attempts,
+    })),
+  }));
+}
+
+export function decodeLogIndex(key: string, bytes: Uint8Array): readonly LogIndexEntry[] {
+  const record = JsonRecord.parse(`log index ${key}`, bytes);
+  const datums = record.raw("datums");
+  if (!Array.isArray(datums)) throw record.corrupted("datums", "a list");
+  return datums.map((value: unknown, index: number): LogIndexEntry => {
+    const entry = JsonRecord.of(`${record.what} datum ${index}`, value);
+    return {
+      datumId: entry.string("datumId"), root: entry.string("root"), node: entry.string("node"),
+      ok: flag(entry, "ok"), attempts: entry.count("attempts"),
+    };
+  });
 }

@@ -51,9 +51,10 @@ test(`two pfsd nodes over a real etcd pass the core flow (seed ${seed})`, async 
   } finally {
     client.close();
   }
-  // No embedded member: the data dir holds the lock and shard data, no Raft state.
+  // No embedded member: the data dir holds the lock, shard data and the pipeline worker's
+  // scratch space, no Raft state.
   const entries = (await readdir(join(parent, "p1"))).sort();
-  t.deepEqual(entries, ["pfs", "pfsd.lock"]);
+  t.deepEqual(entries, ["pfs", "pfsd.lock", "pps-work"]);
   for (const node of nodes) t.is(node.child.exitCode, null, node.stderr());
 });
 

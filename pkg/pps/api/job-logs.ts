@@ -6,8 +6,9 @@
  * Datums still running have no log yet.
  *
  * A running job's entry names the datum's root and node (from its result); a final job's
- * names its root when a skip record still says it (successful datums) and its node never:
- * results are deleted when a job ends.
+ * takes them from the job's log index (`/<job>/datums.json`, task-records.ts logIndexPath,
+ * written with the logs since results are deleted when a job ends), or, for a logs commit
+ * written before there was an index, the root from a skip record and no node.
  *
  * Bounds: at most ppsLogEntriesPerCallMax entries and ppsLogBytesPerCallMax bytes of text per
  * call; past either the call fails with LIMIT_EXCEEDED after what it has sent (ask for one
@@ -16,7 +17,9 @@
 import { Writable } from "node:stream";
 import { LimitError, PfsError, assert } from "../../common/index.js";
 import { isFinal, type JobRecord } from "../records.js";
-import { logsBranch, stagedLogPath } from "../task-records.js";
+import {
+  type LogIndexEntry, decodeLogIndex, logIndexPath, logsBranch, stagedLogPath,
+} from "../task-records.js";
 import { ppsLogBytesPerCallMax, ppsLogEntriesPerCallMax } from "./limits.js";
 import type { PipelineService, PpsPfsClient } from "./pipeline-service.js";
 import type { PipelineStore } from "./pipeline-store.js";
@@ -139,13 +142,27 @@ export class JobLogs {
       if (error instanceof PfsError && error.code === "NOT_FOUND") return;
       throw error;
     }
-    const roots = await this.#rootsOf(job.pipeline);
+    const index = await this.#indexOf(job, files.map((file) => file.path));
+    const roots = index.size > 0 ? new Map<string, string>() : await this.#rootsOf(job.pipeline);
     for (const file of files.filter((entry) => entry.type === "FILE")) {
+      if (file.path === logIndexPath(job.id)) continue;
       const name = file.path.slice(file.path.lastIndexOf("/") + 1);
       const datum = name.endsWith(".log") ? name.slice(0, -".log".length) : name;
       const text = await this.#read(job.pipeline, logsBranch, file.path);
-      yield this.#counted({ job: job.id, datum, root: roots.get(datum) ?? "", node: "", text });
+      const known = index.get(datum);
+      yield this.#counted({ job: job.id, datum, root: known?.root ?? roots.get(datum) ?? "",
+        node: known?.node ?? "", text });
     }
+  }
+
+  /** Datum id → what the job's log index says of it; empty when there is no index. */
+  async #indexOf(job: JobRecord, paths: readonly string[]):
+    Promise<Map<string, LogIndexEntry>> {
+    const path = logIndexPath(job.id);
+    if (!paths.includes(path)) return new Map();
+    const text = await this.#read(job.pipeline, logsBranch, path);
+    const entries = decodeLogIndex(`${job.pipeline}@${logsBranch}:${path}`, Buffer.from(text));
+    return new Map(entries.map((entry) => [entry.datumId, entry]));
   }
 
   /** Datum id → root, from the pipeline's skip records (its successful datums). */

@@ -14,12 +14,13 @@
  * by one). Copying is idempotent (a copy repeated writes the same entry), so an interrupted
  * assembly is simply run again.
  */
+import { Readable } from "node:stream";
 // eslint-disable-next-line pfs/boundaries -- the pfs client alone (pps calls pfs as a client)
 import { type PfsClient, commitRef, fileRef } from "../../pfs/client/index.js";
 import { type Logger, PfsError, type Result, err, ok } from "../../common/index.js";
 import {
-  type DatumResultRecord, type SkipRecord, logPath, stagedLogPath, stagedOutputPath,
-  stagingBranch,
+  type DatumResultRecord, type SkipRecord, encodeLogIndex, logIndexPath, logPath, stagedLogPath,
+  stagedOutputPath, stagingBranch,
 } from "../task-records.js";
 import { parseCommitName } from "./job-plan.js";
 import { ppsMasterCopiesInFlightMax } from "./limits.js";
@@ -185,6 +186,21 @@ export async function copyLogs(pfs: PfsClient, jobId: string, logs: string,
       logger.warn("a datum's staged log is missing", { job: jobId, datum: result.datumId });
     });
   });
+}
+
+/**
+ * Puts the index of the job's datum logs (root, node, outcome of each result, by root) into
+ * the open `logs` commit: the results go with the job, the index stays beside the logs.
+ */
+export async function writeLogIndex(pfs: PfsClient, jobId: string, logs: string,
+  results: ReadonlyMap<string, DatumResultRecord>): Promise<void> {
+  const target = parseCommitName(logs);
+  const entries = [...results.values()]
+    .sort((a, b) => (a.root < b.root ? -1 : a.root > b.root ? 1 : 0))
+    .map((result) => ({ datumId: result.datumId, root: result.root, node: result.node,
+      ok: result.ok, attempts: result.attempts }));
+  await pfs.putFile({ commit: commitRef(target.repo, target.id), path: logIndexPath(jobId),
+    append: false, format: "RAW" }, Readable.from([encodeLogIndex(entries)]));
 }
 
 /** The results of a job whose every task has a result, or the ids still missing one. */

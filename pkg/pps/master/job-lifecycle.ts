@@ -23,7 +23,7 @@ import { type PfsClient, commitRef, fileRef } from "../../pfs/client/index.js";
 import { type Clock, type Logger, PfsError, type Result, err, ok } from "../../common/index.js";
 import { type JobRecord, type JobState, type PipelineRecord, moveJob } from "../records.js";
 import { type DatumResultRecord, type SkipRecord, logsBranch } from "../task-records.js";
-import { copyLogs, copyOutputs, judgeResults } from "./assembly.js";
+import { copyLogs, copyOutputs, judgeResults, writeLogIndex } from "./assembly.js";
 import {
   deleteDeadStagingBranches, deleteIfOpen, deleteStagingBranches, failIfOpen,
   finishCommit, isCode, openCommit, outputBranch,
@@ -161,6 +161,7 @@ async function writeLogs(context: JobContext, job: JobRecord,
   }
   const logs = await openCommit(pfs, job.pipeline, logsBranch);
   await copyLogs(pfs, job.id, logs, results, context.logger);
+  await writeLogIndex(pfs, job.id, logs, results);
   await finishCommit(pfs, logs);
 }
 

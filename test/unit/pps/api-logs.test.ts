@@ -1,5 +1,6 @@
 // Goal: GetLogs' reader (JobLogs) finds a final job's datum logs in its output repo's `logs`
-// branch (`/<job>/<datum>.log`, roots from skip records where one says it) and a running job's
+// branch (`/<job>/<datum>.log`; root and node from the job's log index `/<job>/datums.json`,
+// or without an index the root from a skip record where one says it) and a running job's
 // in the staging commits its results name (root and node from the result), jobs oldest first;
 // asks for one job only when told; refuses a job of another pipeline (NOT_FOUND); and stops
 // with LIMIT_EXCEEDED naming the limit once a call passes its entry or byte bound, after what
@@ -14,8 +15,8 @@ import { PfsError, Prng, SystemClock, silentLogger, systemSeed } from "../../../
 import { PfsClient } from "../../../pkg/pfs/client/index.js";
 import {
   JobLogs, type JobRecord, type LogEntry, PipelineService, PipelineStore, PpsKeys,
-  checkPipelineSpec, encodeDatumResult, encodeJob, encodeSkip, logPath, logsBranch,
-  stagedLogPath, stagingBranch,
+  checkPipelineSpec, encodeDatumResult, encodeJob, encodeLogIndex, encodeSkip, logIndexPath,
+  logPath, logsBranch, stagedLogPath, stagingBranch,
 } from "../../../pkg/pps/index.js";
 import { type PpsTestNode, startPpsNode } from "./api-support.js";
 
@@ -32,7 +33,9 @@ function hexId(): string {
 }
 
 const [finalJob, runningJob, d1, d2, d3] = [hexId(), hexId(), hexId(), hexId(), hexId()];
-const texts = { d1: `one ${hexId()}\n`, d2: `two ${hexId()}\n`, d3: `three ${hexId()}\n` };
+const [indexedJob, d4, d5] = [hexId(), hexId(), hexId()];
+const texts = { d1: `one ${hexId()}\n`, d2: `two ${hexId()}\n`, d3: `three ${hexId()}\n`,
+  d4: `four ${hexId()}\n`, d5: `five ${hexId()}\n` };
 
 function job(id: string, state: JobRecord["state"], createdMs: number): JobRecord {
   return { id, pipeline: "lp", pipelineVersion: 1, state, inputCommit: "src@x", outputCommit: "",
@@ -53,6 +56,12 @@ test.before(async () => {
   const logs = await pfs.startCommit("lp", logsBranch);
   await put(logs.id, logPath(finalJob, d1), texts.d1);
   await put(logs.id, logPath(finalJob, d2), texts.d2);
+  await put(logs.id, logPath(indexedJob, d4), texts.d4);
+  await put(logs.id, logPath(indexedJob, d5), texts.d5);
+  await put(logs.id, logIndexPath(indexedJob), encodeLogIndex([
+    { datumId: d4, root: "/d", node: "n2", ok: true, attempts: 1 },
+    { datumId: d5, root: "/e", node: "n3", ok: false, attempts: 3 },
+  ]).toString());
   await pfs.finishCommit({ repo: "lp", commit: logs.id });
   const staged = await pfs.startCommit("lp", stagingBranch(runningJob, "n1"));
   await put(staged.id, stagedLogPath(d3), texts.d3);
@@ -65,6 +74,7 @@ test.before(async () => {
     reprocess: false });
   await node.etcd.put(keys.job(finalJob)).value(encodeJob(job(finalJob, "success", 10)));
   await node.etcd.put(keys.job(runningJob)).value(encodeJob(job(runningJob, "running", 20)));
+  await node.etcd.put(keys.job(indexedJob)).value(encodeJob(job(indexedJob, "failure", 15)));
   await node.etcd.put(keys.skip("lp", hexId())).value(encodeSkip(
     { datumId: d1, root: "/a", outputCommit: "lp@x", outputs: [] }));
   await node.etcd.put(keys.result(runningJob, d3)).value(encodeDatumResult({
@@ -92,12 +102,14 @@ async function collect(logs: AsyncIterable<LogEntry>): Promise<LogEntry[]> {
 
 test("final and running jobs' logs, oldest job first, with what is known of each", async (t) => {
   const all = await collect(reader().logs("lp", ""));
+  const byDatum = (a: LogEntry, b: LogEntry): number => (a.datum < b.datum ? -1 : 1);
   t.deepEqual(all, [
-    { job: finalJob, datum: d1, root: "/a", node: "", text: texts.d1 },
-    { job: finalJob, datum: d2, root: "", node: "", text: texts.d2 },
+    ...[{ job: finalJob, datum: d1, root: "/a", node: "", text: texts.d1 },
+      { job: finalJob, datum: d2, root: "", node: "", text: texts.d2 }].sort(byDatum),
+    ...[{ job: indexedJob, datum: d4, root: "/d", node: "n2", text: texts.d4 },
+      { job: indexedJob, datum: d5, root: "/e", node: "n3", text: texts.d5 }].sort(byDatum),
     { job: runningJob, datum: d3, root: "/c", node: "n1", text: texts.d3 },
-  ].sort((a, b) => (a.job === b.job ? (a.datum < b.datum ? -1 : 1) : a.job === finalJob ? -1 : 1)),
-  `seed ${seed}`);
+  ], `seed ${seed}`);
   t.deepEqual((await collect(reader().logs("lp", runningJob))).map((entry) => entry.datum), [d3],
     `seed ${seed}`);
 });

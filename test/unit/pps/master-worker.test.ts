@@ -98,7 +98,8 @@ test(`a failing command fails its job; its stderr is in the logs (seed ${seed})`
   t.is(failed.datumsFailed, 1);
   const output = commitParts(failed.outputCommit);
   t.is((await n.pfs.inspectCommit(commitRef(output.repo, output.id))).state, "FAILED");
-  const logs = [...(await readFiles(n.pfs, "bad", logsBranch)).values()];
+  const logs = [...(await readFiles(n.pfs, "bad", logsBranch))]
+    .filter(([path]) => path.endsWith(".log")).map(([, text]) => text);
   t.is(logs.length, 1);
   t.regex(logs[0] ?? "", /oops-[0-9a-f]{64}/);
 });

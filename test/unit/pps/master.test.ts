@@ -13,7 +13,8 @@ import test from "ava";
 // eslint-disable-next-line pfs/boundaries -- the tests drive pfs through its client
 import { commitRef } from "../../../pkg/pfs/client/index.js";
 import {
-  logPath, logsBranch, stagedLogPath, stagedOutputPath, stagingBranch,
+  decodeLogIndex, logIndexPath, logPath, logsBranch, stagedLogPath, stagedOutputPath,
+  stagingBranch,
 } from "../../../pkg/pps/index.js";
 import {
   fileSetup, commitFiles, commitParts, freshKeys, jobWhere, jobsOf, playWorker, putPipeline,
@@ -63,8 +64,12 @@ test(`a job per finished commit, its tasks, exactly the union, then skips (seed 
     t.deepEqual((await n.pfs.inspectCommit(commitRef(output.repo, output.id))).provenance,
       [job.inputCommit]);
     const logs = await readFiles(n.pfs, "union-out", logsBranch);
-    t.deepEqual([...logs.keys()].sort(),
-      tasks.map((task) => logPath(job.id, task.datum.id)).sort());
+    t.deepEqual([...logs.keys()].sort(), [...tasks.map((task) => logPath(job.id, task.datum.id)),
+      logIndexPath(job.id)].sort());
+    // The index keeps what the results said (they are gone): each datum's root and node.
+    const index = decodeLogIndex("index", Buffer.from(logs.get(logIndexPath(job.id)) ?? ""));
+    t.deepEqual(index.map((entry) => [entry.root, entry.node, entry.ok, entry.attempts]),
+      [["/a.txt", "w1", true, 1], ["/b.txt", "w1", true, 1], ["/c", "w2", true, 1]]);
     t.deepEqual(await n.etcd.getAll().prefix(keys.resultsOf(job.id)).keys(), []);
     t.deepEqual((await n.pfs.listBranch("union-out")).map((branch) => branch.name).sort(),
       [logsBranch, "master"]);
