@@ -27,26 +27,18 @@ import {
   PipelineService, PipelineStore, ppsApiHandlers, ppsApiLimits, type PpsServices,
 } from "./api/index.js";
 import { PpsKeys } from "./keys.js";
-import { PpsMaster } from "./master/index.js";
+import { PpsMaster, type PpsMasterOptions } from "./master/index.js";
 import { PpsMetrics } from "./metrics/index.js";
-import { PpsWorker } from "./worker/index.js";
+import { PpsWorker, type PpsWorkerOptions } from "./worker/index.js";
 
-/** What the master and the worker are given (the agreed shapes of pkg/pps/master, worker). */
-export interface PpsPartOptions {
-  readonly client: Etcd3;
-  readonly keys: PpsKeys;
-  readonly pfs: PfsClient;
-  readonly node: string;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly leaseTtlSeconds?: number;
-}
+/**
+ * What the master and the worker are given: their own option types (pkg/pps/master, worker),
+ * less what the node leaves to their defaults, so the shapes cannot drift apart.
+ */
+export type PpsPartOptions = Omit<PpsMasterOptions, "shards" | "pfsRoot">;
 
-export interface PpsWorkerPartOptions extends PpsPartOptions {
-  readonly workRoot: string;
-  readonly holdsShard: (shard: number) => boolean;
-  readonly concurrency?: number;
-}
+export type PpsWorkerPartOptions = PpsPartOptions &
+  Pick<PpsWorkerOptions, "workRoot" | "holdsShard" | "concurrency">;
 
 /** The elected pps master, as the node drives it. */
 export interface PpsMasterPart { start(): void; close(): Promise<void> }
